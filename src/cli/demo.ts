@@ -1,0 +1,85 @@
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Webhook } from "standardwebhooks";
+import { loadConfig } from "../config.ts";
+import { createApiKey, createClient } from "../domain/clients.ts";
+import { createLogger } from "../logger.ts";
+import { startHookline } from "../server.ts";
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * The quickest way to watch Hookline work: a throwaway server and receiver,
+ * a sandbox connection whose linking the "SMB" cancels, and the signed
+ * `connection.failed` webhook that arrives, verified.
+ */
+export async function runDemo(): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), "hookline-demo-"));
+  let deliver: (webhook: { headers: IncomingMessage["headers"]; body: string }) => void = () => undefined;
+  const received = new Promise<{ headers: IncomingMessage["headers"]; body: string }>((resolve) => (deliver = resolve));
+  const receiver = createServer(async (request, response) => {
+    const body = await readBody(request);
+    response.writeHead(204).end();
+    deliver({ headers: request.headers, body });
+  }).listen(0, "127.0.0.1");
+  await once(receiver, "listening");
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks`;
+
+  const port = await freePort();
+  const config = loadConfig({}, { databaseUrl: `sqlite:${join(directory, "demo.db")}`, port: String(port), allowedCidrs: "127.0.0.0/8" });
+  const hookline = await startHookline(config, { logger: createLogger("warn") });
+  try {
+    const client = await createClient(hookline.ctx, "Demo lender");
+    const { apiKey } = await createApiKey(hookline.ctx, client.id, "demo");
+    const api = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${config.publicUrl}${path}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+      return response.json() as Promise<Record<string, string>>;
+    };
+
+    const consumer = await api("POST", "/webhooks", { url: receiverUrl, eventTypes: ["connection.failed"] });
+    console.log(`1. Subscribed ${receiverUrl} to connection.failed (consumer ${consumer.id})`);
+    const company = await api("POST", "/companies", { name: "Toft stores", tags: { region: "us" } });
+    console.log(`2. Created company "${company.name}" (${company.id})`);
+    const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" });
+    console.log(`3. Created a sandbox connection; the SMB would open ${connection.linkUrl}`);
+    await fetch(connection.linkUrl!.replace(/\/start$/, "/cancel"), { method: "POST" });
+    console.log("4. The SMB pressed Cancel on the link page");
+
+    const { headers, body } = await received;
+    const { key } = await api("GET", `/webhooks/${consumer.id}/secret`);
+    const event = new Webhook(key!).verify(body, {
+      "webhook-id": String(headers["webhook-id"]),
+      "webhook-timestamp": String(headers["webhook-timestamp"]),
+      "webhook-signature": String(headers["webhook-signature"]),
+    });
+    console.log("5. The receiver got this webhook:");
+    for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) console.log(`   ${name}: ${headers[name]}`);
+    console.log(JSON.stringify(event, null, 2));
+    console.log("   Signature verified with the consumer's secret (standardwebhooks).");
+  } finally {
+    await hookline.close();
+    receiver.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}

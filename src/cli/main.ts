@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { loadConfig, type ConfigOverrides } from "../config.ts";
+import { createApiKey, createClient, deleteApiKey, findClient, listApiKeys, listClients } from "../domain/clients.ts";
+import { getSigningSecret } from "../domain/consumers.ts";
+import type { DomainContext } from "../domain/context.ts";
+import { OPENAPI_PATH } from "../http/routes/openapi.ts";
+import { openContext, startHookline } from "../server.ts";
+import { runDemo } from "./demo.ts";
+
+const program = new Command()
+  .name("hookline")
+  .description("Hookline: connection events and signed webhooks, Codat Platform API compatible.")
+  .addOption(new Option("--database-url <url>", "sqlite:<path> or postgres://...").env("HOOKLINE_DATABASE_URL"))
+  .showHelpAfterError();
+
+function overrides(): ConfigOverrides {
+  const { databaseUrl } = program.opts<{ databaseUrl?: string }>();
+  return databaseUrl ? { databaseUrl } : {};
+}
+
+/** Runs a command against the database and closes it, whatever happens. */
+async function withContext(work: (ctx: DomainContext) => Promise<void>): Promise<void> {
+  const ctx = await openContext(loadConfig(process.env, overrides()));
+  try {
+    await work(ctx);
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+program
+  .command("serve")
+  .description("Start the API and the delivery worker (or one of them, with --roles)")
+  .option("--host <host>", "interface to listen on (HOOKLINE_HOST, default 127.0.0.1)")
+  .option("--port <port>", "port to listen on (HOOKLINE_PORT, default 8080)")
+  .option("--roles <roles>", "api, worker or api,worker (HOOKLINE_ROLES, default both)")
+  .action(async (options: { host?: string; port?: string; roles?: string }) => {
+    const config = loadConfig(process.env, { ...overrides(), ...options });
+    const hookline = await startHookline(config);
+    if (config.roles.api) {
+      const clients = await listClients(hookline.ctx);
+      console.log(`Hookline API:     ${config.publicUrl}`);
+      console.log(`OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`);
+      if (clients.length === 0) {
+        // First start: make a client so the API is usable at once. The key is shown this one time only.
+        const client = await createClient(hookline.ctx, "Default client");
+        const key = await createApiKey(hookline.ctx, client.id, "first key");
+        console.log(`Created client "${client.name}" (${client.id}).`);
+        console.log(`API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`);
+      }
+    }
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      await hookline.close();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+program
+  .command("migrate")
+  .description("Create or upgrade the database schema, then exit")
+  .action(() => withContext(async () => console.log("Database is up to date.")));
+
+const clients = program.command("clients").description("Manage clients (tenants)");
+clients
+  .command("create <name>")
+  .description("Create a client and its first API key")
+  .action((name: string) =>
+    withContext(async (ctx) => {
+      const client = await createClient(ctx, name);
+      const key = await createApiKey(ctx, client.id, "first key");
+      console.log(JSON.stringify({ clientId: client.id, name: client.name, apiKeyId: key.id, apiKey: key.apiKey }, null, 2));
+    }),
+  );
+clients
+  .command("list")
+  .description("List clients")
+  .action(() => withContext(async (ctx) => console.log(JSON.stringify(await listClients(ctx), null, 2))));
+
+const clientOption = new Option("--client <clientId>", "the client (see `clients list`)").makeOptionMandatory();
+const keys = program.command("keys").description("Manage a client's API keys");
+keys
+  .command("create")
+  .addOption(clientOption)
+  .option("--name <name>", "a label for the key")
+  .description("Create an API key (shown once)")
+  .action((options: { client: string; name?: string }) =>
+    withContext(async (ctx) => {
+      await findClient(ctx, options.client);
+      console.log(JSON.stringify(await createApiKey(ctx, options.client, options.name ?? null), null, 2));
+    }),
+  );
+keys
+  .command("list")
+  .addOption(clientOption)
+  .description("List API keys (last four characters only)")
+  .action((options: { client: string }) => withContext(async (ctx) => console.log(JSON.stringify(await listApiKeys(ctx, options.client), null, 2))));
+keys
+  .command("revoke <apiKeyId>")
+  .addOption(clientOption)
+  .description("Revoke an API key")
+  .action((apiKeyId: string, options: { client: string }) =>
+    withContext(async (ctx) => {
+      await deleteApiKey(ctx, options.client, apiKeyId);
+      console.log(`Revoked ${apiKeyId}.`);
+    }),
+  );
+
+const webhooks = program.command("webhooks").description("Webhook consumers");
+webhooks
+  .command("secret <webhookId>")
+  .addOption(clientOption)
+  .description("Print a consumer's signing secret (whsec_...)")
+  .action((webhookId: string, options: { client: string }) =>
+    withContext(async (ctx) => console.log((await getSigningSecret(ctx, options.client, webhookId)).key)),
+  );
+
+program
+  .command("demo")
+  .description("Start a server and a local receiver, cancel a sandbox link and print the signed connection.failed webhook")
+  .action(() => runDemo());
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

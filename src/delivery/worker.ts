@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
+import type { DeliveryConfig } from "../config.ts";
+import type { Store } from "../storage/database.ts";
+import { claimDueDeliveries, nextDueAt, recordOutcomes, type DeliveryUpdate, type DueDelivery } from "../storage/deliveries.ts";
+import { afterFailure } from "./schedule.ts";
+import type { WebhookSender } from "./sender.ts";
+import { signatureHeaders } from "./signing.ts";
+
+/**
+ * Claims due deliveries in batches, sends them concurrently and records the
+ * outcomes in one write per batch. Everything it knows is in the database, so
+ * a worker that dies loses nothing: its leases run out and another (or the
+ * restarted one) takes the deliveries over.
+ */
+export class DeliveryWorker {
+  private readonly owner = `worker-${randomUUID()}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeSleeper: (() => void) | undefined;
+  private woken = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: DeliveryConfig,
+    private readonly clock: Clock,
+    private readonly sender: WebhookSender,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.unsubscribe = await this.store.onWake(() => this.wake());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming new work and waits for the attempts in flight to be sent and recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake();
+    await this.loop;
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeSleeper?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.woken = false;
+      try {
+        const processed = await this.processBatch();
+        if (processed === this.config.batchSize) continue;
+        await this.sleepUntilDue();
+      } catch (error) {
+        this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
+        await this.sleep(this.config.idlePollMs);
+      }
+    }
+  }
+
+  /** Claims, sends and records one batch; returns how many deliveries it handled. */
+  async processBatch(): Promise<number> {
+    const now = this.clock.now();
+    const batch = await claimDueDeliveries(this.store, this.owner, now, now + this.config.leaseMs, this.config.batchSize);
+    if (batch.length === 0) return 0;
+    const updates = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
+    await recordOutcomes(this.store, this.owner, this.clock.now(), updates);
+    return batch.length;
+  }
+
+  private async attempt(delivery: DueDelivery): Promise<DeliveryUpdate> {
+    const attemptCount = delivery.attemptCount + 1;
+    if (delivery.disabled) {
+      // Attempts that fall due while the consumer is disabled are skipped, not postponed.
+      return { deliveryId: delivery.id, attemptCount, ...afterFailure(this.config.retryScheduleMs, attemptCount, this.clock.now()), attempt: null };
+    }
+    const startedAt = this.clock.now();
+    const timestamp = Math.floor(startedAt / 1000);
+    const result = await this.sender.send({
+      url: delivery.url,
+      headers: signatureHeaders([delivery.signingSecret], delivery.messageId, timestamp, delivery.body),
+      body: delivery.body,
+    });
+    const next = result.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, this.clock.now());
+    this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: attemptCount, statusCode: result.statusCode, outcome: next.status }, "delivery attempt");
+    return {
+      deliveryId: delivery.id,
+      attemptCount,
+      ...next,
+      attempt: {
+        id: randomUUID(),
+        clientId: delivery.clientId,
+        messageId: delivery.messageId,
+        consumerId: delivery.consumerId,
+        startedAt,
+        durationMs: result.durationMs,
+        statusCode: result.statusCode,
+        responseExcerpt: result.responseExcerpt,
+        error: result.error,
+        succeeded: result.succeeded,
+      },
+    };
+  }
+
+  private async sleepUntilDue(): Promise<void> {
+    if (this.woken || !this.running) return;
+    const due = await nextDueAt(this.store);
+    const wait = due === null ? this.config.idlePollMs : Math.min(Math.max(due - this.clock.now(), 0), this.config.idlePollMs);
+    if (wait > 0) await this.sleep(wait);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.woken || !this.running) return resolve();
+      const timer = setTimeout(done, ms);
+      this.wakeSleeper = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).finally(() => {
+      this.wakeSleeper = undefined;
+    });
+  }
+}

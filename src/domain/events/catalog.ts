@@ -1,0 +1,49 @@
+import { codatDocument, codatRef, type JsonSchema } from "../../openapi/codat.ts";
+
+/** Placeholder the catalog uses for write events, e.g. `{dataType}.write.successful`. */
+const DATA_TYPE_PLACEHOLDER = "{dataType}";
+
+export interface EventTypeDefinition {
+  eventType: string;
+  description: string;
+  /** JSON Schema of the whole event body, as a reference into the Codat document. */
+  schema: JsonSchema;
+  example: unknown;
+}
+
+const dataTypes: readonly string[] = (
+  codatDocument.components.schemas.DataStatus as { properties: { dataType: { enum: string[] } } }
+).properties.dataType.enum;
+
+/** The platform-wide event types of the Codat OpenAPI `webhooks` section, in its order. */
+export const eventCatalog: readonly EventTypeDefinition[] = Object.entries(codatDocument.webhooks).map(
+  ([eventType, { post }]) => {
+    const content = post.requestBody.content["application/json"];
+    return {
+      eventType,
+      description: post.description ?? "",
+      schema: codatRef(content.schema.$ref.slice(1)),
+      example: Object.values(content.examples ?? {})[0]?.value,
+    };
+  },
+);
+
+const byType = new Map(eventCatalog.map((definition) => [definition.eventType, definition]));
+
+/** The catalog entry for an event type, resolving `invoices.write.successful` to `{dataType}.write.successful`. */
+export function findEventType(eventType: string): EventTypeDefinition | undefined {
+  const exact = byType.get(eventType);
+  if (exact) return exact;
+  const dot = eventType.indexOf(".");
+  if (dot <= 0 || !dataTypes.includes(eventType.slice(0, dot))) return undefined;
+  return byType.get(DATA_TYPE_PLACEHOLDER + eventType.slice(dot));
+}
+
+export const catalogEventTypes = (): string[] => eventCatalog.map((definition) => definition.eventType);
+
+/** Whether a consumer subscribed to `subscribed` receives `eventType` (a `{dataType}` entry covers every data type). */
+export function subscriptionMatches(subscribed: readonly string[], eventType: string): boolean {
+  if (subscribed.includes(eventType)) return true;
+  const dot = eventType.indexOf(".");
+  return dot > 0 && findEventType(eventType) !== undefined && subscribed.includes(DATA_TYPE_PLACEHOLDER + eventType.slice(dot));
+}

@@ -1,0 +1,67 @@
+import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import { badRequest } from "../errors.ts";
+
+/**
+ * Codat's query language for list endpoints: `key op value` conditions joined
+ * by `&&` (all) or `||` (any), with the operators `=`, `!=`, `~` (contains),
+ * `>`, `<`, `>=` and `<=`. Each resource says what a key means in SQL.
+ */
+export type Operator = "=" | "!=" | "~" | ">" | "<" | ">=" | "<=";
+
+export interface Condition {
+  key: string;
+  operator: Operator;
+  value: string;
+}
+
+const CONDITION = /^\s*([A-Za-z0-9_.\-]+?)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$/;
+
+/** Parses a query into alternatives (joined by `||`) of conditions that must all hold (joined by `&&`). */
+export function parseQuery(query: string): Condition[][] {
+  return query.split("||").map((alternative) =>
+    alternative.split("&&").map((part) => {
+      const match = CONDITION.exec(part);
+      if (!match || match[3] === "") throw malformed(query, `"${part.trim()}" is not of the form key operator value`);
+      return { key: match[1]!, operator: match[2] as Operator, value: unquote(match[3]!) };
+    }),
+  );
+}
+
+function unquote(value: string): string {
+  return /^(['"]).*\1$/.test(value) ? value.slice(1, -1) : value;
+}
+
+export function malformed(query: string, reason: string) {
+  return badRequest(`Malformed query: ${reason}`, [{ itemId: "query", message: `Could not parse "${query}"`, validatorName: "query" }]);
+}
+
+/** Applies `operator` to a column or expression, the way every resource compares values. */
+export function compare<DB, TB extends keyof DB>(
+  eb: ExpressionBuilder<DB, TB>,
+  left: Expression<unknown> | string,
+  operator: Operator,
+  value: string | number,
+): Expression<SqlBool> {
+  const lhs = typeof left === "string" ? eb.ref(left as never) : left;
+  if (operator === "~") return eb(lhs as never, "like", `%${value}%` as never);
+  return eb(lhs as never, operator === "!=" ? "<>" : operator, value as never);
+}
+
+/** Builds the WHERE expression for a parsed query given how each condition maps to SQL. */
+export function whereQuery<DB, TB extends keyof DB>(
+  query: string | undefined,
+  condition: (eb: ExpressionBuilder<DB, TB>, condition: Condition) => Expression<SqlBool>,
+): ((eb: ExpressionBuilder<DB, TB>) => Expression<SqlBool>) | undefined {
+  if (!query || query.trim() === "") return undefined;
+  const alternatives = parseQuery(query);
+  return (eb) => eb.or(alternatives.map((all) => eb.and(all.map((part) => condition(eb, part)))));
+}
+
+/** Parses `orderBy` (`field` or `-field`) against the fields a resource allows. */
+export function parseOrderBy<F extends string>(orderBy: string | undefined, allowed: Record<string, F>, fallback: F): { column: F; direction: "asc" | "desc" } {
+  if (!orderBy) return { column: fallback, direction: "asc" };
+  const descending = orderBy.startsWith("-");
+  const column = allowed[descending ? orderBy.slice(1) : orderBy];
+  if (!column) throw badRequest(`Cannot order by "${orderBy}": use one of ${Object.keys(allowed).join(", ")} (prefix - for descending)`);
+  return { column, direction: descending ? "desc" : "asc" };
+}

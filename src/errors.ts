@@ -1,0 +1,39 @@
+import type { components } from "./generated/codat.d.ts";
+
+export type ErrorMessage = components["schemas"]["ErrorMessage"];
+export type ValidationItem = { itemId?: string | null; message?: string | null; validatorName?: string | null };
+
+/**
+ * The one error type of Hookline. Domain code throws it; the HTTP layer turns
+ * it into Codat's ErrorMessage shape. Messages are written for the client and
+ * never include secrets.
+ */
+export class HooklineError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly validationErrors: ValidationItem[] = [],
+    readonly canBeRetried: "Unknown" | "Yes" | "No" = "No",
+  ) {
+    super(message);
+    this.name = "HooklineError";
+  }
+}
+
+export const badRequest = (message: string, validationErrors: ValidationItem[] = []) =>
+  new HooklineError(400, message, validationErrors);
+export const unauthorized = () => new HooklineError(401, "Unauthorized", [], "Unknown");
+export const notFound = (what: string) => new HooklineError(404, `${what} not found`);
+export const conflict = (message: string) => new HooklineError(409, message);
+
+export function toErrorMessage(error: HooklineError, correlationId: string): ErrorMessage {
+  return {
+    statusCode: error.statusCode,
+    service: "PublicApi",
+    error: error.message,
+    correlationId,
+    validation: error.validationErrors.length > 0 ? { errors: error.validationErrors, warnings: [] } : null,
+    canBeRetried: error.canBeRetried,
+    detailedErrorCode: 0,
+  };
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import formbody from "@fastify/formbody";
+import type { Logger } from "pino";
+import type { DomainContext } from "../domain/context.ts";
+import { validatorDocument } from "../openapi/codat.ts";
+import { apiKeyAuth } from "./auth.ts";
+import { errorHandler, routeNotFound } from "./errors.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { companyRoutes } from "./routes/companies.ts";
+import { connectionRoutes } from "./routes/connections.ts";
+import { integrationRoutes } from "./routes/integrations.ts";
+import { linkRoutes } from "./routes/link.ts";
+import { openapiRoutes } from "./routes/openapi.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
+
+export interface HttpOptions {
+  bodyLimitBytes: number;
+  logger: Logger;
+}
+
+/** The HTTP server: the authenticated API, the public link pages and the OpenAPI document. */
+export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => randomUUID().replace(/-/g, ""),
+    return503OnClosing: true,
+    ajv: { customOptions: { strict: false, allErrors: true, coerceTypes: "array" } },
+  });
+  app.addSchema(validatorDocument());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(routeNotFound);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-correlation-id", request.id);
+  });
+
+  openapiRoutes(app, ctx.publicUrl);
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  await app.register(async (link) => {
+    await link.register(formbody);
+    linkRoutes(link, ctx);
+  });
+
+  await app.register(async (api) => {
+    api.addHook("onRequest", apiKeyAuth(ctx));
+    companyRoutes(api, ctx);
+    connectionRoutes(api, ctx);
+    integrationRoutes(api, ctx);
+    webhookRoutes(api, ctx);
+    apiKeyRoutes(api, ctx);
+  });
+  return app;
+}

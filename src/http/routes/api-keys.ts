@@ -1,0 +1,21 @@
+import type { FastifyInstance } from "fastify";
+import { createApiKey, deleteApiKey, listApiKeys } from "../../domain/clients.ts";
+import type { DomainContext } from "../../domain/context.ts";
+import { requestBody } from "../schemas.ts";
+
+export function apiKeyRoutes(app: FastifyInstance, ctx: DomainContext): void {
+  app.get("/apiKeys", async (request) => ({ results: await listApiKeys(ctx, request.client.id) }));
+
+  app.post<{ Body: { name?: string | null } | undefined }>("/apiKeys", { schema: { body: requestBody("/components/schemas/CreateApiKey") } }, async (request, reply) =>
+    reply.status(201).send(await createApiKey(ctx, request.client.id, request.body?.name ?? null)),
+  );
+
+  app.delete<{ Params: { apiKeyId: string } }>(
+    "/apiKeys/:apiKeyId",
+    { schema: { params: { type: "object", properties: { apiKeyId: { type: "string", format: "uuid" } }, required: ["apiKeyId"] } } },
+    async (request, reply) => {
+      await deleteApiKey(ctx, request.client.id, request.params.apiKeyId);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from "fastify";
+import type { components } from "../../generated/codat.d.ts";
+import { changeCompany, createCompany, deleteCompany, getCompany, listCompanies } from "../../domain/companies.ts";
+import type { DomainContext } from "../../domain/context.ts";
+import { pageRequest, pagingQuery, pathParams, requestBody, type PagingQuerystring } from "../schemas.ts";
+
+type CompanyBody = components["schemas"]["CompanyRequestBody"] & { description?: string };
+type CompanyUpdateBody = components["schemas"]["CompanyUpdateRequest"] & { description?: string };
+type CompanyParams = { companyId: string };
+
+// The Codat SDKs also send `description`, which the document's request schema leaves open.
+const withDescription = (pointer: string) => ({
+  allOf: [requestBody(pointer), { type: "object", properties: { description: { type: "string", maxLength: 2000 } } }],
+});
+
+export function companyRoutes(app: FastifyInstance, ctx: DomainContext): void {
+  app.get<{ Querystring: PagingQuerystring }>("/companies", { schema: { querystring: pagingQuery } }, (request) =>
+    listCompanies(ctx, request.client.id, pageRequest(request.query)),
+  );
+
+  app.post<{ Body: CompanyBody }>("/companies", { schema: { body: withDescription("/components/schemas/CompanyRequestBody") } }, (request) =>
+    createCompany(ctx, request.client.id, request.body),
+  );
+
+  app.get<{ Params: CompanyParams }>("/companies/:companyId", { schema: { params: pathParams("companyId") } }, (request) =>
+    getCompany(ctx, request.client.id, request.params.companyId),
+  );
+
+  app.put<{ Params: CompanyParams; Body: CompanyBody }>(
+    "/companies/:companyId",
+    { schema: { params: pathParams("companyId"), body: withDescription("/components/schemas/CompanyRequestBody") } },
+    (request) => changeCompany(ctx, request.client.id, request.params.companyId, request.body, "replace"),
+  );
+
+  app.patch<{ Params: CompanyParams; Body: CompanyUpdateBody }>(
+    "/companies/:companyId",
+    { schema: { params: pathParams("companyId"), body: withDescription("/components/schemas/CompanyUpdateRequest") } },
+    (request) => changeCompany(ctx, request.client.id, request.params.companyId, request.body, "update"),
+  );
+
+  app.delete<{ Params: CompanyParams }>("/companies/:companyId", { schema: { params: pathParams("companyId") } }, async (request, reply) => {
+    await deleteCompany(ctx, request.client.id, request.params.companyId);
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,9 @@
+import type { FastifyInstance } from "fastify";
+import { servedDocument } from "../../openapi/served.ts";
+
+export const OPENAPI_PATH = "/openapi.json";
+
+export function openapiRoutes(app: FastifyInstance, publicUrl: string): void {
+  const document = JSON.stringify(servedDocument(publicUrl));
+  app.get(OPENAPI_PATH, (_request, reply) => reply.type("application/json").send(document));
+}
