@@ -84,6 +84,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const host = read("host") ?? "127.0.0.1";
   const port = integer(ENV.port, read("port"), 8080);
   const publicUrl = (read("publicUrl") ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/+$/, "");
+  const delivery: DeliveryConfig = {
+    retryScheduleMs: parseSchedule(read("retrySchedule") ?? DEFAULT_RETRY_SCHEDULE),
+    attemptTimeoutMs: parseDuration(read("attemptTimeout") ?? "15s"),
+    batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 64),
+    leaseMs: parseDuration(read("workerLease") ?? "60s"),
+    idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
+    responseExcerptBytes: 1024,
+  };
+  // A lease shorter than an attempt would let a second worker send a delivery still in flight.
+  if (delivery.leaseMs <= delivery.attemptTimeoutMs) {
+    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be longer than ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms)`);
+  }
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
     host,
@@ -91,14 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     publicUrl,
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",
-    delivery: {
-      retryScheduleMs: parseSchedule(read("retrySchedule") ?? DEFAULT_RETRY_SCHEDULE),
-      attemptTimeoutMs: parseDuration(read("attemptTimeout") ?? "15s"),
-      batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 64),
-      leaseMs: parseDuration(read("workerLease") ?? "60s"),
-      idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
-      responseExcerptBytes: 1024,
-    },
+    delivery,
     allowedCidrs: (read("allowedCidrs") ?? "").split(",").map((cidr) => cidr.trim()).filter(Boolean),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
   };

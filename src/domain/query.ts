@@ -14,7 +14,7 @@ export interface Condition {
   value: string;
 }
 
-const CONDITION = /^\s*([A-Za-z0-9_.\-]+?)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$/;
+const CONDITION = /^\s*([A-Za-z0-9_.-]+?)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$/;
 
 /** Parses a query into alternatives (joined by `||`) of conditions that must all hold (joined by `&&`). */
 export function parseQuery(query: string): Condition[][] {

@@ -1,0 +1,38 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+/** Which database the suite runs against: set by the test command, SQLite unless told otherwise. */
+export const testDialect = process.env.HOOKLINE_TEST_DIALECT === "postgres" ? "postgres" : "sqlite";
+export const postgresAdminUrl = process.env.HOOKLINE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database for one test server: a SQLite file in a temporary folder, or a PostgreSQL database of its own. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (testDialect === "sqlite") {
+    const directory = mkdtempSync(join(tmpdir(), "hookline-test-"));
+    return { url: `sqlite:${join(directory, "hookline.db")}`, drop: async () => rmSync(directory, { recursive: true, force: true }) };
+  }
+  const name = `hookline_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: postgresAdminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgresAdminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: postgresAdminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
