@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Receiver } from "./support/receiver.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+
+/** Rows the worker recorded for one consumer, as the message log will show them. */
+async function recorded(server: TestServer, consumerId: string) {
+  const db = server.hookline.ctx.store.db;
+  const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
+  const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("attempt_number").execute();
+  return { deliveries, attempts };
+}
+
+/** Waits until the worker has recorded what the test expects (bounded; it checks state, it does not sleep through time). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  for (let tries = 0; tries < 400; tries++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+async function subscribe(server: TestServer, url: string, extra: Record<string, unknown> = {}) {
+  const response = await server.api("POST", "/webhooks", { url, eventTypes: ["company.created"], ...extra });
+  assert.equal(response.status, 201, JSON.stringify(response.body));
+  return response.body.id as string;
+}
+
+describe("retries on a compressed schedule", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "100ms,200ms,100ms", attemptTimeout: "500ms" });
+  });
+  after(() => server.close());
+
+  test("failed attempts are retried after each scheduled delay until a 2xx, then Success", async () => {
+    const receiver = await Receiver.start((index, _webhook, response) => {
+      if (index < 2) response.writeHead(500, { "content-type": "text/plain" }).end(`failure ${index}`);
+      else response.writeHead(200).end("ok");
+    });
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      await server.api("POST", "/companies", { name: "Retried" });
+      const arrivals = await receiver.waitFor(3);
+      assert.ok(arrivals[1]!.receivedAt - arrivals[0]!.receivedAt >= 100, "the first retry waits the first delay");
+      assert.ok(arrivals[2]!.receivedAt - arrivals[1]!.receivedAt >= 200, "the second retry waits the second delay");
+      assert.equal(new Set(arrivals.map((webhook) => webhook.headers["webhook-id"])).size, 1, "webhook-id is the same on every attempt");
+      assert.equal(new Set(arrivals.map((webhook) => webhook.body)).size, 1, "the body is byte for byte the same on every attempt");
+
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "Success");
+      assert.equal(deliveries[0]!.attempt_count, 3);
+      assert.equal(deliveries[0]!.next_attempt_at, null);
+      assert.deepEqual(attempts.map((attempt) => [attempt.attempt_number, attempt.status_code, attempt.succeeded]), [[1, 500, 0], [2, 500, 0], [3, 200, 1]]);
+      assert.equal(attempts[0]!.response_excerpt, "failure 0");
+      assert.equal(attempts[0]!.error, "HTTP 500");
+      assert.ok(attempts.every((attempt) => attempt.duration_ms >= 0));
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("a delivery that fails every scheduled attempt ends in Failure", async () => {
+    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(503).end());
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      await server.api("POST", "/companies", { name: "Never delivered" });
+      await receiver.waitFor(4);
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Failure", "Failure");
+      assert.equal(attempts.length, 4, "the first attempt and one retry per schedule entry");
+      assert.equal(deliveries[0]!.next_attempt_at, null);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("a redirect is a failed attempt and is not followed", async () => {
+    const target = await Receiver.start();
+    const redirecting = await Receiver.start((_index, _webhook, response) => response.writeHead(302, { location: target.url }).end());
+    try {
+      const consumerId = await subscribe(server, redirecting.url);
+      await server.api("POST", "/companies", { name: "Redirected" });
+      await redirecting.waitFor(4);
+      const { attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Failure", "Failure");
+      assert.ok(attempts.every((attempt) => attempt.status_code === 302 && attempt.succeeded === 0));
+      assert.equal(target.received.length, 0, "the redirect target never hears from Hookline");
+    } finally {
+      await redirecting.close();
+      await target.close();
+    }
+  });
+
+  test("a receiver slower than the timeout fails the attempt with a timeout error", async () => {
+    const slow = await Receiver.start((_index, _webhook, response) => {
+      const timer = setTimeout(() => response.writeHead(200).end(), 5_000);
+      response.on("close", () => clearTimeout(timer));
+    });
+    try {
+      const consumerId = await subscribe(server, slow.url);
+      await server.api("POST", "/companies", { name: "Slow" });
+      const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+      assert.equal(attempts[0]!.status_code, null);
+      assert.match(attempts[0]!.error ?? "", /timed out/i);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test("a refused connection is a failed attempt with the network error recorded", async () => {
+    const closed = await Receiver.start();
+    const url = closed.url;
+    await closed.close();
+    const consumerId = await subscribe(server, url);
+    await server.api("POST", "/companies", { name: "Nobody home" });
+    const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+    assert.match(attempts[0]!.error ?? "", /ECONNREFUSED/);
+    assert.ok(["Attempting", "Failure"].includes(deliveries[0]!.status));
+  });
+
+  test("a long response body is kept as a bounded excerpt", async () => {
+    const verbose = await Receiver.start((_index, _webhook, response) => response.writeHead(200).end("x".repeat(10_000)));
+    try {
+      const consumerId = await subscribe(server, verbose.url);
+      await server.api("POST", "/companies", { name: "Verbose" });
+      const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+      assert.equal(attempts[0]!.response_excerpt, "x".repeat(1024));
+      assert.equal(attempts[0]!.succeeded, 1);
+    } finally {
+      await verbose.close();
+    }
+  });
+});
+
+describe("statuses while a retry is pending", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "1h" });
+  });
+  after(() => server.close());
+
+  test("a failed first attempt leaves the delivery Attempting with the next attempt scheduled", async () => {
+    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      const before = Date.now();
+      await server.api("POST", "/companies", { name: "Pending retry" });
+      const { deliveries } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.attempt_count === 1, "the first attempt");
+      assert.equal(deliveries[0]!.status, "Attempting");
+      assert.ok(deliveries[0]!.next_attempt_at! >= before + 3_600_000, "the retry waits the configured hour");
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("a consumer deleted with a retry pending loses it", async () => {
+    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      await server.api("POST", "/companies", { name: "Deleted consumer" });
+      await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.attempt_count === 1, "the first attempt");
+      assert.equal((await server.api("DELETE", `/webhooks/${consumerId}`)).status, 204);
+      const { deliveries } = await recorded(server, consumerId);
+      assert.equal(deliveries.length, 0);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe("who receives what", () => {
+  let server: TestServer;
+  const receivers: Record<string, Receiver> = {};
+  before(async () => {
+    server = await startTestServer();
+    for (const name of ["usOrT2k", "all", "eu", "caseDiffers", "failedOnly"]) receivers[name] = await Receiver.start();
+  });
+  after(async () => {
+    await server.close();
+    for (const receiver of Object.values(receivers)) await receiver.close();
+  });
+
+  test("company tag filters and event types pick the consumers of each event", async () => {
+    await subscribe(server, receivers.usOrT2k!.url, { companyTags: ["region:us", "service:t2k"] });
+    await subscribe(server, receivers.all!.url);
+    await subscribe(server, receivers.eu!.url, { companyTags: ["region:eu"] });
+    await subscribe(server, receivers.caseDiffers!.url, { companyTags: ["Region:us"] });
+    await subscribe(server, receivers.failedOnly!.url, { eventTypes: ["connection.failed"] });
+
+    const tagged = (await server.api("POST", "/companies", { name: "Tagged", tags: { region: "us", service: "minerva" } })).body;
+    const untagged = (await server.api("POST", "/companies", { name: "Untagged" })).body;
+    const t2k = (await server.api("POST", "/companies", { name: "T2K", tags: { service: "t2k" } })).body;
+
+    const companyIds = async (receiver: Receiver, count: number) =>
+      (await receiver.waitFor(count)).map((webhook) => JSON.parse(webhook.body).payload.id as string).sort();
+    assert.deepEqual(await companyIds(receivers.all!, 3), [tagged.id, untagged.id, t2k.id].sort());
+    assert.deepEqual(await companyIds(receivers.usOrT2k!, 2), [tagged.id, t2k.id].sort());
+
+    // Nothing more can arrive for the others: every event reached the consumers that take everything.
+    const marker = (await server.api("POST", "/companies", { name: "Marker", tags: { region: "eu" } })).body;
+    assert.deepEqual(await companyIds(receivers.eu!, 1), [marker.id]);
+    await receivers.all!.waitFor(4);
+    assert.equal(receivers.caseDiffers!.received.length, 0, "tags are case-sensitive");
+    assert.equal(receivers.failedOnly!.received.length, 0, "event types filter");
+    assert.equal(receivers.usOrT2k!.received.length, 2);
+  });
+
+  test("unknown event types are refused with the list of valid ones", async () => {
+    const response = await server.api("POST", "/webhooks", { url: receivers.all!.url, eventTypes: ["connection.failed", "connection.exploded"] });
+    assert.equal(response.status, 400);
+    assert.match(response.body.error, /connection\.exploded/);
+    for (const valid of ["company.created", "connection.failed", "read.completed", "{dataType}.write.successful", "client.rateLimit.reached"]) {
+      assert.ok(response.body.error.includes(valid), `lists ${valid}`);
+    }
+    assert.equal(response.body.validation.errors[0].itemId, "eventTypes");
+  });
+
+  test("write events may be subscribed per data type or for all of them", async () => {
+    assert.equal((await server.api("POST", "/webhooks", { url: receivers.all!.url, eventTypes: ["invoices.write.successful"] })).status, 201);
+    assert.equal((await server.api("POST", "/webhooks", { url: receivers.all!.url, eventTypes: ["{dataType}.write.unsuccessful"] })).status, 201);
+    assert.equal((await server.api("POST", "/webhooks", { url: receivers.all!.url, eventTypes: ["notAType.write.successful"] })).status, 400);
+  });
+});
+
+describe("destinations are checked against SSRF", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ allowedCidrs: "" });
+  });
+  after(() => server.close());
+
+  for (const url of ["http://127.0.0.1:9/hooks", "http://localhost:9/hooks", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/hooks", "http://[::1]:9/hooks", "ftp://example.com/hooks"]) {
+    test(`refuses ${url} unless allow-listed`, async () => {
+      const response = await server.api("POST", "/webhooks", { url, eventTypes: ["company.created"] });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.validation.errors[0].itemId, "url");
+      assert.equal((await server.api("GET", "/webhooks")).body.results.length, 0);
+    });
+  }
+});
