@@ -153,13 +153,13 @@ describe("API keys", () => {
     const created = await server.sdk.settings.createApiKey({ name: "ci" });
     assert.ok(created.apiKey && created.apiKey.length > 20);
     const listed = await server.sdk.settings.listApiKeys();
-    const entry = listed.results?.find((key) => key.id === created.id);
+    const entry = listed.results?.find((key) => key?.id === created.id);
     assert.ok(entry);
     assert.notEqual(entry.apiKey, created.apiKey, "listing never shows a whole key");
     // The document's 204 for delete-api-key points at a JSON error body, which no 204 can carry, so the
     // SDK's deleteApiKey cannot parse any successful answer; the operation is checked over plain HTTP.
     assert.equal((await server.api("DELETE", `/apiKeys/${created.id}`)).status, 204);
-    assert.ok(!(await server.sdk.settings.listApiKeys()).results?.some((key) => key.id === created.id));
+    assert.ok(!(await server.sdk.settings.listApiKeys()).results?.some((key) => key?.id === created.id));
   });
 });
 
