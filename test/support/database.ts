@@ -14,8 +14,8 @@ export interface TestDatabase {
 }
 
 /** A new, empty database for one test server: a SQLite file in a temporary folder, or a PostgreSQL database of its own. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (testDialect === "sqlite") {
+export async function createTestDatabase(dialect: "sqlite" | "postgres" = testDialect): Promise<TestDatabase> {
+  if (dialect === "sqlite") {
     const directory = mkdtempSync(join(tmpdir(), "hookline-test-"));
     return { url: `sqlite:${join(directory, "hookline.db")}`, drop: async () => rmSync(directory, { recursive: true, force: true }) };
   }

@@ -1,0 +1,366 @@
+/**
+ * `npm run bench`: how fast Hookline delivers, beside the two references that
+ * give the figures meaning, all measured in the same run on this machine:
+ *   - the physical limit: the receiver's own maximum rate under autocannon
+ *     with the same body and headers;
+ *   - a minimal durable sender on BullMQ and Redis (append-only on).
+ * Then Hookline on SQLite (one process), on PostgreSQL (one process, and one
+ * API process with two workers), the latency at a steady 1,000 deliveries/s,
+ * and the peak memory while 100,000 deliveries are queued.
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { Pool } from "undici";
+import { freePort, basicAuth } from "../test/support/server.ts";
+import { createTestDatabase, type TestDatabase } from "../test/support/database.ts";
+import type { ReceiverCommand, ReceiverStats } from "./receiver.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: "string", default: "4000" },
+    consumers: { type: "string", default: "5" },
+    "ingest-concurrency": { type: "string", default: "32" },
+    "sender-concurrency": { type: "string", default: "64" },
+    "steady-rate": { type: "string", default: "1000" },
+    "steady-seconds": { type: "string", default: "10" },
+    queued: { type: "string", default: "100000" },
+    "physical-seconds": { type: "string", default: "8" },
+    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  console.log(`npm run bench -- [--events 4000] [--consumers 5] [--ingest-concurrency 32] [--sender-concurrency 64]
+  [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 8]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]`);
+  process.exit(0);
+}
+const EVENTS = Number(flags.events);
+const CONSUMERS = Number(flags.consumers);
+const only = new Set(flags.only!.split(","));
+const WAIT_LIMIT_MS = 180_000;
+
+// ---------------------------------------------------------------- receiver
+
+class ReceiverProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<ReceiverProcess> {
+    const child = fork(new URL("./receiver.ts", import.meta.url), [], { execArgv: ["--import", "tsx"] });
+    const [ready] = (await once(child, "message")) as [{ port: number }];
+    return new ReceiverProcess(child, `http://127.0.0.1:${ready.port}/hooks`);
+  }
+
+  private ask<T>(command: ReceiverCommand): Promise<T> {
+    const answer = once(this.child, "message").then(([message]) => message as T);
+    this.child.send(command);
+    return answer;
+  }
+
+  reset(failing = false) {
+    return this.ask({ type: "reset", failing });
+  }
+
+  stats() {
+    return this.ask<ReceiverStats>({ type: "stats" });
+  }
+
+  /** Polls the receiver's counters until `expected` distinct deliveries arrived or the bounded wait ends. */
+  async waitForUnique(expected: number): Promise<ReceiverStats> {
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    let stats = await this.stats();
+    while (stats.unique < expected && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stats = await this.stats();
+    }
+    return stats;
+  }
+
+  stop() {
+    this.child.kill();
+  }
+}
+
+// ---------------------------------------------------------------- hookline processes
+
+function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 1024) : NaN;
+}
+
+class HooklineDeployment {
+  private constructor(
+    readonly processes: ChildProcess[],
+    readonly baseUrl: string,
+    readonly apiKey: string,
+  ) {}
+
+  static async start(database: TestDatabase, workers: number, env: Record<string, string> = {}): Promise<HooklineDeployment> {
+    const port = await freePort();
+    const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...env };
+    const serve = (roles: string) =>
+      spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
+    const api = serve(workers === 0 ? "api,worker" : "api");
+    let output = "";
+    api.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    while (!/API key \(shown once[^)]*\): (\S+)/.test(output)) {
+      const [event] = await Promise.race([once(api.stdout!, "data").then(() => ["data"]), once(api, "exit").then(() => ["exit"])]);
+      if (event === "exit") throw new Error(`hookline exited: ${output}`);
+    }
+    const apiKey = /API key \(shown once[^)]*\): (\S+)/.exec(output)![1]!;
+    const processes = [api, ...Array.from({ length: workers }, () => serve("worker"))];
+    return new HooklineDeployment(processes, `http://127.0.0.1:${port}`, apiKey);
+  }
+
+  peakRssMb(): number[] {
+    return this.processes.map((child) => peakRssMb(child.pid!));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.processes.map(async (child) => {
+        if (child.exitCode !== null) return;
+        child.kill("SIGTERM");
+        await once(child, "exit");
+      }),
+    );
+  }
+}
+
+async function subscribe(deployment: HooklineDeployment, receiver: ReceiverProcess, consumers: number): Promise<void> {
+  for (let consumer = 0; consumer < consumers; consumer++) {
+    const response = await fetch(`${deployment.baseUrl}/webhooks`, {
+      method: "POST",
+      headers: { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" },
+      body: JSON.stringify({ url: `${receiver.url}/${consumer}`, eventTypes: ["company.created"] }),
+    });
+    if (response.status !== 201) throw new Error(`create consumer: ${response.status} ${await response.text()}`);
+  }
+}
+
+/** Creates `events` companies through the public API, each emitting one company.created event; paced when `perSecond` is set. */
+async function ingest(deployment: HooklineDeployment, events: number, concurrency: number, perSecond?: number): Promise<number> {
+  const pool = new Pool(deployment.baseUrl, { connections: concurrency });
+  const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < events) {
+        const index = next++;
+        if (perSecond) {
+          const due = started + (index / perSecond) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+        const response = await pool.request({ path: "/companies", method: "POST", headers, body: JSON.stringify({ name: `Bench ${index}`, tags: { bench: "yes" } }) });
+        await response.body.dump();
+        if (response.statusCode !== 200) throw new Error(`create company: ${response.statusCode}`);
+      }
+    }),
+  );
+  await pool.close();
+  return performance.now() - started;
+}
+
+// ---------------------------------------------------------------- scenarios
+
+interface Figures {
+  name: string;
+  ingestPerSecond?: number;
+  deliveriesPerSecond: number;
+  latency: ReceiverStats["latencyMs"];
+  peakRssMb?: number[];
+  duplicates: number;
+  losses: number;
+}
+
+async function physicalLimit(receiver: ReceiverProcess): Promise<Figures> {
+  await receiver.reset();
+  const body = JSON.stringify({ id: "5a3e5a43-2b8f-4f0e-9d55-0d2a0c7d1b9a", eventType: "company.created", generatedDate: new Date().toISOString(), payload: { id: "b0d1c9a8-4c3c-4f37-8e0e-6d9c2c1f0a11", name: "Bench" } });
+  const result = await autocannon({
+    url: `${receiver.url}/0`,
+    method: "POST",
+    connections: 64,
+    duration: Number(flags["physical-seconds"]),
+    headers: { "content-type": "application/json", "webhook-id": "msg", "webhook-timestamp": "1700000000", "webhook-signature": `v1,${"A".repeat(43)}=` },
+    body,
+  });
+  return { name: "physical limit (autocannon -> receiver)", deliveriesPerSecond: result.requests.average, latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max }, duplicates: 0, losses: result.non2xx + result.errors };
+}
+
+async function bullmqReference(receiver: ReceiverProcess): Promise<Figures | null> {
+  if (spawnSync("redis-server", ["--version"]).status !== 0) {
+    console.log("BullMQ reference SKIPPED: redis-server is not installed");
+    return null;
+  }
+  const directory = mkdtempSync(join(tmpdir(), "hookline-bench-redis-"));
+  const port = await freePort();
+  const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", directory], { stdio: "ignore" });
+  try {
+    for (let tries = 0; spawnSync("redis-cli", ["-p", String(port), "ping"]).stdout?.toString().trim() !== "PONG"; tries++) {
+      if (tries > 50) throw new Error("redis-server did not start");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await receiver.reset();
+    const started = Date.now();
+    const sender = fork(new URL("./bullmq-sender.ts", import.meta.url), [String(port), receiver.url, String(EVENTS), String(CONSUMERS), flags["sender-concurrency"]!], { execArgv: ["--import", "tsx"] });
+    const stats = await receiver.waitForUnique(EVENTS * CONSUMERS);
+    const rss = peakRssMb(sender.pid!);
+    sender.send({ type: "stop" });
+    await once(sender, "exit");
+    return {
+      name: "BullMQ + Redis (AOF) sender",
+      deliveriesPerSecond: (stats.unique / ((stats.lastAt ?? Date.now()) - started)) * 1000,
+      latency: stats.latencyMs,
+      peakRssMb: [rss],
+      duplicates: stats.duplicates,
+      losses: EVENTS * CONSUMERS - stats.unique,
+    };
+  } finally {
+    redis.kill();
+    await once(redis, "exit");
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess): Promise<Figures> {
+  const database = await createTestDatabase(dialect);
+  const deployment = await HooklineDeployment.start(database, workers);
+  try {
+    await subscribe(deployment, receiver, CONSUMERS);
+    await receiver.reset();
+    const started = Date.now();
+    const ingestMs = await ingest(deployment, EVENTS, Number(flags["ingest-concurrency"]));
+    const stats = await receiver.waitForUnique(EVENTS * CONSUMERS);
+    return {
+      name,
+      ingestPerSecond: (EVENTS / ingestMs) * 1000,
+      deliveriesPerSecond: (stats.unique / ((stats.lastAt ?? Date.now()) - started)) * 1000,
+      latency: stats.latencyMs,
+      peakRssMb: deployment.peakRssMb(),
+      duplicates: stats.duplicates,
+      losses: EVENTS * CONSUMERS - stats.unique,
+    };
+  } finally {
+    await deployment.stop();
+    await database.drop();
+  }
+}
+
+async function steadyLatency(receiver: ReceiverProcess): Promise<Figures> {
+  const rate = Number(flags["steady-rate"]);
+  const eventsPerSecond = rate / CONSUMERS;
+  const events = Math.round(eventsPerSecond * Number(flags["steady-seconds"]));
+  const database = await createTestDatabase("sqlite");
+  const deployment = await HooklineDeployment.start(database, 0);
+  try {
+    await subscribe(deployment, receiver, CONSUMERS);
+    await receiver.reset();
+    const started = Date.now();
+    await ingest(deployment, events, 16, eventsPerSecond);
+    const stats = await receiver.waitForUnique(events * CONSUMERS);
+    return {
+      name: `SQLite, steady ${rate} deliveries/s`,
+      deliveriesPerSecond: (stats.unique / ((stats.lastAt ?? Date.now()) - started)) * 1000,
+      latency: stats.latencyMs,
+      peakRssMb: deployment.peakRssMb(),
+      duplicates: stats.duplicates,
+      losses: events * CONSUMERS - stats.unique,
+    };
+  } finally {
+    await deployment.stop();
+    await database.drop();
+  }
+}
+
+/** Peak memory while `queued` deliveries wait: the receiver answers 503, so every delivery stays scheduled for a retry. */
+async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number; peakRssMb: number[] }> {
+  const consumers = 10;
+  const events = Math.ceil(Number(flags.queued) / consumers);
+  const database = await createTestDatabase("sqlite");
+  const deployment = await HooklineDeployment.start(database, 0, { HOOKLINE_RETRY_SCHEDULE: "10m" });
+  try {
+    await subscribe(deployment, receiver, consumers);
+    await receiver.reset(true);
+    await ingest(deployment, events, Number(flags["ingest-concurrency"]));
+    for (let stats = await receiver.stats(); stats.requests < events * consumers; stats = await receiver.stats()) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return { queued: events * consumers, peakRssMb: deployment.peakRssMb() };
+  } finally {
+    await deployment.stop();
+    await database.drop();
+    await receiver.reset();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const fixed = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
+
+function printTable(rows: Figures[], physical?: Figures, bullmq?: Figures | null): void {
+  console.log(`\nE = ${EVENTS} events x K = ${CONSUMERS} consumers = ${EVENTS * CONSUMERS} deliveries per run\n`);
+  const header = ["scenario", "ingest ev/s", "deliveries/s", "x physical", "x BullMQ", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "dup", "lost"];
+  const lines = rows.map((row) => [
+    row.name,
+    fixed(row.ingestPerSecond),
+    fixed(row.deliveriesPerSecond),
+    physical ? fixed(row.deliveriesPerSecond / physical.deliveriesPerSecond, 2) : "-",
+    bullmq ? fixed(row.deliveriesPerSecond / bullmq.deliveriesPerSecond, 2) : "-",
+    fixed(row.latency?.p50),
+    fixed(row.latency?.p90),
+    fixed(row.latency?.p99),
+    row.peakRssMb?.join(" + ") ?? "-",
+    String(row.duplicates),
+    String(row.losses),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
+  console.log(format(header));
+  console.log(widths.map((width) => "-".repeat(width)).join("  "));
+  for (const line of lines) console.log(format(line));
+}
+
+const receiver = await ReceiverProcess.start();
+const rows: Figures[] = [];
+let physical: Figures | undefined;
+let bullmq: Figures | null = null;
+let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
+try {
+  const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!only.has(key)) return undefined;
+    process.stdout.write(`running: ${label} ... `);
+    const result = await run();
+    console.log("done");
+    return result;
+  };
+  physical = await step("physical", "physical limit", () => physicalLimit(receiver));
+  if (physical) rows.push(physical);
+  bullmq = (await step("bullmq", "BullMQ reference", () => bullmqReference(receiver))) ?? null;
+  if (bullmq) rows.push(bullmq);
+  for (const [key, name, dialect, workers] of [
+    ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
+    ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
+    ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
+  ] as const) {
+    const figures = await step(key, name, () => hookline(name, dialect, workers, receiver));
+    if (figures) rows.push(figures);
+  }
+  const steady = await step("steady", "steady-rate latency", () => steadyLatency(receiver));
+  if (steady) rows.push(steady);
+  queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
+} finally {
+  receiver.stop();
+}
+printTable(rows, physical, bullmq);
+if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
+process.exit(0);
