@@ -7,196 +7,25 @@
  * not at all.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { setTimeout as delay } from "node:timers/promises";
-import { test, type TestContext } from "node:test";
-import { fileURLToPath } from "node:url";
-import { Store } from "../src/storage/database.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
-import { Receiver } from "./support/receiver.ts";
-import { callApi, freePort, type ApiResponse } from "./support/server.ts";
+import { test } from "node:test";
+import type { Store } from "../src/storage/database.ts";
+import type { Receiver } from "./support/receiver.ts";
+import { API_KEY_LINE, firstStart, Harness, until, WAIT_MS, within, type Api, type ServeOptions } from "./support/serve-process.ts";
+import { freePort } from "./support/server.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** Attempts 300 ms apart: a few fail before the kill, and the schedule is long enough to outlive the restart. */
-const RETRY_SCHEDULE = Array.from({ length: 20 }, () => "300ms").join(",");
 const BATCH_SIZE = 10;
-/** Upper bound on any single wait: generous for a loaded machine, but a hang still fails. */
-const WAIT_MS = 45_000;
-const POLL_MS = 100;
-const API_KEY_LINE = /API key \(shown once[^)]*\): (\S+)/;
-
-/** The environment of a `serve` process: compressed retries, short leases (a killed worker's leases must run out quickly). */
-function serveEnvironment(): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_")));
-  return {
-    ...inherited,
-    HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8",
-    HOOKLINE_RETRY_SCHEDULE: RETRY_SCHEDULE,
-    HOOKLINE_LOG_LEVEL: "warn",
-    HOOKLINE_ATTEMPT_TIMEOUT: "1s",
-    HOOKLINE_WORKER_LEASE: "2s",
-    HOOKLINE_WORKER_BATCH_SIZE: String(BATCH_SIZE),
-    HOOKLINE_WORKER_IDLE_POLL: "200ms",
-  };
-}
-
-/** `hookline serve` as a child process, with everything it printed. */
-class ServeProcess {
-  private output = "";
-  private readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly baseUrl: string,
-  ) {
-    child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk.toString("utf8")));
-    child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk.toString("utf8")));
-    // "close" rather than "exit": by then everything the process printed has been read.
-    this.exit = new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-  }
-
-  static spawn(databaseUrl: string, port: number): ServeProcess {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", databaseUrl, "serve", "--port", String(port)], {
-      cwd: ROOT,
-      env: serveEnvironment(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return new ServeProcess(child, `http://127.0.0.1:${port}`);
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Polls GET /healthz a bounded number of times; fails at once if the process exits. */
-  async ready(): Promise<void> {
-    for (let tries = 0; tries < WAIT_MS / POLL_MS; tries++) {
-      if (!this.running) throw new Error(`serve exited before answering /healthz:\n${this.output}`);
-      const healthy = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
-        (response) => response.ok,
-        () => false,
-      );
-      if (healthy) return;
-      await delay(POLL_MS);
-    }
-    throw new Error(`serve did not answer /healthz within ${WAIT_MS} ms:\n${this.output}`);
-  }
-
-  /** Resolves with the first match of `pattern` in stdout or stderr, as soon as it is printed. */
-  waitForOutput(pattern: RegExp): Promise<RegExpExecArray> {
-    const stdout = this.child.stdout!;
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(this.output);
-        if (match) finish(() => resolve(match));
-      };
-      const exited = () => finish(() => reject(new Error(`serve exited before printing ${pattern}:\n${this.output}`)));
-      const timer = setTimeout(() => finish(() => reject(new Error(`serve did not print ${pattern} within ${WAIT_MS} ms:\n${this.output}`))), WAIT_MS);
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        stdout.off("data", check);
-        this.child.off("close", exited);
-        settle();
-      };
-      stdout.on("data", check);
-      this.child.once("close", exited);
-      check();
-    });
-  }
-
-  /** SIGKILL: no shutdown hook, no last write. Idempotent, so cleanup may always call it. */
-  async kill(): Promise<void> {
-    if (this.running) this.child.kill("SIGKILL");
-    await this.exit;
-  }
-
-  /** SIGTERM, and the exit status of the graceful shutdown (bounded). */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running) this.child.kill("SIGTERM");
-    return within(this.exit, () => `serve did not exit within ${WAIT_MS} ms of SIGTERM:\n${this.output}`);
-  }
-
-  logs(): string {
-    return this.output;
-  }
-}
-
 /**
- * What one test starts, stopped in reverse order in its `after` hook whether
- * the test passed or not: processes are killed before their database is dropped.
+ * Attempts 300 ms apart (a few fail before the kill, and the schedule outlives the restart)
+ * and short leases (a killed worker's leases must run out quickly).
  */
-class Harness {
-  private readonly cleanups: Array<() => Promise<unknown>> = [];
-
-  constructor(t: TestContext) {
-    t.after(() => this.cleanup());
-  }
-
-  async database(): Promise<TestDatabase> {
-    const database = await createTestDatabase();
-    this.cleanups.push(() => database.drop());
-    return database;
-  }
-
-  /** Starts `serve` and waits until it answers; the process is killed at cleanup if still alive. */
-  async serve(databaseUrl: string, port: number): Promise<ServeProcess> {
-    const server = ServeProcess.spawn(databaseUrl, port);
-    this.cleanups.push(() => server.kill());
-    await server.ready();
-    return server;
-  }
-
-  /** A second connection to the server's database, to read what it recorded. */
-  async store(databaseUrl: string): Promise<Store> {
-    const store = await Store.open(databaseUrl);
-    this.cleanups.push(() => store.close());
-    return store;
-  }
-
-  async receiver(port = 0): Promise<Receiver> {
-    const receiver = await Receiver.start(undefined, port);
-    this.cleanups.push(() => receiver.close());
-    return receiver;
-  }
-
-  private async cleanup(): Promise<void> {
-    const errors: unknown[] = [];
-    for (let cleanup = this.cleanups.pop(); cleanup; cleanup = this.cleanups.pop()) {
-      await cleanup().catch((error: unknown) => errors.push(error));
-    }
-    if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-  }
-}
-
-/** `promise`, or a failure after WAIT_MS; the timer is cleared either way so it keeps nothing alive. */
-async function within<T>(promise: Promise<T>, failure: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(failure())), WAIT_MS)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls the database (bounded) until `probe` returns true; any other value describes the state so far. */
-async function until(what: string, probe: () => Promise<true | string>): Promise<void> {
-  let state: true | string = "not checked";
-  for (const deadline = Date.now() + WAIT_MS; Date.now() < deadline; await delay(POLL_MS)) {
-    state = await probe();
-    if (state === true) return;
-  }
-  throw new Error(`Timed out after ${WAIT_MS} ms waiting for ${what} (last state: ${state})`);
-}
-
-type Api = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;
-
-/** First start on an empty database: the API key `serve` prints once. */
-async function firstStart(harness: Harness, databaseUrl: string, port: number): Promise<{ server: ServeProcess; api: Api; apiKey: string }> {
-  const server = await harness.serve(databaseUrl, port);
-  const apiKey = (await server.waitForOutput(API_KEY_LINE))[1]!;
-  return { server, apiKey, api: (method, path, body) => callApi(server.baseUrl, apiKey, method, path, body) };
-}
+const SERVE_ENV = {
+  HOOKLINE_RETRY_SCHEDULE: Array.from({ length: 20 }, () => "300ms").join(","),
+  HOOKLINE_ATTEMPT_TIMEOUT: "1s",
+  HOOKLINE_WORKER_LEASE: "2s",
+  HOOKLINE_WORKER_BATCH_SIZE: String(BATCH_SIZE),
+  HOOKLINE_WORKER_IDLE_POLL: "200ms",
+};
+const serveOn = (port: number): ServeOptions => ({ port, env: SERVE_ENV });
 
 async function subscribe(api: Api, url: string): Promise<string> {
   const consumer = await api("POST", "/webhooks", { url, eventTypes: ["company.created"] });
@@ -247,7 +76,7 @@ test("SIGKILL with failing deliveries pending: after a restart each event arrive
   // Nothing listens here until after the kill, so every attempt before it fails.
   const receiverPort = await freePort();
 
-  const { server, api } = await firstStart(harness, database.url, serverPort);
+  const { server, api } = await firstStart(harness, database.url, serveOn(serverPort));
   await subscribe(api, `http://127.0.0.1:${receiverPort}/hooks`);
   const created = await Promise.all(
     Array.from({ length: 20 }, async (_, index) => {
@@ -279,7 +108,7 @@ test("SIGKILL with failing deliveries pending: after a restart each event arrive
 
   const receiver = await harness.receiver(receiverPort);
   const restartedAt = Date.now();
-  const restarted = await harness.serve(database.url, serverPort);
+  const restarted = await harness.serve(database.url, serveOn(serverPort));
   // Same database, same client: the key printed on the first start still works.
   const listed = await api("GET", "/companies");
   assert.equal(listed.status, 200);
@@ -336,7 +165,7 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   const serverPort = await freePort();
   const receiver = await harness.receiver();
 
-  const { server, api } = await firstStart(harness, database.url, serverPort);
+  const { server, api } = await firstStart(harness, database.url, serveOn(serverPort));
   await subscribe(api, receiver.url);
   const store = await harness.store(database.url);
 
@@ -365,7 +194,7 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   assert.equal(acknowledged.length + cut.length, BURST, `every request either succeeded or was cut by the kill: ${JSON.stringify(outcomes.filter((outcome) => outcome.status !== undefined && outcome.status !== 200))}`);
   t.diagnostic(`at the kill: ${acknowledged.length} companies acknowledged, ${cut.length} requests cut, ${receivedAtKill} webhooks received`);
 
-  const restarted = await harness.serve(database.url, serverPort);
+  const restarted = await harness.serve(database.url, serveOn(serverPort));
   await until("every committed delivery to succeed", allDelivered(store));
   const stopped = await restarted.stop();
   assert.deepEqual(stopped, { code: 0, signal: null }, `graceful shutdown after SIGTERM:\n${restarted.logs()}`);
