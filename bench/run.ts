@@ -31,19 +31,22 @@ const { values: flags } = parseArgs({
     queued: { type: "string", default: "100000" },
     "physical-seconds": { type: "string", default: "8" },
     only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
   console.log(`npm run bench -- [--events 4000] [--consumers 5] [--ingest-concurrency 32] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 8]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]`);
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
+  [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR`);
   process.exit(0);
 }
 const EVENTS = Number(flags.events);
 const CONSUMERS = Number(flags.consumers);
 const only = new Set(flags.only!.split(","));
 const WAIT_LIMIT_MS = 180_000;
+const profiling = flags.profile ? ["--cpu-prof", "--cpu-prof-dir", flags.profile] : [];
 
 // ---------------------------------------------------------------- receiver
 
@@ -107,7 +110,7 @@ class HooklineDeployment {
     const port = await freePort();
     const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...env };
     const serve = (roles: string) =>
-      spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
+      spawn(process.execPath, [...profiling, "--import", "tsx", "src/cli/main.ts", "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
     const api = serve(workers === 0 ? "api,worker" : "api");
     let output = "";
     api.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));

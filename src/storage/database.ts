@@ -12,6 +12,27 @@ export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
 
 const WAKE_CHANNEL = "hookline_deliveries";
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query it runs, and preparing costs SQLite more than
+ * running most of Hookline's statements; reusing prepared statements by SQL
+ * text (least recently used ones evicted) removes that cost from hot paths.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement) statements.delete(sql);
+      else statement = sqlite.prepare(sql);
+      statements.set(sql, statement);
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      return statement;
+    },
+  };
+}
 
 /**
  * A database handle plus the little that differs between the two dialects:
@@ -44,7 +65,7 @@ export class Store {
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
-    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), "sqlite");
+    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), "sqlite");
   }
 
   async migrate(): Promise<void> {

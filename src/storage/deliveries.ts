@@ -122,23 +122,17 @@ export async function recordOutcomes(store: Store, owner: string, now: number, u
   });
 }
 
-/** When the earliest pending delivery can next be claimed (due and not leased), or null when nothing is pending. */
+/**
+ * When the earliest unleased pending delivery falls due, or null when there is
+ * none. Deliveries leased by a worker that died are found by the idle poll
+ * once their lease runs out.
+ */
 export async function nextDueAt(store: Store): Promise<number | null> {
   const row = await store.db
     .selectFrom("deliveries")
-    .select((eb) =>
-      eb.fn
-        .min(
-          eb
-            .case()
-            .when("lease_expires_at", ">", eb.ref("next_attempt_at"))
-            .then(eb.ref("lease_expires_at"))
-            .else(eb.ref("next_attempt_at"))
-            .end(),
-        )
-        .as("due"),
-    )
+    .select((eb) => eb.fn.min("next_attempt_at").as("due"))
     .where("next_attempt_at", "is not", null)
+    .where("lease_owner", "is", null)
     .executeTakeFirst();
   return row?.due === undefined || row.due === null ? null : Number(row.due);
 }
