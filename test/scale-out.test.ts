@@ -1,0 +1,83 @@
+/**
+ * Scale-out: one API process and three worker processes share one database
+ * (PostgreSQL in the PostgreSQL pass, one SQLite file in the SQLite pass).
+ * Workers claim disjoint batches, and when one is killed mid-run its leased
+ * deliveries are taken over once the lease runs out. Every delivery arrives;
+ * a delivery arrives twice only if the killed worker sent it without being
+ * able to record it, so duplicates are bounded by one batch.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Receiver } from "./support/receiver.ts";
+import { firstStart, Harness, until } from "./support/serve-process.ts";
+
+const COMPANIES = 2_500;
+const CONSUMERS = 4;
+const BATCH_SIZE = 50;
+const WORKER_ENV = {
+  HOOKLINE_WORKER_BATCH_SIZE: String(BATCH_SIZE),
+  HOOKLINE_ATTEMPT_TIMEOUT: "2s",
+  HOOKLINE_WORKER_LEASE: "3s",
+  // Workers in other processes hear of new work through NOTIFY on PostgreSQL; on SQLite they poll.
+  HOOKLINE_WORKER_IDLE_POLL: "100ms",
+  HOOKLINE_RETRY_SCHEDULE: "200ms,200ms,200ms,200ms,200ms",
+};
+
+test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with a worker killed mid-run`, { timeout: 240_000 }, async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const receivers: Receiver[] = [];
+  for (let index = 0; index < CONSUMERS; index++) receivers.push(await harness.receiver());
+  const { api } = await firstStart(harness, database.url, { roles: "api", env: WORKER_ENV });
+  for (const receiver of receivers) {
+    assert.equal((await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).status, 201);
+  }
+  const workers = [];
+  for (let index = 0; index < 3; index++) workers.push(await harness.serve(database.url, { roles: "worker", env: WORKER_ENV }));
+
+  const received = () => receivers.reduce((sum, receiver) => sum + receiver.received.length, 0);
+  let killedAt = -1;
+  const killWhenBusy = (async () => {
+    await until("a third of the deliveries", async () => received() >= (COMPANIES * CONSUMERS) / 3 || `${received()} received`);
+    killedAt = received();
+    await workers[0]!.kill();
+  })();
+
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < COMPANIES) {
+        const index = next++;
+        const response = await api("POST", "/companies", { name: `Scale ${index}` });
+        assert.equal(response.status, 200);
+      }
+    }),
+  );
+  await killWhenBusy;
+  assert.ok(killedAt > 0 && killedAt < COMPANIES * CONSUMERS, "the worker was killed while deliveries were still pending");
+
+  const store = await harness.store(database.url);
+  await until("every delivery recorded as successful", async () => {
+    const pending = await store.db.selectFrom("deliveries").select((eb) => eb.fn.countAll<number>().as("count")).where("status", "<>", "Success").executeTakeFirstOrThrow();
+    return Number(pending.count) === 0 || `${pending.count} deliveries not yet successful`;
+  });
+
+  let duplicates = 0;
+  for (const receiver of receivers) {
+    const ids = receiver.received.map((webhook) => webhook.headers["webhook-id"] as string);
+    const unique = new Set(ids);
+    assert.equal(unique.size, COMPANIES, "each consumer got every event");
+    duplicates += ids.length - unique.size;
+  }
+  assert.ok(duplicates <= BATCH_SIZE, `${duplicates} duplicates: only the killed worker's unrecorded batch may repeat`);
+
+  const successes = await store.db
+    .selectFrom("attempts")
+    .select((eb) => ["delivery_id", eb.fn.countAll<number>().as("count")])
+    .where("succeeded", "=", 1)
+    .groupBy("delivery_id")
+    .execute();
+  assert.equal(successes.length, COMPANIES * CONSUMERS);
+  assert.ok(successes.every((row) => Number(row.count) === 1), "each delivery has exactly one recorded success");
+  t.diagnostic(`killed a worker after ${killedAt} deliveries; ${duplicates} duplicates`);
+});
