@@ -6,6 +6,7 @@
 export interface Config {
   /** `sqlite:<path>` (embedded default) or `postgres://...`. */
   databaseUrl: string;
+  sqliteSynchronous: "NORMAL" | "FULL";
   host: string;
   port: number;
   /** Base URL clients and SMBs reach this server at; used in linkUrl, redirect and portal links. */
@@ -52,6 +53,12 @@ function integer(name: string, value: string | undefined, fallback: number): num
   return parsed;
 }
 
+function sqliteSynchronous(text: string): Config["sqliteSynchronous"] {
+  const value = text.toUpperCase();
+  if (value !== "NORMAL" && value !== "FULL") throw new Error(`${ENV.sqliteSynchronous} must be NORMAL or FULL, got "${text}"`);
+  return value;
+}
+
 function roles(text: string): Config["roles"] {
   const parts = new Set(text.split(",").map((part) => part.trim()));
   for (const part of parts) {
@@ -65,6 +72,7 @@ export type ConfigOverrides = Partial<Record<keyof typeof ENV, string>>;
 /** Environment variable for each setting, so the CLI and the README name the same things. */
 export const ENV = {
   databaseUrl: "HOOKLINE_DATABASE_URL",
+  sqliteSynchronous: "HOOKLINE_SQLITE_SYNCHRONOUS",
   host: "HOOKLINE_HOST",
   port: "HOOKLINE_PORT",
   publicUrl: "HOOKLINE_PUBLIC_URL",
@@ -98,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   }
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
+    sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
     host,
     port,
     publicUrl,

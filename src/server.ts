@@ -20,7 +20,7 @@ export interface Hookline {
 }
 
 export async function openContext(config: Config, clock: Clock = systemClock): Promise<DomainContext> {
-  const store = await Store.open(config.databaseUrl);
+  const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
   await store.migrate();
   return { store, clock, publicUrl: config.publicUrl, destinations: new DestinationPolicy(config.allowedCidrs) };
 }

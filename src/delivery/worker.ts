@@ -65,20 +65,25 @@ export class DeliveryWorker {
 
   /** Claims, sends and records one batch; returns how many deliveries it handled. */
   async processBatch(): Promise<number> {
-    const now = this.clock.now();
-    const batch = await claimDueDeliveries(this.store, this.owner, now, now + this.config.leaseMs, this.config.batchSize);
+    const claimedAt = this.clock.now();
+    const batch = await claimDueDeliveries(this.store, this.owner, claimedAt, claimedAt + this.config.leaseMs, this.config.batchSize);
     if (batch.length === 0) return 0;
-    const updates = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
-    await recordOutcomes(this.store, this.owner, this.clock.now(), updates);
+    const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
+    // One time for the whole batch, so deliveries that end alike are recorded by one statement.
+    const now = this.clock.now();
+    const updates = batch.map((delivery, index): DeliveryUpdate => {
+      const attempt = attempts[index]!;
+      const attemptCount = delivery.attemptCount + 1;
+      const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
+      return { deliveryId: delivery.id, attemptCount, ...next, attempt };
+    });
+    await recordOutcomes(this.store, this.owner, now, updates);
     return batch.length;
   }
 
-  private async attempt(delivery: DueDelivery): Promise<DeliveryUpdate> {
-    const attemptCount = delivery.attemptCount + 1;
-    if (delivery.disabled) {
-      // Attempts that fall due while the consumer is disabled are skipped, not postponed.
-      return { deliveryId: delivery.id, attemptCount, ...afterFailure(this.config.retryScheduleMs, attemptCount, this.clock.now()), attempt: null };
-    }
+  /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */
+  private async attempt(delivery: DueDelivery): Promise<DeliveryUpdate["attempt"]> {
+    if (delivery.disabled) return null;
     const startedAt = this.clock.now();
     const timestamp = Math.floor(startedAt / 1000);
     const result = await this.sender.send({
@@ -86,24 +91,18 @@ export class DeliveryWorker {
       headers: signatureHeaders([delivery.signingSecret], delivery.messageId, timestamp, delivery.body),
       body: delivery.body,
     });
-    const next = result.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, this.clock.now());
-    this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: attemptCount, statusCode: result.statusCode, outcome: next.status }, "delivery attempt");
+    this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
     return {
-      deliveryId: delivery.id,
-      attemptCount,
-      ...next,
-      attempt: {
-        id: randomUUID(),
-        clientId: delivery.clientId,
-        messageId: delivery.messageId,
-        consumerId: delivery.consumerId,
-        startedAt,
-        durationMs: result.durationMs,
-        statusCode: result.statusCode,
-        responseExcerpt: result.responseExcerpt,
-        error: result.error,
-        succeeded: result.succeeded,
-      },
+      id: randomUUID(),
+      clientId: delivery.clientId,
+      messageId: delivery.messageId,
+      consumerId: delivery.consumerId,
+      startedAt,
+      durationMs: result.durationMs,
+      statusCode: result.statusCode,
+      responseExcerpt: result.responseExcerpt,
+      error: result.error,
+      succeeded: result.succeeded,
     };
   }
 

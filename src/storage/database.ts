@@ -8,6 +8,14 @@ import type { Database } from "./schema.ts";
 import { migrations } from "./migrations/index.ts";
 
 export type Dialect = "sqlite" | "postgres";
+
+export interface StoreOptions {
+  /**
+   * SQLite's `synchronous` in WAL mode: NORMAL survives a crash of the process
+   * but may lose the last commits to a power loss; FULL syncs every commit.
+   */
+  sqliteSynchronous: "NORMAL" | "FULL";
+}
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
 
@@ -51,7 +59,7 @@ export class Store {
     this.wakeups.setMaxListeners(0);
   }
 
-  static async open(databaseUrl: string): Promise<Store> {
+  static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL" }): Promise<Store> {
     if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
       // int8 columns hold epoch milliseconds, well inside Number's exact range.
       pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -62,7 +70,7 @@ export class Store {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`);
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
     return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), "sqlite");

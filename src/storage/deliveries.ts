@@ -104,18 +104,18 @@ export async function recordOutcomes(store: Store, owner: string, now: number, u
         : [],
     );
     if (attempts.length > 0) await tx.insertInto("attempts").values(attempts).execute();
+    // Deliveries that end in the same state share one UPDATE: in the common case a whole batch succeeds at its first attempt.
+    const groups = new Map<string, DeliveryUpdate[]>();
     for (const update of updates) {
+      const key = `${update.status} ${update.attemptCount} ${update.nextAttemptAt}`;
+      groups.set(key, [...(groups.get(key) ?? []), update]);
+    }
+    for (const group of groups.values()) {
+      const { status, attemptCount, nextAttemptAt } = group[0]!;
       await tx
         .updateTable("deliveries")
-        .set({
-          status: update.status,
-          attempt_count: update.attemptCount,
-          next_attempt_at: update.nextAttemptAt,
-          lease_owner: null,
-          lease_expires_at: null,
-          updated_at: now,
-        })
-        .where("id", "=", update.deliveryId)
+        .set({ status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null, updated_at: now })
+        .where("id", "in", group.map((update) => update.deliveryId))
         .where("lease_owner", "=", owner)
         .execute();
     }
