@@ -133,7 +133,8 @@ export async function listConnections(ctx: DomainContext, clientId: string, comp
   const order = parseOrderBy(request.orderBy, ORDERABLE, "created_at");
   let filtered = ctx.store.db.selectFrom("connections").where("client_id", "=", clientId).where("company_id", "=", companyId);
   const where = whereQuery<Database, "connections">(request.query, (eb, { key, operator, value }) => {
-    const column = FILTERABLE[key];
+    // Own keys only, so "constructor" is an unknown key rather than Object's.
+    const column = Object.hasOwn(FILTERABLE, key) ? FILTERABLE[key] : undefined;
     if (!column) throw malformed(request.query!, `unknown key "${key}": use ${Object.keys(FILTERABLE).join(", ")}`);
     return compare(eb, column, operator, value);
   });

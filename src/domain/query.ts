@@ -16,8 +16,17 @@ export interface Condition {
 
 const CONDITION = /^\s*([A-Za-z0-9_.-]+?)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$/;
 
+/**
+ * Each condition becomes an expression (a subquery for tags): past a few
+ * dozen, SQLite refuses the expression depth and PostgreSQL spends minutes
+ * planning, so a query holds at most this many.
+ */
+export const MAX_CONDITIONS = 20;
+
 /** Parses a query into alternatives (joined by `||`) of conditions that must all hold (joined by `&&`). */
 export function parseQuery(query: string): Condition[][] {
+  const count = query.split("||").reduce((sum, alternative) => sum + alternative.split("&&").length, 0);
+  if (count > MAX_CONDITIONS) throw malformed(query, `${count} conditions; at most ${MAX_CONDITIONS} are allowed`);
   return query.split("||").map((alternative) =>
     alternative.split("&&").map((part) => {
       const match = CONDITION.exec(part);
@@ -61,7 +70,9 @@ export function whereQuery<DB, TB extends keyof DB>(
 export function parseOrderBy<F extends string>(orderBy: string | undefined, allowed: Record<string, F>, fallback: F): { column: F; direction: "asc" | "desc" } {
   if (!orderBy) return { column: fallback, direction: "asc" };
   const descending = orderBy.startsWith("-");
-  const column = allowed[descending ? orderBy.slice(1) : orderBy];
+  const field = descending ? orderBy.slice(1) : orderBy;
+  // Own keys only: "constructor" or "__proto__" must not resolve to something inherited from Object.
+  const column = Object.hasOwn(allowed, field) ? allowed[field] : undefined;
   if (!column) throw badRequest(`Cannot order by "${orderBy}": use one of ${Object.keys(allowed).join(", ")} (prefix - for descending)`);
   return { column, direction: descending ? "desc" : "asc" };
 }

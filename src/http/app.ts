@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { DomainContext } from "../domain/context.ts";
 import { validatorDocument } from "../openapi/codat.ts";
 import { apiKeyAuth } from "./auth.ts";
-import { errorHandler, routeNotFound } from "./errors.ts";
+import { errorHandler, rejectNulCharacters, routeNotFound } from "./errors.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { companyRoutes } from "./routes/companies.ts";
 import { connectionRoutes } from "./routes/connections.ts";
@@ -27,6 +27,8 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
     genReqId: () => randomUUID().replace(/-/g, ""),
     return503OnClosing: true,
     ajv: { customOptions: { strict: false, allErrors: true, coerceTypes: "array" } },
+    // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
+    frameworkErrors: errorHandler,
   });
   app.addSchema(validatorDocument());
   app.setErrorHandler(errorHandler);
@@ -45,6 +47,7 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));
+    api.addHook("preValidation", rejectNulCharacters);
     companyRoutes(api, ctx);
     connectionRoutes(api, ctx);
     integrationRoutes(api, ctx);

@@ -6,8 +6,16 @@ import { requestBody } from "../schemas.ts";
 export function apiKeyRoutes(app: FastifyInstance, ctx: DomainContext): void {
   app.get("/apiKeys", async (request) => ({ results: await listApiKeys(ctx, request.client.id) }));
 
-  app.post<{ Body: { name?: string | null } | undefined }>("/apiKeys", { schema: { body: requestBody("/components/schemas/CreateApiKey") } }, async (request, reply) =>
-    reply.status(201).send(await createApiKey(ctx, request.client.id, request.body?.name ?? null)),
+  app.post<{ Body: { name?: string | null } | undefined }>(
+    "/apiKeys",
+    {
+      schema: { body: requestBody("/components/schemas/CreateApiKey") },
+      // The document leaves this body optional: a POST without one makes an unnamed key rather than failing validation.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createApiKey(ctx, request.client.id, request.body?.name ?? null)),
   );
 
   app.delete<{ Params: { apiKeyId: string } }>(
