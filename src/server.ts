@@ -3,8 +3,7 @@ import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { DestinationPolicy } from "./delivery/destination-policy.ts";
-import { WebhookSender } from "./delivery/sender.ts";
-import { DeliveryWorker } from "./delivery/worker.ts";
+import { startDeliveryThread, type DeliveryThread } from "./delivery/thread.ts";
 import type { DomainContext } from "./domain/context.ts";
 import { buildHttpApp } from "./http/app.ts";
 import { createLogger } from "./logger.ts";
@@ -13,7 +12,6 @@ import { Store } from "./storage/database.ts";
 export interface Hookline {
   ctx: DomainContext;
   http: FastifyInstance | undefined;
-  worker: DeliveryWorker | undefined;
   logger: Logger;
   /** Stops taking requests and work, lets attempts in flight finish and record, then closes the database. */
   close(): Promise<void>;
@@ -25,31 +23,34 @@ export async function openContext(config: Config, clock: Clock = systemClock): P
   return { store, clock, publicUrl: config.publicUrl, destinations: new DestinationPolicy(config.allowedCidrs) };
 }
 
-/** Starts the roles the configuration asks for (API, worker, or both) on one database. */
-export async function startHookline(config: Config, options: { clock?: Clock; logger?: Logger } = {}): Promise<Hookline> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+export interface StartOptions {
+  clock?: Clock;
+  /** Where JSON log lines go (standard output by default), from every thread. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/**
+ * Starts the roles the configuration asks for (API, worker, or both) on one
+ * database. The worker runs on a thread of its own, beside the API's.
+ */
+export async function startHookline(config: Config, options: StartOptions = {}): Promise<Hookline> {
+  const logDestination = options.logDestination ?? process.stdout;
+  const logger = createLogger(config.logLevel, logDestination);
   const ctx = await openContext(config, options.clock);
   let http: FastifyInstance | undefined;
-  let worker: DeliveryWorker | undefined;
-  let sender: WebhookSender | undefined;
+  let worker: DeliveryThread | undefined;
   if (config.roles.api) {
     http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger });
     await http.listen({ host: config.host, port: config.port });
   }
-  if (config.roles.worker) {
-    sender = new WebhookSender(ctx.destinations, config.delivery.attemptTimeoutMs, config.delivery.responseExcerptBytes);
-    worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, logger.child({ component: "worker" }));
-    await worker.start();
-  }
+  if (config.roles.worker) worker = await startDeliveryThread(config, logDestination, logger);
   return {
     ctx,
     http,
-    worker,
     logger,
     async close() {
       await http?.close();
       await worker?.stop();
-      await sender?.close();
       await ctx.store.close();
     },
   };

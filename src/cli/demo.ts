@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { loadConfig } from "../config.ts";
 import { createApiKey, createClient } from "../domain/clients.ts";
-import { createLogger } from "../logger.ts";
 import { startHookline } from "../server.ts";
 
 async function freePort(): Promise<number> {
@@ -42,8 +41,8 @@ export async function runDemo(): Promise<void> {
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks`;
 
   const port = await freePort();
-  const config = loadConfig({}, { databaseUrl: `sqlite:${join(directory, "demo.db")}`, port: String(port), allowedCidrs: "127.0.0.0/8" });
-  const hookline = await startHookline(config, { logger: createLogger("warn") });
+  const config = loadConfig({}, { databaseUrl: `sqlite:${join(directory, "demo.db")}`, port: String(port), allowedCidrs: "127.0.0.0/8", logLevel: "warn" });
+  const hookline = await startHookline(config);
   try {
     const client = await createClient(hookline.ctx, "Demo lender");
     const { apiKey } = await createApiKey(hookline.ctx, client.id, "demo");

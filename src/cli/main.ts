@@ -37,8 +37,19 @@ program
   .option("--roles <roles>", "api, worker or api,worker (HOOKLINE_ROLES, default both)")
   .action(async (options: { host?: string; port?: string; roles?: string }) => {
     const config = loadConfig(process.env, { ...overrides(), ...options });
-    const hookline = await startHookline(config);
-    if (config.roles.api) {
+    const starting = startHookline(config);
+    // Signals are handled from the start: one that arrives while Hookline is still starting stops it once it has.
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      await (await starting).close();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    const hookline = await starting;
+    if (config.roles.api && !stopping) {
       const clients = await listClients(hookline.ctx);
       console.log(`Hookline API:     ${config.publicUrl}`);
       console.log(`OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`);
@@ -50,15 +61,6 @@ program
         console.log(`API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`);
       }
     }
-    let stopping = false;
-    const stop = async () => {
-      if (stopping) return;
-      stopping = true;
-      await hookline.close();
-      process.exit(0);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
   });
 
 program

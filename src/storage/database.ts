@@ -1,9 +1,10 @@
 import { EventEmitter } from "node:events";
+import { BroadcastChannel } from "node:worker_threads";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import type { Database } from "./schema.ts";
 import { migrations } from "./migrations/index.ts";
 
@@ -17,16 +18,44 @@ export interface StoreOptions {
   sqliteSynchronous: "NORMAL" | "FULL";
 }
 export type Db = Kysely<Database>;
-export type Tx = Transaction<Database>;
+/** A database handle inside a transaction. */
+export type Tx = Kysely<Database>;
 
 const WAKE_CHANNEL = "hookline_deliveries";
 const STATEMENT_CACHE_SIZE = 500;
+/** How long a SQLite write waits for another connection's transaction before it fails. */
+const SQLITE_LOCK_TIMEOUT_MS = 5000;
 
 /**
  * Kysely prepares every query it runs, and preparing costs SQLite more than
  * running most of Hookline's statements; reusing prepared statements by SQL
  * text (least recently used ones evicted) removes that cost from hot paths.
  */
+/**
+ * BEGIN IMMEDIATE without blocking the event loop: SQLite's own busy handler
+ * sleeps inside the call for a millisecond or more while another connection
+ * (the delivery thread, another process) commits, which usually takes a
+ * fraction of that. So the lock is tried without waiting, and on SQLITE_BUSY
+ * tried again once the event loop has turned, then after growing pauses.
+ */
+async function beginImmediate(connection: Kysely<Database>): Promise<void> {
+  const deadline = Date.now() + SQLITE_LOCK_TIMEOUT_MS;
+  await sql`PRAGMA busy_timeout = 0`.execute(connection);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sql`BEGIN IMMEDIATE`.execute(connection);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw error;
+        await (attempt < 8 ? new Promise(setImmediate) : new Promise((resolve) => setTimeout(resolve, Math.min(attempt - 7, 10))));
+      }
+    }
+  } finally {
+    await sql.raw(`PRAGMA busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`).execute(connection);
+  }
+}
+
 function withStatementCache(sqlite: SqliteDatabase.Database) {
   const statements = new Map<string, SqliteDatabase.Statement>();
   return {
@@ -50,13 +79,21 @@ function withStatementCache(sqlite: SqliteDatabase.Database) {
 export class Store {
   private readonly wakeups = new EventEmitter();
   private listener: pg.Client | undefined;
+  /** Carries SQLite wake-ups to the other threads of this process (the delivery thread); PostgreSQL uses NOTIFY. */
+  private threads: BroadcastChannel | undefined;
 
   private constructor(
     readonly db: Db,
     readonly dialect: Dialect,
     private readonly postgresUrl?: string,
+    sqlitePath?: string,
   ) {
     this.wakeups.setMaxListeners(0);
+    if (dialect === "sqlite") {
+      this.threads = new BroadcastChannel(`hookline-wake ${sqlitePath}`);
+      this.threads.unref();
+      this.threads.onmessage = () => this.wakeups.emit("wake");
+    }
   }
 
   static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL" }): Promise<Store> {
@@ -71,9 +108,9 @@ export class Store {
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`);
-    sqlite.pragma("busy_timeout = 5000");
+    sqlite.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
     sqlite.pragma("foreign_keys = ON");
-    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), "sqlite");
+    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), "sqlite", undefined, path);
   }
 
   async migrate(): Promise<void> {
@@ -88,15 +125,35 @@ export class Store {
    */
   async transaction<T>(work: (tx: Tx, wakeWorkers: () => void) => Promise<T>): Promise<T> {
     let wake = false;
-    const result = await this.db.transaction().execute(async (tx) => {
-      const value = await work(tx, () => {
-        wake = true;
+    const wakeWorkers = () => {
+      wake = true;
+    };
+    if (this.dialect === "postgres") {
+      return this.db.transaction().execute(async (tx) => {
+        const value = await work(tx, wakeWorkers);
+        // PostgreSQL delivers a NOTIFY issued inside a transaction only when it commits.
+        if (wake) await sql`NOTIFY ${sql.raw(WAKE_CHANNEL)}`.execute(tx);
+        return value;
       });
-      // PostgreSQL delivers a NOTIFY issued inside a transaction only when it commits.
-      if (wake && this.dialect === "postgres") await sql`NOTIFY ${sql.raw(WAKE_CHANNEL)}`.execute(tx);
-      return value;
+    }
+    // BEGIN IMMEDIATE takes SQLite's write lock up front: a deferred transaction that read first
+    // fails at its first write if another connection wrote in between, which happens as soon as
+    // a worker runs beside the API.
+    const result = await this.db.connection().execute(async (connection) => {
+      await beginImmediate(connection);
+      try {
+        const value = await work(connection, wakeWorkers);
+        await sql`COMMIT`.execute(connection);
+        return value;
+      } catch (error) {
+        await sql`ROLLBACK`.execute(connection);
+        throw error;
+      }
     });
-    if (wake && this.dialect === "sqlite") this.wakeups.emit("wake");
+    if (wake) {
+      this.wakeups.emit("wake");
+      this.threads!.postMessage("wake");
+    }
     return result;
   }
 
@@ -114,6 +171,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.threads?.close();
     await this.listener?.end().catch(() => undefined);
     await this.db.destroy();
   }

@@ -51,12 +51,9 @@ export async function claimDueDeliveries(store: Store, owner: string, now: numbe
     .orderBy("next_attempt_at")
     .limit(limit);
   if (store.dialect === "postgres") due = due.forUpdate().skipLocked();
-  const claimed = await db
-    .updateTable("deliveries")
-    .set({ lease_owner: owner, lease_expires_at: leaseUntil })
-    .where("id", "in", due)
-    .returning("id")
-    .execute();
+  const claimed = await store.transaction((tx) =>
+    tx.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: leaseUntil }).where("id", "in", due).returning("id").execute(),
+  );
   if (claimed.length === 0) return [];
   const rows = await db
     .selectFrom("deliveries")

@@ -5,7 +5,6 @@ import { PassThrough } from "node:stream";
 import { CodatPlatform } from "@codat/platform";
 import { loadConfig, type ConfigOverrides } from "../../src/config.ts";
 import { createApiKey, createClient } from "../../src/domain/clients.ts";
-import { createLogger } from "../../src/logger.ts";
 import { startHookline, type Hookline } from "../../src/server.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
@@ -55,7 +54,7 @@ export async function startTestServer(overrides: ConfigOverrides = {}): Promise<
   const logStream = new PassThrough();
   let logText = "";
   logStream.on("data", (chunk: Buffer) => (logText += chunk.toString("utf8")));
-  const hookline = await startHookline(config, { logger: createLogger("debug", logStream) });
+  const hookline = await startHookline({ ...config, logLevel: "debug" }, { logDestination: logStream });
   const baseUrl = config.publicUrl;
 
   const clientFor = async (name: string): Promise<TestClient> => {

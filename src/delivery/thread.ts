@@ -1,0 +1,53 @@
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+
+/** Messages between the main thread and the delivery thread. */
+export type ThreadMessage = { type: "started" } | { type: "stopped" } | { type: "log"; line: string } | { type: "stop" };
+
+export interface DeliveryThread {
+  /** Lets the attempts in flight finish and record, then ends the thread. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the delivery worker on a thread of its own, so one process serves the
+ * API on one core and sends webhooks on another. The thread opens its own
+ * database connection; its log lines come back here to share one output.
+ */
+export async function startDeliveryThread(config: Config, logDestination: NodeJS.WritableStream, log: Logger): Promise<DeliveryThread> {
+  const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config });
+  let stopping = false;
+  thread.on("message", (message: ThreadMessage) => {
+    if (message.type === "log") logDestination.write(message.line);
+  });
+  thread.on("error", (error) => {
+    // A delivery thread that died would leave the API accepting events nobody sends: fail loudly instead.
+    log.fatal({ err: error }, "delivery thread failed");
+    process.exit(1);
+  });
+  thread.on("exit", (code) => {
+    if (!stopping) {
+      log.fatal({ code }, "delivery thread exited");
+      process.exit(1);
+    }
+  });
+  await waitFor(thread, "started");
+  return {
+    async stop() {
+      stopping = true;
+      const stopped = waitFor(thread, "stopped");
+      thread.postMessage({ type: "stop" } satisfies ThreadMessage);
+      await stopped;
+      await thread.terminate();
+    },
+  };
+}
+
+async function waitFor(thread: Worker, type: ThreadMessage["type"]): Promise<void> {
+  for (;;) {
+    const [message] = (await once(thread, "message")) as [ThreadMessage];
+    if (message.type === type) return;
+  }
+}
