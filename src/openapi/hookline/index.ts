@@ -1,0 +1,5 @@
+import type { JsonSchema } from "../codat.ts";
+import { consumerPaths } from "./consumers.ts";
+
+/** Every path Hookline adds to the Codat operations it shares; one module per area. */
+export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths];
