@@ -17,7 +17,8 @@ export interface DeliveryThread {
  * database connection; its log lines come back here to share one output.
  */
 export async function startDeliveryThread(config: Config, logDestination: NodeJS.WritableStream, log: Logger): Promise<DeliveryThread> {
-  const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config });
+  // The thread holds little (one batch at a time); a modest heap keeps the process small under load.
+  const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {
     if (message.type === "log") logDestination.write(message.line);
