@@ -17,6 +17,36 @@ export interface Config {
   /** CIDR ranges consumer URLs may resolve to even though they are private, loopback or link-local. */
   allowedCidrs: string[];
   bodyLimitBytes: number;
+  messages: MessageLogConfig;
+  /** Per-client API request quota per window (a UTC day by default); null when off. */
+  dailyQuota: DailyQuotaConfig | null;
+  /** How long a publish's Idempotency-Key is remembered. */
+  idempotencyKeyTtlMs: number;
+  consumers: ConsumerConfig;
+}
+
+/** Webhook consumer settings the API needs: secret rotation and encryption of stored mTLS keys. */
+export interface ConsumerConfig {
+  /** How long a rotated-out signing secret keeps signing deliveries beside the new one. */
+  secretRotationOverlapMs: number;
+  /** Base64 of the 32-byte AES-256-GCM key that encrypts mTLS private keys at rest; null until the operator sets it. */
+  encryptionKey: string | null;
+}
+
+export interface DailyQuotaConfig {
+  limit: number;
+  /** Length of a quota window; windows start at multiples of it since the epoch, so "1d" means UTC days. */
+  windowMs: number;
+}
+
+/** The message log: how long payloads are kept, and the pace of recoveries and replays. */
+export interface MessageLogConfig {
+  /** Message bodies older than this are purged (their metadata stays); null keeps them forever. */
+  payloadRetentionMs: number | null;
+  /** How often the retention job looks for expired bodies. */
+  retentionIntervalMs: number;
+  /** Messages per second that recover and replay send to a consumer without a rate limit of its own. */
+  recoveryRatePerSecond: number;
 }
 
 export interface DeliveryConfig {
@@ -28,6 +58,10 @@ export interface DeliveryConfig {
   /** Upper bound on how long an idle worker sleeps before looking for due work again. */
   idlePollMs: number;
   responseExcerptBytes: number;
+  /** A consumer whose every attempt failed for this long is disabled. */
+  autoDisableAfterMs: number;
+  /** PEM file of CA certificates trusted for HTTPS deliveries besides the system ones; null for none. */
+  extraCaFile: string | null;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
@@ -67,6 +101,27 @@ function roles(text: string): Config["roles"] {
   return { api: parts.has("api"), worker: parts.has("worker") };
 }
 
+/** A quota of 0 (the default) means no quota. */
+function dailyQuota(limit: number, windowMs: number): Config["dailyQuota"] {
+  if (limit === 0) return null;
+  if (windowMs <= 0) throw new Error(`${ENV.quotaWindow} must be longer than 0`);
+  return { limit, windowMs };
+}
+
+function messageLog(retention: string, interval: string, recoveryRatePerSecond: number): MessageLogConfig {
+  if (recoveryRatePerSecond === 0) throw new Error(`${ENV.recoveryRate} must be at least 1 message per second`);
+  const retentionIntervalMs = parseDuration(interval);
+  if (retentionIntervalMs === 0) throw new Error(`${ENV.retentionInterval} must be longer than 0`);
+  return { payloadRetentionMs: retention.trim() === "none" ? null : parseDuration(retention), retentionIntervalMs, recoveryRatePerSecond };
+}
+
+/** The encryption key must decode to exactly 32 bytes; a wrong one fails at start, not when a key is first encrypted. */
+function encryptionKey(text: string | undefined): string | null {
+  if (text === undefined || text.trim() === "") return null;
+  if (Buffer.from(text.trim(), "base64").length !== 32) throw new Error(`${ENV.encryptionKey} must be 32 bytes in base64 (for example the output of \`openssl rand -base64 32\`)`);
+  return text.trim();
+}
+
 export type ConfigOverrides = Partial<Record<keyof typeof ENV, string>>;
 
 /** Environment variable for each setting, so the CLI and the README name the same things. */
@@ -85,6 +140,16 @@ export const ENV = {
   workerIdlePoll: "HOOKLINE_WORKER_IDLE_POLL",
   allowedCidrs: "HOOKLINE_ALLOWED_CIDRS",
   bodyLimit: "HOOKLINE_BODY_LIMIT_BYTES",
+  payloadRetention: "HOOKLINE_PAYLOAD_RETENTION",
+  retentionInterval: "HOOKLINE_RETENTION_INTERVAL",
+  recoveryRate: "HOOKLINE_RECOVERY_RATE",
+  dailyQuota: "HOOKLINE_DAILY_QUOTA",
+  quotaWindow: "HOOKLINE_QUOTA_WINDOW",
+  idempotencyKeyTtl: "HOOKLINE_IDEMPOTENCY_KEY_TTL",
+  secretRotationOverlap: "HOOKLINE_SECRET_ROTATION_OVERLAP",
+  encryptionKey: "HOOKLINE_ENCRYPTION_KEY",
+  autoDisableAfter: "HOOKLINE_AUTO_DISABLE_AFTER",
+  extraCaFile: "HOOKLINE_EXTRA_CA_FILE",
 } as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
@@ -99,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     leaseMs: parseDuration(read("workerLease") ?? "60s"),
     idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
     responseExcerptBytes: 1024,
+    autoDisableAfterMs: parseDuration(read("autoDisableAfter") ?? "5d"),
+    extraCaFile: read("extraCaFile") || null,
   };
   // A lease shorter than an attempt would let a second worker send a delivery still in flight.
   if (delivery.leaseMs <= delivery.attemptTimeoutMs) {
@@ -115,5 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     delivery,
     allowedCidrs: (read("allowedCidrs") ?? "").split(",").map((cidr) => cidr.trim()).filter(Boolean),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
+    messages: messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10)),
+    dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
+    idempotencyKeyTtlMs: parseDuration(read("idempotencyKeyTtl") ?? "24h"),
+    consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKey: encryptionKey(read("encryptionKey")) },
   };
 }

@@ -5,9 +5,12 @@ import type { Config } from "./config.ts";
 import { DestinationPolicy } from "./delivery/destination-policy.ts";
 import { startDeliveryThread, type DeliveryThread } from "./delivery/thread.ts";
 import type { DomainContext } from "./domain/context.ts";
+import { startQuotaResets } from "./domain/quota.ts";
 import { buildHttpApp } from "./http/app.ts";
+import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
+import { secretBoxFor } from "./secret-box.ts";
 
 export interface Hookline {
   ctx: DomainContext;
@@ -20,7 +23,15 @@ export interface Hookline {
 export async function openContext(config: Config, clock: Clock = systemClock): Promise<DomainContext> {
   const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
   await store.migrate();
-  return { store, clock, publicUrl: config.publicUrl, destinations: new DestinationPolicy(config.allowedCidrs) };
+  return {
+    store,
+    clock,
+    publicUrl: config.publicUrl,
+    destinations: new DestinationPolicy(config.allowedCidrs),
+    recoveryRatePerSecond: config.messages.recoveryRatePerSecond,
+    secretBox: secretBoxFor(config.consumers.encryptionKey),
+    secretRotationOverlapMs: config.consumers.secretRotationOverlapMs,
+  };
 }
 
 export interface StartOptions {
@@ -39,17 +50,21 @@ export async function startHookline(config: Config, options: StartOptions = {}):
   const ctx = await openContext(config, options.clock);
   let http: FastifyInstance | undefined;
   let worker: DeliveryThread | undefined;
+  const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
-    http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger });
+    http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
     await http.listen({ host: config.host, port: config.port });
   }
-  if (config.roles.worker) worker = await startDeliveryThread(config, logDestination, logger);
+  // Every API process runs the quota reset at each window boundary; the database hands each reset to one of them.
+  const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResets(ctx, config.dailyQuota, logger) : undefined;
+  if (config.roles.worker) worker = await startDeliveryThread(config, logDestination, logger, (delta) => metrics.recordDeliveries(delta));
   return {
     ctx,
     http,
     logger,
     async close() {
       await http?.close();
+      await quotaResets?.stop();
       await worker?.stop();
       await ctx.store.close();
     },

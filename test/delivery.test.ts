@@ -5,10 +5,12 @@ import { startTestServer, type TestServer } from "./support/server.ts";
 
 /** Rows the worker recorded for one consumer, as the message log will show them. */
 async function recorded(server: TestServer, consumerId: string) {
-  const db = server.hookline.ctx.store.db;
-  const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
-  const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("attempt_number").execute();
-  return { deliveries, attempts };
+  // One snapshot, so the deliveries and attempts read agree with each other.
+  return server.hookline.ctx.store.db.transaction().setIsolationLevel("repeatable read").execute(async (db) => {
+    const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
+    const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("attempt_number").execute();
+    return { deliveries, attempts };
+  });
 }
 
 /** Waits until the worker has recorded what the test expects (bounded; it checks state, it does not sleep through time). */

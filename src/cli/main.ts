@@ -7,6 +7,9 @@ import type { DomainContext } from "../domain/context.ts";
 import { OPENAPI_PATH } from "../http/routes/openapi.ts";
 import { openContext, startHookline } from "../server.ts";
 import { runDemo } from "./demo.ts";
+import { webhookCommands } from "./webhooks.ts";
+import { eventCommands } from "./events.ts";
+import { messageCommands } from "./messages.ts";
 
 const program = new Command()
   .name("hookline")
@@ -121,6 +124,10 @@ webhooks
   .action((webhookId: string, options: { client: string }) =>
     withContext(async (ctx) => console.log((await getSigningSecret(ctx, options.client, webhookId)).key)),
   );
+webhookCommands(webhooks, withContext, clientOption);
+
+messageCommands(program, withContext, clientOption);
+eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 
 program
   .command("demo")

@@ -19,3 +19,9 @@ export function signatureHeaders(secrets: readonly string[], messageId: string, 
     "webhook-signature": secrets.map((secret) => signature(secret, messageId, timestampSeconds, body)).join(" "),
   };
 }
+
+/** The secrets that sign an attempt at `now`: the current one first, then rotated-out ones whose overlap has not ended. */
+export function activeSecrets(current: string, previous: ReadonlyArray<{ key: string; expiresAt: number }> | null, now: number): string[] {
+  if (previous === null) return [current];
+  return [current, ...previous.filter((secret) => secret.expiresAt > now).map((secret) => secret.key)];
+}

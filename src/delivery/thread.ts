@@ -2,9 +2,15 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
+import type { DeliveryMetricsDelta } from "./metrics.ts";
 
 /** Messages between the main thread and the delivery thread. */
-export type ThreadMessage = { type: "started" } | { type: "stopped" } | { type: "log"; line: string } | { type: "stop" };
+export type ThreadMessage =
+  | { type: "started" }
+  | { type: "stopped" }
+  | { type: "log"; line: string }
+  | { type: "metrics"; delta: DeliveryMetricsDelta }
+  | { type: "stop" };
 
 export interface DeliveryThread {
   /** Lets the attempts in flight finish and record, then ends the thread. */
@@ -16,12 +22,18 @@ export interface DeliveryThread {
  * API on one core and sends webhooks on another. The thread opens its own
  * database connection; its log lines come back here to share one output.
  */
-export async function startDeliveryThread(config: Config, logDestination: NodeJS.WritableStream, log: Logger): Promise<DeliveryThread> {
+export async function startDeliveryThread(
+  config: Config,
+  logDestination: NodeJS.WritableStream,
+  log: Logger,
+  onMetrics: (delta: DeliveryMetricsDelta) => void = () => undefined,
+): Promise<DeliveryThread> {
   // The thread holds little (one batch at a time); a modest heap keeps the process small under load.
   const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {
     if (message.type === "log") logDestination.write(message.line);
+    else if (message.type === "metrics") onMetrics(message.delta);
   });
   thread.on("error", (error) => {
     // A delivery thread that died would leave the API accepting events nobody sends: fail loudly instead.

@@ -4,9 +4,10 @@ import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store } from "../storage/database.ts";
 import { claimDueDeliveries, nextDueAt, recordOutcomes, type DeliveryUpdate, type DueDelivery } from "../storage/deliveries.ts";
+import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import type { WebhookSender } from "./sender.ts";
-import { signatureHeaders } from "./signing.ts";
+import { activeSecrets, signatureHeaders } from "./signing.ts";
 
 /**
  * Claims due deliveries in batches, sends them concurrently and records the
@@ -28,6 +29,8 @@ export class DeliveryWorker {
     private readonly clock: Clock,
     private readonly sender: WebhookSender,
     private readonly log: Logger,
+    /** Told of every batch once it is recorded (the delivery thread forwards its metrics). */
+    private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -63,11 +66,10 @@ export class DeliveryWorker {
     }
   }
 
-  /** Claims, sends and records one batch; returns how many deliveries it handled. */
+  /** Claims, sends and records one batch; returns how many deliveries it claimed (some may wait for a rate-limit slot). */
   async processBatch(): Promise<number> {
-    const claimedAt = this.clock.now();
-    const batch = await claimDueDeliveries(this.store, this.owner, claimedAt, claimedAt + this.config.leaseMs, this.config.batchSize);
-    if (batch.length === 0) return 0;
+    const { claimed, due: batch } = await claimDueDeliveries(this.store, this.owner, this.clock, this.config.leaseMs, this.config.batchSize);
+    if (batch.length === 0) return claimed;
     const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
     // One time for the whole batch, so deliveries that end alike are recorded by one statement.
     const now = this.clock.now();
@@ -77,8 +79,16 @@ export class DeliveryWorker {
       const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
     });
-    await recordOutcomes(this.store, this.owner, now, updates);
-    return batch.length;
+    const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
+    await recordOutcomes(
+      this.store,
+      this.owner,
+      now,
+      updates,
+      hasHealthChanges(health) ? (tx, wake) => recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health) : undefined,
+    );
+    this.onRecorded(updates);
+    return claimed;
   }
 
   /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */
@@ -88,8 +98,10 @@ export class DeliveryWorker {
     const timestamp = Math.floor(startedAt / 1000);
     const result = await this.sender.send({
       url: delivery.url,
-      headers: signatureHeaders([delivery.signingSecret], delivery.messageId, timestamp, delivery.body),
+      headers: signatureHeaders(activeSecrets(delivery.signingSecret, delivery.previousSecrets, startedAt), delivery.messageId, timestamp, delivery.body),
       body: delivery.body,
+      customHeaders: delivery.customHeaders,
+      clientCertificate: delivery.clientCertificate,
     });
     this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
     return {

@@ -57,7 +57,7 @@ export function companyReference(publicUrl: string, company: CompanySnapshot): C
   };
 }
 
-async function loadTags(db: Kysely<Database>, companyIds: string[]): Promise<Map<string, Tags>> {
+export async function loadTags(db: Kysely<Database>, companyIds: string[]): Promise<Map<string, Tags>> {
   const tags = new Map<string, Tags>(companyIds.map((id) => [id, {}]));
   if (companyIds.length === 0) return tags;
   const rows = await db.selectFrom("company_tags").select(["company_id", "key", "value"]).where("company_id", "in", companyIds).orderBy("key").execute();
@@ -75,6 +75,19 @@ export async function findCompany(db: Kysely<Database>, clientId: string, compan
     .executeTakeFirst();
   if (!row) throw notFound("Company");
   return { ...row, tags: (await loadTags(db, [row.id])).get(row.id)! };
+}
+
+/** The client's companies among `companyIds`, with their tags; unknown and foreign ids are simply absent. */
+export async function findCompanies(db: Kysely<Database>, clientId: string, companyIds: string[]): Promise<Map<string, CompanySnapshot>> {
+  if (companyIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("companies")
+    .select(["id", "name", "description", "created_at"])
+    .where("client_id", "=", clientId)
+    .where("id", "in", companyIds)
+    .execute();
+  const tags = await loadTags(db, rows.map((row) => row.id));
+  return new Map(rows.map((row) => [row.id, { ...row, tags: tags.get(row.id)! }]));
 }
 
 async function toResources(ctx: DomainContext, db: Kysely<Database>, clientId: string, rows: CompanyRow[]): Promise<CompanyResource[]> {

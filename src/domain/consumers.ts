@@ -1,12 +1,20 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
+import { isoDate } from "../clock.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, notFound, type ValidationItem } from "../errors.ts";
-import type { Database } from "../storage/schema.ts";
+import type { Database, PreviousSecret } from "../storage/schema.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
 
-export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"];
+/** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
+export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
+  description: string | null;
+  /** Messages per second; null is unlimited. */
+  rateLimit: number | null;
+  /** The client certificate presented for mTLS (never its key), or null. */
+  mtls: { subject: string; expiresAt: string } | null;
+};
 
 export interface ConsumerInput {
   url: string;
@@ -15,33 +23,63 @@ export interface ConsumerInput {
   disabled?: boolean | null | undefined;
 }
 
+/** The fields PATCH /webhooks/{webhookId} may change; absent ones stay as they are. */
+export interface ConsumerUpdate {
+  url?: string;
+  eventTypes?: string[];
+  companyTags?: string[] | null;
+  description?: string | null;
+  disabled?: boolean;
+  rateLimit?: number | null;
+}
+
 /** A new Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64. */
 export const newSigningSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
 
 const COMPANY_TAG = /^([^:]{1,27}):(.{0,100})$/s;
+export const MAX_RATE_LIMIT = 10_000;
+export const MAX_DESCRIPTION_LENGTH = 500;
 
-function validateSubscription(input: ConsumerInput): void {
+/** Errors in the subscription and settings fields present in `input`. */
+function inputErrors(input: ConsumerUpdate): ValidationItem[] {
   const errors: ValidationItem[] = [];
-  if (input.eventTypes.length === 0) {
-    errors.push({ itemId: "eventTypes", message: "Subscribe to at least one event type", validatorName: "eventTypes" });
-  }
-  const unknown = input.eventTypes.filter((eventType) => findEventType(eventType) === undefined);
-  if (unknown.length > 0) {
-    errors.push({
-      itemId: "eventTypes",
-      message: `Unknown event types ${unknown.map((type) => `"${type}"`).join(", ")}. Valid event types: ${catalogEventTypes().join(", ")} ({dataType} may also be a data type such as invoices)`,
-      validatorName: "eventTypes",
-    });
+  if (input.eventTypes !== undefined) {
+    if (input.eventTypes.length === 0) {
+      errors.push({ itemId: "eventTypes", message: "Subscribe to at least one event type", validatorName: "eventTypes" });
+    }
+    const unknown = input.eventTypes.filter((eventType) => findEventType(eventType) === undefined);
+    if (unknown.length > 0) {
+      errors.push({
+        itemId: "eventTypes",
+        message: `Unknown event types ${unknown.map((type) => `"${type}"`).join(", ")}. Valid event types: ${catalogEventTypes().join(", ")} ({dataType} may also be a data type such as invoices)`,
+        validatorName: "eventTypes",
+      });
+    }
   }
   for (const tag of input.companyTags ?? []) {
     if (!COMPANY_TAG.test(tag)) {
       errors.push({ itemId: "companyTags", message: `"${tag}" is not key:value (key 1-27 characters, value up to 100)`, validatorName: "companyTags" });
     }
   }
+  const { rateLimit, description } = input;
+  if (rateLimit !== undefined && rateLimit !== null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_RATE_LIMIT)) {
+    errors.push({ itemId: "rateLimit", message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_RATE_LIMIT}, or null for no limit`, validatorName: "rateLimit" });
+  }
+  if (description !== undefined && description !== null && description.length > MAX_DESCRIPTION_LENGTH) {
+    errors.push({ itemId: "description", message: `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`, validatorName: "description" });
+  }
+  return errors;
+}
+
+function assertValid(input: ConsumerUpdate): void {
+  const errors = inputErrors(input);
   if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
 }
 
-type ConsumerRow = Pick<Database["consumers"], "id" | "url" | "event_types" | "company_tags" | "disabled">;
+type ConsumerRow = Pick<
+  Database["consumers"],
+  "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate"
+>;
 
 function toResource(row: ConsumerRow): WebhookConsumerResource {
   return {
@@ -50,17 +88,50 @@ function toResource(row: ConsumerRow): WebhookConsumerResource {
     disabled: row.disabled === 1,
     eventTypes: JSON.parse(row.event_types) as string[],
     companyTags: row.company_tags === null ? null : (JSON.parse(row.company_tags) as string[]),
+    description: row.description ?? null,
+    rateLimit: row.rate_limit ?? null,
+    mtls: row.mtls_certificate ? describeCertificate(row.mtls_certificate) : null,
   };
 }
 
-async function findConsumer(db: Kysely<Database>, clientId: string, consumerId: string) {
-  const row = await db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
+/** What the API shows of a client certificate: whom it names and when it expires. */
+export function describeCertificate(pem: string): { subject: string; expiresAt: string } {
+  const certificate = new X509Certificate(pem);
+  return { subject: certificate.subject.split("\n").join(", "), expiresAt: isoDate(Date.parse(certificate.validTo)) };
+}
+
+/** The client's consumer, or 404 (also for another client's ids); `forUpdate` locks the row (PostgreSQL only). */
+async function findConsumer(db: Kysely<Database>, clientId: string, consumerId: string, forUpdate = false) {
+  let query = db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("id", "=", consumerId);
+  if (forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
   if (!row) throw notFound("Webhook consumer");
   return row;
 }
 
+/**
+ * Changes one consumer of the client in a transaction: `change` gets the
+ * current row (locked on PostgreSQL, so concurrent changes apply one after
+ * the other) and returns the columns to set. 404 for another client's ids.
+ */
+export async function changeConsumer(
+  ctx: DomainContext,
+  clientId: string,
+  consumerId: string,
+  change: (row: Database["consumers"], tx: Kysely<Database>, wakeWorkers: () => void) => Promise<Partial<Database["consumers"]>> | Partial<Database["consumers"]>,
+): Promise<WebhookConsumerResource> {
+  return ctx.store.transaction(async (tx, wakeWorkers) => {
+    const row = await findConsumer(tx, clientId, consumerId, ctx.store.dialect === "postgres");
+    const changes = await change(row, tx, wakeWorkers);
+    if (Object.keys(changes).length > 0) {
+      await tx.updateTable("consumers").set(changes).where("client_id", "=", clientId).where("id", "=", consumerId).execute();
+    }
+    return toResource({ ...row, ...changes });
+  });
+}
+
 export async function createConsumer(ctx: DomainContext, clientId: string, input: ConsumerInput): Promise<WebhookConsumerResource> {
-  validateSubscription(input);
+  assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   await ctx.destinations.assertAllowedUrl(input.url);
   const row = {
     id: randomUUID(),
@@ -71,6 +142,9 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
     disabled: input.disabled ? 1 : 0,
     signing_secret: newSigningSecret(),
     created_at: ctx.clock.now(),
+    description: null,
+    rate_limit: null,
+    mtls_certificate: null,
   };
   await ctx.store.db.insertInto("consumers").values(row).execute();
   return toResource(row);
@@ -85,8 +159,69 @@ export async function getConsumer(ctx: DomainContext, clientId: string, consumer
   return toResource(await findConsumer(ctx.store.db, clientId, consumerId));
 }
 
+/**
+ * Changes the fields present in `update`, validated as on create. Enabling a
+ * consumer starts its failure streak afresh. A new rate limit drops the send
+ * slots reserved under the old one: the deliveries waiting for them fall due
+ * at once and are paced under the new limit (or sent, without one).
+ */
+export async function updateConsumer(ctx: DomainContext, clientId: string, consumerId: string, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
+  assertValid(update);
+  await findConsumer(ctx.store.db, clientId, consumerId);
+  if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
+  return changeConsumer(ctx, clientId, consumerId, async (row, tx, wakeWorkers) => {
+    const changes: Partial<Database["consumers"]> = {};
+    if (update.url !== undefined) changes.url = update.url;
+    if (update.eventTypes !== undefined) changes.event_types = JSON.stringify([...new Set(update.eventTypes)]);
+    if (update.companyTags !== undefined) changes.company_tags = update.companyTags && update.companyTags.length > 0 ? JSON.stringify(update.companyTags) : null;
+    if (update.description !== undefined) changes.description = update.description;
+    if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled));
+    if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
+      changes.rate_limit = update.rateLimit;
+      changes.rate_next_at = null;
+      const waiting = await tx
+        .updateTable("deliveries")
+        .set({ rate_slot_at: null, next_attempt_at: ctx.clock.now() })
+        .where("consumer_id", "=", consumerId)
+        .where("rate_slot_at", "is not", null)
+        .where("lease_owner", "is", null)
+        .executeTakeFirst();
+      if (waiting.numUpdatedRows > 0n) wakeWorkers();
+    }
+    return changes;
+  });
+}
+
+function enabledChanges(row: Database["consumers"], enabled: boolean): Partial<Database["consumers"]> {
+  if (enabled === (row.disabled === 0)) return {};
+  return enabled ? { disabled: 0, failing_since: null } : { disabled: 1 };
+}
+
+/** Enables or disables a consumer. While disabled, attempts that fall due are skipped; the rest of each schedule goes on once enabled. */
+export function setConsumerEnabled(ctx: DomainContext, clientId: string, consumerId: string, enabled: boolean): Promise<WebhookConsumerResource> {
+  return changeConsumer(ctx, clientId, consumerId, (row) => enabledChanges(row, enabled));
+}
+
 export async function getSigningSecret(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ key: string }> {
   return { key: (await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret };
+}
+
+export const parsePreviousSecrets = (json: string | null): PreviousSecret[] => (json === null ? [] : (JSON.parse(json) as PreviousSecret[]));
+
+/**
+ * Replaces the signing secret. The old one keeps signing beside the new one
+ * for the configured overlap, so receivers can switch secrets without
+ * rejecting a delivery; secrets whose overlap ended are dropped.
+ */
+export async function rotateSigningSecret(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ key: string }> {
+  const key = newSigningSecret();
+  await changeConsumer(ctx, clientId, consumerId, (row) => {
+    const now = ctx.clock.now();
+    const previous = parsePreviousSecrets(row.previous_secrets).filter((secret) => secret.expiresAt > now);
+    if (ctx.secretRotationOverlapMs > 0) previous.unshift({ key: row.signing_secret, expiresAt: now + ctx.secretRotationOverlapMs });
+    return { signing_secret: key, previous_secrets: previous.length > 0 ? JSON.stringify(previous) : null };
+  });
+  return { key };
 }
 
 /** Deletes a consumer and with it every attempt still scheduled for it. */

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { DestinationPolicy } from "../delivery/destination-policy.ts";
 import type { Store } from "../storage/database.ts";
+import type { SecretBox } from "../secret-box.ts";
 
 /** What every domain operation needs: the database, the time, the URL the server is reached at, and where webhooks may go. */
 export interface DomainContext {
@@ -8,4 +9,10 @@ export interface DomainContext {
   clock: Clock;
   publicUrl: string;
   destinations: DestinationPolicy;
+  /** Messages per second that recover and replay send to a consumer without a rate limit of its own. */
+  recoveryRatePerSecond: number;
+  /** Encrypts consumers' mTLS private keys at rest; null until the operator sets HOOKLINE_ENCRYPTION_KEY. */
+  secretBox: SecretBox | null;
+  /** How long a rotated-out signing secret keeps signing beside the new one. */
+  secretRotationOverlapMs: number;
 }

@@ -1,22 +1,31 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
+import type { DailyQuotaConfig } from "../config.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { validatorDocument } from "../openapi/codat.ts";
 import { apiKeyAuth } from "./auth.ts";
 import { errorHandler, rejectNulCharacters, routeNotFound } from "./errors.ts";
+import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
+import { dailyQuota } from "./quota.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { companyRoutes } from "./routes/companies.ts";
 import { connectionRoutes } from "./routes/connections.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { readinessRoutes } from "./routes/health.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
 import { linkRoutes } from "./routes/link.ts";
+import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 
 export interface HttpOptions {
   bodyLimitBytes: number;
   logger: Logger;
+  metrics: HooklineMetrics;
+  dailyQuota: DailyQuotaConfig | null;
+  idempotencyKeyTtlMs: number;
 }
 
 /** The HTTP server: the authenticated API, the public link pages and the OpenAPI document. */
@@ -25,6 +34,8 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => randomUUID().replace(/-/g, ""),
+    // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
+    logController: new LogController({ requestIdLogLabel: "correlationId" }),
     return503OnClosing: true,
     ajv: { customOptions: { strict: false, allErrors: true, coerceTypes: "array" } },
     // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
@@ -39,6 +50,8 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 
   openapiRoutes(app, ctx.publicUrl);
   app.get("/healthz", async () => ({ status: "ok" }));
+  readinessRoutes(app, ctx.store);
+  metricsRoutes(app, options.metrics);
 
   await app.register(async (link) => {
     await link.register(formbody);
@@ -47,12 +60,15 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));
+    if (options.dailyQuota) api.addHook("onRequest", dailyQuota(ctx, options.dailyQuota));
     api.addHook("preValidation", rejectNulCharacters);
     companyRoutes(api, ctx);
     connectionRoutes(api, ctx);
     integrationRoutes(api, ctx);
     webhookRoutes(api, ctx);
+    messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
+    eventRoutes(api, ctx, { idempotencyKeyTtlMs: options.idempotencyKeyTtlMs });
   });
   return app;
 }

@@ -1,3 +1,4 @@
+import { operationalWebhooks } from "../domain/events/operational.ts";
 import { codatDocument, type JsonSchema } from "./codat.ts";
 import { hooklinePaths } from "./hookline/index.ts";
 
@@ -31,5 +32,6 @@ export function servedDocument(publicUrl: string): JsonSchema {
     },
     servers: [{ url: publicUrl, description: "This Hookline server" }],
     paths,
+    webhooks: { ...codatDocument.webhooks, ...operationalWebhooks },
   };
 }

@@ -1,5 +1,7 @@
-import type { Store } from "./database.ts";
-import type { DeliveryStatus } from "./schema.ts";
+import { sql } from "kysely";
+import type { Clock } from "../clock.ts";
+import type { Store, Tx } from "./database.ts";
+import type { DeliveryStatus, PreviousSecret } from "./schema.ts";
 
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
@@ -13,6 +15,27 @@ export interface DueDelivery {
   url: string;
   disabled: boolean;
   signingSecret: string;
+  /** Rotated-out secrets that still sign beside the current one until they expire; null when there are none. */
+  previousSecrets: PreviousSecret[] | null;
+  /** The consumer's own headers as stored (name: value); null when it has none. */
+  customHeaders: Record<string, string> | null;
+  /** The consumer's mTLS client certificate, its private key still sealed; null without mTLS. */
+  clientCertificate: StoredClientCertificate | null;
+  /** When the consumer's current streak of failed attempts began; null while it succeeds. */
+  failingSince: number | null;
+}
+
+export interface StoredClientCertificate {
+  consumerId: string;
+  certificate: string;
+  /** The PEM private key sealed by SecretBox under the consumer id. */
+  sealedKey: string;
+}
+
+/** What one claim leased: the deliveries to attempt now, and how many it took in all (some may wait for a rate-limit slot). */
+export interface Claim {
+  claimed: number;
+  due: DueDelivery[];
 }
 
 /** The new state of a delivery after one attempt, or after an attempt skipped while its consumer was disabled. */
@@ -36,13 +59,17 @@ export interface DeliveryUpdate {
 }
 
 /**
- * Leases up to `limit` due deliveries to `owner` until `leaseUntil`, oldest
- * due first. One statement, so two workers never get the same row: SQLite
+ * Leases up to `limit` due deliveries to `owner` for `leaseMs`, oldest due
+ * first. One statement, so two workers never get the same row: SQLite
  * serialises writers, and PostgreSQL skips rows another worker has locked.
  * A lease that ran out (its worker died) makes the row claimable again.
+ * Deliveries to rate-limited consumers are then paced: those whose send slot
+ * lies ahead go back to the queue, and only the others are returned as due.
  */
-export async function claimDueDeliveries(store: Store, owner: string, now: number, leaseUntil: number, limit: number): Promise<DueDelivery[]> {
+export async function claimDueDeliveries(store: Store, owner: string, clock: Clock, leaseMs: number, limit: number): Promise<Claim> {
   const { db } = store;
+  const now = clock.now();
+  const leaseUntil = now + leaseMs;
   let due = db
     .selectFrom("deliveries")
     .select("id")
@@ -54,7 +81,7 @@ export async function claimDueDeliveries(store: Store, owner: string, now: numbe
   const claimed = await store.transaction((tx) =>
     tx.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: leaseUntil }).where("id", "in", due).returning("id").execute(),
   );
-  if (claimed.length === 0) return [];
+  if (claimed.length === 0) return { claimed: 0, due: [] };
   const rows = await db
     .selectFrom("deliveries")
     .innerJoin("messages", "messages.id", "deliveries.message_id")
@@ -70,18 +97,124 @@ export async function claimDueDeliveries(store: Store, owner: string, now: numbe
       "consumers.url",
       "consumers.disabled",
       "consumers.signing_secret as signingSecret",
+      "consumers.previous_secrets as previousSecrets",
+      "consumers.custom_headers as customHeaders",
+      "consumers.mtls_certificate as mtlsCertificate",
+      "consumers.mtls_private_key as mtlsPrivateKey",
+      "consumers.failing_since as failingSince",
+      "consumers.rate_limit as rateLimit",
+      "deliveries.rate_slot_at as rateSlotAt",
     ])
     .where("deliveries.id", "in", claimed.map((row) => row.id))
     .where("deliveries.lease_owner", "=", owner)
     .orderBy("deliveries.next_attempt_at")
     .execute();
-  return rows.map((row) => ({ ...row, disabled: row.disabled === 1 }));
+  // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
+  const limited = rows.filter((row) => row.rateLimit !== null && row.disabled === 0);
+  const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<string>();
+  const sendable = rows
+    .filter((row) => !waiting.has(row.id))
+    .map((row): DueDelivery => ({
+      id: row.id,
+      clientId: row.clientId,
+      messageId: row.messageId,
+      consumerId: row.consumerId,
+      attemptCount: row.attemptCount,
+      status: row.status,
+      body: row.body,
+      url: row.url,
+      disabled: row.disabled === 1,
+      signingSecret: row.signingSecret,
+      previousSecrets: row.previousSecrets === null ? null : (JSON.parse(row.previousSecrets) as PreviousSecret[]),
+      customHeaders: row.customHeaders === null ? null : (JSON.parse(row.customHeaders) as Record<string, string>),
+      clientCertificate:
+        row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
+      failingSince: row.failingSince,
+    }));
+  return { claimed: claimed.length, due: sendable };
+}
+
+/** A slot still counts when its delivery is paced at most half a spacing late, or this long if that is longer. */
+const MIN_SLOT_GRACE_MS = 25;
+
+/**
+ * Paces the claimed deliveries of rate-limited consumers: each send takes a
+ * slot, and a consumer's slots are 1/limit seconds apart, so no second sees
+ * more than its limit (one more when a slot is used a little late). The next
+ * free slot lives on the consumer row, locked while it is read and moved, so
+ * every worker sharing the database draws from the same sequence. A delivery
+ * whose slot lies ahead is handed back, due at that slot and holding it;
+ * when it is claimed again it sends in its slot, or takes a new one if it
+ * was claimed too late. Returns the deliveries handed back.
+ */
+async function paceRateLimited(
+  store: Store,
+  owner: string,
+  clock: Clock,
+  rows: ReadonlyArray<{ id: string; consumerId: string; rateSlotAt: number | null }>,
+): Promise<Set<string>> {
+  return store.transaction(async (tx) => {
+    let query = tx.selectFrom("consumers").select(["id", "rate_limit", "rate_next_at"]).where("id", "in", [...new Set(rows.map((row) => row.consumerId))]).orderBy("id");
+    if (store.dialect === "postgres") query = query.forUpdate();
+    const consumers = await query.execute();
+    // The time once the slots are ours, just before the sends start: lateness is measured against it.
+    const now = clock.now();
+    const waiting = new Map<string, number>();
+    const slotsUsed: string[] = [];
+    for (const consumer of consumers) {
+      // The limit may have been lifted since the claim; then nothing waits.
+      if (consumer.rate_limit === null) continue;
+      const spacing = 1000 / consumer.rate_limit;
+      const grace = Math.max(spacing / 2, MIN_SLOT_GRACE_MS);
+      let nextFree = consumer.rate_next_at ?? 0;
+      for (const row of rows) {
+        if (row.consumerId !== consumer.id) continue;
+        if (row.rateSlotAt !== null && row.rateSlotAt > now) {
+          waiting.set(row.id, row.rateSlotAt);
+          continue;
+        }
+        if (row.rateSlotAt !== null && now - row.rateSlotAt <= grace) {
+          slotsUsed.push(row.id);
+          continue;
+        }
+        const slot = Math.max(nextFree, now);
+        nextFree = slot + spacing;
+        if (slot > now) waiting.set(row.id, slot);
+        else if (row.rateSlotAt !== null) slotsUsed.push(row.id);
+      }
+      if (nextFree !== (consumer.rate_next_at ?? 0)) await tx.updateTable("consumers").set({ rate_next_at: Math.ceil(nextFree) }).where("id", "=", consumer.id).execute();
+    }
+    if (slotsUsed.length > 0) await tx.updateTable("deliveries").set({ rate_slot_at: null }).where("id", "in", slotsUsed).execute();
+    if (waiting.size > 0) await handBack(tx, owner, waiting);
+    return new Set(waiting.keys());
+  });
+}
+
+/** Releases leased deliveries, each due at (and holding) its own slot: one statement for the lot. */
+async function handBack(tx: Tx, owner: string, slots: ReadonlyMap<string, number>): Promise<void> {
+  const slotOf = sql<number>`CASE id ${sql.join(
+    [...slots].map(([id, slot]) => sql`WHEN ${id} THEN CAST(${Math.ceil(slot)} AS bigint)`),
+    sql` `,
+  )} END`;
+  await tx
+    .updateTable("deliveries")
+    .set({ lease_owner: null, lease_expires_at: null, next_attempt_at: slotOf, rate_slot_at: slotOf })
+    .where("id", "in", [...slots.keys()])
+    .where("lease_owner", "=", owner)
+    .execute();
 }
 
 /** Records a batch of attempt outcomes in one transaction and releases their leases. */
-export async function recordOutcomes(store: Store, owner: string, now: number, updates: DeliveryUpdate[]): Promise<void> {
+export async function recordOutcomes(
+  store: Store,
+  owner: string,
+  now: number,
+  updates: DeliveryUpdate[],
+  /** More to write in the same transaction (the consumers' failure streaks). */
+  alsoRecord?: (tx: Tx, wakeWorkers: () => void) => Promise<void>,
+): Promise<void> {
   if (updates.length === 0) return;
-  await store.transaction(async (tx) => {
+  await store.transaction(async (tx, wakeWorkers) => {
     const attempts = updates.flatMap(({ deliveryId, attemptCount, attempt }) =>
       attempt
         ? [{
@@ -116,6 +249,7 @@ export async function recordOutcomes(store: Store, owner: string, now: number, u
         .where("lease_owner", "=", owner)
         .execute();
     }
+    await alsoRecord?.(tx, wakeWorkers);
   });
 }
 

@@ -14,6 +14,9 @@ export interface Database {
   messages: MessagesTable;
   deliveries: DeliveriesTable;
   attempts: AttemptsTable;
+  delivery_restarts: DeliveryRestartsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  api_usage: ApiUsageTable;
 }
 
 export interface ClientsTable {
@@ -79,6 +82,26 @@ export interface ConsumersTable {
   disabled: number;
   signing_secret: string;
   created_at: number;
+  description: string | null;
+  /** Messages per second; null is unlimited. */
+  rate_limit: number | null;
+  /** The next free send slot of a rate-limited consumer, shared by every worker. */
+  rate_next_at: number | null;
+  /** JSON array of PreviousSecret: rotated-out signing secrets that sign until they expire. */
+  previous_secrets: string | null;
+  /** JSON object of custom header names and values sent with every attempt. */
+  custom_headers: string | null;
+  /** PEM client certificate (chain) presented for mTLS. */
+  mtls_certificate: string | null;
+  /** The PEM private key of the client certificate, sealed by SecretBox under the consumer id. */
+  mtls_private_key: string | null;
+  /** When the first failed attempt since the last success was recorded; null while the consumer succeeds. */
+  failing_since: number | null;
+}
+
+export interface PreviousSecret {
+  key: string;
+  expiresAt: number;
 }
 
 export interface MessagesTable {
@@ -86,9 +109,13 @@ export interface MessagesTable {
   client_id: string;
   event_type: string;
   company_id: string | null;
-  /** The event JSON exactly as signed and sent. */
+  /** The event JSON exactly as signed and sent; empty once the retention job purged it. */
   body: string;
   created_at: number;
+  /** When the retention job purged the body; null while it is held. */
+  payload_purged_at: number | null;
+  /** 1 for an example event sent to one consumer on request. */
+  example: number;
 }
 
 export type DeliveryStatus = "Sending" | "Attempting" | "Success" | "Failure";
@@ -107,6 +134,8 @@ export interface DeliveriesTable {
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
+  /** The send slot a delivery to a rate-limited consumer holds while it waits for it. */
+  rate_slot_at: number | null;
 }
 
 export interface AttemptsTable {
@@ -122,4 +151,32 @@ export interface AttemptsTable {
   response_excerpt: string | null;
   error: string | null;
   succeeded: number;
+}
+
+export interface IdempotencyKeysTable {
+  client_id: string;
+  key: string;
+  /** SHA-256 of the request the key was first used with. */
+  request_hash: string;
+  /** The JSON answered to that request; null only inside the transaction that records it. */
+  response: string | null;
+  created_at: number;
+}
+
+export interface ApiUsageTable {
+  client_id: string;
+  window_start: number;
+  window_end: number;
+  request_count: number;
+  /** 1 once client.rateLimit.reached was recorded for this window. */
+  reached: number;
+}
+
+/** A resend or recovery that restarted an existing delivery's attempt schedule. */
+export interface DeliveryRestartsTable {
+  id: string;
+  client_id: string;
+  delivery_id: string;
+  reason: "resend" | "recover";
+  restarted_at: number;
 }

@@ -31,6 +31,12 @@ export async function createTestDatabase(dialect: "sqlite" | "postgres" = testDi
     async drop() {
       const client = new pg.Client({ connectionString: postgresAdminUrl });
       await client.connect();
+      // A closed pool's connections end a moment after it says so; dropping under them would make them emit errors nobody listens to.
+      for (let tries = 0; tries < 100; tries++) {
+        const { rows } = await client.query("SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1", [name]);
+        if (rows[0].open === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
     },

@@ -1,4 +1,5 @@
 import { codatDocument, codatRef, type JsonSchema } from "../../openapi/codat.ts";
+import { operationalEvents } from "./operational.ts";
 
 /** Placeholder the catalog uses for write events, e.g. `{dataType}.write.successful`. */
 const DATA_TYPE_PLACEHOLDER = "{dataType}";
@@ -6,7 +7,7 @@ const DATA_TYPE_PLACEHOLDER = "{dataType}";
 export interface EventTypeDefinition {
   eventType: string;
   description: string;
-  /** JSON Schema of the whole event body, as a reference into the Codat document. */
+  /** JSON Schema of the whole event body: a reference into the Codat document, or inline for Hookline's own events. */
   schema: JsonSchema;
   example: unknown;
 }
@@ -15,9 +16,9 @@ const dataTypes: readonly string[] = (
   codatDocument.components.schemas.DataStatus as { properties: { dataType: { enum: string[] } } }
 ).properties.dataType.enum;
 
-/** The platform-wide event types of the Codat OpenAPI `webhooks` section, in its order. */
-export const eventCatalog: readonly EventTypeDefinition[] = Object.entries(codatDocument.webhooks).map(
-  ([eventType, { post }]) => {
+/** The platform-wide event types of the Codat OpenAPI `webhooks` section, in its order, then Hookline's own operational events. */
+export const eventCatalog: readonly EventTypeDefinition[] = [
+  ...Object.entries(codatDocument.webhooks).map(([eventType, { post }]) => {
     const content = post.requestBody.content["application/json"];
     return {
       eventType,
@@ -25,8 +26,9 @@ export const eventCatalog: readonly EventTypeDefinition[] = Object.entries(codat
       schema: codatRef(content.schema.$ref.slice(1)),
       example: Object.values(content.examples ?? {})[0]?.value,
     };
-  },
-);
+  }),
+  ...operationalEvents,
+];
 
 const byType = new Map(eventCatalog.map((definition) => [definition.eventType, definition]));
 

@@ -4,6 +4,8 @@ import type { Tx } from "../../storage/database.ts";
 import { subscriptionMatches } from "./catalog.ts";
 
 export interface NewEvent {
+  /** Set when the caller needs the id before recording (to validate the exact body); a new UUID otherwise. */
+  id?: string;
   clientId: string;
   eventType: string;
   /** The company the event is about, if any; its tags drive the consumers' tag filters. */
@@ -12,51 +14,75 @@ export interface NewEvent {
   generatedAt: number;
 }
 
+export interface RecordOptions {
+  /**
+   * An example event sent on request to this one consumer: delivered to it
+   * whatever its subscription and tags, to no other, and marked as an example.
+   */
+  exampleFor?: string;
+}
+
+export interface RecordedEvent {
+  id: string;
+  /** The event JSON exactly as signed and sent. */
+  body: string;
+}
+
+/** Rows per INSERT, well under both dialects' limits on bound parameters. */
+const INSERT_CHUNK = 500;
+
 /**
  * The transactional outbox: the one function that turns an event into a
  * stored message and one pending delivery per matching consumer. Callers run
  * it inside the transaction that made the change, so a change and its
  * event are committed together or not at all.
  */
-export async function recordEvent(tx: Tx, wakeWorkers: () => void, event: NewEvent): Promise<{ id: string; body: string }> {
-  const id = randomUUID();
-  const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
-  await tx
-    .insertInto("messages")
-    .values({ id, client_id: event.clientId, event_type: event.eventType, company_id: event.company?.id ?? null, body, created_at: event.generatedAt })
-    .execute();
+export async function recordEvent(tx: Tx, wakeWorkers: () => void, event: NewEvent, options: RecordOptions = {}): Promise<RecordedEvent> {
+  return (await recordEvents(tx, wakeWorkers, [event], options))[0]!;
+}
 
-  const consumers = await tx
-    .selectFrom("consumers")
-    .select(["id", "event_types", "company_tags"])
-    .where("client_id", "=", event.clientId)
-    .where("disabled", "=", 0)
-    .execute();
-  const recipients = consumers.filter(
-    (consumer) =>
-      subscriptionMatches(JSON.parse(consumer.event_types) as string[], event.eventType) &&
-      tagFilterMatches(consumer.company_tags === null ? null : (JSON.parse(consumer.company_tags) as string[]), event.company),
-  );
-  if (recipients.length > 0) {
-    await tx
-      .insertInto("deliveries")
-      .values(
-        recipients.map((consumer) => ({
-          id: randomUUID(),
-          client_id: event.clientId,
-          message_id: id,
-          consumer_id: consumer.id,
-          status: "Sending" as const,
-          attempt_count: 0,
-          next_attempt_at: event.generatedAt,
-          created_at: event.generatedAt,
-          updated_at: event.generatedAt,
-        })),
-      )
-      .execute();
-    wakeWorkers();
+/** recordEvent for many events of one client at once: the consumers are read once and rows are inserted in bulk. */
+export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: readonly NewEvent[], options: RecordOptions = {}): Promise<RecordedEvent[]> {
+  if (events.length === 0) return [];
+  const clientId = events[0]!.clientId;
+  if (events.some((event) => event.clientId !== clientId)) throw new Error("recordEvents takes the events of one client");
+  const example = options.exampleFor !== undefined;
+  const messages = events.map((event) => {
+    const id = event.id ?? randomUUID();
+    const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
+    return { id, client_id: clientId, event_type: event.eventType, company_id: event.company?.id ?? null, body, created_at: event.generatedAt, example: example ? 1 : 0 };
+  });
+  for (let start = 0; start < messages.length; start += INSERT_CHUNK) {
+    await tx.insertInto("messages").values(messages.slice(start, start + INSERT_CHUNK)).execute();
   }
-  return { id, body };
+
+  let consumers = tx.selectFrom("consumers").select(["id", "event_types", "company_tags"]).where("client_id", "=", clientId).where("disabled", "=", 0);
+  if (example) consumers = consumers.where("id", "=", options.exampleFor!);
+  const subscriptions = (await consumers.execute()).map((consumer) => ({
+    id: consumer.id,
+    eventTypes: JSON.parse(consumer.event_types) as string[],
+    companyTags: consumer.company_tags === null ? null : (JSON.parse(consumer.company_tags) as string[]),
+  }));
+  const deliveries = events.flatMap((event, index) =>
+    subscriptions
+      .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))
+      .map((consumer) => ({
+        id: randomUUID(),
+        client_id: clientId,
+        message_id: messages[index]!.id,
+        consumer_id: consumer.id,
+        status: "Sending" as const,
+        attempt_count: 0,
+        next_attempt_at: event.generatedAt,
+        created_at: event.generatedAt,
+        updated_at: event.generatedAt,
+      })),
+  );
+  for (let start = 0; start < deliveries.length; start += INSERT_CHUNK) {
+    await tx.insertInto("deliveries").values(deliveries.slice(start, start + INSERT_CHUNK)).execute();
+  }
+  if (deliveries.length > 0) wakeWorkers();
+  return messages.map(({ id, body }) => ({ id, body }));
 }
 
 /**

@@ -1,5 +1,8 @@
 import type { JsonSchema } from "../codat.ts";
 import { consumerPaths } from "./consumers.ts";
+import { eventPaths } from "./events.ts";
+import { messagePaths } from "./messages.ts";
+import { observabilityPaths } from "./observability.ts";
 
 /** Every path Hookline adds to the Codat operations it shares; one module per area. */
-export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths];
+export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths];

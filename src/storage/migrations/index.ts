@@ -1,7 +1,13 @@
 import type { Migration } from "kysely";
 import * as initial from "./001_initial.ts";
+import * as consumerSettings from "./002_consumer_settings.ts";
+import * as messageLog from "./003_message_log.ts";
+import * as events from "./004_events.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
   "001_initial": initial,
+  "002_consumer_settings": consumerSettings,
+  "003_message_log": messageLog,
+  "004_events": events,
 };

@@ -1,0 +1,87 @@
+import type { Command, Option } from "commander";
+import type { DomainContext } from "../domain/context.ts";
+import type { CursorRequest } from "../domain/cursor.ts";
+import { getMessage, listAttempts, listConsumerMessages, listMessages } from "../domain/messages.ts";
+import { recoverFailed, replayMissed, resendMessage } from "../domain/redelivery.ts";
+
+type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+
+interface PageOptions {
+  limit?: string;
+  cursor?: string;
+}
+
+const printJson = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+const pageOf = (options: PageOptions): CursorRequest => ({ limit: options.limit === undefined ? undefined : Number(options.limit), cursor: options.cursor });
+const ISO = "ISO 8601 date or date-time with offset, e.g. 2024-05-01T12:00:00Z";
+
+/** `hookline messages ...`: the message log and redelivery, as the API offers them, for operators' scripts. Output is JSON. */
+export function messageCommands(program: Command, withContext: WithContext, clientOption: Option): void {
+  const messages = program.command("messages").description("The message log: list and inspect messages and attempts; resend, recover, replay");
+
+  messages
+    .command("list")
+    .description("List messages, newest first (JSON page; pass its nextCursor as --cursor for the next)")
+    .addOption(clientOption)
+    .option("--webhook <webhookId>", "only messages sent to this consumer, with their status there")
+    .option("--event-type <eventType...>", "only these event types")
+    .option("--status <status>", "Sending, Attempting, Success or Failure")
+    .option("--company <companyId>", "only messages about this company")
+    .option("--since <time>", `generated at or after (${ISO})`)
+    .option("--until <time>", "generated before")
+    .option("--limit <n>", "results per page (1-250, default 50)")
+    .option("--cursor <cursor>", "the nextCursor of the previous page")
+    .action(
+      (options: { client: string; webhook?: string; eventType?: string[]; status?: string; company?: string; since?: string; until?: string } & PageOptions) =>
+        withContext(async (ctx) => {
+          const filter = { eventTypes: options.eventType, status: options.status, companyId: options.company, since: options.since, until: options.until };
+          printJson(
+            options.webhook === undefined
+              ? await listMessages(ctx, options.client, filter, pageOf(options))
+              : await listConsumerMessages(ctx, options.client, options.webhook, filter, pageOf(options)),
+          );
+        }),
+    );
+
+  messages
+    .command("get <messageId>")
+    .description("Print a message with its payload and its status at each consumer")
+    .addOption(clientOption)
+    .action((messageId: string, options: { client: string }) => withContext(async (ctx) => printJson(await getMessage(ctx, options.client, messageId))));
+
+  messages
+    .command("attempts <messageId>")
+    .description("List a message's delivery attempts, newest first")
+    .addOption(clientOption)
+    .option("--webhook <webhookId>", "only the attempts at this consumer")
+    .option("--limit <n>", "results per page (1-250, default 50)")
+    .option("--cursor <cursor>", "the nextCursor of the previous page")
+    .action((messageId: string, options: { client: string; webhook?: string } & PageOptions) =>
+      withContext(async (ctx) => printJson(await listAttempts(ctx, options.client, messageId, options.webhook, pageOf(options)))),
+    );
+
+  messages
+    .command("resend <messageId>")
+    .description("Send a message to a consumer again, now, with a fresh attempt schedule")
+    .addOption(clientOption)
+    .requiredOption("--webhook <webhookId>", "the consumer to send it to")
+    .action((messageId: string, options: { client: string; webhook: string }) =>
+      withContext(async (ctx) => printJson(await resendMessage(ctx, options.client, options.webhook, messageId))),
+    );
+
+  const range = (command: Command) =>
+    command
+      .addOption(clientOption)
+      .requiredOption("--webhook <webhookId>", "the consumer")
+      .requiredOption("--since <time>", `messages generated at or after (${ISO})`)
+      .option("--until <time>", "messages generated before");
+  type RangeOptions = { client: string; webhook: string; since: string; until?: string };
+
+  range(messages.command("recover").description("Schedule again, paced, every message whose delivery to the consumer ended in Failure")).action(
+    (options: RangeOptions) => withContext(async (ctx) => printJson(await recoverFailed(ctx, options.client, options.webhook, options))),
+  );
+
+  range(messages.command("replay").description("Send, paced, the messages the consumer's current filters match but that it never got")).action(
+    (options: RangeOptions) => withContext(async (ctx) => printJson(await replayMissed(ctx, options.client, options.webhook, options))),
+  );
+}

@@ -1,0 +1,103 @@
+import type { Command, Option } from "commander";
+import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../domain/consumer-headers.ts";
+import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
+import type { DomainContext } from "../domain/context.ts";
+import { badRequest } from "../errors.ts";
+
+type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+
+const printJson = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+
+interface UpdateOptions {
+  client: string;
+  url?: string;
+  eventTypes?: string[];
+  companyTags?: string[];
+  allCompanies?: boolean;
+  description?: string;
+  rateLimit?: string;
+}
+
+function updateFrom(options: UpdateOptions): ConsumerUpdate {
+  const update: ConsumerUpdate = {};
+  if (options.url !== undefined) update.url = options.url;
+  if (options.eventTypes !== undefined) update.eventTypes = options.eventTypes;
+  if (options.companyTags !== undefined) update.companyTags = options.companyTags;
+  if (options.allCompanies) update.companyTags = null;
+  if (options.description !== undefined) update.description = options.description === "" ? null : options.description;
+  if (options.rateLimit !== undefined) update.rateLimit = options.rateLimit === "none" ? null : Number(options.rateLimit);
+  return update;
+}
+
+/** `Name: value` as on the wire; the value keeps everything after the first colon, less leading spaces. */
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(":");
+  // The text is not echoed: it may be a credential typed without its name.
+  if (colon <= 0) throw badRequest('Give each header as "Name: value"');
+  return [text.slice(0, colon).trim(), text.slice(colon + 1).trimStart()];
+}
+
+/** `hookline webhooks ...` beyond `secret`: what an operator scripts about a client's consumers. Output is JSON. */
+export function webhookCommands(webhooks: Command, withContext: WithContext, clientOption: Option): void {
+  webhooks
+    .command("get <webhookId>")
+    .addOption(clientOption)
+    .description("Print a consumer")
+    .action((webhookId: string, options: { client: string }) => withContext(async (ctx) => printJson(await getConsumer(ctx, options.client, webhookId))));
+
+  webhooks
+    .command("update <webhookId>")
+    .addOption(clientOption)
+    .description("Change a consumer's URL, subscription, description or rate limit (validated as in the API)")
+    .option("--url <url>", "new URL")
+    .option("--event-types <eventType...>", "new event types (replace the old ones)")
+    .option("--company-tags <tag...>", "key:value tags (replace the old ones)")
+    .option("--all-companies", "remove the company tag filter")
+    .option("--description <text>", 'a note ("" removes it)')
+    .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
+    .action((webhookId: string, options: UpdateOptions) =>
+      withContext(async (ctx) => printJson(await updateConsumer(ctx, options.client, webhookId, updateFrom(options)))),
+    );
+
+  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+    webhooks
+      .command(`${action} <webhookId>`)
+      .addOption(clientOption)
+      .description(enabled ? "Enable a consumer: attempts that fall due from now on are made" : "Disable a consumer: attempts that fall due are skipped until it is enabled")
+      .action((webhookId: string, options: { client: string }) =>
+        withContext(async (ctx) => printJson(await setConsumerEnabled(ctx, options.client, webhookId, enabled))),
+      );
+  }
+
+  webhooks
+    .command("rotate-secret <webhookId>")
+    .addOption(clientOption)
+    .description("Replace a consumer's signing secret and print the new one; the old one keeps signing for HOOKLINE_SECRET_ROTATION_OVERLAP")
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => console.log((await rotateSigningSecret(ctx, options.client, webhookId)).key)),
+    );
+
+  const headers = webhooks.command("headers").description("Custom headers sent with every attempt (values are shown masked)");
+  headers
+    .command("set <webhookId> <header...>")
+    .addOption(clientOption)
+    .description('Add or replace headers, each given as "Name: value"; the others stay')
+    .action((webhookId: string, given: string[], options: { client: string }) =>
+      withContext(async (ctx) => printJson(await setCustomHeaders(ctx, options.client, webhookId, Object.fromEntries(given.map(parseHeader)), "merge"))),
+    );
+  headers
+    .command("list <webhookId>")
+    .addOption(clientOption)
+    .description("List header names with masked values")
+    .action((webhookId: string, options: { client: string }) => withContext(async (ctx) => printJson(await listCustomHeaders(ctx, options.client, webhookId))));
+  headers
+    .command("remove <webhookId> <name>")
+    .addOption(clientOption)
+    .description("Stop sending a header")
+    .action((webhookId: string, name: string, options: { client: string }) =>
+      withContext(async (ctx) => {
+        await removeCustomHeader(ctx, options.client, webhookId, name);
+        console.log(`Removed ${name}.`);
+      }),
+    );
+}

@@ -1,0 +1,31 @@
+import type { DeliveryUpdate } from "../storage/deliveries.ts";
+
+/** What became of one due delivery: delivered, failed with a retry scheduled, failed for good, or skipped while its consumer was disabled. */
+export type AttemptOutcome = "success" | "retrying" | "failed" | "skipped";
+
+/**
+ * What one recorded batch adds to the delivery metrics. The worker runs on
+ * its own thread, so it sends these to the main thread, which holds the
+ * metrics /metrics serves.
+ */
+export interface DeliveryMetricsDelta {
+  outcomes: Partial<Record<AttemptOutcome, number>>;
+  /** How long each attempt made took, in ms. */
+  durationsMs: number[];
+}
+
+function outcomeOf(update: DeliveryUpdate): AttemptOutcome {
+  if (update.attempt === null) return "skipped";
+  if (update.status === "Success") return "success";
+  return update.status === "Failure" ? "failed" : "retrying";
+}
+
+export function batchMetrics(updates: readonly DeliveryUpdate[]): DeliveryMetricsDelta {
+  const delta: DeliveryMetricsDelta = { outcomes: {}, durationsMs: [] };
+  for (const update of updates) {
+    const outcome = outcomeOf(update);
+    delta.outcomes[outcome] = (delta.outcomes[outcome] ?? 0) + 1;
+    if (update.attempt) delta.durationsMs.push(update.attempt.durationMs);
+  }
+  return delta;
+}

@@ -1,0 +1,50 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { badRequest } from "../errors.ts";
+import type { DomainContext } from "./context.ts";
+import { changeConsumer, type WebhookConsumerResource } from "./consumers.ts";
+
+export interface ClientCertificateInput {
+  /** PEM private key, unencrypted. */
+  privateKey: string;
+  /** PEM X.509 certificate; intermediate certificates may follow it. */
+  certificate: string;
+}
+
+const invalid = (itemId: string, message: string) => badRequest(message, [{ itemId, message, validatorName: "mtls" }]);
+
+/** Parses the pair and checks they belong together; errors never quote the key. */
+function validated({ privateKey, certificate }: ClientCertificateInput, now: number): void {
+  let parsed: X509Certificate;
+  try {
+    parsed = new X509Certificate(certificate);
+  } catch {
+    throw invalid("certificate", "certificate is not a PEM X.509 certificate");
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(privateKey);
+  } catch {
+    throw invalid("privateKey", "privateKey is not an unencrypted PEM private key");
+  }
+  if (!parsed.checkPrivateKey(key)) throw invalid("privateKey", "privateKey does not match the certificate's public key");
+  if (Date.parse(parsed.validTo) <= now) throw invalid("certificate", `certificate expired on ${new Date(parsed.validTo).toISOString()}`);
+}
+
+/**
+ * Gives a consumer a client certificate that every delivery presents. The
+ * private key is stored encrypted under the operator's key, so without
+ * HOOKLINE_ENCRYPTION_KEY mTLS cannot be configured.
+ */
+export async function setClientCertificate(ctx: DomainContext, clientId: string, consumerId: string, input: ClientCertificateInput): Promise<WebhookConsumerResource> {
+  return changeConsumer(ctx, clientId, consumerId, () => {
+    if (ctx.secretBox === null) {
+      throw badRequest("mTLS is not available on this server: the operator must set HOOKLINE_ENCRYPTION_KEY (32 bytes in base64) so Hookline can encrypt private keys at rest");
+    }
+    validated(input, ctx.clock.now());
+    return { mtls_certificate: input.certificate, mtls_private_key: ctx.secretBox.seal(input.privateKey, consumerId) };
+  });
+}
+
+export async function removeClientCertificate(ctx: DomainContext, clientId: string, consumerId: string): Promise<void> {
+  await changeConsumer(ctx, clientId, consumerId, () => ({ mtls_certificate: null, mtls_private_key: null }));
+}

@@ -1,0 +1,29 @@
+import { badRequest, conflict, notFound } from "../../errors.ts";
+import type { DomainContext } from "../context.ts";
+import { catalogEventTypes, findEventType } from "./catalog.ts";
+import { recordEvent } from "./outbox.ts";
+import type { PublishedEvent } from "./publish.ts";
+
+/**
+ * Sends the catalog's example of an event type to one consumer, whatever it
+ * subscribed to: a new message (fresh id and generatedDate, the example's
+ * payload) marked as an example, delivered, signed and retried like any
+ * other, to that consumer only.
+ */
+export async function sendExample(ctx: DomainContext, clientId: string, consumerId: string, eventType: string): Promise<PublishedEvent> {
+  const definition = findEventType(eventType);
+  if (!definition || eventType.includes("{")) {
+    throw badRequest(`Unknown event type "${eventType}". Valid event types: ${catalogEventTypes().join(", ")} (name a data type for {dataType}, e.g. invoices.write.successful)`, [
+      { itemId: "body/eventType", message: "Unknown event type", validatorName: "eventType" },
+    ]);
+  }
+  const example = definition.example as { payload?: unknown } | undefined;
+  const now = ctx.clock.now();
+  return ctx.store.transaction(async (tx, wake) => {
+    const consumer = await tx.selectFrom("consumers").select("disabled").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
+    if (!consumer) throw notFound("Webhook consumer");
+    if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
+    const { body } = await recordEvent(tx, wake, { clientId, eventType, company: null, payload: example?.payload ?? {}, generatedAt: now }, { exampleFor: consumerId });
+    return JSON.parse(body) as PublishedEvent;
+  });
+}

@@ -1,0 +1,77 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
+import type { MessageLogConfig } from "../config.ts";
+import type { Store } from "../storage/database.ts";
+import { PENDING_STATUSES } from "../storage/messages.ts";
+
+/** Messages per purge transaction, so the job never holds the write lock for long. */
+const PURGE_CHUNK = 500;
+
+/**
+ * Empties the bodies of messages created before `now - retentionMs` and marks
+ * them purged; their metadata, deliveries and attempts stay. A message with a
+ * delivery still pending (Sending or Attempting) keeps its body until that
+ * delivery is final, since the worker sends the body at every attempt.
+ * Returns how many were purged.
+ */
+export async function purgeExpiredPayloads(store: Store, now: number, retentionMs: number): Promise<number> {
+  const cutoff = now - retentionMs;
+  let purged = 0;
+  for (;;) {
+    const { selected, emptied } = await store.transaction(async (tx) => {
+      let expired = tx
+        .selectFrom("messages")
+        .select("id")
+        .where("payload_purged_at", "is", null)
+        .where("created_at", "<", cutoff)
+        .where((eb) =>
+          eb.not(eb.exists(eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id").where("deliveries.status", "in", PENDING_STATUSES))),
+        )
+        .orderBy("created_at")
+        .limit(PURGE_CHUNK);
+      // Messages a redelivery holds (lockMessages) are left for the next run; other workers' purges take other rows.
+      if (store.dialect === "postgres") expired = expired.forUpdate().skipLocked();
+      const ids = (await expired.execute()).map((row) => row.id);
+      if (ids.length === 0) return { selected: 0, emptied: 0 };
+      // A redelivery that committed after the statement above started is seen by this one (each PostgreSQL statement reads the latest commits).
+      const pending = await tx.selectFrom("deliveries").select("message_id").where("message_id", "in", ids).where("status", "in", PENDING_STATUSES).execute();
+      const stillPending = new Set(pending.map((row) => row.message_id));
+      const purgeable = ids.filter((id) => !stillPending.has(id));
+      if (purgeable.length > 0) await tx.updateTable("messages").set({ body: "", payload_purged_at: now }).where("id", "in", purgeable).execute();
+      return { selected: ids.length, emptied: purgeable.length };
+    });
+    purged += emptied;
+    if (selected < PURGE_CHUNK) return purged;
+  }
+}
+
+export interface PayloadRetentionJob {
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>;
+}
+
+/** Runs the purge at start and then every `retentionIntervalMs`, one run at a time. Does nothing when retention is off. */
+export function startPayloadRetention(store: Store, config: MessageLogConfig, clock: Clock, log: Logger): PayloadRetentionJob {
+  const retentionMs = config.payloadRetentionMs;
+  if (retentionMs === null) return { stop: async () => undefined };
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= purgeExpiredPayloads(store, clock.now(), retentionMs)
+      .then((purged) => {
+        if (purged > 0) log.info({ purged, retentionMs }, "purged expired message payloads");
+      })
+      .catch((error: unknown) => log.error({ err: error }, "purging expired message payloads failed; trying again at the next interval"))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(run, config.retentionIntervalMs);
+  timer.unref();
+  run();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
+import { Receiver } from "./support/receiver.ts";
+import { eventSchemaErrors } from "./support/schemas.ts";
+import { basicAuth, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
+
+const execFileAsync = promisify(execFile);
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** A POST with extra headers (Idempotency-Key), as the operator's systems send it. */
+async function post(server: TestServer, apiKey: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  const response = await fetch(`${server.baseUrl}${path}`, {
+    method: "POST",
+    headers: { authorization: basicAuth(apiKey), "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json(), headers: response.headers };
+}
+
+const readCompleted = (dataTypes: unknown[] = [{ dataType: "invoices", recordsModified: true, status: "Complete" }]) => ({ modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes });
+
+async function messageCount(server: TestServer): Promise<number> {
+  const row = await server.hookline.ctx.store.db.selectFrom("messages").select((eb) => eb.fn.countAll().as("count")).where("client_id", "=", server.clientId).executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+describe("publishing events", () => {
+  let server: TestServer;
+  let us: Receiver;
+  let eu: Receiver;
+  let everyone: Receiver;
+  let writes: Receiver;
+  let usCompany: { id: string; name: string };
+  let euCompany: { id: string };
+
+  before(async () => {
+    server = await startTestServer({ idempotencyKeyTtl: "1s" });
+    [us, eu, everyone, writes] = await Promise.all([Receiver.start(), Receiver.start(), Receiver.start(), Receiver.start()]);
+    await server.api("POST", "/webhooks", { url: us.url, eventTypes: ["read.completed"], companyTags: ["region:us"] });
+    await server.api("POST", "/webhooks", { url: eu.url, eventTypes: ["read.completed"], companyTags: ["region:eu"] });
+    await server.api("POST", "/webhooks", { url: everyone.url, eventTypes: ["read.completed", "company.product.added"] });
+    await server.api("POST", "/webhooks", { url: writes.url, eventTypes: ["{dataType}.write.successful"] });
+    usCompany = (await server.api("POST", "/companies", { name: "Toft stores", tags: { region: "us" } })).body;
+    euCompany = (await server.api("POST", "/companies", { name: "Brioche SARL", tags: { region: "eu" } })).body;
+  });
+  after(async () => {
+    await server.close();
+    await Promise.all([us, eu, everyone, writes].map((receiver) => receiver.close()));
+  });
+
+  test("read.completed for a company reaches the consumers its tags match, valid against the Codat schema, with referenceCompany filled in", async () => {
+    const response = await server.api("POST", "/events", { eventType: "read.completed", companyId: usCompany.id, payload: readCompleted() });
+    assert.equal(response.status, 201, JSON.stringify(response.body));
+    assert.equal(response.body.eventType, "read.completed");
+    assert.equal(response.body.payload.referenceCompany.id, usCompany.id);
+    assert.equal(response.body.payload.referenceCompany.name, "Toft stores");
+    assert.deepEqual(response.body.payload.referenceCompany.tags, { region: "us" });
+
+    const [toUs] = await us.waitFor(1);
+    const [toEveryone] = await everyone.waitFor(1);
+    assert.equal(toUs!.body, toEveryone!.body);
+    assert.deepEqual(JSON.parse(toUs!.body), response.body, "consumers get the event the publisher was answered");
+    assert.deepEqual(eventSchemaErrors(toUs!.body), []);
+
+    // The eu consumer's tag does not match: the next thing it gets is the eu company's event.
+    await server.api("POST", "/events", { eventType: "read.completed", companyId: euCompany.id, payload: readCompleted() });
+    const [toEu] = await eu.waitFor(1);
+    assert.equal(JSON.parse(toEu!.body).payload.referenceCompany.id, euCompany.id);
+  });
+
+  test("without companyId the company is payload.referenceCompany; without either the event goes only to consumers without tags", async () => {
+    const byReference = await server.api("POST", "/events", { eventType: "read.completed", payload: { ...readCompleted(), referenceCompany: { id: usCompany.id, name: "Toft stores" } } });
+    assert.equal(byReference.status, 201, JSON.stringify(byReference.body));
+    const toUs = await us.waitFor(2);
+    assert.equal(toUs[1]!.headers["webhook-id"], byReference.body.id);
+
+    const product = await server.api("POST", "/events", { eventType: "company.product.added", payload: { productId: "lending", productName: "Lending", products: ["lending"] } });
+    assert.equal(product.status, 201, JSON.stringify(product.body));
+    const received = await everyone.waitFor(4);
+    assert.ok(received.some((webhook) => webhook.headers["webhook-id"] === product.body.id));
+    assert.deepEqual(eventSchemaErrors(received.find((webhook) => webhook.headers["webhook-id"] === product.body.id)!.body), []);
+  });
+
+  test("invoices.write.successful is published to a {dataType}.write.successful consumer", async () => {
+    const payload = { id: "a9367074-b5c3-42c4-9be4-be129f43577e", type: "Create", status: "Success", requestedOnDate: "2024-05-01T10:00:00Z", completedOnDate: "2024-05-01T10:00:23Z", record: { id: "inv_1" } };
+    const response = await server.api("POST", "/events", { eventType: "invoices.write.successful", companyId: usCompany.id, payload });
+    assert.equal(response.status, 201, JSON.stringify(response.body));
+    const [webhook] = await writes.waitFor(1);
+    const event = JSON.parse(webhook!.body);
+    assert.equal(event.eventType, "invoices.write.successful");
+    assert.deepEqual(eventSchemaErrors(webhook!.body), []);
+  });
+
+  test("an event that does not match its type's schema is a 400 naming each problem, and publishes nothing", async () => {
+    const before = await messageCount(server);
+    const response = await server.api("POST", "/events", {
+      eventType: "read.completed",
+      companyId: usCompany.id,
+      payload: { dataTypes: [{ dataType: "invoices", status: 42 }, { dataType: "not-a-type" }], modifiedFromDate: 7 },
+    });
+    assert.equal(response.status, 400);
+    assert.equal(response.body.statusCode, 400);
+    const items = response.body.validation.errors.map((item: { itemId: string }) => item.itemId);
+    assert.ok(items.includes("body/payload/dataTypes/0/status"), JSON.stringify(items));
+    assert.ok(items.includes("body/payload/dataTypes/1/dataType"), JSON.stringify(items));
+    assert.ok(items.includes("body/payload/modifiedFromDate"), JSON.stringify(items));
+    assert.equal(await messageCount(server), before);
+  });
+
+  test("unknown companies are a 404; Hookline's own types, unknown types and the bare placeholder a 400", async () => {
+    const unknownCompany = await server.api("POST", "/events", { eventType: "read.completed", companyId: "1f0c1b1e-0000-4000-8000-000000000000", payload: readCompleted() });
+    assert.equal(unknownCompany.status, 404);
+    const other = await server.addClient("Other client");
+    const foreign = await other.api("POST", "/events", { eventType: "read.completed", companyId: usCompany.id, payload: readCompleted() });
+    assert.equal(foreign.status, 404, "another client's company is unknown");
+    for (const eventType of ["connection.failed", "company.created", "client.rateLimit.reached", "webhook.consumer.disabled", "{dataType}.write.successful", "nothing.happened"]) {
+      const response = await server.api("POST", "/events", { eventType, companyId: usCompany.id, payload: {} });
+      assert.equal(response.status, 400, eventType);
+      assert.equal(response.body.validation.errors[0].itemId, "body/eventType");
+      assert.match(response.body.error, /read\.completed/, "the error lists the publishable types");
+    }
+    const mismatch = await server.api("POST", "/events", { eventType: "read.completed", companyId: usCompany.id, payload: { referenceCompany: { id: euCompany.id } } });
+    assert.equal(mismatch.status, 400);
+    assert.equal(mismatch.body.validation.errors[0].itemId, "body/payload/referenceCompany/id");
+    assert.equal((await server.api("POST", "/events", { eventType: "read.completed" })).status, 400, "payload is required");
+  });
+
+  test("Idempotency-Key: a retry publishes nothing and answers the original event; another body with the key is a 422", async () => {
+    const request = { eventType: "read.completed", companyId: euCompany.id, payload: readCompleted() };
+    const first = await post(server, server.apiKey, "/events", request, { "idempotency-key": "sync-run-17" });
+    assert.equal(first.status, 201);
+    assert.equal(first.headers.get("idempotent-replayed"), null);
+    const before = await messageCount(server);
+    const retry = await post(server, server.apiKey, "/events", request, { "idempotency-key": "sync-run-17" });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(retry.body, first.body, "the same event, same id");
+    assert.equal(await messageCount(server), before, "nothing published again");
+
+    const changed = await post(server, server.apiKey, "/events", { ...request, payload: readCompleted([]) }, { "idempotency-key": "sync-run-17" });
+    assert.equal(changed.status, 422);
+    assert.equal(changed.body.statusCode, 422);
+
+    const other = await server.addClient("Keys are per client");
+    const otherCompany = (await other.api("POST", "/companies", { name: "Other" })).body;
+    const otherFirst = await post(server, other.apiKey, "/events", { ...request, companyId: otherCompany.id }, { "idempotency-key": "sync-run-17" });
+    assert.equal(otherFirst.status, 201, "another client's key of the same name is its own");
+
+    assert.equal((await post(server, server.apiKey, "/events", request, { "idempotency-key": "bad key with spaces" })).status, 400);
+
+    // Keys are kept for HOOKLINE_IDEMPOTENCY_KEY_TTL (1 s here): once it has passed, the key publishes anew.
+    let again: ApiResponse | undefined;
+    for (let tries = 0; tries < 100 && again?.status !== 201; tries++) {
+      again = await post(server, server.apiKey, "/events", request, { "idempotency-key": "sync-run-17" });
+      if (again.status !== 201) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(again!.status, 201);
+    assert.notEqual(again!.body.id, first.body.id);
+  });
+
+  test("concurrent requests with one key publish once", async () => {
+    const request = { eventType: "read.completed", companyId: euCompany.id, payload: readCompleted() };
+    const before = await messageCount(server);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(server, server.apiKey, "/events", request, { "idempotency-key": "concurrent" })));
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 200, 200, 200, 200, 201]);
+    assert.equal(new Set(answers.map((answer) => answer.body.id)).size, 1);
+    assert.equal(await messageCount(server), before + 1);
+  });
+});
+
+describe("publishing a batch", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let companyId: string;
+  before(async () => {
+    server = await startTestServer();
+    receiver = await Receiver.start();
+    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed", "{dataType}.write.unsuccessful"] });
+    companyId = (await server.api("POST", "/companies", { name: "Batch Co" })).body.id;
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("many events in one request are all published and delivered", async () => {
+    const events = Array.from({ length: 250 }, (_, index) =>
+      index % 2 === 0
+        ? { eventType: "read.completed", companyId, payload: readCompleted() }
+        : { eventType: "bills.write.unsuccessful", companyId, payload: { id: `push-${index}`, type: "Create", status: "Failed" } },
+    );
+    const response = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
+    assert.equal(response.status, 201, JSON.stringify(response.body).slice(0, 500));
+    assert.equal(response.body.results.length, 250);
+    assert.deepEqual(response.body.results.map((event: { eventType: string }) => event.eventType), events.map((event) => event.eventType));
+    const received = await receiver.waitFor(250);
+    assert.deepEqual(new Set(received.map((webhook) => webhook.headers["webhook-id"])), new Set(response.body.results.map((event: { id: string }) => event.id)));
+
+    const replay = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
+    assert.equal(replay.status, 200);
+    assert.deepEqual(replay.body, response.body);
+  });
+
+  test("one invalid event rejects the whole batch, with every problem under its index", async () => {
+    const before = await messageCount(server);
+    const response = await server.api("POST", "/events/batch", {
+      events: [
+        { eventType: "read.completed", companyId, payload: readCompleted() },
+        { eventType: "read.completed", companyId, payload: { dataTypes: "all of them" } },
+        { eventType: "connection.connected", companyId, payload: {} },
+        { eventType: "read.completed", companyId: "1f0c1b1e-0000-4000-8000-000000000000", payload: readCompleted() },
+      ],
+    });
+    assert.equal(response.status, 400);
+    const items = response.body.validation.errors.map((item: { itemId: string }) => item.itemId);
+    assert.deepEqual(items, ["body/events/1/payload/dataTypes", "body/events/2/eventType", "body/events/3/companyId"]);
+    assert.equal(await messageCount(server), before, "nothing of the batch was published");
+  });
+
+  test("a batch holds 1 to 1000 events", async () => {
+    const event = { eventType: "read.completed", companyId, payload: readCompleted() };
+    assert.equal((await server.api("POST", "/events/batch", { events: [] })).status, 400);
+    const tooMany = await server.api("POST", "/events/batch", { events: Array.from({ length: 1001 }, () => event) });
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body.error, /1000/);
+  });
+
+  test("the CLI publishes an event as the API does", async () => {
+    const run = (key: string) =>
+      execFileAsync(
+        process.execPath,
+        ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", JSON.stringify(readCompleted()), "--idempotency-key", key],
+        { cwd: projectRoot, env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" } },
+      );
+    const before = receiver.received.length;
+    const event = JSON.parse((await run("cli-1")).stdout);
+    assert.equal(event.eventType, "read.completed");
+    assert.equal(event.payload.referenceCompany.id, companyId);
+    const received = await receiver.waitFor(before + 1);
+    assert.ok(received.some((webhook) => webhook.headers["webhook-id"] === event.id));
+    const replay = await run("cli-1");
+    assert.equal(JSON.parse(replay.stdout).id, event.id);
+    assert.match(replay.stderr, /nothing was published again/);
+  });
+});

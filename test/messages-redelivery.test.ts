@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
+import { Webhook } from "standardwebhooks";
+import { recordEvent } from "../src/domain/events/outbox.ts";
+import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
+import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+
+const execFileAsync = promisify(execFile);
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** A receiver that fails with 503 until `healthy` is set. */
+async function flakyReceiver(): Promise<{ receiver: Receiver; heal(): void }> {
+  let healthy = false;
+  const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(healthy ? 200 : 503).end(healthy ? "ok" : "unavailable"));
+  return { receiver, heal: () => (healthy = true) };
+}
+
+const messageIdsOf = (webhooks: ReceivedWebhook[]) => webhooks.map(webhookIdOf);
+
+/** The message ids a consumer's log shows with `status`. */
+async function withStatus(server: TestServer, webhookId: string, status: string): Promise<string[]> {
+  return (await allPages(server, `/webhooks/${webhookId}/messages?status=${status}`)).map((message) => message.id);
+}
+
+describe("resend", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let webhookId: string;
+  let messageId: string;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "100ms" });
+    receiver = await Receiver.start();
+    webhookId = await subscribe(server, receiver.url, ["company.created"]);
+    await createCompany(server, "Resent Ltd");
+    messageId = webhookIdOf((await receiver.waitFor(1))[0]!);
+    await settledMessages(server, webhookId, 1);
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("sends the same message again, same webhook-id and body bytes, correctly signed, as a new attempt schedule", async () => {
+    const resend = await server.api("POST", `/webhooks/${webhookId}/messages/${messageId}/resend`);
+    assert.equal(resend.status, 202, JSON.stringify(resend.body));
+    assert.deepEqual([resend.body.webhookId, resend.body.status, resend.body.attemptCount], [webhookId, "Sending", 0]);
+
+    const [first, second] = await receiver.waitFor(2);
+    assert.equal(webhookIdOf(second!), messageId);
+    assert.equal(second!.body, first!.body, "the body is byte for byte the original");
+    const secret = (await server.api("GET", `/webhooks/${webhookId}/secret`)).body.key;
+    assert.doesNotThrow(() => new Webhook(secret).verify(second!.body, second!.headers as Record<string, string>));
+
+    const [message] = await settledMessages(server, webhookId, 1);
+    assert.deepEqual([message.deliveries[0].status, message.deliveries[0].attemptCount], ["Success", 1]);
+    const attempts = (await server.api("GET", `/messages/${messageId}/attempts`)).body.results;
+    assert.deepEqual(
+      attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.succeeded]),
+      [[2, 1, true], [1, 1, true]],
+      "the earlier attempt stays in the log under the first schedule",
+    );
+  });
+
+  test("sends a message to a consumer that never got it, whatever its filters", async () => {
+    const other = await Receiver.start();
+    try {
+      const otherId = await subscribe(server, other.url, ["connection.failed"]);
+      assert.deepEqual((await allPages(server, `/webhooks/${otherId}/messages`)).length, 0);
+      assert.equal((await server.api("POST", `/webhooks/${otherId}/messages/${messageId}/resend`)).status, 202);
+      const [webhook] = await other.waitFor(1);
+      assert.equal(webhookIdOf(webhook!), messageId);
+      assert.equal(webhook!.body, receiver.received[0]!.body);
+      const [logged] = await settledMessages(server, otherId, 1);
+      assert.equal(logged.id, messageId);
+      assert.equal(logged.deliveries[0].status, "Success");
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("restarts a delivery that ended in Failure; the failed attempts stay in the log", async () => {
+    const { receiver: flaky, heal } = await flakyReceiver();
+    try {
+      const flakyId = await subscribe(server, flaky.url, ["company.created"]);
+      await createCompany(server, "Flaky Ltd");
+      const [failed] = await settledMessages(server, flakyId, 1);
+      assert.deepEqual([failed.deliveries[0].status, failed.deliveries[0].attemptCount], ["Failure", 2]);
+      heal();
+      assert.equal((await server.api("POST", `/webhooks/${flakyId}/messages/${failed.id}/resend`)).status, 202);
+      await flaky.waitFor(3);
+      const [delivered] = await until(
+        () => allPages(server, `/webhooks/${flakyId}/messages`),
+        (messages) => messages[0]?.deliveries[0].status === "Success",
+        "the resent delivery to succeed",
+      );
+      assert.equal(delivered.deliveries[0].attemptCount, 1, "a fresh schedule");
+      const attempts = (await server.api("GET", `/webhooks/${flakyId}/messages/${failed.id}/attempts`)).body.results;
+      assert.deepEqual(
+        attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.statusCode]),
+        [[2, 1, 200], [1, 2, 503], [1, 1, 503]],
+      );
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  test("a disabled consumer, an unknown message or consumer are refused and nothing is sent", async () => {
+    const idle = await Receiver.start();
+    try {
+      const disabledId = await subscribe(server, idle.url, ["company.created"], { disabled: true });
+      const refused = await server.api("POST", `/webhooks/${disabledId}/messages/${messageId}/resend`);
+      assert.equal(refused.status, 409);
+      assert.match(refused.body.error, /disabled/);
+      const unknown = "00000000-0000-4000-8000-000000000000";
+      assert.equal((await server.api("POST", `/webhooks/${webhookId}/messages/${unknown}/resend`)).status, 404);
+      assert.equal((await server.api("POST", `/webhooks/${unknown}/messages/${messageId}/resend`)).status, 404);
+      assert.deepEqual(await allPages(server, `/webhooks/${disabledId}/messages`), []);
+      assert.equal(idle.received.length, 0);
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
+describe("recover", () => {
+  let server: TestServer;
+  let flaky: Awaited<ReturnType<typeof flakyReceiver>>;
+  let webhookId: string;
+  /** The failed messages, oldest first: one before the recovered range, then five in it. */
+  let failed: any[];
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "none", recoveryRate: "5" });
+    flaky = await flakyReceiver();
+    webhookId = await subscribe(server, flaky.receiver.url, ["company.created"]);
+    // The first fails before the others are made, so `since` can fall between them.
+    await createCompany(server, "Failed before");
+    await settledMessages(server, webhookId, 1);
+    for (let index = 0; index < 5; index++) await createCompany(server, `Failed ${index}`);
+    failed = (await settledMessages(server, webhookId, 6)).reverse();
+    assert.ok(failed.every((message) => message.deliveries[0].status === "Failure"));
+  });
+  after(async () => {
+    await server.close();
+    await flaky.receiver.close();
+  });
+
+  test("re-sends every failed message since a time, paced at the recovery rate", async () => {
+    flaky.heal();
+    const inRange = failed.slice(1);
+    const requestedAt = Date.now();
+    const recovery = await server.api("POST", `/webhooks/${webhookId}/recover`, { since: inRange[0].generatedDate });
+    assert.equal(recovery.status, 202, JSON.stringify(recovery.body));
+    assert.deepEqual([recovery.body.scheduled, recovery.body.skippedPurged, recovery.body.ratePerSecond], [5, 0, 5]);
+    // Five messages at 5 per second: the last is due 4 x 200 ms after the first.
+    const spread = Date.parse(recovery.body.lastDueAt) - requestedAt;
+    assert.ok(spread >= 800, `the last is due 800 ms after the first (${spread} ms)`);
+
+    const arrivals = (await flaky.receiver.waitFor(6 + 5)).slice(6);
+    assert.deepEqual(new Set(arrivals.map(webhookIdOf)), new Set(inRange.map((message) => message.id)), "exactly the failed messages in the range");
+    assert.ok(arrivals[4]!.receivedAt - requestedAt >= 800, "never faster than 5 per second");
+    const recovered = await until(() => withStatus(server, webhookId, "Success"), (ids) => ids.length === 5, "five recovered deliveries");
+    assert.deepEqual(new Set(recovered), new Set(inRange.map((message) => message.id)));
+    assert.deepEqual(await withStatus(server, webhookId, "Failure"), [failed[0].id], "the message before `since` stays failed");
+
+    const attempts = (await server.api("GET", `/webhooks/${webhookId}/messages/${inRange[0].id}/attempts`)).body.results;
+    assert.deepEqual(attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.statusCode]), [[2, 1, 200], [1, 1, 503]]);
+  });
+
+  test("a second recovery finds nothing more to send", async () => {
+    const again = await server.api("POST", `/webhooks/${webhookId}/recover`, { since: failed[1].generatedDate });
+    assert.deepEqual([again.status, again.body.scheduled, again.body.lastDueAt], [202, 0, null]);
+  });
+
+  test("until bounds the range; the CLI recovers the same way", async () => {
+    const output = await execFileAsync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, "messages", "recover", "--client", server.clientId, "--webhook", webhookId, "--since", "2000-01-01", "--until", failed[1].generatedDate],
+      { cwd: projectRoot, env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" } },
+    );
+    assert.equal(JSON.parse(output.stdout).scheduled, 1);
+    const [arrival] = (await flaky.receiver.waitFor(12)).slice(11);
+    assert.equal(webhookIdOf(arrival!), failed[0].id);
+    await until(() => withStatus(server, webhookId, "Failure"), (ids) => ids.length === 0, "no failure left");
+  });
+
+  test("bad ranges, unknown and disabled consumers are refused", async () => {
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{}, 400, /since/],
+      [{ since: "last week" }, 400, /ISO 8601/],
+      [{ since: "2024-05-02", until: "2024-05-01" }, 400, /until must be later/],
+      [{ since: 20240501 }, 400, /since/],
+    ];
+    for (const [body, status, pattern] of cases) {
+      const response = await server.api("POST", `/webhooks/${webhookId}/recover`, body);
+      assert.equal(response.status, status, JSON.stringify(body));
+      assert.match(response.body.error, pattern);
+    }
+    assert.equal((await server.api("POST", "/webhooks/00000000-0000-4000-8000-000000000000/recover", { since: "2024-05-01" })).status, 404);
+    assert.equal((await server.api("POST", `/webhooks/${webhookId}/disable`)).status, 200);
+    try {
+      assert.equal((await server.api("POST", `/webhooks/${webhookId}/recover`, { since: "2024-05-01" })).status, 409);
+      assert.equal((await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2024-05-01" })).status, 409);
+    } finally {
+      assert.equal((await server.api("POST", `/webhooks/${webhookId}/enable`)).status, 200);
+    }
+  });
+});
+
+describe("recovery follows the consumer's rate limit", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "none", recoveryRate: "1000" });
+  });
+  after(() => server.close());
+
+  test("a consumer limited to 2 messages per second gets its recovered messages 500 ms apart", async () => {
+    const flaky = await flakyReceiver();
+    try {
+      const webhookId = await subscribe(server, flaky.receiver.url, ["company.created"]);
+      for (let index = 0; index < 3; index++) await createCompany(server, `Limited ${index}`);
+      await settledMessages(server, webhookId, 3);
+      assert.equal((await server.api("PATCH", `/webhooks/${webhookId}`, { rateLimit: 2 })).status, 200);
+      flaky.heal();
+      const requestedAt = Date.now();
+      const recovery = await server.api("POST", `/webhooks/${webhookId}/recover`, { since: "2000-01-01" });
+      assert.deepEqual([recovery.status, recovery.body.scheduled, recovery.body.ratePerSecond], [202, 3, 2]);
+      assert.ok(Date.parse(recovery.body.lastDueAt) - requestedAt >= 1000);
+      const arrivals = (await flaky.receiver.waitFor(6)).slice(3);
+      assert.ok(arrivals[2]!.receivedAt - requestedAt >= 1000, "three messages at 2 per second take a second");
+    } finally {
+      await flaky.receiver.close();
+    }
+  });
+});
+
+describe("replay", () => {
+  let server: TestServer;
+  const companies = { uk: "", us: "", untagged: "" };
+  /** The messages made before any consumer existed, by kind. */
+  const missed = { ukCreated: "", usCreated: "", untaggedCreated: "", ukConnection: "" };
+  before(async () => {
+    server = await startTestServer({ recoveryRate: "1000" });
+    const events = async () => (await allPages(server, "/messages")).reverse();
+    companies.uk = await createCompany(server, "Toft UK", { region: "uk" });
+    companies.us = await createCompany(server, "Toft US", { region: "us" });
+    companies.untagged = await createCompany(server, "Toft");
+    assert.equal((await server.api("POST", `/companies/${companies.uk}/connections`, { platformKey: "sand" })).status, 200);
+    const [ukCreated, usCreated, untaggedCreated, ukConnection] = await events();
+    Object.assign(missed, { ukCreated: ukCreated.id, usCreated: usCreated.id, untaggedCreated: untaggedCreated.id, ukConnection: ukConnection.id });
+  });
+  after(() => server.close());
+
+  test("sends a consumer created later what its event types and company tags match, once", async () => {
+    const receiver = await Receiver.start();
+    try {
+      const webhookId = await subscribe(server, receiver.url, ["company.created"], { companyTags: ["region:uk"] });
+      const replay = await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2000-01-01" });
+      assert.equal(replay.status, 202, JSON.stringify(replay.body));
+      assert.deepEqual([replay.body.scheduled, replay.body.skippedPurged], [1, 0]);
+      assert.deepEqual(messageIdsOf(await receiver.waitFor(1)), [missed.ukCreated]);
+      const [logged] = await settledMessages(server, webhookId, 1);
+      assert.equal(logged.id, missed.ukCreated);
+
+      const again = await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2000-01-01" });
+      assert.equal(again.body.scheduled, 0, "nothing is missed any more");
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("skips what the consumer already got, and respects until", async () => {
+    const receiver = await Receiver.start();
+    try {
+      const webhookId = await subscribe(server, receiver.url, ["company.created", "connection.created"]);
+      await createCompany(server, "Live");
+      const [live] = await receiver.waitFor(1);
+      const boundary = (await server.api("GET", `/messages/${missed.untaggedCreated}`)).body.generatedDate;
+      const before = (await allPages(server, `/messages?until=${encodeURIComponent(boundary)}`)).length;
+      const bounded = await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2000-01-01", until: boundary });
+      assert.equal(bounded.body.scheduled, before, "the messages made before until");
+      const replay = await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2000-01-01" });
+      assert.equal(replay.body.scheduled, 4 - before, "the rest, but not the live message it already got");
+      const ids = messageIdsOf(await receiver.waitFor(5));
+      assert.equal(ids.length, 5);
+      assert.deepEqual(new Set(ids), new Set([webhookIdOf(live!), missed.ukCreated, missed.usCreated, missed.untaggedCreated, missed.ukConnection]));
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("sends what a consumer missed while disabled or before it subscribed to an event type", async () => {
+    const receiver = await Receiver.start();
+    try {
+      const webhookId = await subscribe(server, receiver.url, ["company.created"], { disabled: true });
+      const whileDisabled = await createCompany(server, "Made while disabled");
+      assert.equal((await server.api("POST", `/webhooks/${webhookId}/enable`)).status, 200);
+      assert.equal((await server.api("PATCH", `/webhooks/${webhookId}`, { eventTypes: ["company.created", "connection.created"] })).status, 200);
+      const replay = await server.api("POST", `/webhooks/${webhookId}/replay`, { since: "2000-01-01" });
+      assert.equal(replay.body.scheduled, 6, "four from before, Live, and the one made while disabled");
+      const events = (await receiver.waitFor(6)).map((webhook) => JSON.parse(webhook.body));
+      assert.ok(events.some((event) => event.eventType === "company.created" && event.payload.id === whileDisabled));
+      assert.ok(events.some((event) => event.id === missed.ukConnection), "the connection event it subscribed to later");
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("never replays an example event made for another consumer; the log marks it as an example", async () => {
+    const receiver = await Receiver.start();
+    try {
+      const exampleTaker = await subscribe(server, receiver.url, ["connection.failed"]);
+      const example = await server.api("POST", `/webhooks/${exampleTaker}/examples`, { eventType: "company.created" });
+      assert.equal(example.status, 202, JSON.stringify(example.body));
+      await receiver.waitFor(1);
+      const logged = (await server.api("GET", `/messages/${example.body.id}`)).body;
+      assert.equal(logged.example, true);
+      assert.deepEqual(logged.deliveries.map((delivery: any) => delivery.webhookId), [exampleTaker]);
+
+      const other = await subscribe(server, receiver.url, ["company.created"]);
+      const replay = await server.api("POST", `/webhooks/${other}/replay`, { since: logged.generatedDate });
+      assert.deepEqual([replay.status, replay.body.scheduled], [202, 0]);
+      assert.deepEqual(await allPages(server, `/webhooks/${other}/messages`), []);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("walks a range larger than one chunk and sends every matching message exactly once", async () => {
+    const total = 1_234;
+    const since = new Date().toISOString();
+    await server.hookline.ctx.store.transaction(async (tx, wake) => {
+      for (let index = 0; index < total; index++) {
+        await recordEvent(tx, wake, { clientId: server.clientId, eventType: "read.completed", company: null, payload: { index }, generatedAt: Date.now() });
+      }
+    });
+    const receiver = await Receiver.start();
+    try {
+      const webhookId = await subscribe(server, receiver.url, ["read.completed"]);
+      const replay = await server.api("POST", `/webhooks/${webhookId}/replay`, { since });
+      assert.equal(replay.body.scheduled, total);
+      const received = await receiver.waitFor(total, 60_000);
+      assert.equal(new Set(received.map(webhookIdOf)).size, total);
+      assert.deepEqual(
+        received.map((webhook) => JSON.parse(webhook.body).payload.index).sort((a, b) => a - b),
+        Array.from({ length: total }, (_, index) => index),
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { loadConfig } from "../src/config.ts";
+import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
+import { Receiver } from "./support/receiver.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+
+/** The message as the API shows it, once `done` holds. */
+const messageOnce = (server: TestServer, messageId: string, done: (message: any) => boolean, what: string) =>
+  until(async () => (await server.api("GET", `/messages/${messageId}`)).body, done, what);
+const purged = (message: any) => message.payloadPurgedAt !== null;
+
+describe("payload retention", () => {
+  let server: TestServer;
+  let healthy: Receiver;
+  let failing: Receiver;
+  const ids = { healthy: "", failing: "", delivered: "", pending: "", marker: "" };
+  before(async () => {
+    // A retry an hour away keeps the failing consumer's delivery pending through the test.
+    server = await startTestServer({ retrySchedule: "1h", payloadRetention: "200ms", retentionInterval: "100ms" });
+    healthy = await Receiver.start();
+    let failFirst = true;
+    failing = await Receiver.start((_index, _webhook, response) => {
+      response.writeHead(failFirst ? 500 : 200).end();
+      failFirst = false;
+    });
+    ids.healthy = await subscribe(server, healthy.url, ["company.created"]);
+    ids.failing = await subscribe(server, failing.url, ["connection.created"]);
+    const company = await createCompany(server, "Retained Ltd");
+    assert.equal((await server.api("POST", `/companies/${company}/connections`, { platformKey: "sand" })).status, 200);
+    ids.delivered = webhookIdOf((await healthy.waitFor(1))[0]!);
+    ids.pending = webhookIdOf((await failing.waitFor(1))[0]!);
+    await createCompany(server, "Marker Ltd");
+    ids.marker = webhookIdOf((await healthy.waitFor(2))[1]!);
+  });
+  after(async () => {
+    await server.close();
+    await healthy.close();
+    await failing.close();
+  });
+
+  test("purges payloads past the retention period and keeps their metadata in the log", async () => {
+    const marker = await messageOnce(server, ids.marker, purged, "the newest message to be purged");
+    assert.equal(marker.payload, null);
+    const delivered = (await server.api("GET", `/messages/${ids.delivered}`)).body;
+    assert.ok(purged(delivered), "older messages were purged too");
+    assert.equal(delivered.payload, null);
+    assert.equal(delivered.eventType, "company.created");
+    assert.deepEqual(delivered.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]), [[ids.healthy, "Success"]]);
+
+    const listed = await allPages(server, "/messages");
+    const inList = listed.find((message) => message.id === ids.delivered);
+    assert.equal(inList.payloadPurgedAt, delivered.payloadPurgedAt, "the listing still shows it, marked as purged");
+    const attempts = (await server.api("GET", `/messages/${ids.delivered}/attempts`)).body.results;
+    assert.equal(attempts.length, 1, "its attempts stay in the log");
+    assert.match(server.logs(), /purged expired message payloads/);
+  });
+
+  test("a message with a pending delivery keeps its payload, and still goes out whole", async () => {
+    // The marker is newer than the pending message, so the run that purged it looked at the pending one too.
+    await messageOnce(server, ids.marker, purged, "the marker to be purged");
+    const pending = (await server.api("GET", `/messages/${ids.pending}`)).body;
+    assert.equal(pending.payloadPurgedAt, null);
+    assert.equal(pending.deliveries[0].status, "Attempting");
+    assert.equal(pending.payload.id, ids.pending);
+
+    assert.equal((await server.api("POST", `/webhooks/${ids.failing}/messages/${ids.pending}/resend`)).status, 202);
+    const [first, second] = await failing.waitFor(2);
+    assert.equal(second!.body, first!.body, "the full body, byte for byte");
+    // Once its last delivery is final, it goes the way of the others.
+    await messageOnce(server, ids.pending, purged, "the delivered message to be purged");
+  });
+
+  test("resending a purged message answers 410 and sends nothing", async () => {
+    const resend = await server.api("POST", `/webhooks/${ids.healthy}/messages/${ids.delivered}/resend`);
+    assert.equal(resend.status, 410);
+    assert.match(resend.body.error, /payload was purged on .* \(payload retention\)/);
+    assert.equal(resend.body.statusCode, 410);
+    const [message] = (await allPages(server, `/webhooks/${ids.healthy}/messages`)).filter((listed) => listed.id === ids.delivered);
+    assert.deepEqual([message.deliveries[0].status, message.deliveries[0].attemptCount], ["Success", 1], "the delivery was not restarted");
+    assert.equal(healthy.received.length, 2);
+  });
+});
+
+describe("recovering and replaying purged messages", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let webhookId: string;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "none", payloadRetention: "200ms", retentionInterval: "100ms" });
+    receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(503).end());
+    webhookId = await subscribe(server, receiver.url, ["company.created"]);
+    await createCompany(server, "Gone Ltd");
+    const [message] = await settledMessages(server, webhookId, 1);
+    await messageOnce(server, message.id, purged, "the failed message to be purged");
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("recover and replay answer 410 when every message to send was purged", async () => {
+    const recover = await server.api("POST", `/webhooks/${webhookId}/recover`, { since: "2000-01-01" });
+    assert.equal(recover.status, 410, JSON.stringify(recover.body));
+    assert.match(recover.body.error, /purged/);
+    const late = await subscribe(server, receiver.url, ["company.created"]);
+    const replay = await server.api("POST", `/webhooks/${late}/replay`, { since: "2000-01-01" });
+    assert.equal(replay.status, 410);
+    assert.deepEqual(await allPages(server, `/webhooks/${late}/messages`), [], "no delivery was made");
+    assert.equal(receiver.received.length, 1, "only the original attempt ever reached the receiver");
+  });
+});
+
+describe("retention settings", () => {
+  test("payloads are kept 90 days by default, forever with none; recovery runs at 10 per second by default", () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.messages.payloadRetentionMs, 90 * 86_400_000);
+    assert.equal(defaults.messages.recoveryRatePerSecond, 10);
+    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none" }).messages.payloadRetentionMs, null);
+    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "30d", HOOKLINE_RETENTION_INTERVAL: "10m" }).messages.retentionIntervalMs, 600_000);
+    assert.throws(() => loadConfig({ HOOKLINE_RECOVERY_RATE: "0" }), /HOOKLINE_RECOVERY_RATE/);
+    assert.throws(() => loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "three months" }), /Invalid duration/);
+  });
+});

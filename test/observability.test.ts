@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { loadConfig } from "../src/config.ts";
+import { startHookline } from "../src/server.ts";
+import { Receiver } from "./support/receiver.ts";
+import { callApi, startTestServer, type TestServer } from "./support/server.ts";
+
+/** The value of one sample of the Prometheus text, 0 when the series does not exist yet. */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+async function scrape(server: TestServer): Promise<string> {
+  const response = await fetch(`${server.baseUrl}/metrics`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
+  return response.text();
+}
+
+/** Scrapes until the metrics show what the test expects (bounded; the worker reports after each recorded batch). */
+async function scrapeUntil(server: TestServer, done: (text: string) => boolean, what: string): Promise<string> {
+  let text = "";
+  for (let tries = 0; tries < 400; tries++) {
+    text = await scrape(server);
+    if (done(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`Timed out waiting for ${what}; last scrape:\n${text.split("\n").filter((line) => line.startsWith("hookline_")).join("\n")}`);
+}
+
+describe("delivery metrics", () => {
+  let server: TestServer;
+  let ok: Receiver;
+  let failing: Receiver;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "100ms" });
+    ok = await Receiver.start();
+    failing = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
+    await server.api("POST", "/webhooks", { url: ok.url, eventTypes: ["company.created"] });
+    await server.api("POST", "/webhooks", { url: failing.url, eventTypes: ["company.created"] });
+  });
+  after(async () => {
+    await server.close();
+    await ok.close();
+    await failing.close();
+  });
+
+  test("outcomes, attempt durations and HTTP requests are counted; the queue gauges return to zero once all is sent", async () => {
+    const start = await scrape(server);
+    const outcome = (text: string, name: string) => sample(text, `hookline_delivery_outcomes_total{outcome="${name}"}`) - sample(start, `hookline_delivery_outcomes_total{outcome="${name}"}`);
+    const attempts = (text: string) => sample(text, "hookline_delivery_attempt_duration_seconds_count") - sample(start, "hookline_delivery_attempt_duration_seconds_count");
+
+    for (const name of ["One", "Two", "Three"]) assert.equal((await server.api("POST", "/companies", { name })).status, 200);
+    await ok.waitFor(3);
+    await failing.waitFor(6);
+
+    const text = await scrapeUntil(server, (current) => outcome(current, "failed") === 3 && outcome(current, "success") === 3, "three successes and three final failures");
+    assert.equal(outcome(text, "success"), 3, "one success per company for the working consumer");
+    assert.equal(outcome(text, "retrying"), 3, "the failing consumer's first attempts, each with a retry scheduled");
+    assert.equal(outcome(text, "failed"), 3, "its retries, with none left");
+    assert.equal(attempts(text), 9, "every attempt's duration is observed");
+    assert.ok(sample(text, "hookline_delivery_attempt_duration_seconds_sum") > 0);
+    assert.ok(sample(text, 'hookline_http_requests_total{method="POST",route="/companies",status_code="200"}') >= 3);
+    // The worker reports a batch once it is committed, so a scrape begun after that report sees the queue empty.
+    const after = await scrape(server);
+    assert.equal(sample(after, "hookline_deliveries_pending"), 0);
+    assert.equal(sample(after, "hookline_oldest_due_delivery_age_seconds"), 0);
+    assert.match(after, /^process_cpu_user_seconds_total /m, "Node.js process metrics too");
+  });
+});
+
+describe("queue gauges", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  before(async () => {
+    // An API process without a worker: events queue up until a worker starts.
+    server = await startTestServer({ roles: "api" });
+    receiver = await Receiver.start();
+    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] });
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("pending deliveries and the age of the oldest due one grow while nothing sends them, and fall when a worker does", async () => {
+    await server.api("POST", "/companies", { name: "Queued one" });
+    await server.api("POST", "/companies", { name: "Queued two" });
+    const waiting = await scrapeUntil(server, (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2, "the oldest due delivery to age");
+    assert.equal(sample(waiting, "hookline_deliveries_pending"), 2);
+
+    const worker = await startHookline(loadConfig({}, { databaseUrl: server.database.url, roles: "worker", allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" }), {
+      logDestination: new PassThrough().resume(),
+    });
+    try {
+      await receiver.waitFor(2);
+      const drained = await scrapeUntil(server, (text) => sample(text, "hookline_deliveries_pending") === 0, "the queue to drain");
+      assert.equal(sample(drained, "hookline_oldest_due_delivery_age_seconds"), 0);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe("readiness and correlation ids", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test("/readyz is 200 while the database answers with every migration applied, 503 when one is missing", async () => {
+    const ready = await callApi(server.baseUrl, null, "GET", "/readyz");
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: "ready" });
+
+    const db = server.hookline.ctx.store.db as any;
+    const applied = await db.selectFrom("kysely_migration").selectAll().where("name", "=", "004_events").executeTakeFirstOrThrow();
+    await db.deleteFrom("kysely_migration").where("name", "=", "004_events").execute();
+    try {
+      const notReady = await callApi(server.baseUrl, null, "GET", "/readyz");
+      assert.equal(notReady.status, 503);
+      assert.equal(notReady.body.statusCode, 503);
+      assert.match(notReady.body.error, /004_events/);
+    } finally {
+      await db.insertInto("kysely_migration").values(applied).execute();
+    }
+    assert.equal((await callApi(server.baseUrl, null, "GET", "/readyz")).status, 200);
+    assert.equal((await callApi(server.baseUrl, null, "GET", "/healthz")).status, 200);
+  });
+
+  test("every log line of a request carries its correlation id, the one its answer and its ErrorMessage give", async () => {
+    const failed = await server.api("GET", "/companies/6c0c1b1e-0000-4000-8000-000000000000");
+    assert.equal(failed.status, 404);
+    const correlationId = failed.headers.get("x-correlation-id");
+    assert.ok(correlationId);
+    assert.equal(failed.body.correlationId, correlationId);
+    const succeeded = await server.api("GET", "/companies");
+    const successId = succeeded.headers.get("x-correlation-id");
+    assert.ok(successId && successId !== correlationId);
+
+    const lines = server.logs().trim().split("\n").map((line) => JSON.parse(line));
+    const ofFailed = lines.filter((line) => line.correlationId === correlationId);
+    assert.deepEqual(ofFailed.map((line) => line.msg), ["incoming request", "request completed"]);
+    assert.equal(ofFailed[1].res.statusCode, 404);
+    assert.deepEqual(lines.filter((line) => line.correlationId === successId).map((line) => line.msg), ["incoming request", "request completed"]);
+    const requestLines = lines.filter((line) => line.req !== undefined || line.res !== undefined);
+    assert.ok(requestLines.length > 0);
+    assert.ok(requestLines.every((line) => typeof line.correlationId === "string"), "no request log line without a correlation id");
+  });
+});

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { ReceivedWebhook } from "./receiver.ts";
+import type { TestClient, TestServer } from "./server.ts";
+
+/** Polls until `done` holds (bounded): it checks state the server recorded, it does not sleep through time. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Creates a consumer and returns its id. */
+export async function subscribe(client: TestClient, url: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const response = await client.api("POST", "/webhooks", { url, eventTypes: ["company.created"], ...extra });
+  assert.equal(response.status, 201, JSON.stringify(response.body));
+  return response.body.id as string;
+}
+
+/** The delivery rows and recorded attempts of one consumer, read in one snapshot so they agree with each other. */
+export function recorded(server: TestServer, consumerId: string) {
+  return server.hookline.ctx.store.db.transaction().setIsolationLevel("repeatable read").execute(async (db) => {
+    const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
+    const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("started_at").orderBy("attempt_number").execute();
+    return { deliveries, attempts };
+  });
+}
+
+/** The Standard Webhooks headers of a received webhook, as a verifying library takes them. */
+export const signatureHeadersOf = (webhook: ReceivedWebhook) => ({
+  "webhook-id": String(webhook.headers["webhook-id"]),
+  "webhook-timestamp": String(webhook.headers["webhook-timestamp"]),
+  "webhook-signature": String(webhook.headers["webhook-signature"]),
+});
+
+const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Runs the `hookline` CLI against the server's database and returns its standard output. */
+export async function cli(server: TestServer, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, ...args], {
+    cwd: projectRoot,
+  });
+  return stdout;
+}
