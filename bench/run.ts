@@ -24,7 +24,8 @@ const { values: flags } = parseArgs({
   options: {
     events: { type: "string", default: "4000" },
     consumers: { type: "string", default: "5" },
-    "ingest-concurrency": { type: "string", default: "32" },
+    "ingest-concurrency": { type: "string", default: "16" },
+    "batch-size": { type: "string", default: "100" },
     "sender-concurrency": { type: "string", default: "64" },
     "steady-rate": { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "10" },
@@ -36,7 +37,7 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  console.log(`npm run bench -- [--events 4000] [--consumers 5] [--ingest-concurrency 32] [--sender-concurrency 64]
+  console.log(`npm run bench -- [--events 4000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 8]
   [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR`);
@@ -138,35 +139,57 @@ class HooklineDeployment {
   }
 }
 
-async function subscribe(deployment: HooklineDeployment, receiver: ReceiverProcess, consumers: number): Promise<void> {
-  for (let consumer = 0; consumer < consumers; consumer++) {
-    const response = await fetch(`${deployment.baseUrl}/webhooks`, {
-      method: "POST",
-      headers: { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" },
-      body: JSON.stringify({ url: `${receiver.url}/${consumer}`, eventTypes: ["company.created"] }),
-    });
-    if (response.status !== 201) throw new Error(`create consumer: ${response.status} ${await response.text()}`);
-  }
+async function call(deployment: HooklineDeployment, method: string, path: string, body: unknown): Promise<{ id: string }> {
+  const response = await fetch(`${deployment.baseUrl}${path}`, {
+    method,
+    headers: { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string };
 }
 
-/** Creates `events` companies through the public API, each emitting one company.created event; paced when `perSecond` is set. */
-async function ingest(deployment: HooklineDeployment, events: number, concurrency: number, perSecond?: number): Promise<number> {
-  const pool = new Pool(deployment.baseUrl, { connections: concurrency });
+/** K consumers of `read.completed`, one per receiver path, and the companies the events are about. */
+async function prepare(deployment: HooklineDeployment, receiver: ReceiverProcess, consumers: number): Promise<string[]> {
+  for (let consumer = 0; consumer < consumers; consumer++) {
+    await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
+  }
+  const companies = [];
+  for (let index = 0; index < 10; index++) companies.push((await call(deployment, "POST", "/companies", { name: `Bench ${index}`, tags: { bench: "yes" } })).id);
+  return companies;
+}
+
+const readCompleted = (companyId: string) => ({
+  eventType: "read.completed",
+  companyId,
+  payload: { modifiedFromDate: new Date().toISOString(), dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] },
+});
+
+/**
+ * Publishes `events` read.completed events through the public API, `batchSize`
+ * per request (POST /events/batch, or POST /events for 1), paced to
+ * `perSecond` when set; returns how long it took in ms.
+ */
+async function ingest(deployment: HooklineDeployment, companies: string[], options: { events: number; batchSize: number; concurrency: number; perSecond?: number }): Promise<number> {
+  const pool = new Pool(deployment.baseUrl, { connections: options.concurrency });
   const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
+  const requests = Math.ceil(options.events / options.batchSize);
   const started = performance.now();
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < events) {
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < requests) {
         const index = next++;
-        if (perSecond) {
-          const due = started + (index / perSecond) * 1000;
-          const wait = due - performance.now();
+        if (options.perSecond) {
+          const wait = started + ((index * options.batchSize) / options.perSecond) * 1000 - performance.now();
           if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         }
-        const response = await pool.request({ path: "/companies", method: "POST", headers, body: JSON.stringify({ name: `Bench ${index}`, tags: { bench: "yes" } }) });
-        await response.body.dump();
-        if (response.statusCode !== 200) throw new Error(`create company: ${response.statusCode}`);
+        const size = Math.min(options.batchSize, options.events - index * options.batchSize);
+        const events = Array.from({ length: size }, (_, offset) => readCompleted(companies[(index + offset) % companies.length]!));
+        const body = options.batchSize === 1 ? JSON.stringify(events[0]) : JSON.stringify({ events });
+        const response = await pool.request({ path: options.batchSize === 1 ? "/events" : "/events/batch", method: "POST", headers, body });
+        const text = await response.body.text();
+        if (response.statusCode !== 201) throw new Error(`publish: ${response.statusCode} ${text}`);
       }
     }),
   );
@@ -235,49 +258,24 @@ async function bullmqReference(receiver: ReceiverProcess): Promise<Figures | nul
   }
 }
 
-async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess): Promise<Figures> {
+/** One run: a fresh database and deployment, K consumers, E published events, figures from the receiver. */
+async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess, load: { events: number; batchSize: number; perSecond?: number }): Promise<Figures> {
   const database = await createTestDatabase(dialect);
   const deployment = await HooklineDeployment.start(database, workers);
   try {
-    await subscribe(deployment, receiver, CONSUMERS);
+    const companies = await prepare(deployment, receiver, CONSUMERS);
     await receiver.reset();
     const started = Date.now();
-    const ingestMs = await ingest(deployment, EVENTS, Number(flags["ingest-concurrency"]));
-    const stats = await receiver.waitForUnique(EVENTS * CONSUMERS);
+    const ingestMs = await ingest(deployment, companies, { ...load, concurrency: Number(flags["ingest-concurrency"]) });
+    const stats = await receiver.waitForUnique(load.events * CONSUMERS);
     return {
       name,
-      ingestPerSecond: (EVENTS / ingestMs) * 1000,
+      ingestPerSecond: (load.events / ingestMs) * 1000,
       deliveriesPerSecond: (stats.unique / ((stats.lastAt ?? Date.now()) - started)) * 1000,
       latency: stats.latencyMs,
       peakRssMb: deployment.peakRssMb(),
       duplicates: stats.duplicates,
-      losses: EVENTS * CONSUMERS - stats.unique,
-    };
-  } finally {
-    await deployment.stop();
-    await database.drop();
-  }
-}
-
-async function steadyLatency(receiver: ReceiverProcess): Promise<Figures> {
-  const rate = Number(flags["steady-rate"]);
-  const eventsPerSecond = rate / CONSUMERS;
-  const events = Math.round(eventsPerSecond * Number(flags["steady-seconds"]));
-  const database = await createTestDatabase("sqlite");
-  const deployment = await HooklineDeployment.start(database, 0);
-  try {
-    await subscribe(deployment, receiver, CONSUMERS);
-    await receiver.reset();
-    const started = Date.now();
-    await ingest(deployment, events, 16, eventsPerSecond);
-    const stats = await receiver.waitForUnique(events * CONSUMERS);
-    return {
-      name: `SQLite, steady ${rate} deliveries/s`,
-      deliveriesPerSecond: (stats.unique / ((stats.lastAt ?? Date.now()) - started)) * 1000,
-      latency: stats.latencyMs,
-      peakRssMb: deployment.peakRssMb(),
-      duplicates: stats.duplicates,
-      losses: events * CONSUMERS - stats.unique,
+      losses: load.events * CONSUMERS - stats.unique,
     };
   } finally {
     await deployment.stop();
@@ -292,9 +290,9 @@ async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number
   const database = await createTestDatabase("sqlite");
   const deployment = await HooklineDeployment.start(database, 0, { HOOKLINE_RETRY_SCHEDULE: "10m" });
   try {
-    await subscribe(deployment, receiver, consumers);
+    const companies = await prepare(deployment, receiver, consumers);
     await receiver.reset(true);
-    await ingest(deployment, events, Number(flags["ingest-concurrency"]));
+    await ingest(deployment, companies, { events, batchSize: Number(flags["batch-size"]), concurrency: Number(flags["ingest-concurrency"]) });
     for (let stats = await receiver.stats(); stats.requests < events * consumers; stats = await receiver.stats()) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -355,10 +353,15 @@ try {
     ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
     ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
   ] as const) {
-    const figures = await step(key, name, () => hookline(name, dialect, workers, receiver));
+    const figures = await step(key, name, () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) }));
     if (figures) rows.push(figures);
   }
-  const steady = await step("steady", "steady-rate latency", () => steadyLatency(receiver));
+  const rate = Number(flags["steady-rate"]);
+  const perSecond = rate / CONSUMERS;
+  const steadyName = `SQLite, steady ${rate} deliveries/s (single publishes)`;
+  const steady = await step("steady", "steady-rate latency", () =>
+    hookline(steadyName, "sqlite", 0, receiver, { events: Math.round(perSecond * Number(flags["steady-seconds"])), batchSize: 1, perSecond }),
+  );
   if (steady) rows.push(steady);
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
 } finally {
