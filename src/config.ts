@@ -54,6 +54,8 @@ export interface DeliveryConfig {
   retryScheduleMs: number[];
   attemptTimeoutMs: number;
   batchSize: number;
+  /** Batches a worker keeps in flight at once. */
+  concurrency: number;
   leaseMs: number;
   /** Upper bound on how long an idle worker sleeps before looking for due work again. */
   idlePollMs: number;
@@ -136,6 +138,7 @@ export const ENV = {
   retrySchedule: "HOOKLINE_RETRY_SCHEDULE",
   attemptTimeout: "HOOKLINE_ATTEMPT_TIMEOUT",
   workerBatchSize: "HOOKLINE_WORKER_BATCH_SIZE",
+  workerConcurrency: "HOOKLINE_WORKER_CONCURRENCY",
   workerLease: "HOOKLINE_WORKER_LEASE",
   workerIdlePoll: "HOOKLINE_WORKER_IDLE_POLL",
   allowedCidrs: "HOOKLINE_ALLOWED_CIDRS",
@@ -160,7 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const delivery: DeliveryConfig = {
     retryScheduleMs: parseSchedule(read("retrySchedule") ?? DEFAULT_RETRY_SCHEDULE),
     attemptTimeoutMs: parseDuration(read("attemptTimeout") ?? "15s"),
-    batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 64),
+    batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 256),
+    concurrency: Math.max(1, integer(ENV.workerConcurrency, read("workerConcurrency"), 2)),
     leaseMs: parseDuration(read("workerLease") ?? "60s"),
     idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
     responseExcerptBytes: 1024,

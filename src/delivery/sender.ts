@@ -62,7 +62,7 @@ export class WebhookSender {
   private newAgent(clientCertificate?: { cert: string; key: string }): Agent {
     return new Agent({
       keepAliveTimeout: 30_000,
-      connections: 32,
+      connections: 64,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: { lookup: this.destinations.lookup, timeout: this.timeoutMs, ca: this.ca, ...clientCertificate },

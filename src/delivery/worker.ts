@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
@@ -8,6 +7,7 @@ import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer
 import { afterFailure } from "./schedule.ts";
 import type { WebhookSender } from "./sender.ts";
 import { activeSecrets, signatureHeaders } from "./signing.ts";
+import { newId } from "../ids.ts";
 
 /**
  * Claims due deliveries in batches, sends them concurrently and records the
@@ -16,11 +16,12 @@ import { activeSecrets, signatureHeaders } from "./signing.ts";
  * restarted one) takes the deliveries over.
  */
 export class DeliveryWorker {
-  private readonly owner = `worker-${randomUUID()}`;
+  private readonly owner = `worker-${newId()}`;
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeSleeper: (() => void) | undefined;
-  private woken = false;
+  private loops: Array<Promise<void>> = [];
+  /** Counts wake-ups, so a loop knows whether one came while it was busy. */
+  private wakeups = 0;
+  private readonly sleepers = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -36,7 +37,8 @@ export class DeliveryWorker {
   async start(): Promise<void> {
     this.running = true;
     this.unsubscribe = await this.store.onWake(() => this.wake());
-    this.loop = this.run();
+    // Several batches in flight: one is sent while another is claimed or recorded.
+    this.loops = Array.from({ length: this.config.concurrency }, () => this.run());
   }
 
   /** Stops claiming new work and waits for the attempts in flight to be sent and recorded. */
@@ -44,24 +46,24 @@ export class DeliveryWorker {
     this.running = false;
     this.unsubscribe?.();
     this.wake();
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
   private wake(): void {
-    this.woken = true;
-    this.wakeSleeper?.();
+    this.wakeups++;
+    for (const sleeper of this.sleepers) sleeper();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
-      this.woken = false;
+      const seen = this.wakeups;
       try {
         const processed = await this.processBatch();
         if (processed === this.config.batchSize) continue;
-        await this.sleepUntilDue();
+        await this.sleepUntilDue(seen);
       } catch (error) {
         this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
-        await this.sleep(this.config.idlePollMs);
+        await this.sleep(this.config.idlePollMs, seen);
       }
     }
   }
@@ -105,7 +107,7 @@ export class DeliveryWorker {
     });
     this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
     return {
-      id: randomUUID(),
+      id: newId(),
       clientId: delivery.clientId,
       messageId: delivery.messageId,
       consumerId: delivery.consumerId,
@@ -118,24 +120,24 @@ export class DeliveryWorker {
     };
   }
 
-  private async sleepUntilDue(): Promise<void> {
-    if (this.woken || !this.running) return;
+  /** Sleeps until the next delivery falls due (at most the idle interval), unless a wake-up came since `seen`. */
+  private async sleepUntilDue(seen: number): Promise<void> {
+    if (this.wakeups !== seen || !this.running) return;
     const due = await nextDueAt(this.store);
     const wait = due === null ? this.config.idlePollMs : Math.min(Math.max(due - this.clock.now(), 0), this.config.idlePollMs);
-    if (wait > 0) await this.sleep(wait);
+    if (wait > 0) await this.sleep(wait, seen);
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, seen: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (this.woken || !this.running) return resolve();
-      const timer = setTimeout(done, ms);
-      this.wakeSleeper = done;
-      function done() {
+      if (this.wakeups !== seen || !this.running) return resolve();
+      const done = () => {
         clearTimeout(timer);
+        this.sleepers.delete(done);
         resolve();
-      }
-    }).finally(() => {
-      this.wakeSleeper = undefined;
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
     });
   }
 }

@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { components } from "../generated/codat.d.ts";
 import { isoDate } from "../clock.ts";
 import { notFound } from "../errors.ts";
 import type { DomainContext } from "./context.ts";
+import { newId } from "../ids.ts";
 
 export type ApiKeyDetails = components["schemas"]["ApiKeyDetails"];
 
@@ -15,7 +16,7 @@ export interface Client {
 const hashKey = (apiKey: string) => createHash("sha256").update(apiKey).digest("hex");
 
 export async function createClient(ctx: DomainContext, name: string): Promise<Client> {
-  const client = { id: randomUUID(), name };
+  const client = { id: newId(), name };
   await ctx.store.db.insertInto("clients").values({ ...client, created_at: ctx.clock.now() }).execute();
   return client;
 }
@@ -32,7 +33,7 @@ export async function findClient(ctx: DomainContext, clientId: string): Promise<
 
 export async function createApiKey(ctx: DomainContext, clientId: string, name: string | null): Promise<ApiKeyDetails & { apiKey: string }> {
   const apiKey = randomBytes(30).toString("base64url");
-  const row = { id: randomUUID(), client_id: clientId, name, key_hash: hashKey(apiKey), key_hint: apiKey.slice(-4), created_at: ctx.clock.now() };
+  const row = { id: newId(), client_id: clientId, name, key_hash: hashKey(apiKey), key_hint: apiKey.slice(-4), created_at: ctx.clock.now() };
   await ctx.store.db.insertInto("api_keys").values(row).execute();
   return { id: row.id, name, apiKey, createdDate: isoDate(row.created_at) };
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { components } from "../generated/codat.d.ts";
 import { isoDate } from "../clock.ts";
@@ -9,6 +8,7 @@ import { loadConnections, connectionDeletedEvents, type ConnectionResource } fro
 import { recordEvent } from "./events/outbox.ts";
 import { fetchPage, pageEnvelope, type PageRequest } from "./paging.ts";
 import { compare, parseOrderBy, whereQuery } from "./query.ts";
+import { newId } from "../ids.ts";
 
 export type CompanyResource = components["schemas"]["Company"] & { description?: string; dataConnections?: ConnectionResource[] };
 export type CompanyReference = components["schemas"]["Company"]["definitions"]["companyReference"] & { description?: string };
@@ -112,7 +112,7 @@ async function writeTags(db: Kysely<Database>, clientId: string, companyId: stri
 
 export async function createCompany(ctx: DomainContext, clientId: string, input: CompanyInput): Promise<CompanyResource> {
   const now = ctx.clock.now();
-  const company: CompanySnapshot = { id: randomUUID(), name: input.name, description: input.description ?? null, created_at: now, tags: input.tags ?? {} };
+  const company: CompanySnapshot = { id: newId(), name: input.name, description: input.description ?? null, created_at: now, tags: input.tags ?? {} };
   return ctx.store.transaction(async (tx, wake) => {
     await tx
       .insertInto("companies")

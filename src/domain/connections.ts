@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { components } from "../generated/codat.d.ts";
 import { isoDate } from "../clock.ts";
@@ -11,6 +10,7 @@ import { recordEvent } from "./events/outbox.ts";
 import { getIntegration, type LinkOutcome } from "./integrations/registry.ts";
 import { fetchPage, pageEnvelope, type PageRequest } from "./paging.ts";
 import { compare, malformed, parseOrderBy, whereQuery } from "./query.ts";
+import { newId } from "../ids.ts";
 
 export type ConnectionResource = components["schemas"]["Connection"];
 export type ConnectionStatus = ConnectionsTable["status"];
@@ -112,7 +112,7 @@ export async function createConnection(ctx: DomainContext, clientId: string, com
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx, wake) => {
     const company = await findCompany(tx, clientId, companyId);
-    const row: ConnectionRow = { id: randomUUID(), company_id: companyId, integration_key: integration.key, status: "PendingAuth", created_at: now, last_sync_at: null };
+    const row: ConnectionRow = { id: newId(), company_id: companyId, integration_key: integration.key, status: "PendingAuth", created_at: now, last_sync_at: null };
     await tx.insertInto("connections").values({ ...row, client_id: clientId }).execute();
     const resource = await resourceOf(ctx, tx, clientId, row);
     await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.created", resource, now);
@@ -159,7 +159,7 @@ export async function recordLinkOutcome(ctx: DomainContext, clientId: string, co
       await tx
         .insertInto("connection_errors")
         .values({
-          id: randomUUID(),
+          id: newId(),
           client_id: clientId,
           connection_id: row.id,
           status_code: outcome.statusCode,

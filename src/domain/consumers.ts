@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
 import { isoDate } from "../clock.ts";
 import type { components } from "../generated/codat.d.ts";
@@ -6,6 +6,7 @@ import { badRequest, notFound, type ValidationItem } from "../errors.ts";
 import type { Database, PreviousSecret } from "../storage/schema.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
+import { newId } from "../ids.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
 export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
@@ -134,7 +135,7 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   await ctx.destinations.assertAllowedUrl(input.url);
   const row = {
-    id: randomUUID(),
+    id: newId(),
     client_id: clientId,
     url: input.url,
     event_types: JSON.stringify([...new Set(input.eventTypes)]),

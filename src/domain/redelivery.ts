@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { isoDate } from "../clock.ts";
 import { badRequest, conflict, HooklineError, notFound } from "../errors.ts";
 import type { Db, Tx } from "../storage/database.ts";
@@ -12,6 +11,7 @@ import { subscriptionMatches } from "./events/catalog.ts";
 import { tagFilterMatches } from "./events/outbox.ts";
 import { toDeliveryState, type DeliveryState } from "./messages.ts";
 import { parseTimeRange, type TimeRange, type TimeRangeInput } from "./time-range.ts";
+import { newId } from "../ids.ts";
 
 /**
  * Deliveries of existing messages on request: resend one message to one
@@ -52,7 +52,7 @@ const freshSchedule = (dueAt: number, now: number) =>
   ({ status: "Sending", attempt_count: 0, next_attempt_at: dueAt, lease_owner: null, lease_expires_at: null, rate_slot_at: null, updated_at: now }) as const;
 
 const restartRow = (clientId: string, deliveryId: string, reason: DeliveryRestartsTable["reason"], now: number) => ({
-  id: randomUUID(),
+  id: newId(),
   client_id: clientId,
   delivery_id: deliveryId,
   reason,
@@ -82,7 +82,7 @@ export async function resendMessage(ctx: DomainContext, clientId: string, consum
     } else {
       await tx
         .insertInto("deliveries")
-        .values({ id: randomUUID(), client_id: clientId, message_id: messageId, consumer_id: consumerId, ...schedule, created_at: now })
+        .values({ id: newId(), client_id: clientId, message_id: messageId, consumer_id: consumerId, ...schedule, created_at: now })
         .execute();
     }
     wakeWorkers();
@@ -254,7 +254,7 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
       const inserted = await tx
         .insertInto("deliveries")
         .values(
-          held.map((message) => ({ id: randomUUID(), client_id: clientId, message_id: message.id, consumer_id: consumerId, ...freshSchedule(pacer.next(), now), created_at: now })),
+          held.map((message) => ({ id: newId(), client_id: clientId, message_id: message.id, consumer_id: consumerId, ...freshSchedule(pacer.next(), now), created_at: now })),
         )
         // A delivery made meanwhile (a resend) stands.
         .onConflict((oc) => oc.columns(["message_id", "consumer_id"]).doNothing())

@@ -107,6 +107,7 @@ export class Store {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("wal_autocheckpoint = 10000");
     sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`);
     sqlite.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
     sqlite.pragma("foreign_keys = ON");

@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { isoDate } from "../../clock.ts";
 import type { Tx } from "../../storage/database.ts";
 import { subscriptionMatches } from "./catalog.ts";
+import { newId } from "../../ids.ts";
 
 export interface NewEvent {
   /** Set when the caller needs the id before recording (to validate the exact body); a new UUID otherwise. */
@@ -48,7 +48,7 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
   if (events.some((event) => event.clientId !== clientId)) throw new Error("recordEvents takes the events of one client");
   const example = options.exampleFor !== undefined;
   const messages = events.map((event) => {
-    const id = event.id ?? randomUUID();
+    const id = event.id ?? newId();
     const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
     return { id, client_id: clientId, event_type: event.eventType, company_id: event.company?.id ?? null, body, created_at: event.generatedAt, example: example ? 1 : 0 };
   });
@@ -67,7 +67,7 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))
       .map((consumer) => ({
-        id: randomUUID(),
+        id: newId(),
         client_id: clientId,
         message_id: messages[index]!.id,
         consumer_id: consumer.id,

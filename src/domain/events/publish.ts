@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { isoDate } from "../../clock.ts";
 import { badRequest, notFound, type ValidationItem } from "../../errors.ts";
 import { codatDocument } from "../../openapi/codat.ts";
@@ -9,6 +8,7 @@ import { eventCatalog, findEventType, type EventTypeDefinition } from "./catalog
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
 import { recordEvents, type NewEvent } from "./outbox.ts";
+import { newId } from "../../ids.ts";
 
 /** An event the operator's own systems publish, e.g. `read.completed` from its data-sync engine. */
 export interface PublishRequest {
@@ -119,7 +119,7 @@ async function recordPublished(
     if (company && referenced !== undefined && referenced !== company.id) {
       problems.push({ itemId: `${where}/payload/referenceCompany/id`, message: "must be the id of the company the event is published for (companyId)", validatorName: "companyId" });
     }
-    const event: NewEvent = { id: randomUUID(), clientId, eventType: request.eventType, company, payload, generatedAt: now };
+    const event: NewEvent = { id: newId(), clientId, eventType: request.eventType, company, payload, generatedAt: now };
     problems.push(...eventSchemaViolations(definition, { id: event.id, eventType: event.eventType, generatedDate: isoDate(now), payload }, where));
     events.push(event);
   });
