@@ -1,33 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { recorded, subscribe, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
-
-/** Rows the worker recorded for one consumer, as the message log will show them. */
-async function recorded(server: TestServer, consumerId: string) {
-  // One snapshot, so the deliveries and attempts read agree with each other.
-  return server.hookline.ctx.store.db.transaction().setIsolationLevel("repeatable read").execute(async (db) => {
-    const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
-    const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("attempt_number").execute();
-    return { deliveries, attempts };
-  });
-}
-
-/** Waits until the worker has recorded what the test expects (bounded; it checks state, it does not sleep through time). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let tries = 0; tries < 400; tries++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-async function subscribe(server: TestServer, url: string, extra: Record<string, unknown> = {}) {
-  const response = await server.api("POST", "/webhooks", { url, eventTypes: ["company.created"], ...extra });
-  assert.equal(response.status, 201, JSON.stringify(response.body));
-  return response.body.id as string;
-}
 
 describe("retries on a compressed schedule", () => {
   let server: TestServer;

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { Webhook } from "standardwebhooks";
 import { codatDocument } from "../src/openapi/codat.ts";
+import { cli, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { callApi, startTestServer, type TestServer } from "./support/server.ts";
-
-const execFileAsync = promisify(execFile);
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 /** A validator that knows nothing of the Codat document: catalog schemas must stand on their own. */
 function standaloneValidator() {
@@ -26,15 +21,6 @@ async function receivedWithId(receiver: Receiver, id: string) {
     const found = (await receiver.waitFor(count)).find((webhook) => webhook.headers["webhook-id"] === id);
     if (found) return found;
   }
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let tries = 0; tries < 400; tries++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
 }
 
 describe("event catalog", () => {
@@ -86,7 +72,7 @@ describe("event catalog", () => {
   });
 
   test("the CLI prints the same catalog", async () => {
-    const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "events", "catalog"], { cwd: projectRoot });
+    const stdout = await cli(server, "events", "catalog");
     assert.deepEqual(JSON.parse(stdout), (await server.api("GET", "/events/catalog")).body);
   });
 

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { runCli } from "./support/cli.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { basicAuth, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
 
-const execFileAsync = promisify(execFile);
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 /** A POST with extra headers (Idempotency-Key), as the operator's systems send it. */
 async function post(server: TestServer, apiKey: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
@@ -230,11 +226,7 @@ describe("publishing a batch", () => {
 
   test("the CLI publishes an event as the API does", async () => {
     const run = (key: string) =>
-      execFileAsync(
-        process.execPath,
-        ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", JSON.stringify(readCompleted()), "--idempotency-key", key],
-        { cwd: projectRoot, env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" } },
-      );
+      runCli(server.database.url, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", JSON.stringify(readCompleted()), "--idempotency-key", key);
     const before = receiver.received.length;
     const event = JSON.parse((await run("cli-1")).stdout);
     assert.equal(event.eventType, "read.completed");

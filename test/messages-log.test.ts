@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { runCli } from "./support/cli.ts";
 import { allPages, createCompany, settledMessages, subscribe, until } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type ApiResponse, type TestClient, type TestServer } from "./support/server.ts";
 
-const execFileAsync = promisify(execFile);
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 let server: TestServer;
 let ok: Receiver;
@@ -16,14 +12,7 @@ let failing: Receiver;
 /** Consumers: `ok` takes company and connection creations and answers 204; `failing` takes company creations and answers 500. */
 const ids = { ok: "", failing: "", alpha: "", beta: "", alphaCreated: "", betaCreated: "", connectionCreated: "" };
 
-/** Runs the real `hookline` CLI against the server's database. */
-async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, ...args], {
-    cwd: projectRoot,
-    env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" },
-  });
-  return stdout;
-}
+const cli = async (...args: string[]) => (await runCli(server.database.url, ...args)).stdout;
 
 function assertError(response: ApiResponse, status: number, pattern: RegExp, context: string): void {
   assert.equal(response.status, status, `${context}: ${JSON.stringify(response.body)}`);

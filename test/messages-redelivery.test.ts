@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { recordEvent } from "../src/domain/events/outbox.ts";
+import { runCli } from "./support/cli.ts";
 import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
-const execFileAsync = promisify(execFile);
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 /** A receiver that fails with 503 until `healthy` is set. */
 async function flakyReceiver(): Promise<{ receiver: Receiver; heal(): void }> {
@@ -176,11 +172,7 @@ describe("recover", () => {
   });
 
   test("until bounds the range; the CLI recovers the same way", async () => {
-    const output = await execFileAsync(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, "messages", "recover", "--client", server.clientId, "--webhook", webhookId, "--since", "2000-01-01", "--until", failed[1].generatedDate],
-      { cwd: projectRoot, env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" } },
-    );
+    const output = await runCli(server.database.url, "messages", "recover", "--client", server.clientId, "--webhook", webhookId, "--since", "2000-01-01", "--until", failed[1].generatedDate);
     assert.equal(JSON.parse(output.stdout).scheduled, 1);
     const [arrival] = (await flaky.receiver.waitFor(12)).slice(11);
     assert.equal(webhookIdOf(arrival!), failed[0].id);

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { runCli } from "./support/cli.ts";
 import { Receiver } from "./support/receiver.ts";
 import { basicAuth, callApi, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
 
-const execFileAsync = promisify(execFile);
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 let server: TestServer;
 let receiver: Receiver;
@@ -19,14 +15,7 @@ const asB = <T = any>(method: string, path: string, body?: unknown) => callApi<T
 /** Client A's resources (A is the test server's own client). */
 const a = { companyId: "", companyName: "Toft Stores", connectionId: "", webhookId: "", secret: "", apiKeyId: "" };
 
-/** Runs the real `hookline` CLI against the server's database, as a user would from a shell. */
-async function cli(...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, ...args], {
-    cwd: projectRoot,
-    env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" },
-  });
-  return stdout;
-}
+const cli = async (...args: string[]) => (await runCli(server.database.url, ...args)).stdout;
 
 /** The same, for a command expected to fail: its exit code and what it printed on stderr. */
 async function cliFailure(...args: string[]): Promise<{ code: number; stderr: string }> {

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runCli } from "./cli.ts";
 import type { ReceivedWebhook } from "./receiver.ts";
 import type { TestClient, TestServer } from "./server.ts";
 
@@ -39,12 +37,5 @@ export const signatureHeadersOf = (webhook: ReceivedWebhook) => ({
   "webhook-signature": String(webhook.headers["webhook-signature"]),
 });
 
-const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
-
 /** Runs the `hookline` CLI against the server's database and returns its standard output. */
-export async function cli(server: TestServer, ...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", server.database.url, ...args], {
-    cwd: projectRoot,
-  });
-  return stdout;
-}
+export const cli = async (server: TestServer, ...args: string[]): Promise<string> => (await runCli(server.database.url, ...args)).stdout;
