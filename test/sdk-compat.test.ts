@@ -72,6 +72,12 @@ describe("companies", () => {
     assert.equal(notOdd.totalResults, 2);
     const contains = await sdk.companies.list({ query: "name ~ Paged && parity = odd" });
     assert.equal(contains.totalResults, 3);
+    const ignoringCase = await sdk.companies.list({ query: "name ~ PAGED && parity = odd" });
+    assert.equal(ignoringCase.totalResults, 3, "contains ignores case on both databases");
+    await sdk.companies.create({ name: "Discounted", tags: { offer: "50% off_today" } });
+    await sdk.companies.create({ name: "Discounted too", tags: { offer: "500 off today" } });
+    const literal = await sdk.companies.list({ query: "offer ~ 0% off_" });
+    assert.deepEqual(literal.results?.map((company) => company.name), ["Discounted"], "% and _ are matched literally");
   });
 });
 

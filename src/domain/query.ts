@@ -1,4 +1,4 @@
-import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from "kysely";
 import { badRequest } from "../errors.ts";
 
 /**
@@ -52,7 +52,12 @@ export function compare<DB, TB extends keyof DB>(
   value: string | number,
 ): Expression<SqlBool> {
   const lhs = typeof left === "string" ? eb.ref(left as never) : left;
-  if (operator === "~") return eb(lhs as never, "like", `%${value}%` as never);
+  if (operator === "~") {
+    // Contains, ignoring case, with `%` and `_` taken literally: the same on SQLite (whose LIKE
+    // ignores ASCII case) and PostgreSQL (whose LIKE does not).
+    const pattern = `%${String(value).toLowerCase().replace(/[\\%_]/g, "\\$&")}%`;
+    return sql<SqlBool>`lower(${lhs}) like ${pattern} escape '\\'`;
+  }
   return eb(lhs as never, operator === "!=" ? "<>" : operator, value as never);
 }
 
