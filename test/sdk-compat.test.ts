@@ -188,3 +188,21 @@ describe("status codes are exactly the document's", () => {
     assert.equal((await api("POST", "/apiKeys", { name: "codes" })).status, 201, "create-api-key");
   });
 });
+
+describe("JSON bodies are validated as sent", () => {
+  test("a value of the wrong type is a 400, not converted, and creates nothing", async () => {
+    const before = (await server.api("GET", "/companies?pageSize=1")).body.totalResults;
+    const numberName = await server.api("POST", "/companies", { name: 5 });
+    assert.equal(numberName.status, 400);
+    assert.equal(numberName.body.validation.errors[0].itemId, "body/name");
+    const stringList = await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: "company.created" });
+    assert.equal(stringList.status, 400, "a string is not a list of event types");
+    assert.equal((await server.api("GET", "/companies?pageSize=1")).body.totalResults, before);
+  });
+
+  test("query strings are still read as the numbers their schemas name", async () => {
+    const page = await server.api("GET", "/companies?page=1&pageSize=2");
+    assert.equal(page.status, 200);
+    assert.equal(page.body.pageSize, 2);
+  });
+});

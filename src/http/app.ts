@@ -4,9 +4,9 @@ import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
 import type { DailyQuotaConfig } from "../config.ts";
 import type { DomainContext } from "../domain/context.ts";
-import { validatorDocument } from "../openapi/codat.ts";
 import { apiKeyAuth } from "./auth.ts";
 import { errorHandler, rejectNulCharacters, routeNotFound } from "./errors.ts";
+import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
@@ -37,11 +37,10 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
     // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
     logController: new LogController({ requestIdLogLabel: "correlationId" }),
     return503OnClosing: true,
-    ajv: { customOptions: { strict: false, allErrors: true, coerceTypes: "array" } },
     // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
     frameworkErrors: errorHandler,
   });
-  app.addSchema(validatorDocument());
+  app.setValidatorCompiler(requestValidator());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(routeNotFound);
   app.addHook("onSend", async (request, reply) => {
