@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { SANDBOX_CREDENTIALS } from "../src/domain/integrations/sandbox.ts";
+import { until } from "./support/consumers.ts";
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -177,6 +178,18 @@ describe("every state change emits its event", () => {
     assert.deepEqual(events.map((event) => event.eventType), ["company.deleted", "connection.deleted"]);
     assert.equal(events[0].payload.id, created.id);
     assert.equal(events[1].payload.connection.id, connection.id);
+  });
+
+  test("Authorize pressed several times at once links once and emits one connection.connected", async () => {
+    const { connection } = await companyWithConnection();
+    const presses = await Promise.all(Array.from({ length: 5 }, () => fetch(connection.linkUrl.replace(/\/start$/, "/authorize"), { method: "POST" })));
+    assert.ok(presses.every((press) => press.status === 200));
+    const marker = (await server.api("POST", "/companies", { name: "After the presses" })).body;
+    for (let count = 1; !receiver.events().some((event) => event.payload.id === marker.id); count++) await receiver.waitFor(count);
+    // Deliveries may overtake each other: count what came once none is pending.
+    const pending = () => server.hookline.ctx.store.db.selectFrom("deliveries").select("id").where("status", "<>", "Success").execute();
+    await until(pending, (rows) => rows.length === 0, "every delivery to succeed");
+    assert.deepEqual(receiver.events().map((event) => event.eventType).sort(), ["company.created", "connection.connected"]);
   });
 
   test("unlinking a connection that never linked is refused and emits nothing", async () => {

@@ -94,6 +94,19 @@ describe("retries on a compressed schedule", () => {
     assert.ok(["Attempting", "Failure"].includes(deliveries[0]!.status));
   });
 
+  test("a binary response body is recorded without breaking the record of its batch", async () => {
+    const binary = await Receiver.start((_index, _webhook, response) => response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0x47, 0x49, 0x46, 0x00, 0x01])));
+    try {
+      const consumerId = await subscribe(server, binary.url);
+      await server.api("POST", "/companies", { name: "Binary" });
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "Success");
+      assert.equal(deliveries[0]!.attempt_count, 1, "recorded at the first attempt, not re-sent");
+      assert.equal(attempts[0]!.response_excerpt, "GIF\uFFFD\u0001");
+    } finally {
+      await binary.close();
+    }
+  });
+
   test("a long response body is kept as a bounded excerpt", async () => {
     const verbose = await Receiver.start((_index, _webhook, response) => response.writeHead(200).end("x".repeat(10_000)));
     try {

@@ -200,6 +200,20 @@ describe("JSON bodies are validated as sent", () => {
     assert.equal((await server.api("GET", "/companies?pageSize=1")).body.totalResults, before);
   });
 
+  test("malformed JSON is a 400 that does not quote the body back", async () => {
+    const response = await server.api("POST", "/companies", '{"name": "Leaky", "tags": {"token": sk_live_0123456789');
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error, "The body is not valid JSON");
+    assert.ok(!JSON.stringify(response.body).includes("sk_live"), "the answer does not echo the body");
+  });
+
+  test("JSON nested deeper than any payload needs is a 400, not a crash", async () => {
+    const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+    const response = await server.api("POST", "/companies", `{"name": "Deep", "tags": {}, "description": "x", "extra": ${deep}}`);
+    assert.equal(response.status, 400);
+    assert.match(response.body.error, /nest deeper/);
+  });
+
   test("query strings are still read as the numbers their schemas name", async () => {
     const page = await server.api("GET", "/companies?page=1&pageSize=2");
     assert.equal(page.status, 200);

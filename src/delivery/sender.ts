@@ -120,7 +120,8 @@ export class WebhookSender {
         break;
       }
     }
-    return Buffer.concat(chunks).subarray(0, this.excerptBytes).toString("utf8");
+    // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
+    return Buffer.concat(chunks).subarray(0, this.excerptBytes).toString("utf8").replaceAll("\u0000", "\uFFFD");
   }
 
   async close(): Promise<void> {

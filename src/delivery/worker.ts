@@ -70,7 +70,10 @@ export class DeliveryWorker {
 
   /** Claims, sends and records one batch; returns how many deliveries it claimed (some may wait for a rate-limit slot). */
   async processBatch(): Promise<number> {
-    const { claimed, due: batch } = await claimDueDeliveries(this.store, this.owner, this.clock, this.config.leaseMs, this.config.batchSize);
+    // A lease of its own per claim: a delivery resent and claimed again by another of this worker's loops
+    // must not take the outcome of the attempt this loop still has in flight.
+    const lease = `${this.owner}-${newId()}`;
+    const { claimed, due: batch } = await claimDueDeliveries(this.store, lease, this.clock, this.config.leaseMs, this.config.batchSize);
     if (batch.length === 0) return claimed;
     const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
     // One time for the whole batch, so deliveries that end alike are recorded by one statement.
@@ -84,7 +87,7 @@ export class DeliveryWorker {
     const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
     await recordOutcomes(
       this.store,
-      this.owner,
+      lease,
       now,
       updates,
       hasHealthChanges(health) ? (tx, wake) => recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health) : undefined,

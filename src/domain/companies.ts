@@ -178,7 +178,9 @@ export async function deleteCompany(ctx: DomainContext, clientId: string, compan
   await ctx.store.transaction(async (tx, wake) => {
     const company = await findCompany(tx, clientId, companyId);
     await connectionDeletedEvents(ctx, tx, wake, clientId, company);
-    await tx.deleteFrom("companies").where("id", "=", companyId).where("client_id", "=", clientId).execute();
+    const deleted = await tx.deleteFrom("companies").where("id", "=", companyId).where("client_id", "=", clientId).executeTakeFirst();
+    // Deleted meanwhile by a concurrent request, which emitted the events.
+    if (Number(deleted.numDeletedRows) === 0) throw notFound("Company");
     await recordEvent(tx, wake, { clientId, eventType: "company.deleted", company, payload: companyDetails(ctx.publicUrl, company), generatedAt: now });
   });
 }

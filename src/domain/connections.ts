@@ -87,6 +87,16 @@ async function resourceOf(ctx: DomainContext, db: Kysely<Database>, clientId: st
   return (await loadConnections(ctx, db, clientId, { rows: [row] }))[0]!.resource;
 }
 
+/**
+ * Moves a connection from the status it was read with to `to`, only if no
+ * concurrent request changed it meanwhile (PostgreSQL reads without locking),
+ * so each transition, and its event, happens once.
+ */
+async function changeStatus(tx: Tx, row: ConnectionRow, to: ConnectionStatus): Promise<boolean> {
+  const result = await tx.updateTable("connections").set({ status: to }).where("id", "=", row.id).where("status", "=", row.status).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /** Writes a `connection.*` event whose payload is the company reference and the connection as it is now. */
 async function recordConnectionEvent(
   ctx: DomainContext,
@@ -174,9 +184,8 @@ export async function recordLinkOutcome(ctx: DomainContext, clientId: string, co
       await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.failed", resource, now);
       return resource;
     }
-    if (row.status === "Linked") return resourceOf(ctx, tx, clientId, row);
+    if (row.status === "Linked" || !(await changeStatus(tx, row, "Linked"))) return resourceOf(ctx, tx, clientId, await findConnectionRow(tx, clientId, companyId, connectionId));
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
-    await tx.updateTable("connections").set({ status: "Linked" }).where("id", "=", row.id).execute();
     await tx.updateTable("connection_errors").set({ status: "Resolved", resolved_at: now }).where("connection_id", "=", row.id).where("status", "=", "Active").execute();
     const resource = await resourceOf(ctx, tx, clientId, { ...row, status: "Linked" });
     await recordConnectionEvent(ctx, tx, wake, clientId, company, eventType, resource, now);
@@ -200,7 +209,7 @@ export async function unlinkConnection(ctx: DomainContext, clientId: string, com
     const row = await findConnectionRow(tx, clientId, companyId, connectionId);
     if (row.status === "Unlinked" || row.status === "Deauthorized") return resourceOf(ctx, tx, clientId, row);
     if (row.status !== "Linked") throw badRequest(`Connection is ${row.status}: only a Linked connection can be unlinked`);
-    await tx.updateTable("connections").set({ status: "Unlinked" }).where("id", "=", row.id).execute();
+    if (!(await changeStatus(tx, row, "Unlinked"))) return resourceOf(ctx, tx, clientId, await findConnectionRow(tx, clientId, companyId, connectionId));
     const resource = await resourceOf(ctx, tx, clientId, { ...row, status: "Unlinked" });
     await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.disconnected", resource, now);
     return resource;
@@ -213,7 +222,9 @@ export async function deleteConnection(ctx: DomainContext, clientId: string, com
     const company = await findCompany(tx, clientId, companyId);
     const row = await findConnectionRow(tx, clientId, companyId, connectionId);
     const resource = await resourceOf(ctx, tx, clientId, row);
-    await tx.deleteFrom("connections").where("id", "=", row.id).execute();
+    const deleted = await tx.deleteFrom("connections").where("id", "=", row.id).executeTakeFirst();
+    // Deleted meanwhile by a concurrent request, which emitted the event.
+    if (Number(deleted.numDeletedRows) === 0) throw notFound("Connection");
     await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.deleted", resource, now);
   });
 }

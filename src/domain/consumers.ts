@@ -185,6 +185,7 @@ export async function updateConsumer(ctx: DomainContext, clientId: string, consu
         .set({ rate_slot_at: null, next_attempt_at: ctx.clock.now() })
         .where("consumer_id", "=", consumerId)
         .where("rate_slot_at", "is not", null)
+        .where("next_attempt_at", "is not", null)
         .where("lease_owner", "is", null)
         .executeTakeFirst();
       if (waiting.numUpdatedRows > 0n) wakeWorkers();

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { DailyQuotaConfig } from "../config.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { apiKeyAuth } from "./auth.ts";
-import { errorHandler, rejectNulCharacters, routeNotFound } from "./errors.ts";
+import { errorHandler, rejectMalformedText, routeNotFound } from "./errors.ts";
 import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
@@ -60,7 +60,7 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));
     if (options.dailyQuota) api.addHook("onRequest", dailyQuota(ctx, options.dailyQuota));
-    api.addHook("preValidation", rejectNulCharacters);
+    api.addHook("preValidation", rejectMalformedText);
     companyRoutes(api, ctx);
     connectionRoutes(api, ctx);
     integrationRoutes(api, ctx);

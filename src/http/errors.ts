@@ -26,6 +26,8 @@ function toHooklineError(error: FastifyError | HooklineError | Error): HooklineE
     const summary = items.map((item) => `${item.itemId} ${item.message}`).join("; ");
     return new HooklineError(400, `Invalid request: ${summary}`, items);
   }
+  // The parser's message quotes the body around the fault, and a body may hold credentials.
+  if (error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY") return new HooklineError(400, "The body is not valid JSON");
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) return new HooklineError(status, fastifyError.message);
   return new HooklineError(500, "An internal error occurred", [], "Unknown");
@@ -34,32 +36,42 @@ function toHooklineError(error: FastifyError | HooklineError | Error): HooklineE
 export const routeNotFound = (request: FastifyRequest, reply: FastifyReply) =>
   reply.status(404).send(toErrorMessage(new HooklineError(404, `No route for ${request.method} ${request.url.split("?")[0]}`), request.id));
 
-/** Whether any string (or object key) in a parsed body or query holds U+0000; walked without recursion, as bodies may nest deeply. */
-function containsNul(root: unknown): boolean {
-  const pending: unknown[] = [root];
+/** Deeper JSON than any event payload needs; serialising much deeper input overflows the stack. */
+const MAX_DEPTH = 64;
+
+/**
+ * What is wrong with a parsed body or query, if anything: a string (or object
+ * key) holding U+0000, or nesting deeper than MAX_DEPTH. Walked without
+ * recursion, since the input may nest deeply.
+ */
+function fault(root: unknown): "nul" | "depth" | undefined {
+  const pending: Array<[unknown, number]> = [[root, 0]];
   while (pending.length > 0) {
-    const value = pending.pop();
+    const [value, depth] = pending.pop()!;
     if (typeof value === "string") {
-      if (value.includes("\u0000")) return true;
-    } else if (Array.isArray(value)) {
-      pending.push(...value);
+      if (value.includes("\u0000")) return "nul";
     } else if (value !== null && typeof value === "object") {
+      if (depth >= MAX_DEPTH) return "depth";
       for (const [key, item] of Object.entries(value)) {
-        if (key.includes("\u0000")) return true;
-        pending.push(item);
+        if (key.includes("\u0000")) return "nul";
+        pending.push([item, depth + 1]);
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 /**
  * PostgreSQL text cannot hold NUL characters and no field of the API needs
  * one, so they are refused up front: a 400 on both databases rather than a
- * failed insert on one.
+ * failed insert on one. So is JSON nested deeper than any payload needs.
  */
-export async function rejectNulCharacters(request: FastifyRequest): Promise<void> {
-  if (containsNul(request.body) || containsNul(request.query)) {
+export async function rejectMalformedText(request: FastifyRequest): Promise<void> {
+  const found = fault(request.body) ?? fault(request.query);
+  if (found === "nul") {
     throw badRequest("Text must not contain NUL (U+0000) characters", [{ itemId: "request", message: "Contains U+0000", validatorName: "nul" }]);
+  }
+  if (found === "depth") {
+    throw badRequest(`JSON must not nest deeper than ${MAX_DEPTH} levels`, [{ itemId: "request", message: `Nested deeper than ${MAX_DEPTH} levels`, validatorName: "depth" }]);
   }
 }

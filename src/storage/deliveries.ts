@@ -109,6 +109,9 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
     .where("deliveries.lease_owner", "=", owner)
     .orderBy("deliveries.next_attempt_at")
     .execute();
+  // A delivery whose consumer was deleted meanwhile (a resend or replay racing the deletion) has nothing to go to.
+  const orphans = claimed.filter((row) => !rows.some((found) => found.id === row.id)).map((row) => row.id);
+  if (orphans.length > 0) await store.transaction((tx) => tx.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
   const limited = rows.filter((row) => row.rateLimit !== null && row.disabled === 0);
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<string>();
@@ -244,7 +247,7 @@ export async function recordOutcomes(
       const { status, attemptCount, nextAttemptAt } = group[0]!;
       await tx
         .updateTable("deliveries")
-        .set({ status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null, updated_at: now })
+        .set({ status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null, rate_slot_at: null, updated_at: now })
         .where("id", "in", group.map((update) => update.deliveryId))
         .where("lease_owner", "=", owner)
         .execute();
