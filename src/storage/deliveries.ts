@@ -3,6 +3,9 @@ import type { Clock } from "../clock.ts";
 import type { Store, Tx } from "./database.ts";
 import type { DeliveryStatus, PreviousSecret } from "./schema.ts";
 
+/** Characters of event bodies one claimed batch may hold (the delivery thread's heap is bounded). */
+const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
+
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
   id: string;
@@ -112,10 +115,22 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
   // A delivery whose consumer was deleted meanwhile (a resend or replay racing the deletion) has nothing to go to.
   const orphans = claimed.filter((row) => !rows.some((found) => found.id === row.id)).map((row) => row.id);
   if (orphans.length > 0) await store.transaction((tx) => tx.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
+  // A batch holds its bodies in memory while it is sent: past the budget (events of hundreds of KB), the rest waits for the next claim.
+  const batch: typeof rows = [];
+  const overBudget: string[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    bytes += row.body.length;
+    if (batch.length === 0 || bytes <= BATCH_BODY_BUDGET) batch.push(row);
+    else overBudget.push(row.id);
+  }
+  if (overBudget.length > 0) {
+    await store.transaction((tx) => tx.updateTable("deliveries").set({ lease_owner: null, lease_expires_at: null }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute());
+  }
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
-  const limited = rows.filter((row) => row.rateLimit !== null && row.disabled === 0);
+  const limited = batch.filter((row) => row.rateLimit !== null && row.disabled === 0);
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<string>();
-  const sendable = rows
+  const sendable = batch
     .filter((row) => !waiting.has(row.id))
     .map((row): DueDelivery => ({
       id: row.id,
