@@ -227,3 +227,33 @@ describe("destinations are checked against SSRF", () => {
     });
   }
 });
+
+describe("a resend while an attempt is in flight", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "none", workerConcurrency: "2" });
+  });
+  after(() => server.close());
+
+  test("the resent attempt's outcome stands; the older attempt, answered meanwhile, cannot overwrite it", async () => {
+    const answers: Array<(status: number) => void> = [];
+    const receiver = await Receiver.start((_index, _webhook, response) => answers.push((status) => response.writeHead(status).end()));
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      await server.api("POST", "/companies", { name: "Resent in flight" });
+      const [first] = await receiver.waitFor(1);
+      const messageId = first!.headers["webhook-id"] as string;
+      assert.equal((await server.api("POST", `/webhooks/${consumerId}/messages/${messageId}/resend`)).status, 202);
+      // The worker's other loop sends the resent delivery while the first attempt still waits for its answer.
+      await receiver.waitFor(2);
+      answers[0]!(500);
+      await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length === 1, "the older attempt logged");
+      answers[1]!(204);
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length === 2, "both attempts logged");
+      assert.deepEqual(attempts.map((attempt) => attempt.status_code), [500, 204]);
+      assert.equal(deliveries[0]!.status, "Success", "the older attempt's failure did not take over the resent delivery");
+    } finally {
+      await receiver.close();
+    }
+  });
+});
