@@ -130,19 +130,29 @@ interface Candidate {
   created_at: number;
 }
 
+interface Redelivery<C extends Candidate> {
+  /** Reads the next candidates after `after` (no transaction held while reading), and where the chunk after starts, if any. */
+  select(after: Position | undefined): Promise<{ candidates: C[]; next: Position | undefined }>;
+  /** Writes the deliveries of the candidates whose payload is still held; returns how many it scheduled. */
+  schedule(tx: Tx, held: C[], now: number): Promise<number>;
+}
+
 /**
- * Walks the range chunk by chunk: `select` reads the next candidates (no
- * transaction held while reading) and where the next chunk starts, if there
- * is one; `schedule` writes the deliveries of the candidates whose payload is
- * still held, in one short transaction per chunk.
+ * Recover and replay alike: checks the consumer and the range, then walks the
+ * range chunk by chunk, scheduling each chunk in one short transaction, paced
+ * at the consumer's rate.
  */
-async function scheduleInChunks<C extends Candidate>(
+async function redeliverRange<C extends Candidate>(
   ctx: DomainContext,
   clientId: string,
-  pacer: Pacer,
-  select: (after: Position | undefined) => Promise<{ candidates: C[]; next: Position | undefined }>,
-  schedule: (tx: Tx, held: C[], now: number) => Promise<number>,
+  consumerId: string,
+  input: TimeRangeInput,
+  plan: (consumer: Awaited<ReturnType<typeof redeliverableConsumer>>, range: ReturnType<typeof requiredRange>, pacer: Pacer) => Redelivery<C>,
 ): Promise<RedeliveryResult> {
+  const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
+  const range = requiredRange(input);
+  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond);
+  const { select, schedule } = plan(consumer, range, pacer);
   const result = { scheduled: 0, skippedPurged: 0 };
   let after: Position | undefined;
   for (;;) {
@@ -174,14 +184,8 @@ const continueAfter = (rows: Candidate[]): Position | undefined => {
 
 /** Restarts, at a paced rate, every delivery to the consumer that ended in Failure for a message of the range. */
 export async function recoverFailed(ctx: DomainContext, clientId: string, consumerId: string, input: TimeRangeInput): Promise<RedeliveryResult> {
-  const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
-  const range = requiredRange(input);
-  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond);
-  return scheduleInChunks(
-    ctx,
-    clientId,
-    pacer,
-    async (after) => {
+  return redeliverRange(ctx, clientId, consumerId, input, (consumer, range, pacer) => ({
+    select: async (after) => {
       const rows = await messagesInRange(ctx.store.db, clientId, range, after)
         .where((eb) =>
           eb.exists(
@@ -196,7 +200,7 @@ export async function recoverFailed(ctx: DomainContext, clientId: string, consum
         .execute();
       return { candidates: rows, next: continueAfter(rows) };
     },
-    async (tx, held, now) => {
+    schedule: async (tx, held, now) => {
       const restarts = [];
       for (const message of held) {
         // Only a delivery still in Failure: one resent meanwhile keeps its new schedule.
@@ -213,7 +217,7 @@ export async function recoverFailed(ctx: DomainContext, clientId: string, consum
       if (restarts.length > 0) await tx.insertInto("delivery_restarts").values(restarts).execute();
       return restarts.length;
     },
-  );
+  }));
 }
 
 /**
@@ -224,14 +228,8 @@ export async function recoverFailed(ctx: DomainContext, clientId: string, consum
  * the company's current tags.
  */
 export async function replayMissed(ctx: DomainContext, clientId: string, consumerId: string, input: TimeRangeInput): Promise<RedeliveryResult> {
-  const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
-  const range = requiredRange(input);
-  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond);
-  return scheduleInChunks(
-    ctx,
-    clientId,
-    pacer,
-    async (after) => {
+  return redeliverRange(ctx, clientId, consumerId, input, (consumer, range, pacer) => ({
+    select: async (after) => {
       const rows = await messagesInRange(ctx.store.db, clientId, range, after)
         .where("example", "=", 0)
         .where((eb) =>
@@ -249,7 +247,7 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
       );
       return { candidates: matching, next: continueAfter(rows) };
     },
-    async (tx, held, now) => {
+    schedule: async (tx, held, now) => {
       if (held.length === 0) return 0;
       const inserted = await tx
         .insertInto("deliveries")
@@ -261,5 +259,5 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
         .executeTakeFirst();
       return Number(inserted.numInsertedOrUpdatedRows ?? 0);
     },
-  );
+  }));
 }

@@ -113,7 +113,8 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
     .orderBy("deliveries.next_attempt_at")
     .execute();
   // A delivery whose consumer was deleted meanwhile (a resend or replay racing the deletion) has nothing to go to.
-  const orphans = claimed.filter((row) => !rows.some((found) => found.id === row.id)).map((row) => row.id);
+  const found = new Set(rows.map((row) => row.id));
+  const orphans = claimed.filter((row) => !found.has(row.id)).map((row) => row.id);
   if (orphans.length > 0) await store.transaction((tx) => tx.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
   // A batch holds its bodies in memory while it is sent: past the budget (events of hundreds of KB), the rest waits for the next claim.
   const batch: typeof rows = [];
