@@ -53,8 +53,8 @@ export class DestinationPolicy {
   }
 
   /** Whether the URL's host is an IP address the policy refuses (hostnames are checked by `lookup`). */
-  isRefusedLiteral(url: string): boolean {
-    const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+  isRefusedLiteral(url: URL): boolean {
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     return isIP(host) !== 0 && !this.isAllowedAddress(host);
   }
 

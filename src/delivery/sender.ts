@@ -1,5 +1,5 @@
 import { rootCertificates } from "node:tls";
-import { Agent, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { RESERVED_HEADER_NAMES } from "../domain/consumer-headers.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { StoredClientCertificate } from "../storage/deliveries.ts";
@@ -32,6 +32,14 @@ export interface SenderTls {
 }
 
 const USER_AGENT = "Hookline-Webhooks/0.1";
+/** Distinct consumer URLs kept parsed; past this the cache starts over. */
+const TARGET_CACHE_SIZE = 10_000;
+
+interface Target {
+  origin: string;
+  path: string;
+  refusedLiteral: boolean;
+}
 
 /**
  * POSTs webhook bodies over keep-alive connections. Only a 2xx answer within
@@ -48,6 +56,7 @@ export class WebhookSender {
    * holds no sockets once its keep-alive connections time out.
    */
   private readonly certificateAgents = new Map<string, { sealedKey: string; agent: Agent }>();
+  private readonly targets = new Map<string, Target>();
 
   constructor(
     private readonly destinations: DestinationPolicy,
@@ -88,40 +97,47 @@ export class WebhookSender {
 
   async send({ url, headers, body, customHeaders, clientCertificate }: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    const finish = (result: Omit<SendResult, "durationMs">): SendResult => ({ ...result, durationMs: Math.round(performance.now() - started) });
+    let target: Target;
+    let dispatcher: Agent;
     try {
-      // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so check them here.
-      if (this.destinations.isRefusedLiteral(url)) {
-        return finish({ statusCode: null, responseExcerpt: null, succeeded: false, error: "Destination address is refused by the SSRF policy" });
-      }
-      const response = await request(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)), ...headers },
-        body,
-        dispatcher: clientCertificate ? this.agentFor(clientCertificate) : this.agent,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const responseExcerpt = await this.readExcerpt(response.body);
-      const succeeded = response.statusCode >= 200 && response.statusCode < 300;
-      return finish({ statusCode: response.statusCode, responseExcerpt, succeeded, error: succeeded ? null : `HTTP ${response.statusCode}` });
+      target = this.targetOf(url);
+      dispatcher = clientCertificate ? this.agentFor(clientCertificate) : this.agent;
     } catch (error) {
-      return finish({ statusCode: null, responseExcerpt: null, succeeded: false, error: describe(error) });
+      return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: describe(error) };
     }
+    // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
+    if (target.refusedLiteral) {
+      return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: "Destination address is refused by the SSRF policy" };
+    }
+    return new Promise<SendResult>((resolve) => {
+      const attempt = new AttemptHandler(started, this.excerptBytes, resolve);
+      attempt.deadline = setTimeout(() => attempt.timeOut(), this.timeoutMs);
+      dispatcher.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)), ...headers },
+          body,
+        },
+        attempt,
+      );
+    });
   }
 
-  private async readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    for await (const chunk of body) {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length >= this.excerptBytes) {
-        body.destroy();
-        break;
-      }
+  /**
+   * A consumer URL taken apart once: every delivery to a consumer repeats it,
+   * and parsing it (and checking a literal address) per request showed in profiles.
+   */
+  private targetOf(url: string): Target {
+    let target = this.targets.get(url);
+    if (target === undefined) {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, refusedLiteral: this.destinations.isRefusedLiteral(parsed) };
+      if (this.targets.size >= TARGET_CACHE_SIZE) this.targets.clear();
+      this.targets.set(url, target);
     }
-    // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
-    return Buffer.concat(chunks).subarray(0, this.excerptBytes).toString("utf8").replaceAll("\u0000", "\uFFFD");
+    return target;
   }
 
   async close(): Promise<void> {
@@ -139,9 +155,77 @@ function allowedHeaders(customHeaders: Record<string, string>): Record<string, s
   return allowed;
 }
 
+/**
+ * One attempt on undici's dispatch API: the status and the first bytes of the
+ * answer are all Hookline keeps, so the response is read as it arrives rather
+ * than through a body stream, and the attempt settles exactly once: on the
+ * answer's end, on its first excerptBytes (the rest is not read), on an error
+ * or at the deadline, whichever comes first.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  deadline: NodeJS.Timeout | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private statusCode: number | null = null;
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+  private settled = false;
+
+  constructor(
+    private readonly started: number,
+    private readonly excerptBytes: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Timed out while it waited for a connection: it is not sent at all.
+    if (this.settled) controller.abort(new Error("attempt already settled"));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.statusCode = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received >= this.excerptBytes) {
+      this.finish();
+      controller.abort(new Error("excerpt complete"));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: describe(error) });
+  }
+
+  timeOut(): void {
+    this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: "Timed out waiting for the response" });
+    this.controller?.abort(new Error("attempt timed out"));
+  }
+
+  private finish(): void {
+    const statusCode = this.statusCode!;
+    const succeeded = statusCode >= 200 && statusCode < 300;
+    // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
+    const excerpt = this.received === 0 ? "" : Buffer.concat(this.chunks).subarray(0, this.excerptBytes).toString("utf8").replaceAll("\u0000", "\uFFFD");
+    this.settle({ statusCode, responseExcerpt: excerpt, succeeded, error: succeeded ? null : `HTTP ${statusCode}` });
+  }
+
+  private settle(result: Omit<SendResult, "durationMs">): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.resolve({ ...result, durationMs: Math.round(performance.now() - this.started) });
+  }
+}
+
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  if (error.name === "TimeoutError" || error.name === "AbortError") return "Timed out waiting for the response";
   const code = (error as NodeJS.ErrnoException).code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code;
   return code ? `${code}: ${error.message}` : error.message;
 }
