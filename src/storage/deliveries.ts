@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Store, Tx } from "./database.ts";
-import type { DeliveryStatus, PreviousSecret } from "./schema.ts";
+import { jsonRecords, recordColumnList, type RecordColumnType } from "./json-records.ts";
+import type { AttemptsTable, DeliveriesTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
 
 /** Characters of event bodies one claimed batch may hold (the delivery thread's heap is bounded). */
 const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
@@ -223,7 +224,30 @@ async function handBack(tx: Tx, owner: string, slots: ReadonlyMap<string, number
     .execute();
 }
 
-/** Records a batch of attempt outcomes in one transaction and releases their leases. */
+/** How an attempt row and a delivery's new state travel to the database as JSON records. */
+const ATTEMPT_COLUMNS = {
+  id: "text",
+  client_id: "text",
+  delivery_id: "text",
+  message_id: "text",
+  consumer_id: "text",
+  attempt_number: "integer",
+  started_at: "bigint",
+  duration_ms: "integer",
+  status_code: "integer",
+  response_excerpt: "text",
+  error: "text",
+  succeeded: "integer",
+} as const satisfies Record<keyof AttemptsTable, RecordColumnType>;
+const OUTCOME_COLUMNS = { id: "text", status: "text", attempt_count: "integer", next_attempt_at: "bigint" } as const satisfies Partial<Record<keyof DeliveriesTable, RecordColumnType>>;
+
+/**
+ * Records a batch of attempt outcomes in one transaction and releases their
+ * leases: one INSERT for the attempts and one UPDATE for the deliveries,
+ * whatever the batch holds. A delivery whose lease this claim no longer
+ * holds (resent and claimed again meanwhile) keeps its newer state; its
+ * attempt is logged all the same, since the request was sent.
+ */
 export async function recordOutcomes(
   store: Store,
   owner: string,
@@ -233,41 +257,35 @@ export async function recordOutcomes(
   alsoRecord?: (tx: Tx, wakeWorkers: () => void) => Promise<void>,
 ): Promise<void> {
   if (updates.length === 0) return;
+  const attempts = updates.flatMap(({ deliveryId, attemptCount, attempt }): AttemptsTable[] =>
+    attempt
+      ? [{
+          id: attempt.id,
+          client_id: attempt.clientId,
+          delivery_id: deliveryId,
+          message_id: attempt.messageId,
+          consumer_id: attempt.consumerId,
+          attempt_number: attemptCount,
+          started_at: attempt.startedAt,
+          duration_ms: attempt.durationMs,
+          status_code: attempt.statusCode,
+          response_excerpt: attempt.responseExcerpt,
+          error: attempt.error,
+          succeeded: attempt.succeeded ? 1 : 0,
+        }]
+      : [],
+  );
+  const outcomes = updates.map(({ deliveryId, status, attemptCount, nextAttemptAt }) => ({ id: deliveryId, status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt }));
   await store.transaction(async (tx, wakeWorkers) => {
-    const attempts = updates.flatMap(({ deliveryId, attemptCount, attempt }) =>
-      attempt
-        ? [{
-            id: attempt.id,
-            client_id: attempt.clientId,
-            delivery_id: deliveryId,
-            message_id: attempt.messageId,
-            consumer_id: attempt.consumerId,
-            attempt_number: attemptCount,
-            started_at: attempt.startedAt,
-            duration_ms: attempt.durationMs,
-            status_code: attempt.statusCode,
-            response_excerpt: attempt.responseExcerpt,
-            error: attempt.error,
-            succeeded: attempt.succeeded ? 1 : 0,
-          }]
-        : [],
-    );
-    if (attempts.length > 0) await tx.insertInto("attempts").values(attempts).execute();
-    // Deliveries that end in the same state share one UPDATE: in the common case a whole batch succeeds at its first attempt.
-    const groups = new Map<string, DeliveryUpdate[]>();
-    for (const update of updates) {
-      const key = `${update.status} ${update.attemptCount} ${update.nextAttemptAt}`;
-      groups.set(key, [...(groups.get(key) ?? []), update]);
+    if (attempts.length > 0) {
+      const columns = recordColumnList(ATTEMPT_COLUMNS);
+      await sql`INSERT INTO attempts (${columns}) SELECT ${columns} FROM ${jsonRecords(store.dialect, attempts, "a", ATTEMPT_COLUMNS)}`.execute(tx);
     }
-    for (const group of groups.values()) {
-      const { status, attemptCount, nextAttemptAt } = group[0]!;
-      await tx
-        .updateTable("deliveries")
-        .set({ status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null, rate_slot_at: null, updated_at: now })
-        .where("id", "in", group.map((update) => update.deliveryId))
-        .where("lease_owner", "=", owner)
-        .execute();
-    }
+    await sql`UPDATE deliveries
+      SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
+          lease_owner = NULL, lease_expires_at = NULL, rate_slot_at = NULL, updated_at = ${now}
+      FROM ${jsonRecords(store.dialect, outcomes, "u", OUTCOME_COLUMNS)}
+      WHERE deliveries.id = u.id AND deliveries.lease_owner = ${owner}`.execute(tx);
     await alsoRecord?.(tx, wakeWorkers);
   });
 }
