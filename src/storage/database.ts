@@ -161,6 +161,16 @@ export class Store {
     return result;
   }
 
+  /**
+   * Runs one statement that writes. On PostgreSQL a statement is atomic on its
+   * own, so it runs without the BEGIN and COMMIT round trips; on SQLite it runs
+   * in a transaction all the same, to take the write lock without blocking the
+   * event loop (see beginImmediate).
+   */
+  async writeStatement<T>(statement: (db: Tx) => Promise<T>): Promise<T> {
+    return this.dialect === "postgres" ? statement(this.db) : this.transaction(statement);
+  }
+
   /** Calls `listener` whenever new deliveries were committed by any process sharing this database. */
   async onWake(listener: () => void): Promise<() => void> {
     this.wakeups.on("wake", listener);

@@ -82,8 +82,8 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
     .orderBy("next_attempt_at")
     .limit(limit);
   if (store.dialect === "postgres") due = due.forUpdate().skipLocked();
-  const claimed = await store.transaction((tx) =>
-    tx.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: leaseUntil }).where("id", "in", due).returning("id").execute(),
+  const claimed = await store.writeStatement((db) =>
+    db.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: leaseUntil }).where("id", "in", due).returning("id").execute(),
   );
   if (claimed.length === 0) return { claimed: 0, due: [] };
   const rows = await db
@@ -109,14 +109,14 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
       "consumers.rate_limit as rateLimit",
       "deliveries.rate_slot_at as rateSlotAt",
     ])
-    .where("deliveries.id", "in", claimed.map((row) => row.id))
+    .where(sql<boolean>`deliveries.id IN (SELECT id FROM ${jsonRecords(store.dialect, claimed, "claimed", { id: "text" })})`)
     .where("deliveries.lease_owner", "=", owner)
     .orderBy("deliveries.next_attempt_at")
     .execute();
   // A delivery whose consumer was deleted meanwhile (a resend or replay racing the deletion) has nothing to go to.
   const found = new Set(rows.map((row) => row.id));
   const orphans = claimed.filter((row) => !found.has(row.id)).map((row) => row.id);
-  if (orphans.length > 0) await store.transaction((tx) => tx.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
+  if (orphans.length > 0) await store.writeStatement((db) => db.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
   // A batch holds its bodies in memory while it is sent: past the budget (events of hundreds of KB), the rest waits for the next claim.
   const batch: typeof rows = [];
   const overBudget: string[] = [];
@@ -127,7 +127,7 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
     else overBudget.push(row.id);
   }
   if (overBudget.length > 0) {
-    await store.transaction((tx) => tx.updateTable("deliveries").set({ lease_owner: null, lease_expires_at: null }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute());
+    await store.writeStatement((db) => db.updateTable("deliveries").set({ lease_owner: null, lease_expires_at: null }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute());
   }
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
   const limited = batch.filter((row) => row.rateLimit !== null && row.disabled === 0);
