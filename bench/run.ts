@@ -30,7 +30,8 @@ const { values: flags } = parseArgs({
     "steady-rate": { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "10" },
     queued: { type: "string", default: "100000" },
-    "physical-seconds": { type: "string", default: "8" },
+    "physical-seconds": { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
     only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
@@ -38,9 +39,12 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(`npm run bench -- [--events 4000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
-  [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 8]
+  [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
-  [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR`);
+  [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
+The throughput scenarios run --rounds times, interleaved, and each figure is the median
+of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
+references under the same drift.`);
   process.exit(0);
 }
 const EVENTS = Number(flags.events);
@@ -308,15 +312,37 @@ async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number
 
 const fixed = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
 
-function printTable(rows: Figures[], physical?: Figures, bullmq?: Figures | null): void {
-  console.log(`\nE = ${EVENTS} events x K = ${CONSUMERS} consumers = ${EVENTS * CONSUMERS} deliveries per run\n`);
+function median(values: number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** One scenario over its rounds: the run with the median rate, and the medians of its per-round ratios to the references. */
+interface Summary {
+  figures: Figures;
+  rates: number[];
+  toPhysical?: number;
+  toBullmq?: number;
+}
+
+function summarize(rounds: Figures[], physical: Figures[], bullmq: Figures[]): Summary {
+  const rates = rounds.map((run) => run.deliveriesPerSecond);
+  const figures = rounds.slice().sort((a, b) => a.deliveriesPerSecond - b.deliveriesPerSecond)[Math.floor((rounds.length - 1) / 2)]!;
+  const ratio = (references: Figures[]) =>
+    references.length === rounds.length ? median(rounds.map((run, round) => run.deliveriesPerSecond / references[round]!.deliveriesPerSecond)) : undefined;
+  return { figures, rates, toPhysical: ratio(physical), toBullmq: ratio(bullmq) };
+}
+
+function printTable(rows: Summary[]): void {
+  console.log(`\nE = ${EVENTS} events x K = ${CONSUMERS} consumers = ${EVENTS * CONSUMERS} deliveries per run; throughput rows are medians of ${ROUNDS} interleaved rounds\n`);
   const header = ["scenario", "ingest ev/s", "deliveries/s", "x physical", "x BullMQ", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "dup", "lost"];
-  const lines = rows.map((row) => [
+  const lines = rows.map(({ figures: row, toPhysical, toBullmq }) => [
     row.name,
     fixed(row.ingestPerSecond),
     fixed(row.deliveriesPerSecond),
-    physical ? fixed(row.deliveriesPerSecond / physical.deliveriesPerSecond, 2) : "-",
-    bullmq ? fixed(row.deliveriesPerSecond / bullmq.deliveriesPerSecond, 2) : "-",
+    fixed(toPhysical, 2),
+    fixed(toBullmq, 2),
     fixed(row.latency?.p50),
     fixed(row.latency?.p90),
     fixed(row.latency?.p99),
@@ -329,12 +355,17 @@ function printTable(rows: Figures[], physical?: Figures, bullmq?: Figures | null
   console.log(format(header));
   console.log(widths.map((width) => "-".repeat(width)).join("  "));
   for (const line of lines) console.log(format(line));
+  const rounds = rows.filter((row) => row.rates.length > 1);
+  if (rounds.length > 0) {
+    console.log("\ndeliveries/s of each round:");
+    for (const row of rounds) console.log(`  ${row.figures.name.padEnd(widths[0]!)}  ${row.rates.map((rate) => fixed(rate)).join("  ")}`);
+  }
 }
 
+const ROUNDS = Number(flags.rounds);
 const receiver = await ReceiverProcess.start();
-const rows: Figures[] = [];
-let physical: Figures | undefined;
-let bullmq: Figures | null = null;
+const runs = new Map<string, Figures[]>();
+let steady: Figures | undefined;
 let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
 try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
@@ -344,29 +375,35 @@ try {
     console.log("done");
     return result;
   };
-  physical = await step("physical", "physical limit", () => physicalLimit(receiver));
-  if (physical) rows.push(physical);
-  bullmq = (await step("bullmq", "BullMQ reference", () => bullmqReference(receiver))) ?? null;
-  if (bullmq) rows.push(bullmq);
-  for (const [key, name, dialect, workers] of [
-    ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
-    ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
-    ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
-  ] as const) {
-    const figures = await step(key, name, () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) }));
-    if (figures) rows.push(figures);
+  const scenarios: Array<[key: string, label: string, run: () => Promise<Figures | null>]> = [
+    ["physical", "physical limit", () => physicalLimit(receiver)],
+    ["bullmq", "BullMQ reference", () => bullmqReference(receiver)],
+    ...([
+      ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
+      ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
+      ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
+    ] as const).map(([key, name, dialect, workers]): [string, string, () => Promise<Figures>] => [key, name, () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) })]),
+  ];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [key, label, run] of scenarios) {
+      const figures = await step(key, `${label} (round ${round} of ${ROUNDS})`, run);
+      if (figures) runs.set(key, [...(runs.get(key) ?? []), figures]);
+    }
   }
   const rate = Number(flags["steady-rate"]);
   const perSecond = rate / CONSUMERS;
   const steadyName = `SQLite, steady ${rate} deliveries/s (single publishes)`;
-  const steady = await step("steady", "steady-rate latency", () =>
+  steady = await step("steady", "steady-rate latency", () =>
     hookline(steadyName, "sqlite", 0, receiver, { events: Math.round(perSecond * Number(flags["steady-seconds"])), batchSize: 1, perSecond }),
   );
-  if (steady) rows.push(steady);
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
 } finally {
   receiver.stop();
 }
-printTable(rows, physical, bullmq);
+const physical = runs.get("physical") ?? [];
+const bullmq = runs.get("bullmq") ?? [];
+const rows = [...runs.values()].map((rounds) => summarize(rounds, physical, bullmq));
+if (steady) rows.push({ figures: steady, rates: [steady.deliveriesPerSecond] });
+printTable(rows);
 if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
 process.exit(0);
