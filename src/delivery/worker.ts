@@ -23,6 +23,7 @@ export class DeliveryWorker {
   private wakeups = 0;
   private readonly sleepers = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
+  private readonly debug: boolean;
 
   constructor(
     private readonly store: Store,
@@ -32,7 +33,9 @@ export class DeliveryWorker {
     private readonly log: Logger,
     /** Told of every batch once it is recorded (the delivery thread forwards its metrics). */
     private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
-  ) {}
+  ) {
+    this.debug = log.isLevelEnabled("debug");
+  }
 
   async start(): Promise<void> {
     this.running = true;
@@ -108,7 +111,10 @@ export class DeliveryWorker {
       customHeaders: delivery.customHeaders,
       clientCertificate: delivery.clientCertificate,
     });
-    this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
+    // Guarded: building the log record for every attempt costs the hot path even when debug is off.
+    if (this.debug) {
+      this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
+    }
     return {
       id: newId(),
       clientId: delivery.clientId,
