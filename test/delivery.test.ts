@@ -83,6 +83,24 @@ describe("retries on a compressed schedule", () => {
     }
   });
 
+  test("a receiver that answers 200 but trickles its body past the timeout fails the attempt", async () => {
+    // A byte every 100 ms keeps the connection busy, so only the attempt's own deadline can end it.
+    const trickling = await Receiver.start((_index, _webhook, response) => {
+      response.writeHead(200, { "content-type": "text/plain" });
+      const timer = setInterval(() => response.write("x"), 100);
+      response.on("close", () => clearInterval(timer));
+    });
+    try {
+      const consumerId = await subscribe(server, trickling.url);
+      await server.api("POST", "/companies", { name: "Trickling" });
+      const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+      assert.equal(attempts[0]!.succeeded, 0);
+      assert.match(attempts[0]!.error ?? "", /timed out/i);
+    } finally {
+      await trickling.close();
+    }
+  });
+
   test("a refused connection is a failed attempt with the network error recorded", async () => {
     const closed = await Receiver.start();
     const url = closed.url;
