@@ -21,7 +21,9 @@ const WORKER_ENV = {
   HOOKLINE_WORKER_BATCH_SIZE: String(BATCH_SIZE),
   HOOKLINE_WORKER_CONCURRENCY: String(CONCURRENCY),
   HOOKLINE_ATTEMPT_TIMEOUT: "2s",
-  HOOKLINE_WORKER_LEASE: "3s",
+  // Four times the attempt timeout, as in the defaults (60s and 15s): a live worker's batch, slowed by four processes
+  // contending for one SQLite file, must still be recorded within its lease, or another worker sends it again.
+  HOOKLINE_WORKER_LEASE: "8s",
   // Workers in other processes hear of new work through NOTIFY on PostgreSQL; on SQLite they poll.
   HOOKLINE_WORKER_IDLE_POLL: "100ms",
   HOOKLINE_RETRY_SCHEDULE: "200ms,200ms,200ms,200ms,200ms",
