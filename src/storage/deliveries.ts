@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import type { Store, Tx } from "./database.ts";
-import { jsonRecords, recordColumnList, type RecordColumnType } from "./json-records.ts";
-import type { AttemptsTable, DeliveriesTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
+import { insertRecords, jsonRecords } from "./json-records.ts";
+import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
 
 /** Characters of event bodies one claimed batch may hold (the delivery thread's heap is bounded). */
 const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
@@ -109,7 +109,7 @@ export async function claimDueDeliveries(store: Store, owner: string, clock: Clo
       "consumers.rate_limit as rateLimit",
       "deliveries.rate_slot_at as rateSlotAt",
     ])
-    .where(sql<boolean>`deliveries.id IN (SELECT id FROM ${jsonRecords(store.dialect, claimed, "claimed", { id: "text" })})`)
+    .where(sql<boolean>`deliveries.id IN (SELECT id FROM ${jsonRecords(db, "deliveries", claimed, "claimed", ["id"])})`)
     .where("deliveries.lease_owner", "=", owner)
     .orderBy("deliveries.next_attempt_at")
     .execute();
@@ -224,23 +224,6 @@ async function handBack(tx: Tx, owner: string, slots: ReadonlyMap<string, number
     .execute();
 }
 
-/** How an attempt row and a delivery's new state travel to the database as JSON records. */
-const ATTEMPT_COLUMNS = {
-  id: "text",
-  client_id: "text",
-  delivery_id: "text",
-  message_id: "text",
-  consumer_id: "text",
-  attempt_number: "integer",
-  started_at: "bigint",
-  duration_ms: "integer",
-  status_code: "integer",
-  response_excerpt: "text",
-  error: "text",
-  succeeded: "integer",
-} as const satisfies Record<keyof AttemptsTable, RecordColumnType>;
-const OUTCOME_COLUMNS = { id: "text", status: "text", attempt_count: "integer", next_attempt_at: "bigint" } as const satisfies Partial<Record<keyof DeliveriesTable, RecordColumnType>>;
-
 /**
  * Records a batch of attempt outcomes in one transaction and releases their
  * leases: one INSERT for the attempts and one UPDATE for the deliveries,
@@ -277,14 +260,11 @@ export async function recordOutcomes(
   );
   const outcomes = updates.map(({ deliveryId, status, attemptCount, nextAttemptAt }) => ({ id: deliveryId, status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt }));
   await store.transaction(async (tx, wakeWorkers) => {
-    if (attempts.length > 0) {
-      const columns = recordColumnList(ATTEMPT_COLUMNS);
-      await sql`INSERT INTO attempts (${columns}) SELECT ${columns} FROM ${jsonRecords(store.dialect, attempts, "a", ATTEMPT_COLUMNS)}`.execute(tx);
-    }
+    await insertRecords(tx, "attempts", attempts);
     await sql`UPDATE deliveries
       SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
           lease_owner = NULL, lease_expires_at = NULL, rate_slot_at = NULL, updated_at = ${now}
-      FROM ${jsonRecords(store.dialect, outcomes, "u", OUTCOME_COLUMNS)}
+      FROM ${jsonRecords(tx, "deliveries", outcomes, "u", ["id", "status", "attempt_count", "next_attempt_at"])}
       WHERE deliveries.id = u.id AND deliveries.lease_owner = ${owner}`.execute(tx);
     await alsoRecord?.(tx, wakeWorkers);
   });

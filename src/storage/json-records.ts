@@ -1,31 +1,33 @@
-import { sql, type RawBuilder } from "kysely";
-import type { Dialect } from "./database.ts";
-
-/** The SQL types a JSON record's fields are read as. */
-export type RecordColumnType = "text" | "integer" | "bigint";
+import { PostgresAdapter, sql, type Insertable, type Kysely, type RawBuilder } from "kysely";
+import type { Database } from "./schema.ts";
 
 /**
- * A batch of rows as a table in FROM, passed as one JSON parameter: the
- * statement's text is the same whatever the batch size, so it is prepared
- * once, and the database parses the rows in C instead of binding thousands of
- * parameters (on PostgreSQL this halves the cost of recording a batch).
- * `alias` and the column names are Hookline's own constants, never input.
+ * Rows of a table passed to the database as one JSON parameter, for the
+ * bulk writes on the delivery path. The statement's text is the same whatever
+ * the number of rows, so it is prepared once, and the database parses the
+ * rows in C instead of binding thousands of parameters: on PostgreSQL that
+ * halves the cost of a batch's writes. PostgreSQL types the fields by the
+ * table's own columns; SQLite reads them as JSON gives them.
+ * `alias` and the column names are Hookline's constants, never input.
  */
-export function jsonRecords<Row extends object>(
-  dialect: Dialect,
-  rows: readonly Row[],
+export function jsonRecords<Table extends keyof Database>(
+  db: Kysely<Database>,
+  table: Table,
+  rows: readonly object[],
   alias: string,
-  columns: { readonly [Column in keyof Row & string]: RecordColumnType },
+  columns: ReadonlyArray<keyof Database[Table] & string>,
 ): RawBuilder<unknown> {
   const json = JSON.stringify(rows);
-  const entries = Object.entries(columns) as Array<[string, RecordColumnType]>;
-  if (dialect === "postgres") {
-    return sql`json_to_recordset(CAST(${json} AS json)) AS ${sql.raw(alias)}(${sql.raw(entries.map(([name, type]) => `${name} ${type}`).join(", "))})`;
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${json} AS json)) AS ${sql.raw(alias)}`;
   }
-  return sql`(SELECT ${sql.raw(entries.map(([name]) => `value ->> '${name}' AS ${name}`).join(", "))} FROM json_each(${json})) AS ${sql.raw(alias)}`;
+  return sql`(SELECT ${sql.raw(columns.map((column) => `value ->> '${column}' AS ${column}`).join(", "))} FROM json_each(${json})) AS ${sql.raw(alias)}`;
 }
 
-/** The column list of a jsonRecords table, for INSERT ... SELECT. */
-export function recordColumnList(columns: Readonly<Record<string, RecordColumnType>>): RawBuilder<unknown> {
-  return sql.raw(Object.keys(columns).join(", "));
+/** Inserts rows that all have the same fields with one statement, whatever their number. */
+export async function insertRecords<Table extends keyof Database>(db: Kysely<Database>, table: Table, rows: ReadonlyArray<Insertable<Database[Table]>>): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!) as Array<keyof Database[Table] & string>;
+  const list = sql.raw(columns.join(", "));
+  await sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${jsonRecords(db, table, rows, "inserted", columns)}`.execute(db);
 }

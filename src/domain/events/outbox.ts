@@ -1,5 +1,6 @@
 import { isoDate } from "../../clock.ts";
 import type { Tx } from "../../storage/database.ts";
+import { insertRecords } from "../../storage/json-records.ts";
 import { subscriptionMatches } from "./catalog.ts";
 import { newId } from "../../ids.ts";
 
@@ -28,9 +29,6 @@ export interface RecordedEvent {
   body: string;
 }
 
-/** Rows per INSERT, well under both dialects' limits on bound parameters. */
-const INSERT_CHUNK = 500;
-
 /**
  * The transactional outbox: the one function that turns an event into a
  * stored message and one pending delivery per matching consumer. Callers run
@@ -52,9 +50,7 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
     const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
     return { id, client_id: clientId, event_type: event.eventType, company_id: event.company?.id ?? null, body, created_at: event.generatedAt, example: example ? 1 : 0 };
   });
-  for (let start = 0; start < messages.length; start += INSERT_CHUNK) {
-    await tx.insertInto("messages").values(messages.slice(start, start + INSERT_CHUNK)).execute();
-  }
+  await insertRecords(tx, "messages", messages);
 
   let consumers = tx.selectFrom("consumers").select(["id", "event_types", "company_tags"]).where("client_id", "=", clientId).where("disabled", "=", 0);
   if (example) consumers = consumers.where("id", "=", options.exampleFor!);
@@ -78,9 +74,7 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
         updated_at: event.generatedAt,
       })),
   );
-  for (let start = 0; start < deliveries.length; start += INSERT_CHUNK) {
-    await tx.insertInto("deliveries").values(deliveries.slice(start, start + INSERT_CHUNK)).execute();
-  }
+  await insertRecords(tx, "deliveries", deliveries);
   if (deliveries.length > 0) wakeWorkers();
   return messages.map(({ id, body }) => ({ id, body }));
 }
