@@ -22,7 +22,7 @@ import type { ReceiverCommand, ReceiverStats } from "./receiver.ts";
 
 const { values: flags } = parseArgs({
   options: {
-    events: { type: "string", default: "4000" },
+    events: { type: "string", default: "8000" },
     consumers: { type: "string", default: "5" },
     "ingest-concurrency": { type: "string", default: "16" },
     "batch-size": { type: "string", default: "100" },
@@ -38,7 +38,7 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  console.log(`npm run bench -- [--events 4000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
+  console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
