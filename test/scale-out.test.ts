@@ -4,7 +4,10 @@
  * Workers claim disjoint batches, and when one is killed mid-run its leased
  * deliveries are taken over once the lease runs out. Every delivery arrives;
  * a delivery arrives twice only if the killed worker sent it without being
- * able to record it, so duplicates are bounded by the batches it had in flight.
+ * able to record it, or if an attempt timed out after the receiver got it
+ * (then it is retried, as at-least-once delivery must), so duplicates are
+ * bounded by the batches the killed worker had in flight plus the failed
+ * attempts on record.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -20,10 +23,10 @@ const IN_FLIGHT = BATCH_SIZE * CONCURRENCY;
 const WORKER_ENV = {
   HOOKLINE_WORKER_BATCH_SIZE: String(BATCH_SIZE),
   HOOKLINE_WORKER_CONCURRENCY: String(CONCURRENCY),
-  HOOKLINE_ATTEMPT_TIMEOUT: "2s",
+  HOOKLINE_ATTEMPT_TIMEOUT: "3s",
   // Four times the attempt timeout, as in the defaults (60s and 15s): a live worker's batch, slowed by four processes
   // contending for one SQLite file, must still be recorded within its lease, or another worker sends it again.
-  HOOKLINE_WORKER_LEASE: "8s",
+  HOOKLINE_WORKER_LEASE: "12s",
   // Workers in other processes hear of new work through NOTIFY on PostgreSQL; on SQLite they poll.
   HOOKLINE_WORKER_IDLE_POLL: "100ms",
   HOOKLINE_RETRY_SCHEDULE: "200ms,200ms,200ms,200ms,200ms",
@@ -75,7 +78,12 @@ test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with 
     assert.equal(unique.size, COMPANIES, "each consumer got every event");
     duplicates += ids.length - unique.size;
   }
-  assert.ok(duplicates <= IN_FLIGHT, `${duplicates} duplicates: only what the killed worker had in flight, unrecorded, may repeat`);
+  // A machine loaded by other tests can make a receiver answer after the attempt timed out: such an attempt is retried, and may arrive twice.
+  const failed = await store.db.selectFrom("attempts").select((eb) => eb.fn.countAll<number>().as("count")).where("succeeded", "=", 0).executeTakeFirstOrThrow();
+  assert.ok(
+    duplicates <= IN_FLIGHT + Number(failed.count),
+    `${duplicates} duplicates with ${failed.count} failed attempts: only what the killed worker had in flight, unrecorded, and retried attempts may repeat`,
+  );
 
   const successes = await store.db
     .selectFrom("attempts")
@@ -85,5 +93,5 @@ test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with 
     .execute();
   assert.equal(successes.length, COMPANIES * CONSUMERS);
   assert.ok(successes.every((row) => Number(row.count) === 1), "each delivery has exactly one recorded success");
-  t.diagnostic(`killed a worker after ${killedAt} deliveries; ${duplicates} duplicates`);
+  t.diagnostic(`killed a worker after ${killedAt} deliveries; ${duplicates} duplicates; ${failed.count} failed attempts`);
 });
