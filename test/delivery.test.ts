@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import SqliteDatabase from "better-sqlite3";
+import pg from "pg";
 import { recorded, subscribe, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -275,3 +277,54 @@ describe("a resend while an attempt is in flight", () => {
     }
   });
 });
+
+describe("recording under a busy database", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ attemptTimeout: "2s", workerLease: "10s" });
+  });
+  after(() => server.close());
+
+  test("a batch sent while the database is locked past its lock timeout is recorded once it frees, not sent again", async () => {
+    let release: Promise<() => Promise<void>> | undefined;
+    // The receiver takes the database's write lock before it answers, so the worker's record of this attempt has to wait for it.
+    const receiver = await Receiver.start((_index, _webhook, response) => {
+      release ??= holdWriteLock(server.database.url);
+      void release.then(() => response.writeHead(204).end());
+    });
+    try {
+      const consumerId = await subscribe(server, receiver.url);
+      await server.api("POST", "/companies", { name: "Busy" });
+      await until(async () => release !== undefined, Boolean, "the attempt");
+      // SQLite gives up a write after 5 s of waiting for the lock; a record abandoned then would be sent again when the lease ran out.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await (await release!)();
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "the delivery recorded");
+      assert.equal(attempts.length, 1);
+      assert.equal(deliveries[0]!.attempt_count, 1);
+      assert.equal(receiver.received.length, 1, "the webhook was sent once");
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+/** Takes the database's write lock from a connection of the test's own; resolves to what releases it. */
+async function holdWriteLock(databaseUrl: string): Promise<() => Promise<void>> {
+  if (databaseUrl.startsWith("sqlite:")) {
+    const sqlite = new SqliteDatabase(databaseUrl.slice("sqlite:".length));
+    sqlite.exec("BEGIN IMMEDIATE");
+    return async () => {
+      sqlite.exec("COMMIT");
+      sqlite.close();
+    };
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query("LOCK TABLE attempts IN EXCLUSIVE MODE");
+  return async () => {
+    await client.query("COMMIT");
+    await client.end();
+  };
+}

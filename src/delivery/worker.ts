@@ -2,12 +2,15 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store } from "../storage/database.ts";
-import { claimDueDeliveries, nextDueAt, recordOutcomes, type DeliveryUpdate, type DueDelivery } from "../storage/deliveries.ts";
+import { claimDueDeliveries, leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import type { WebhookSender } from "./sender.ts";
 import { activeSecrets, signatureHeaders } from "./signing.ts";
 import { newId } from "../ids.ts";
+
+/** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
+const MAX_RECORD_TRIES = 10;
 
 /**
  * Claims due deliveries in batches, sends them concurrently and records the
@@ -58,28 +61,42 @@ export class DeliveryWorker {
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
+    let leased: Lease | null = null;
+    // A batch leased while recording the last is sent even when a stop came meanwhile: it is in flight too.
+    while (this.running || leased !== null) {
       const seen = this.wakeups;
       try {
-        const processed = await this.processBatch();
-        if (processed === this.config.batchSize) continue;
+        const { claimed, next } = await this.processBatch(leased);
+        leased = next;
+        if (leased !== null || claimed === this.config.batchSize) continue;
         await this.sleepUntilDue(seen);
       } catch (error) {
+        // What this loop held is taken over when its leases run out.
+        leased = null;
         this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
         await this.sleep(this.config.idlePollMs, seen);
       }
     }
   }
 
-  /** Claims, sends and records one batch; returns how many deliveries it claimed (some may wait for a rate-limit slot). */
-  async processBatch(): Promise<number> {
+  /**
+   * Sends and records one batch: the one given, or one claimed now. When the
+   * batch was full there is likely more due, so the next batch is leased in
+   * the transaction that records this one (one commit for both). Returns how
+   * many deliveries the batch took (some may wait for a rate-limit slot) and
+   * the next batch's lease, if one was taken.
+   */
+  async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
     // A lease of its own per claim: a delivery resent and claimed again by another of this worker's loops
     // must not take the outcome of the attempt this loop still has in flight.
-    const lease = `${this.owner}-${newId()}`;
-    const { claimed, due: batch } = await claimDueDeliveries(this.store, lease, this.clock, this.config.leaseMs, this.config.batchSize);
-    if (batch.length === 0) return claimed;
+    const owner = leased?.owner ?? this.newLeaseOwner();
+    const leaseExpiresAt = leased?.expiresAt ?? this.clock.now() + this.config.leaseMs;
+    const { claimed, due: batch } = leased
+      ? await readLease(this.store, leased, this.clock)
+      : await claimDueDeliveries(this.store, owner, this.clock, this.config.leaseMs, this.config.batchSize);
+    if (batch.length === 0) return { claimed, next: null };
     const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
-    // One time for the whole batch, so deliveries that end alike are recorded by one statement.
+    // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
     const updates = batch.map((delivery, index): DeliveryUpdate => {
       const attempt = attempts[index]!;
@@ -88,15 +105,39 @@ export class DeliveryWorker {
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
     });
     const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
-    await recordOutcomes(
-      this.store,
-      lease,
-      now,
-      updates,
-      hasHealthChanges(health) ? (tx, wake) => recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health) : undefined,
+    const leaseNext = this.running && claimed === this.config.batchSize;
+    const taken: Lease[] = [];
+    await this.recordWhileLeased(leaseExpiresAt, () =>
+      recordOutcomes(this.store, owner, now, updates, async (tx, wake) => {
+        taken.length = 0;
+        if (hasHealthChanges(health)) await recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health);
+        if (leaseNext) taken.push(await leaseDueDeliveries(tx, this.store.dialect, this.newLeaseOwner(), now, this.config.leaseMs, this.config.batchSize));
+      }),
     );
     this.onRecorded(updates);
-    return claimed;
+    const next = taken.find((lease) => lease.ids.length > 0) ?? null;
+    return { claimed, next };
+  }
+
+  /**
+   * Records a sent batch, trying again while its lease holds: outcomes left
+   * unrecorded (the database busy past its lock timeout, a dropped connection)
+   * would have the whole batch sent a second time once the lease runs out.
+   */
+  private async recordWhileLeased(leaseExpiresAt: number, record: () => Promise<void>): Promise<void> {
+    for (let tries = 1, pause = 50; ; tries++, pause = Math.min(pause * 2, 1000)) {
+      try {
+        return await record();
+      } catch (error) {
+        if (tries >= MAX_RECORD_TRIES || this.clock.now() + pause >= leaseExpiresAt) throw error;
+        this.log.warn({ err: error, tries }, "recording a delivery batch failed; trying again while its lease holds");
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  private newLeaseOwner(): string {
+    return `${this.owner}-${newId()}`;
   }
 
   /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */

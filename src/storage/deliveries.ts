@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
-import type { Store, Tx } from "./database.ts";
+import type { Dialect, Store, Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
 
@@ -62,30 +62,50 @@ export interface DeliveryUpdate {
   } | null;
 }
 
+/** A lease's token and the deliveries it took. */
+export interface Lease {
+  owner: string;
+  ids: string[];
+  /** When the lease runs out and another worker may take the deliveries over. */
+  expiresAt: number;
+}
+
 /**
  * Leases up to `limit` due deliveries to `owner` for `leaseMs`, oldest due
  * first. One statement, so two workers never get the same row: SQLite
  * serialises writers, and PostgreSQL skips rows another worker has locked.
  * A lease that ran out (its worker died) makes the row claimable again.
- * Deliveries to rate-limited consumers are then paced: those whose send slot
- * lies ahead go back to the queue, and only the others are returned as due.
+ * It runs in the caller's transaction, so a worker can take its next batch
+ * in the one that records the last.
  */
-export async function claimDueDeliveries(store: Store, owner: string, clock: Clock, leaseMs: number, limit: number): Promise<Claim> {
-  const { db } = store;
-  const now = clock.now();
-  const leaseUntil = now + leaseMs;
-  let due = db
+export async function leaseDueDeliveries(tx: Tx, dialect: Dialect, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
+  let due = tx
     .selectFrom("deliveries")
     .select("id")
     .where("next_attempt_at", "<=", now)
     .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
     .orderBy("next_attempt_at")
     .limit(limit);
-  if (store.dialect === "postgres") due = due.forUpdate().skipLocked();
-  const claimed = await store.writeStatement((db) =>
-    db.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: leaseUntil }).where("id", "in", due).returning("id").execute(),
-  );
-  if (claimed.length === 0) return { claimed: 0, due: [] };
+  if (dialect === "postgres") due = due.forUpdate().skipLocked();
+  const leased = await tx.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: now + leaseMs }).where("id", "in", due).returning("id").execute();
+  return { owner, ids: leased.map((row) => row.id), expiresAt: now + leaseMs };
+}
+
+/** Leases due deliveries (see leaseDueDeliveries) in a statement of its own, and reads them for sending (see readLease). */
+export async function claimDueDeliveries(store: Store, owner: string, clock: Clock, leaseMs: number, limit: number): Promise<Claim> {
+  const lease = await store.writeStatement((tx) => leaseDueDeliveries(tx, store.dialect, owner, clock.now(), leaseMs, limit));
+  return readLease(store, lease, clock);
+}
+
+/**
+ * What sending a lease's deliveries needs, with their consumers and bodies.
+ * Deliveries to rate-limited consumers are paced: those whose send slot lies
+ * ahead go back to the queue, and only the others are returned as due.
+ */
+export async function readLease(store: Store, { owner, ids }: Lease, clock: Clock): Promise<Claim> {
+  const { db } = store;
+  if (ids.length === 0) return { claimed: 0, due: [] };
+  const claimed = ids.map((id) => ({ id }));
   const rows = await db
     .selectFrom("deliveries")
     .innerJoin("messages", "messages.id", "deliveries.message_id")
