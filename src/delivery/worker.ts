@@ -111,7 +111,8 @@ export class DeliveryWorker {
       recordOutcomes(this.store, owner, now, updates, async (tx, wake) => {
         taken.length = 0;
         if (hasHealthChanges(health)) await recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health);
-        if (leaseNext) taken.push(await leaseDueDeliveries(tx, this.store.dialect, this.newLeaseOwner(), now, this.config.leaseMs, this.config.batchSize));
+        // The lease starts now, not when this batch's sends ended: the record may have waited for the database meanwhile.
+        if (leaseNext) taken.push(await leaseDueDeliveries(tx, this.store.dialect, this.newLeaseOwner(), this.clock.now(), this.config.leaseMs, this.config.batchSize));
       }),
     );
     this.onRecorded(updates);
