@@ -103,12 +103,10 @@ export class WebhookSender {
       target = this.targetOf(url);
       dispatcher = clientCertificate ? this.agentFor(clientCertificate) : this.agent;
     } catch (error) {
-      return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: describe(error) };
+      return unsent(describe(error));
     }
     // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
-    if (target.refusedLiteral) {
-      return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: "Destination address is refused by the SSRF policy" };
-    }
+    if (target.refusedLiteral) return unsent("Destination address is refused by the SSRF policy");
     return new Promise<SendResult>((resolve) => {
       const attempt = new AttemptHandler(started, this.excerptBytes, resolve);
       attempt.deadline = setTimeout(() => attempt.timeOut(), this.timeoutMs);
@@ -143,6 +141,11 @@ export class WebhookSender {
   async close(): Promise<void> {
     await Promise.all([this.agent, ...[...this.certificateAgents.values()].map((entry) => entry.agent)].map((agent) => agent.close()));
   }
+}
+
+/** An attempt that failed before anything was sent. */
+function unsent(error: string): SendResult {
+  return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error };
 }
 
 /** A consumer's headers with lower-case names, less the reserved ones: they may add headers and replace the user agent, nothing more. */

@@ -28,7 +28,7 @@ export async function startDeliveryThread(
   log: Logger,
   onMetrics: (delta: DeliveryMetricsDelta) => void = () => undefined,
 ): Promise<DeliveryThread> {
-  // The thread holds little (a few batches, their bodies within a budget: see claimDueDeliveries); a modest heap keeps the process small under load.
+  // The thread holds little (a few batches, their bodies within a budget: see readLease); a modest heap keeps the process small under load.
   const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
-import type { Store } from "../storage/database.ts";
-import { claimDueDeliveries, leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
+import type { Store, Tx } from "../storage/database.ts";
+import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import type { WebhookSender } from "./sender.ts";
@@ -87,13 +87,9 @@ export class DeliveryWorker {
    * the next batch's lease, if one was taken.
    */
   async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
-    // A lease of its own per claim: a delivery resent and claimed again by another of this worker's loops
-    // must not take the outcome of the attempt this loop still has in flight.
-    const owner = leased?.owner ?? this.newLeaseOwner();
-    const leaseExpiresAt = leased?.expiresAt ?? this.clock.now() + this.config.leaseMs;
-    const { claimed, due: batch } = leased
-      ? await readLease(this.store, leased, this.clock)
-      : await claimDueDeliveries(this.store, owner, this.clock, this.config.leaseMs, this.config.batchSize);
+    const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
+    const batch = await readLease(this.store, lease, this.clock);
+    const claimed = lease.ids.length;
     if (batch.length === 0) return { claimed, next: null };
     const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
@@ -107,12 +103,11 @@ export class DeliveryWorker {
     const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
     const leaseNext = this.running && claimed === this.config.batchSize;
     const taken: Lease[] = [];
-    await this.recordWhileLeased(leaseExpiresAt, () =>
-      recordOutcomes(this.store, owner, now, updates, async (tx, wake) => {
+    await this.recordWhileLeased(lease.expiresAt, () =>
+      recordOutcomes(this.store, lease.owner, now, updates, async (tx, wake) => {
         taken.length = 0;
         if (hasHealthChanges(health)) await recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health);
-        // The lease starts now, not when this batch's sends ended: the record may have waited for the database meanwhile.
-        if (leaseNext) taken.push(await leaseDueDeliveries(tx, this.store.dialect, this.newLeaseOwner(), this.clock.now(), this.config.leaseMs, this.config.batchSize));
+        if (leaseNext) taken.push(await this.leaseDue(tx));
       }),
     );
     this.onRecorded(updates);
@@ -137,8 +132,13 @@ export class DeliveryWorker {
     }
   }
 
-  private newLeaseOwner(): string {
-    return `${this.owner}-${newId()}`;
+  /**
+   * Leases the next batch of due deliveries. A lease of its own per batch: a delivery resent and claimed
+   * again by another of this worker's loops must not take the outcome of the attempt this loop still has
+   * in flight. The lease starts when it is taken (a record may have waited for the database before).
+   */
+  private leaseDue(tx: Tx): Promise<Lease> {
+    return leaseDueDeliveries(tx, this.store.dialect, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
   /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */

@@ -36,12 +36,6 @@ export interface StoredClientCertificate {
   sealedKey: string;
 }
 
-/** What one claim leased: the deliveries to attempt now, and how many it took in all (some may wait for a rate-limit slot). */
-export interface Claim {
-  claimed: number;
-  due: DueDelivery[];
-}
-
 /** The new state of a delivery after one attempt, or after an attempt skipped while its consumer was disabled. */
 export interface DeliveryUpdate {
   deliveryId: string;
@@ -91,20 +85,14 @@ export async function leaseDueDeliveries(tx: Tx, dialect: Dialect, owner: string
   return { owner, ids: leased.map((row) => row.id), expiresAt: now + leaseMs };
 }
 
-/** Leases due deliveries (see leaseDueDeliveries) in a statement of its own, and reads them for sending (see readLease). */
-export async function claimDueDeliveries(store: Store, owner: string, clock: Clock, leaseMs: number, limit: number): Promise<Claim> {
-  const lease = await store.writeStatement((tx) => leaseDueDeliveries(tx, store.dialect, owner, clock.now(), leaseMs, limit));
-  return readLease(store, lease, clock);
-}
-
 /**
  * What sending a lease's deliveries needs, with their consumers and bodies.
  * Deliveries to rate-limited consumers are paced: those whose send slot lies
- * ahead go back to the queue, and only the others are returned as due.
+ * ahead go back to the queue, and only the others are returned, due now.
  */
-export async function readLease(store: Store, { owner, ids }: Lease, clock: Clock): Promise<Claim> {
+export async function readLease(store: Store, { owner, ids }: Lease, clock: Clock): Promise<DueDelivery[]> {
   const { db } = store;
-  if (ids.length === 0) return { claimed: 0, due: [] };
+  if (ids.length === 0) return [];
   const claimed = ids.map((id) => ({ id }));
   const rows = await db
     .selectFrom("deliveries")
@@ -171,7 +159,7 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
         row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
       failingSince: row.failingSince,
     }));
-  return { claimed: claimed.length, due: sendable };
+  return sendable;
 }
 
 /** A slot still counts when its delivery is paced at most half a spacing late, or this long if that is longer. */
