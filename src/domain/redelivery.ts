@@ -49,7 +49,7 @@ async function redeliverableConsumer(ctx: DomainContext, clientId: string, consu
  * rate-limit slot held for the old schedule is given up.
  */
 const freshSchedule = (dueAt: number, now: number) =>
-  ({ status: "Sending", attempt_count: 0, next_attempt_at: dueAt, lease_owner: null, lease_expires_at: null, rate_slot_at: null, updated_at: now }) as const;
+  ({ status: "Sending", attempt_count: 0, next_attempt_at: dueAt, lease_owner: null, rate_slot_at: null, updated_at: now }) as const;
 
 const restartRow = (clientId: string, deliveryId: string, reason: DeliveryRestartsTable["reason"], now: number) => ({
   id: newId(),

@@ -68,21 +68,18 @@ export interface Lease {
  * Leases up to `limit` due deliveries to `owner` for `leaseMs`, oldest due
  * first. One statement, so two workers never get the same row: SQLite
  * serialises writers, and PostgreSQL skips rows another worker has locked.
- * A lease that ran out (its worker died) makes the row claimable again.
+ * A lease moves the delivery's due time to the lease's end, as a queue's
+ * visibility timeout does: the claim scans only what is due, never the rows
+ * in flight, and a delivery whose worker died falls due again by itself.
  * It runs in the caller's transaction, so a worker can take its next batch
  * in the one that records the last.
  */
 export async function leaseDueDeliveries(tx: Tx, dialect: Dialect, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
-  let due = tx
-    .selectFrom("deliveries")
-    .select("id")
-    .where("next_attempt_at", "<=", now)
-    .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
-    .orderBy("next_attempt_at")
-    .limit(limit);
+  let due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit);
   if (dialect === "postgres") due = due.forUpdate().skipLocked();
-  const leased = await tx.updateTable("deliveries").set({ lease_owner: owner, lease_expires_at: now + leaseMs }).where("id", "in", due).returning("id").execute();
-  return { owner, ids: leased.map((row) => row.id), expiresAt: now + leaseMs };
+  const expiresAt = now + leaseMs;
+  const leased = await tx.updateTable("deliveries").set({ lease_owner: owner, next_attempt_at: expiresAt }).where("id", "in", due).returning("id").execute();
+  return { owner, ids: leased.map((row) => row.id), expiresAt };
 }
 
 /**
@@ -119,7 +116,8 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
     ])
     .where(sql<boolean>`deliveries.id IN (SELECT id FROM ${jsonRecords(db, "deliveries", claimed, "claimed", ["id"])})`)
     .where("deliveries.lease_owner", "=", owner)
-    .orderBy("deliveries.next_attempt_at")
+    // Ids are time-ordered: the oldest deliveries are sent first.
+    .orderBy("deliveries.id")
     .execute();
   // A delivery whose consumer was deleted meanwhile (a resend or replay racing the deletion) has nothing to go to.
   const found = new Set(rows.map((row) => row.id));
@@ -135,7 +133,9 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
     else overBudget.push(row.id);
   }
   if (overBudget.length > 0) {
-    await store.writeStatement((db) => db.updateTable("deliveries").set({ lease_owner: null, lease_expires_at: null }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute());
+    await store.writeStatement((db) =>
+      db.updateTable("deliveries").set({ lease_owner: null, next_attempt_at: clock.now() }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute(),
+    );
   }
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
   const limited = batch.filter((row) => row.rateLimit !== null && row.disabled === 0);
@@ -226,7 +226,7 @@ async function handBack(tx: Tx, owner: string, slots: ReadonlyMap<string, number
   )} END`;
   await tx
     .updateTable("deliveries")
-    .set({ lease_owner: null, lease_expires_at: null, next_attempt_at: slotOf, rate_slot_at: slotOf })
+    .set({ lease_owner: null, next_attempt_at: slotOf, rate_slot_at: slotOf })
     .where("id", "in", [...slots.keys()])
     .where("lease_owner", "=", owner)
     .execute();
@@ -271,24 +271,19 @@ export async function recordOutcomes(
     await insertRecords(tx, "attempts", attempts);
     await sql`UPDATE deliveries
       SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
-          lease_owner = NULL, lease_expires_at = NULL, rate_slot_at = NULL, updated_at = ${now}
+          lease_owner = NULL, rate_slot_at = NULL, updated_at = ${now}
       FROM ${jsonRecords(tx, "deliveries", outcomes, "u", ["id", "status", "attempt_count", "next_attempt_at"])}
       WHERE deliveries.id = u.id AND deliveries.lease_owner = ${owner}`.execute(tx);
     await alsoRecord?.(tx, wakeWorkers);
   });
 }
 
-/**
- * When the earliest unleased pending delivery falls due, or null when there is
- * none. Deliveries leased by a worker that died are found by the idle poll
- * once their lease runs out.
- */
+/** When the earliest pending delivery falls due (a leased one when its lease runs out), or null when there is none. */
 export async function nextDueAt(store: Store): Promise<number | null> {
   const row = await store.db
     .selectFrom("deliveries")
     .select((eb) => eb.fn.min("next_attempt_at").as("due"))
     .where("next_attempt_at", "is not", null)
-    .where("lease_owner", "is", null)
     .executeTakeFirst();
   return row?.due === undefined || row.due === null ? null : Number(row.due);
 }

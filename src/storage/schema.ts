@@ -128,10 +128,10 @@ export interface DeliveriesTable {
   status: DeliveryStatus;
   /** Attempts made or skipped (while the consumer was disabled) so far. */
   attempt_count: number;
-  /** When the next attempt is due; null once the delivery is final. */
+  /** When the next attempt is due, or while leased when the lease runs out; null once the delivery is final. */
   next_attempt_at: number | null;
+  /** The lease a worker holds while it sends the delivery; null when none does. */
   lease_owner: string | null;
-  lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
   /** The send slot a delivery to a rate-limited consumer holds while it waits for it. */

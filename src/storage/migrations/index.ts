@@ -3,6 +3,7 @@ import * as initial from "./001_initial.ts";
 import * as consumerSettings from "./002_consumer_settings.ts";
 import * as messageLog from "./003_message_log.ts";
 import * as events from "./004_events.ts";
+import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "002_consumer_settings": consumerSettings,
   "003_message_log": messageLog,
   "004_events": events,
+  "005_lease_as_due_time": leaseAsDueTime,
 };
