@@ -27,11 +27,6 @@ const STATEMENT_CACHE_SIZE = 500;
 const SQLITE_LOCK_TIMEOUT_MS = 5000;
 
 /**
- * Kysely prepares every query it runs, and preparing costs SQLite more than
- * running most of Hookline's statements; reusing prepared statements by SQL
- * text (least recently used ones evicted) removes that cost from hot paths.
- */
-/**
  * BEGIN IMMEDIATE without blocking the event loop: SQLite's own busy handler
  * sleeps inside the call for a millisecond or more while another connection
  * (the delivery thread, another process) commits, which usually takes a
@@ -56,6 +51,11 @@ async function beginImmediate(connection: Kysely<Database>): Promise<void> {
   }
 }
 
+/**
+ * Kysely prepares every query it runs, and preparing costs SQLite more than
+ * running most of Hookline's statements; reusing prepared statements by SQL
+ * text (least recently used ones evicted) removes that cost from hot paths.
+ */
 function withStatementCache(sqlite: SqliteDatabase.Database) {
   const statements = new Map<string, SqliteDatabase.Statement>();
   return {

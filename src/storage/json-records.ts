@@ -7,7 +7,8 @@ import type { Database } from "./schema.ts";
  * the number of rows, so it is prepared once, and the database parses the
  * rows in C instead of binding thousands of parameters: on PostgreSQL that
  * halves the cost of a batch's writes. PostgreSQL types the fields by the
- * table's own columns; SQLite reads them as JSON gives them.
+ * table's own columns; SQLite reads them as JSON gives them, each row an
+ * array of `columns`' values.
  * `alias` and the column names are Hookline's constants, never input.
  */
 export function jsonRecords<Table extends keyof Database>(
@@ -17,11 +18,12 @@ export function jsonRecords<Table extends keyof Database>(
   alias: string,
   columns: ReadonlyArray<keyof Database[Table] & string>,
 ): RawBuilder<unknown> {
-  const json = JSON.stringify(rows);
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    return sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${json} AS json)) AS ${sql.raw(alias)}`;
+    return sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${JSON.stringify(rows)} AS json)) AS ${sql.raw(alias)}`;
   }
-  return sql`(SELECT ${sql.raw(columns.map((column) => `value ->> '${column}' AS ${column}`).join(", "))} FROM json_each(${json})) AS ${sql.raw(alias)}`;
+  // SQLite reads a field by position faster than by name (a third of a batch's insert): each row goes as an array.
+  const json = JSON.stringify(rows.map((row) => columns.map((column) => (row as Record<string, unknown>)[column])));
+  return sql`(SELECT ${sql.raw(columns.map((column, index) => `value ->> ${index} AS ${column}`).join(", "))} FROM json_each(${json})) AS ${sql.raw(alias)}`;
 }
 
 /** Inserts rows that all have the same fields with one statement, whatever their number. */
