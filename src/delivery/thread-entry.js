@@ -1,4 +1,4 @@
-// Worker threads do not inherit the TypeScript loader of the main thread, so the sender thread registers it first.
+// Worker threads do not inherit the TypeScript loader of the main thread, so the delivery thread registers it first.
 import { register } from "tsx/esm/api";
 
 register();
