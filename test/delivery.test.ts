@@ -169,8 +169,9 @@ describe("statuses while a retry is pending", () => {
       await server.api("POST", "/companies", { name: "Deleted consumer" });
       await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.attempt_count === 1, "the first attempt");
       assert.equal((await server.api("DELETE", `/webhooks/${consumerId}`)).status, 204);
-      const { deliveries } = await recorded(server, consumerId);
+      const { deliveries, attempts } = await recorded(server, consumerId);
       assert.equal(deliveries.length, 0);
+      assert.equal(attempts.length, 0, "its attempt log goes with it");
     } finally {
       await receiver.close();
     }

@@ -230,7 +230,11 @@ export async function rotateSigningSecret(ctx: DomainContext, clientId: string, 
 export async function deleteConsumer(ctx: DomainContext, clientId: string, consumerId: string): Promise<void> {
   await ctx.store.transaction(async (tx) => {
     await findConsumer(tx, clientId, consumerId);
-    await tx.deleteFrom("attempts").where("consumer_id", "=", consumerId).execute();
+    // Through its deliveries: attempts are indexed by delivery, not by consumer, and the log only grows.
+    await tx
+      .deleteFrom("attempts")
+      .where("delivery_id", "in", tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId))
+      .execute();
     await tx.deleteFrom("deliveries").where("consumer_id", "=", consumerId).execute();
     await tx.deleteFrom("consumers").where("id", "=", consumerId).execute();
   });
