@@ -102,17 +102,17 @@ export class DeliveryWorker {
     });
     const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
     const leaseNext = this.running && claimed === this.config.batchSize;
-    const taken: Lease[] = [];
+    // Set by the record's transaction, the try that commits having the last word.
+    let next = null as Lease | null;
     await this.recordWhileLeased(lease.expiresAt, () =>
       recordOutcomes(this.store, lease.owner, now, updates, async (tx, wake) => {
-        taken.length = 0;
+        next = null;
         if (hasHealthChanges(health)) await recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health);
-        if (leaseNext) taken.push(await this.leaseDue(tx));
+        if (leaseNext) next = await this.leaseDue(tx);
       }),
     );
     this.onRecorded(updates);
-    const next = taken.find((lease) => lease.ids.length > 0) ?? null;
-    return { claimed, next };
+    return { claimed, next: next !== null && next.ids.length > 0 ? next : null };
   }
 
   /**
@@ -138,7 +138,7 @@ export class DeliveryWorker {
    * in flight. The lease starts when it is taken (a record may have waited for the database before).
    */
   private leaseDue(tx: Tx): Promise<Lease> {
-    return leaseDueDeliveries(tx, this.store.dialect, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
+    return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
   /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */

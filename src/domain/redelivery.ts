@@ -68,7 +68,7 @@ const restartRow = (clientId: string, deliveryId: string, reason: DeliveryRestar
 export async function resendMessage(ctx: DomainContext, clientId: string, consumerId: string, messageId: string): Promise<DeliveryState> {
   await redeliverableConsumer(ctx, clientId, consumerId);
   return ctx.store.transaction(async (tx, wakeWorkers) => {
-    const [message] = await lockMessages(tx, ctx.store.dialect, clientId, [messageId]);
+    const [message] = await lockMessages(tx, clientId, [messageId]);
     if (!message) throw notFound("Message");
     if (message.payload_purged_at !== null) {
       throw purgedGone(`The message's payload was purged on ${isoDate(message.payload_purged_at)} (payload retention), so it can no longer be sent`);
@@ -159,7 +159,7 @@ async function redeliverRange<C extends Candidate>(
     const { candidates, next } = await select(after);
     if (candidates.length > 0) {
       await ctx.store.transaction(async (tx, wakeWorkers) => {
-        const locked = await lockMessages(tx, ctx.store.dialect, clientId, candidates.map((candidate) => candidate.id));
+        const locked = await lockMessages(tx, clientId, candidates.map((candidate) => candidate.id));
         const held = new Set(locked.filter((message) => message.payload_purged_at === null).map((message) => message.id));
         result.skippedPurged += locked.length - held.size;
         const scheduled = await schedule(tx, candidates.filter((candidate) => held.has(candidate.id)), ctx.clock.now());

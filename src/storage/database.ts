@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from "kysely";
 import type { Database } from "./schema.ts";
 import { migrations } from "./migrations/index.ts";
 
@@ -22,6 +22,11 @@ export type Db = Kysely<Database>;
 export type Tx = Kysely<Database>;
 
 const WAKE_CHANNEL = "hookline_deliveries";
+
+/** Which database a handle talks to: for code that holds only a handle or a transaction, not the Store. */
+export function dialectOf(db: Db): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
 const STATEMENT_CACHE_SIZE = 500;
 /** How long a SQLite write waits for another connection's transaction before it fails. */
 const SQLITE_LOCK_TIMEOUT_MS = 5000;
@@ -81,15 +86,16 @@ export class Store {
   private listener: pg.Client | undefined;
   /** Carries SQLite wake-ups to the other threads of this process (the delivery thread); PostgreSQL uses NOTIFY. */
   private threads: BroadcastChannel | undefined;
+  readonly dialect: Dialect;
 
   private constructor(
     readonly db: Db,
-    readonly dialect: Dialect,
     private readonly postgresUrl?: string,
     sqlitePath?: string,
   ) {
+    this.dialect = dialectOf(db);
     this.wakeups.setMaxListeners(0);
-    if (dialect === "sqlite") {
+    if (this.dialect === "sqlite") {
       this.threads = new BroadcastChannel(`hookline-wake ${sqlitePath}`);
       this.threads.unref();
       this.threads.onmessage = () => this.wakeups.emit("wake");
@@ -101,7 +107,7 @@ export class Store {
       // int8 columns hold epoch milliseconds, well inside Number's exact range.
       pg.types.setTypeParser(pg.types.builtins.INT8, Number);
       const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-      return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres", databaseUrl);
+      return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), databaseUrl);
     }
     const path = databaseUrl.replace(/^sqlite:/, "");
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -114,7 +120,7 @@ export class Store {
     sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`);
     sqlite.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
     sqlite.pragma("foreign_keys = ON");
-    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), "sqlite", undefined, path);
+    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), undefined, path);
   }
 
   async migrate(): Promise<void> {

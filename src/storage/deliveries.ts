@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
-import type { Dialect, Store, Tx } from "./database.ts";
+import { dialectOf, type Store, type Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
 
@@ -74,9 +74,9 @@ export interface Lease {
  * It runs in the caller's transaction, so a worker can take its next batch
  * in the one that records the last.
  */
-export async function leaseDueDeliveries(tx: Tx, dialect: Dialect, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
+export async function leaseDueDeliveries(tx: Tx, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
   let due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit);
-  if (dialect === "postgres") due = due.forUpdate().skipLocked();
+  if (dialectOf(tx) === "postgres") due = due.forUpdate().skipLocked();
   const expiresAt = now + leaseMs;
   const leased = await tx.updateTable("deliveries").set({ lease_owner: owner, next_attempt_at: expiresAt }).where("id", "in", due).returning("id").execute();
   return { owner, ids: leased.map((row) => row.id), expiresAt };

@@ -1,4 +1,5 @@
-import { PostgresAdapter, sql, type Insertable, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Insertable, type Kysely, type RawBuilder } from "kysely";
+import { dialectOf } from "./database.ts";
 import type { Database } from "./schema.ts";
 
 /**
@@ -18,7 +19,7 @@ export function jsonRecords<Table extends keyof Database>(
   alias: string,
   columns: ReadonlyArray<keyof Database[Table] & string>,
 ): RawBuilder<unknown> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (dialectOf(db) === "postgres") {
     return sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${JSON.stringify(rows)} AS json)) AS ${sql.raw(alias)}`;
   }
   // SQLite reads a field by position faster than by name (a third of a batch's insert): each row goes as an array.

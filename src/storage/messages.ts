@@ -1,4 +1,4 @@
-import type { Dialect, Tx } from "./database.ts";
+import { dialectOf, type Tx } from "./database.ts";
 import type { DeliveryStatus } from "./schema.ts";
 
 /** Deliveries that still need the message body: the worker reads it at each attempt. */
@@ -12,7 +12,7 @@ export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempti
  * purged under a delivery that needs its body. SQLite's write transaction
  * already excludes the two.
  */
-export async function lockMessages(tx: Tx, dialect: Dialect, clientId: string, messageIds: readonly string[]) {
+export async function lockMessages(tx: Tx, clientId: string, messageIds: readonly string[]) {
   if (messageIds.length === 0) return [];
   let query = tx
     .selectFrom("messages")
@@ -20,6 +20,6 @@ export async function lockMessages(tx: Tx, dialect: Dialect, clientId: string, m
     .where("client_id", "=", clientId)
     .where("id", "in", messageIds)
     .orderBy("id");
-  if (dialect === "postgres") query = query.forUpdate();
+  if (dialectOf(tx) === "postgres") query = query.forUpdate();
   return query.execute();
 }
