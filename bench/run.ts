@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Pool } from "undici";
+import { CLI } from "../test/support/cli.ts";
 import { freePort, basicAuth } from "../test/support/server.ts";
 import { createTestDatabase, type TestDatabase } from "../test/support/database.ts";
 import type { ReceiverCommand, ReceiverStats } from "./receiver.ts";
@@ -115,7 +116,7 @@ class HooklineDeployment {
     const port = await freePort();
     const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...env };
     const serve = (roles: string) =>
-      spawn(process.execPath, [...profiling, "--import", "tsx", "src/cli/main.ts", "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
+      spawn(process.execPath, [...profiling, CLI, "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
     const api = serve(workers === 0 ? "api,worker" : "api");
     let output = "";
     api.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly; tsx compiles it on the fly.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/cli/main.ts");
+// Runs the compiled CLI: `npm install` builds it (the prepare script), `npm run build` rebuilds it.
+await import("../dist/cli/main.js");

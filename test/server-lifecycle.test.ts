@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
+import { CLI } from "./support/cli.ts";
 import { API_KEY_LINE, firstStart, Harness } from "./support/serve-process.ts";
 import { callApi } from "./support/server.ts";
 
@@ -66,7 +67,7 @@ test("SIGTERM lets an attempt in flight finish and records it before the process
 });
 
 test("npm run demo shows a verified connection.failed webhook", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "demo"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [CLI, "demo"], { stdio: ["ignore", "pipe", "inherit"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   const [code] = await once(child, "exit");

@@ -1,4 +1,4 @@
-// Worker threads do not inherit the TypeScript loader of the main thread, so the delivery thread registers it first.
+// The delivery thread's start when the server runs from source: worker threads do not inherit the main thread's TypeScript loader.
 import { register } from "tsx/esm/api";
 
 register();

@@ -18,6 +18,13 @@ export interface DeliveryThread {
 }
 
 /**
+ * The built server starts the compiled thread module. Run from source (the
+ * tests), a worker thread does not inherit the main thread's TypeScript
+ * loader, so it starts through a script that registers it first.
+ */
+const THREAD_ENTRY = import.meta.url.endsWith(".ts") ? "./thread-entry.js" : "./thread-main.js";
+
+/**
  * Runs the delivery worker on a thread of its own, so one process serves the
  * API on one core and sends webhooks on another. The thread opens its own
  * database connection; its log lines come back here to share one output.
@@ -29,7 +36,7 @@ export async function startDeliveryThread(
   onMetrics: (delta: DeliveryMetricsDelta) => void = () => undefined,
 ): Promise<DeliveryThread> {
   // The thread holds little (a few batches, their bodies within a budget: see readLease); a modest heap keeps the process small under load.
-  const thread = new Worker(new URL("./thread-entry.js", import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
+  const thread = new Worker(new URL(THREAD_ENTRY, import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {
     if (message.type === "log") logDestination.write(message.line);

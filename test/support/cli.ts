@@ -2,11 +2,16 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
+/**
+ * The built `hookline` CLI, as `npm start` and the `hookline` bin run it:
+ * tests that start processes test the compiled code (`npm test` builds it first).
+ */
+export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Runs the real `hookline` CLI against a database, as a user would from a shell, and returns what it printed. */
 export async function runCli(databaseUrl: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--database-url", databaseUrl, ...args], {
+  return promisify(execFile)(process.execPath, [CLI, "--database-url", databaseUrl, ...args], {
     cwd: projectRoot,
     env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent" },
   });

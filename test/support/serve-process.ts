@@ -3,6 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Store } from "../../src/storage/database.ts";
+import { CLI } from "./cli.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import { Receiver } from "./receiver.ts";
 import { callApi, freePort, type ApiResponse } from "./server.ts";
@@ -43,7 +44,7 @@ export class ServeProcess {
   }
 
   static spawn(databaseUrl: string, port: number, options: Omit<ServeOptions, "port"> = {}): ServeProcess {
-    const args = ["--import", "tsx", "src/cli/main.ts", "--database-url", databaseUrl, "serve", "--port", String(port), "--roles", options.roles ?? "api,worker"];
+    const args = [CLI, "--database-url", databaseUrl, "serve", "--port", String(port), "--roles", options.roles ?? "api,worker"];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: serveEnvironment(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
     return new ServeProcess(child, `http://127.0.0.1:${port}`);
   }
