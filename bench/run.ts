@@ -30,6 +30,7 @@ const { values: flags } = parseArgs({
     "sender-concurrency": { type: "string", default: "64" },
     "steady-rate": { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "10" },
+    "steady-warmup-seconds": { type: "string", default: "3" },
     queued: { type: "string", default: "100000" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
@@ -40,7 +41,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
-  [--steady-rate 1000] [--steady-seconds 10] [--queued 100000] [--physical-seconds 5] [--rounds 3]
+  [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
@@ -263,12 +264,25 @@ async function bullmqReference(receiver: ReceiverProcess): Promise<Figures | nul
   }
 }
 
+interface Load {
+  events: number;
+  batchSize: number;
+  perSecond?: number;
+  /** Events published and delivered the same way before the measured ones, so a just-started server's first requests (code not yet optimized, connections not yet open) are not measured. */
+  warmupEvents?: number;
+}
+
 /** One run: a fresh database and deployment, K consumers, E published events, figures from the receiver. */
-async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess, load: { events: number; batchSize: number; perSecond?: number }): Promise<Figures> {
+async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess, load: Load): Promise<Figures> {
   const database = await createTestDatabase(dialect);
   const deployment = await HooklineDeployment.start(database, workers);
   try {
     const companies = await prepare(deployment, receiver, CONSUMERS);
+    if (load.warmupEvents) {
+      await receiver.reset();
+      await ingest(deployment, companies, { ...load, events: load.warmupEvents, concurrency: Number(flags["ingest-concurrency"]) });
+      await receiver.waitForUnique(load.warmupEvents * CONSUMERS);
+    }
     await receiver.reset();
     const started = Date.now();
     const ingestMs = await ingest(deployment, companies, { ...load, concurrency: Number(flags["ingest-concurrency"]) });
@@ -395,7 +409,12 @@ try {
   const perSecond = rate / CONSUMERS;
   const steadyName = `SQLite, steady ${rate} deliveries/s (single publishes)`;
   steady = await step("steady", "steady-rate latency", () =>
-    hookline(steadyName, "sqlite", 0, receiver, { events: Math.round(perSecond * Number(flags["steady-seconds"])), batchSize: 1, perSecond }),
+    hookline(steadyName, "sqlite", 0, receiver, {
+      events: Math.round(perSecond * Number(flags["steady-seconds"])),
+      warmupEvents: Math.round(perSecond * Number(flags["steady-warmup-seconds"])),
+      batchSize: 1,
+      perSecond,
+    }),
   );
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
 } finally {
