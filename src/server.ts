@@ -3,9 +3,12 @@ import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { DestinationPolicy } from "./delivery/destination-policy.ts";
-import { startDeliveryThread, type DeliveryThread } from "./delivery/thread.ts";
+import { batchMetrics } from "./delivery/metrics.ts";
+import { startSenderThread } from "./delivery/thread.ts";
+import { DeliveryWorker } from "./delivery/worker.ts";
 import type { DomainContext } from "./domain/context.ts";
 import { startQuotaResets } from "./domain/quota.ts";
+import { startPayloadRetention } from "./domain/retention.ts";
 import { buildHttpApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
@@ -42,14 +45,14 @@ export interface StartOptions {
 
 /**
  * Starts the roles the configuration asks for (API, worker, or both) on one
- * database. The worker runs on a thread of its own, beside the API's.
+ * database. The worker claims and records on the main thread, beside the
+ * API, and a thread of its own signs and sends.
  */
 export async function startHookline(config: Config, options: StartOptions = {}): Promise<Hookline> {
   const logDestination = options.logDestination ?? process.stdout;
   const logger = createLogger(config.logLevel, logDestination);
   const ctx = await openContext(config, options.clock);
   let http: FastifyInstance | undefined;
-  let worker: DeliveryThread | undefined;
   const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
     http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
@@ -57,7 +60,7 @@ export async function startHookline(config: Config, options: StartOptions = {}):
   }
   // Every API process runs the quota reset at each window boundary; the database hands each reset to one of them.
   const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResets(ctx, config.dailyQuota, logger) : undefined;
-  if (config.roles.worker) worker = await startDeliveryThread(config, logDestination, logger, (delta) => metrics.recordDeliveries(delta));
+  const worker = config.roles.worker ? await startWorker(config, ctx, logger, metrics) : undefined;
   return {
     ctx,
     http,
@@ -67,6 +70,21 @@ export async function startHookline(config: Config, options: StartOptions = {}):
       await quotaResets?.stop();
       await worker?.stop();
       await ctx.store.close();
+    },
+  };
+}
+
+/** The worker role: the delivery worker, its sender thread, and the purge of expired payloads. */
+async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
+  const sender = await startSenderThread(config, logger);
+  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
+  await worker.start();
+  const retention = startPayloadRetention(ctx.store, config.messages, ctx.clock, logger.child({ component: "worker" }));
+  return {
+    async stop() {
+      await worker.stop();
+      await retention.stop();
+      await sender.stop();
     },
   };
 }

@@ -3,11 +3,7 @@ import type { DeliveryUpdate } from "../storage/deliveries.ts";
 /** What became of one due delivery: delivered, failed with a retry scheduled, failed for good, or skipped while its consumer was disabled. */
 export type AttemptOutcome = "success" | "retrying" | "failed" | "skipped";
 
-/**
- * What one recorded batch adds to the delivery metrics. The worker runs on
- * its own thread, so it sends these to the main thread, which holds the
- * metrics /metrics serves.
- */
+/** What one recorded batch adds to the delivery metrics. */
 export interface DeliveryMetricsDelta {
   outcomes: Partial<Record<AttemptOutcome, number>>;
   /** How long each attempt made took, in ms. */

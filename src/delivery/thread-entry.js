@@ -1,4 +1,4 @@
-// The delivery thread's start when the server runs from source: worker threads do not inherit the main thread's TypeScript loader.
+// The sender thread's start when the server runs from source: worker threads do not inherit the main thread's TypeScript loader.
 import { register } from "tsx/esm/api";
 
 register();

@@ -2,18 +2,18 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import type { DeliveryMetricsDelta } from "./metrics.ts";
+import type { AttemptRequest, AttemptResult, BatchSender } from "./attempt.ts";
 
-/** Messages between the main thread and the delivery thread. */
+/** Messages between the main thread and the sender thread. */
 export type ThreadMessage =
   | { type: "started" }
   | { type: "stopped" }
-  | { type: "log"; line: string }
-  | { type: "metrics"; delta: DeliveryMetricsDelta }
+  | { type: "send"; batch: number; requests: readonly AttemptRequest[] }
+  | { type: "sent"; batch: number; results: AttemptResult[] }
   | { type: "stop" };
 
-export interface DeliveryThread {
-  /** Lets the attempts in flight finish and record, then ends the thread. */
+export interface SenderThread extends BatchSender {
+  /** Ends the thread; the batches sent to it must have come back. */
   stop(): Promise<void>;
 }
 
@@ -25,36 +25,42 @@ export interface DeliveryThread {
 const THREAD_ENTRY = import.meta.url.endsWith(".ts") ? "./thread-entry.js" : "./thread-main.js";
 
 /**
- * Runs the delivery worker on a thread of its own, so one process serves the
- * API on one core and sends webhooks on another. The thread opens its own
- * database connection; its log lines come back here to share one output.
+ * Signs and sends attempts on a thread of its own, so one process sends
+ * webhooks on one core while its main thread serves the API and claims and
+ * records deliveries on another.
  */
-export async function startDeliveryThread(
-  config: Config,
-  logDestination: NodeJS.WritableStream,
-  log: Logger,
-  onMetrics: (delta: DeliveryMetricsDelta) => void = () => undefined,
-): Promise<DeliveryThread> {
-  // The thread holds little (a few batches, their bodies within a budget: see readLease); a modest heap keeps the process small under load.
+export async function startSenderThread(config: Config, log: Logger): Promise<SenderThread> {
+  // The thread holds only the attempts in flight; a modest heap keeps the process small under load.
   const thread = new Worker(new URL(THREAD_ENTRY, import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
+  const inFlight = new Map<number, (results: AttemptResult[]) => void>();
+  let batches = 0;
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {
-    if (message.type === "log") logDestination.write(message.line);
-    else if (message.type === "metrics") onMetrics(message.delta);
+    if (message.type === "sent") {
+      inFlight.get(message.batch)?.(message.results);
+      inFlight.delete(message.batch);
+    }
   });
   thread.on("error", (error) => {
-    // A delivery thread that died would leave the API accepting events nobody sends: fail loudly instead.
-    log.fatal({ err: error }, "delivery thread failed");
+    // A sender thread that died would leave the API accepting events nobody sends: fail loudly instead.
+    log.fatal({ err: error }, "sender thread failed");
     process.exit(1);
   });
   thread.on("exit", (code) => {
     if (!stopping) {
-      log.fatal({ code }, "delivery thread exited");
+      log.fatal({ code }, "sender thread exited");
       process.exit(1);
     }
   });
   await waitFor(thread, "started");
   return {
+    send(requests) {
+      const batch = batches++;
+      return new Promise((resolve) => {
+        inFlight.set(batch, resolve);
+        thread.postMessage({ type: "send", batch, requests } satisfies ThreadMessage);
+      });
+    },
     async stop() {
       stopping = true;
       const stopped = waitFor(thread, "stopped");

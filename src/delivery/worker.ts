@@ -3,20 +3,21 @@ import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store, Tx } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
+import type { AttemptResult, BatchSender } from "./attempt.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
-import type { WebhookSender } from "./sender.ts";
-import { activeSecrets, signatureHeaders } from "./signing.ts";
 import { newId } from "../ids.ts";
 
 /** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
 const MAX_RECORD_TRIES = 10;
 
 /**
- * Claims due deliveries in batches, sends them concurrently and records the
- * outcomes in one write per batch. Everything it knows is in the database, so
- * a worker that dies loses nothing: its leases run out and another (or the
- * restarted one) takes the deliveries over.
+ * Claims due deliveries in batches, has them sent concurrently and records
+ * the outcomes in one write per batch. Everything it knows is in the
+ * database, so a worker that dies loses nothing: its leases run out and
+ * another (or the restarted one) takes the deliveries over. It does the
+ * database work on the process's main thread while the sender thread signs
+ * and sends, so the two run on two cores.
  */
 export class DeliveryWorker {
   private readonly owner = `worker-${newId()}`;
@@ -32,9 +33,9 @@ export class DeliveryWorker {
     private readonly store: Store,
     private readonly config: DeliveryConfig,
     private readonly clock: Clock,
-    private readonly sender: WebhookSender,
+    private readonly sender: BatchSender,
     private readonly log: Logger,
-    /** Told of every batch once it is recorded (the delivery thread forwards its metrics). */
+    /** Told of every batch once it is recorded (for the metrics). */
     private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
   ) {
     this.debug = log.isLevelEnabled("debug");
@@ -91,11 +92,13 @@ export class DeliveryWorker {
     const batch = await readLease(this.store, lease, this.clock);
     const claimed = lease.ids.length;
     if (batch.length === 0) return { claimed, next: null };
-    const attempts = await Promise.all(batch.map((delivery) => this.attempt(delivery)));
+    // Attempts that fall due while a consumer is disabled are skipped, not postponed.
+    const results = await this.send(batch.filter((delivery) => !delivery.disabled));
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
-    const updates = batch.map((delivery, index): DeliveryUpdate => {
-      const attempt = attempts[index]!;
+    let sent = 0;
+    const updates = batch.map((delivery): DeliveryUpdate => {
+      const attempt = delivery.disabled ? null : this.attemptRecord(delivery, results[sent++]!);
       const attemptCount = delivery.attemptCount + 1;
       const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
@@ -141,18 +144,11 @@ export class DeliveryWorker {
     return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
-  /** Sends one delivery; null when its consumer is disabled, since attempts that fall due then are skipped, not postponed. */
-  private async attempt(delivery: DueDelivery): Promise<DeliveryUpdate["attempt"]> {
-    if (delivery.disabled) return null;
-    const startedAt = this.clock.now();
-    const timestamp = Math.floor(startedAt / 1000);
-    const result = await this.sender.send({
-      url: delivery.url,
-      headers: signatureHeaders(activeSecrets(delivery.signingSecret, delivery.previousSecrets, startedAt), delivery.messageId, timestamp, delivery.body),
-      body: delivery.body,
-      customHeaders: delivery.customHeaders,
-      clientCertificate: delivery.clientCertificate,
-    });
+  private send(deliveries: DueDelivery[]): Promise<AttemptResult[]> {
+    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(deliveries);
+  }
+
+  private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
     // Guarded: building the log record for every attempt costs the hot path even when debug is off.
     if (this.debug) {
       this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
@@ -162,7 +158,7 @@ export class DeliveryWorker {
       clientId: delivery.clientId,
       messageId: delivery.messageId,
       consumerId: delivery.consumerId,
-      startedAt,
+      startedAt: result.startedAt,
       durationMs: result.durationMs,
       statusCode: result.statusCode,
       responseExcerpt: result.responseExcerpt,

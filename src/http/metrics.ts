@@ -7,8 +7,8 @@ import type { Store } from "../storage/database.ts";
 export const METRICS_PATH = "/metrics";
 
 /**
- * What `/metrics` serves in Prometheus' text format: the delivery thread's
- * counters (sent over from its thread after each batch), HTTP request counts
+ * What `/metrics` serves in Prometheus' text format: this process's worker's
+ * counters (added after each recorded batch), HTTP request counts
  * and durations, the process' own metrics, and the delivery queue's depth and
  * lag, read from the database at scrape time so every API process reports
  * the whole queue.

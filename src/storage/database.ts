@@ -34,7 +34,7 @@ const SQLITE_LOCK_TIMEOUT_MS = 5000;
 /**
  * BEGIN IMMEDIATE without blocking the event loop: SQLite's own busy handler
  * sleeps inside the call for a millisecond or more while another connection
- * (the delivery thread, another process) commits, which usually takes a
+ * (another process, or another Store on the file) commits, which usually takes a
  * fraction of that. So the lock is tried without waiting, and on SQLITE_BUSY
  * tried again once the event loop has turned, then after growing pauses.
  */
@@ -84,7 +84,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database) {
 export class Store {
   private readonly wakeups = new EventEmitter();
   private listener: pg.Client | undefined;
-  /** Carries SQLite wake-ups to the other threads of this process (the delivery thread); PostgreSQL uses NOTIFY. */
+  /** Carries SQLite wake-ups to the other Stores of this process on the same file; PostgreSQL uses NOTIFY. */
   private threads: BroadcastChannel | undefined;
   readonly dialect: Dialect;
 

@@ -4,7 +4,7 @@ import { dialectOf, type Store, type Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
 
-/** Characters of event bodies one claimed batch may hold (the delivery thread's heap is bounded). */
+/** Characters of event bodies one claimed batch may hold (the sender thread, which gets a copy, has a bounded heap). */
 const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
 
 /** A claimed delivery with what sending it needs. */
