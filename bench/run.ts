@@ -378,6 +378,7 @@ function printTable(rows: Summary[]): void {
 }
 
 const ROUNDS = Number(flags.rounds);
+const benchStarted = performance.now();
 const receiver = await ReceiverProcess.start();
 const runs = new Map<string, Figures[]>();
 let steady: Figures | undefined;
@@ -386,8 +387,9 @@ try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!only.has(key)) return undefined;
     process.stdout.write(`running: ${label} ... `);
+    const started = performance.now();
     const result = await run();
-    console.log("done");
+    console.log(`done in ${fixed((performance.now() - started) / 1000, 1)} s`);
     return result;
   };
   const scenarios: Array<[key: string, label: string, run: () => Promise<Figures | null>]> = [
@@ -426,4 +428,5 @@ const rows = [...runs.values()].map((rounds) => summarize(rounds, physical, bull
 if (steady) rows.push({ figures: steady, rates: [steady.deliveriesPerSecond] });
 printTable(rows);
 if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
+console.log(`\nThe run took ${fixed((performance.now() - benchStarted) / 1000)} s`);
 process.exit(0);
