@@ -39,7 +39,7 @@ export async function openContext(config: Config, clock: Clock = systemClock): P
 
 export interface StartOptions {
   clock?: Clock;
-  /** Where JSON log lines go (standard output by default), from every thread. */
+  /** Where JSON log lines go (standard output by default). */
   logDestination?: NodeJS.WritableStream;
 }
 

@@ -19,9 +19,13 @@ const sender = new WebhookSender(new DestinationPolicy(config.allowedCidrs), con
 
 port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
-    // The sender reports every failure as a result, so a batch always comes back.
-    const results = await Promise.all(message.requests.map((request) => makeAttempt(sender, systemClock, request)));
-    post({ type: "sent", batch: message.batch, results });
+    // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
+    try {
+      const results = await Promise.all(message.requests.map((request) => makeAttempt(sender, systemClock, request)));
+      post({ type: "sent", batch: message.batch, results });
+    } catch (error) {
+      post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });
+    }
   } else if (message.type === "stop") {
     await sender.close();
     post({ type: "stopped" });

@@ -10,6 +10,7 @@ export type ThreadMessage =
   | { type: "stopped" }
   | { type: "send"; batch: number; requests: readonly AttemptRequest[] }
   | { type: "sent"; batch: number; results: AttemptResult[] }
+  | { type: "failed"; batch: number; error: string }
   | { type: "stop" };
 
 export interface SenderThread extends BatchSender {
@@ -32,14 +33,15 @@ const THREAD_ENTRY = import.meta.url.endsWith(".ts") ? "./thread-entry.js" : "./
 export async function startSenderThread(config: Config, log: Logger): Promise<SenderThread> {
   // The thread holds only the attempts in flight; a modest heap keeps the process small under load.
   const thread = new Worker(new URL(THREAD_ENTRY, import.meta.url), { workerData: config, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
-  const inFlight = new Map<number, (results: AttemptResult[]) => void>();
+  const inFlight = new Map<number, { resolve: (results: AttemptResult[]) => void; reject: (error: Error) => void }>();
   let batches = 0;
   let stopping = false;
   thread.on("message", (message: ThreadMessage) => {
-    if (message.type === "sent") {
-      inFlight.get(message.batch)?.(message.results);
-      inFlight.delete(message.batch);
-    }
+    if (message.type !== "sent" && message.type !== "failed") return;
+    const batch = inFlight.get(message.batch);
+    inFlight.delete(message.batch);
+    if (message.type === "sent") batch?.resolve(message.results);
+    else batch?.reject(new Error(`sending a batch failed: ${message.error}`));
   });
   thread.on("error", (error) => {
     // A sender thread that died would leave the API accepting events nobody sends: fail loudly instead.
@@ -56,9 +58,9 @@ export async function startSenderThread(config: Config, log: Logger): Promise<Se
   return {
     send(requests) {
       const batch = batches++;
-      return new Promise((resolve) => {
-        inFlight.set(batch, resolve);
+      return new Promise((resolve, reject) => {
         thread.postMessage({ type: "send", batch, requests } satisfies ThreadMessage);
+        inFlight.set(batch, { resolve, reject });
       });
     },
     async stop() {

@@ -144,8 +144,12 @@ export class DeliveryWorker {
     return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
+  /** Hands the batch to the sender with only what an attempt needs: it is copied to the sender thread. */
   private send(deliveries: DueDelivery[]): Promise<AttemptResult[]> {
-    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(deliveries);
+    if (deliveries.length === 0) return Promise.resolve([]);
+    return this.sender.send(
+      deliveries.map(({ messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate }) => ({ messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate })),
+    );
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
