@@ -268,7 +268,7 @@ interface Load {
   events: number;
   batchSize: number;
   perSecond?: number;
-  /** Events published and delivered the same way before the measured ones, so a just-started server's first requests (code not yet optimized, connections not yet open) are not measured. */
+  /** Events published and delivered the same way before the measured ones, so a just-started server's first deliveries (its code not yet optimized, its connections to the receiver not yet open) are not measured. */
   warmupEvents?: number;
 }
 
@@ -281,7 +281,9 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
     if (load.warmupEvents) {
       await receiver.reset();
       await ingest(deployment, companies, { ...load, events: load.warmupEvents, concurrency: Number(flags["ingest-concurrency"]) });
-      await receiver.waitForUnique(load.warmupEvents * CONSUMERS);
+      const warmed = await receiver.waitForUnique(load.warmupEvents * CONSUMERS);
+      // Late warm-up deliveries would count in the measured run.
+      if (warmed.unique < load.warmupEvents * CONSUMERS) throw new Error(`${name}: the warm-up did not finish (${warmed.unique} of ${load.warmupEvents * CONSUMERS} delivered)`);
     }
     await receiver.reset();
     const started = Date.now();
@@ -409,7 +411,7 @@ try {
   }
   const rate = Number(flags["steady-rate"]);
   const perSecond = rate / CONSUMERS;
-  const steadyName = `SQLite, steady ${rate} deliveries/s (single publishes)`;
+  const steadyName = `SQLite, steady ${rate} deliveries/s (single publishes, warmed up)`;
   steady = await step("steady", "steady-rate latency", () =>
     hookline(steadyName, "sqlite", 0, receiver, {
       events: Math.round(perSecond * Number(flags["steady-seconds"])),
