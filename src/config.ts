@@ -9,6 +9,8 @@ export interface Config {
   sqliteSynchronous: "NORMAL" | "FULL";
   host: string;
   port: number;
+  /** Where a process without the API role serves /healthz, /readyz and /metrics; null: it serves no HTTP. */
+  metricsPort: number | null;
   /** Base URL clients and SMBs reach this server at; used in linkUrl, redirect and portal links. */
   publicUrl: string;
   roles: { api: boolean; worker: boolean };
@@ -132,6 +134,7 @@ export const ENV = {
   sqliteSynchronous: "HOOKLINE_SQLITE_SYNCHRONOUS",
   host: "HOOKLINE_HOST",
   port: "HOOKLINE_PORT",
+  metricsPort: "HOOKLINE_METRICS_PORT",
   publicUrl: "HOOKLINE_PUBLIC_URL",
   roles: "HOOKLINE_ROLES",
   logLevel: "HOOKLINE_LOG_LEVEL",
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
     host,
     port,
+    metricsPort: read("metricsPort") === undefined ? null : integer(ENV.metricsPort, read("metricsPort"), 0),
     publicUrl,
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",

@@ -9,7 +9,7 @@ import { DeliveryWorker } from "./delivery/worker.ts";
 import type { DomainContext } from "./domain/context.ts";
 import { startQuotaResets } from "./domain/quota.ts";
 import { startPayloadRetention } from "./domain/retention.ts";
-import { buildHttpApp } from "./http/app.ts";
+import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
@@ -57,6 +57,9 @@ export async function startHookline(config: Config, options: StartOptions = {}):
   if (config.roles.api) {
     http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
     await http.listen({ host: config.host, port: config.port });
+  } else if (config.metricsPort !== null) {
+    http = buildOperationsApp(ctx, { logger, metrics });
+    await http.listen({ host: config.host, port: config.metricsPort });
   }
   // Every API process runs the quota reset at each window boundary; the database hands each reset to one of them.
   const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResets(ctx, config.dailyQuota, logger) : undefined;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/config.ts";
 import { startHookline } from "../src/server.ts";
 import { Receiver } from "./support/receiver.ts";
-import { callApi, startTestServer, type TestServer } from "./support/server.ts";
+import { callApi, freePort, startTestServer, type TestServer } from "./support/server.ts";
 
 /** The value of one sample of the Prometheus text, 0 when the series does not exist yet. */
 function sample(text: string, series: string): number {
@@ -12,18 +12,18 @@ function sample(text: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-async function scrape(server: TestServer): Promise<string> {
-  const response = await fetch(`${server.baseUrl}/metrics`);
+async function scrape(baseUrl: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/metrics`);
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
   return response.text();
 }
 
 /** Scrapes until the metrics show what the test expects (bounded; the worker reports after each recorded batch). */
-async function scrapeUntil(server: TestServer, done: (text: string) => boolean, what: string): Promise<string> {
+async function scrapeUntil(baseUrl: string, done: (text: string) => boolean, what: string): Promise<string> {
   let text = "";
   for (let tries = 0; tries < 400; tries++) {
-    text = await scrape(server);
+    text = await scrape(baseUrl);
     if (done(text)) return text;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -48,7 +48,7 @@ describe("delivery metrics", () => {
   });
 
   test("outcomes, attempt durations and HTTP requests are counted; the queue gauges return to zero once all is sent", async () => {
-    const start = await scrape(server);
+    const start = await scrape(server.baseUrl);
     const outcome = (text: string, name: string) => sample(text, `hookline_delivery_outcomes_total{outcome="${name}"}`) - sample(start, `hookline_delivery_outcomes_total{outcome="${name}"}`);
     const attempts = (text: string) => sample(text, "hookline_delivery_attempt_duration_seconds_count") - sample(start, "hookline_delivery_attempt_duration_seconds_count");
 
@@ -56,7 +56,7 @@ describe("delivery metrics", () => {
     await ok.waitFor(3);
     await failing.waitFor(6);
 
-    const text = await scrapeUntil(server, (current) => outcome(current, "failed") === 3 && outcome(current, "success") === 3, "three successes and three final failures");
+    const text = await scrapeUntil(server.baseUrl, (current) => outcome(current, "failed") === 3 && outcome(current, "success") === 3, "three successes and three final failures");
     assert.equal(outcome(text, "success"), 3, "one success per company for the working consumer");
     assert.equal(outcome(text, "retrying"), 3, "the failing consumer's first attempts, each with a retry scheduled");
     assert.equal(outcome(text, "failed"), 3, "its retries, with none left");
@@ -64,7 +64,7 @@ describe("delivery metrics", () => {
     assert.ok(sample(text, "hookline_delivery_attempt_duration_seconds_sum") > 0);
     assert.ok(sample(text, 'hookline_http_requests_total{method="POST",route="/companies",status_code="200"}') >= 3);
     // The worker reports a batch once it is committed, so a scrape begun after that report sees the queue empty.
-    const after = await scrape(server);
+    const after = await scrape(server.baseUrl);
     assert.equal(sample(after, "hookline_deliveries_pending"), 0);
     assert.equal(sample(after, "hookline_oldest_due_delivery_age_seconds"), 0);
     assert.match(after, /^process_cpu_user_seconds_total /m, "Node.js process metrics too");
@@ -88,7 +88,7 @@ describe("queue gauges", () => {
   test("pending deliveries and the age of the oldest due one grow while nothing sends them, and fall when a worker does", async () => {
     await server.api("POST", "/companies", { name: "Queued one" });
     await server.api("POST", "/companies", { name: "Queued two" });
-    const waiting = await scrapeUntil(server, (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2, "the oldest due delivery to age");
+    const waiting = await scrapeUntil(server.baseUrl, (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2, "the oldest due delivery to age");
     assert.equal(sample(waiting, "hookline_deliveries_pending"), 2);
 
     const worker = await startHookline(loadConfig({}, { databaseUrl: server.database.url, roles: "worker", allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" }), {
@@ -96,8 +96,44 @@ describe("queue gauges", () => {
     });
     try {
       await receiver.waitFor(2);
-      const drained = await scrapeUntil(server, (text) => sample(text, "hookline_deliveries_pending") === 0, "the queue to drain");
+      const drained = await scrapeUntil(server.baseUrl, (text) => sample(text, "hookline_deliveries_pending") === 0, "the queue to drain");
       assert.equal(sample(drained, "hookline_oldest_due_delivery_age_seconds"), 0);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe("a worker-only process", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  before(async () => {
+    server = await startTestServer({ roles: "api" });
+    receiver = await Receiver.start();
+    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] });
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("given a metrics port, it serves its own delivery counts, health and readiness there, and no API", async () => {
+    const port = await freePort();
+    const config = loadConfig({}, { databaseUrl: server.database.url, roles: "worker", metricsPort: String(port), allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" });
+    const worker = await startHookline(config, { logDestination: new PassThrough().resume() });
+    const workerUrl = `http://127.0.0.1:${port}`;
+    try {
+      await server.api("POST", "/companies", { name: "Sent by the worker" });
+      await receiver.waitFor(1);
+      const counted = await scrapeUntil(workerUrl, (text) => sample(text, 'hookline_delivery_outcomes_total{outcome="success"}') === 1, "the worker to count its delivery");
+      assert.equal(sample(counted, "hookline_delivery_attempt_duration_seconds_count"), 1);
+      // The API process sent nothing, so it counts nothing: only the worker's own port shows the worker's deliveries.
+      assert.equal(sample(await scrape(server.baseUrl), 'hookline_delivery_outcomes_total{outcome="success"}'), 0);
+      assert.equal((await callApi(workerUrl, null, "GET", "/healthz")).status, 200);
+      assert.equal((await callApi(workerUrl, null, "GET", "/readyz")).status, 200);
+      const api = await callApi(workerUrl, null, "GET", "/companies");
+      assert.equal(api.status, 404);
+      assert.equal(api.body.statusCode, 404);
     } finally {
       await worker.close();
     }

@@ -38,7 +38,8 @@ program
   .option("--host <host>", "interface to listen on (HOOKLINE_HOST, default 127.0.0.1)")
   .option("--port <port>", "port to listen on (HOOKLINE_PORT, default 8080)")
   .option("--roles <roles>", "api, worker or api,worker (HOOKLINE_ROLES, default both)")
-  .action(async (options: { host?: string; port?: string; roles?: string }) => {
+  .option("--metrics-port <port>", "without the api role: serve /healthz, /readyz and /metrics on this port (HOOKLINE_METRICS_PORT)")
+  .action(async (options: { host?: string; port?: string; roles?: string; metricsPort?: string }) => {
     const config = loadConfig(process.env, { ...overrides(), ...options });
     const starting = startHookline(config);
     // Signals are handled from the start: one that arrives while Hookline is still starting stops it once it has.
@@ -52,6 +53,7 @@ program
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     const hookline = await starting;
+    if (!config.roles.api && config.metricsPort !== null) console.log(`Worker metrics: http://${config.host}:${config.metricsPort}/metrics`);
     if (config.roles.api && !stopping) {
       const clients = await listClients(hookline.ctx);
       console.log(`Hookline API:     ${config.publicUrl}`);

@@ -28,29 +28,11 @@ export interface HttpOptions {
   idempotencyKeyTtlMs: number;
 }
 
-/** The HTTP server: the authenticated API, the public link pages and the OpenAPI document. */
+/** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
 export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
-    bodyLimit: options.bodyLimitBytes,
-    genReqId: () => randomUUID().replace(/-/g, ""),
-    // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
-    logController: new LogController({ requestIdLogLabel: "correlationId" }),
-    return503OnClosing: true,
-    // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
-    frameworkErrors: errorHandler,
-  });
-  app.setValidatorCompiler(requestValidator());
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(routeNotFound);
-  app.addHook("onSend", async (request, reply) => {
-    reply.header("x-correlation-id", request.id);
-  });
-
+  const app = newApp(options.logger, options.bodyLimitBytes);
   openapiRoutes(app, ctx.publicUrl);
-  app.get("/healthz", async () => ({ status: "ok" }));
-  readinessRoutes(app, ctx.store);
-  metricsRoutes(app, options.metrics);
+  operationsRoutes(app, ctx, options.metrics);
 
   await app.register(async (link) => {
     await link.register(formbody);
@@ -68,6 +50,41 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx, { idempotencyKeyTtlMs: options.idempotencyKeyTtlMs });
+  });
+  return app;
+}
+
+/** What a process without the API role serves, when asked to: only the operations endpoints, for its probes and its metrics. */
+export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics">): FastifyInstance {
+  const app = newApp(options.logger);
+  operationsRoutes(app, ctx, options.metrics);
+  return app;
+}
+
+/** Liveness, readiness and the Prometheus metrics: no API key, keep them off the public internet. */
+function operationsRoutes(app: FastifyInstance, ctx: DomainContext, metrics: HooklineMetrics): void {
+  app.get("/healthz", async () => ({ status: "ok" }));
+  readinessRoutes(app, ctx.store);
+  metricsRoutes(app, metrics);
+}
+
+/** A Fastify instance with Hookline's request ids, validation and one error shape. */
+function newApp(logger: Logger, bodyLimitBytes?: number): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: bodyLimitBytes,
+    genReqId: () => randomUUID().replace(/-/g, ""),
+    // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
+    logController: new LogController({ requestIdLogLabel: "correlationId" }),
+    return503OnClosing: true,
+    // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
+    frameworkErrors: errorHandler,
+  });
+  app.setValidatorCompiler(requestValidator());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(routeNotFound);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-correlation-id", request.id);
   });
   return app;
 }
