@@ -141,6 +141,35 @@ describe("retries on a compressed schedule", () => {
   });
 });
 
+describe("a slow consumer with more attempts due than connections", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ attemptTimeout: "1s" });
+  });
+  after(() => server.close());
+
+  test("attempts queued for one of its connections are not failed for the wait: each has its full timeout once sent", async () => {
+    // 250 attempts over the 64 connections a consumer gets: four rounds of 400 ms, the last ending well past one attempt timeout.
+    const slow = await Receiver.start((_index, _webhook, response) => {
+      const timer = setTimeout(() => response.writeHead(200).end(), 400);
+      response.on("close", () => clearTimeout(timer));
+    });
+    try {
+      const consumerId = await subscribe(server, slow.url, { eventTypes: ["read.completed"] });
+      const company = await server.api("POST", "/companies", { name: "Busy consumer" });
+      const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+      const events = Array.from({ length: 250 }, () => ({ eventType: "read.completed", companyId: company.body.id, payload }));
+      assert.equal((await server.api("POST", "/events/batch", { events })).status, 201);
+      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries.length === 250 && deliveries.every((delivery) => delivery.attempt_count > 0), "every first attempt");
+      assert.deepEqual(new Set(deliveries.map((delivery) => delivery.status)), new Set(["Success"]), "no attempt timed out while it waited");
+      assert.equal(attempts.length, 250, "one attempt each");
+      assert.ok(attempts.every((attempt) => attempt.duration_ms < 1000), "a duration counts from the request's sending, not from its wait");
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe("statuses while a retry is pending", () => {
   let server: TestServer;
   before(async () => {

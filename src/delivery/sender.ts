@@ -60,9 +60,16 @@ export class WebhookSender {
 
   constructor(
     private readonly destinations: DestinationPolicy,
+    /** How long an attempt may take once it is written to a connection: to connect, and to get the answer. */
     private readonly timeoutMs: number,
     private readonly excerptBytes: number,
     private readonly tls: SenderTls = {},
+    /**
+     * How long an attempt may take in all, waiting for a free connection to
+     * its consumer included, so that a batch ends (and is recorded) while its
+     * lease holds. Past it an attempt still waiting is given up unsent.
+     */
+    private readonly giveUpAfterMs: number = timeoutMs,
   ) {
     this.ca = tls.extraCa ? [...rootCertificates, tls.extraCa] : undefined;
     this.agent = this.newAgent();
@@ -96,7 +103,6 @@ export class WebhookSender {
   }
 
   async send({ url, headers, body, customHeaders, clientCertificate }: SendRequest): Promise<SendResult> {
-    const started = performance.now();
     let target: Target;
     let dispatcher: Agent;
     try {
@@ -108,8 +114,8 @@ export class WebhookSender {
     // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
     if (target.refusedLiteral) return unsent("Destination address is refused by the SSRF policy");
     return new Promise<SendResult>((resolve) => {
-      const attempt = new AttemptHandler(started, this.excerptBytes, resolve);
-      attempt.deadline = setTimeout(() => attempt.timeOut(), this.timeoutMs);
+      const attempt = new AttemptHandler(this.timeoutMs, this.excerptBytes, resolve);
+      attempt.giveUp = setTimeout(() => attempt.timeOut(), this.giveUpAfterMs);
       dispatcher.dispatch(
         {
           origin: target.origin,
@@ -163,10 +169,16 @@ function allowedHeaders(customHeaders: Record<string, string>): Record<string, s
  * answer are all Hookline keeps, so the response is read as it arrives rather
  * than through a body stream, and the attempt settles exactly once: on the
  * answer's end, on its first excerptBytes (the rest is not read), on an error
- * or at the deadline, whichever comes first.
+ * or at a deadline, whichever comes first. Its own deadline starts when it is
+ * written to a connection: requests queued behind a slow consumer's busy
+ * connections are not failed for the time they waited, only bounded by the
+ * sender's give-up time.
  */
 class AttemptHandler implements Dispatcher.DispatchHandler {
-  deadline: NodeJS.Timeout | undefined;
+  giveUp: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  /** When the request was written to a connection; its duration counts from there. */
+  private sentAt: number | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private statusCode: number | null = null;
   private readonly chunks: Buffer[] = [];
@@ -174,15 +186,20 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private settled = false;
 
   constructor(
-    private readonly started: number,
+    private readonly timeoutMs: number,
     private readonly excerptBytes: number,
     private readonly resolve: (result: SendResult) => void,
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Timed out while it waited for a connection: it is not sent at all.
-    if (this.settled) controller.abort(new Error("attempt already settled"));
+    // Given up while it waited for a connection: it is not sent at all.
+    if (this.settled) {
+      controller.abort(new Error("attempt already settled"));
+      return;
+    }
+    this.sentAt = performance.now();
+    this.deadline = setTimeout(() => this.timeOut(), this.timeoutMs);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
@@ -207,7 +224,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   timeOut(): void {
-    this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: "Timed out waiting for the response" });
+    const error = this.sentAt === undefined ? "Not sent: no connection to the consumer came free in time" : "Timed out waiting for the response";
+    this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error });
     this.controller?.abort(new Error("attempt timed out"));
   }
 
@@ -222,8 +240,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private settle(result: Omit<SendResult, "durationMs">): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.giveUp);
     clearTimeout(this.deadline);
-    this.resolve({ ...result, durationMs: Math.round(performance.now() - this.started) });
+    this.resolve({ ...result, durationMs: this.sentAt === undefined ? 0 : Math.round(performance.now() - this.sentAt) });
   }
 }
 

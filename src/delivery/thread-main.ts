@@ -12,10 +12,19 @@ import type { ThreadMessage } from "./thread.ts";
 const config = workerData as Config;
 const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
-const sender = new WebhookSender(new DestinationPolicy(config.allowedCidrs), config.delivery.attemptTimeoutMs, config.delivery.responseExcerptBytes, {
-  extraCa: config.delivery.extraCaFile === null ? null : readFileSync(config.delivery.extraCaFile, "utf8"),
-  secretBox: secretBoxFor(config.consumers.encryptionKey),
-});
+const { attemptTimeoutMs, leaseMs } = config.delivery;
+// A batch's attempts end by the lease's end less one attempt timeout, which leaves the worker that long to record them.
+const giveUpAfterMs = Math.max(attemptTimeoutMs, leaseMs - attemptTimeoutMs);
+const sender = new WebhookSender(
+  new DestinationPolicy(config.allowedCidrs),
+  attemptTimeoutMs,
+  config.delivery.responseExcerptBytes,
+  {
+    extraCa: config.delivery.extraCaFile === null ? null : readFileSync(config.delivery.extraCaFile, "utf8"),
+    secretBox: secretBoxFor(config.consumers.encryptionKey),
+  },
+  giveUpAfterMs,
+);
 
 port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {

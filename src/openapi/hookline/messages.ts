@@ -133,11 +133,11 @@ const attempt: JsonSchema = {
     },
     attemptNumber: { type: "integer", minimum: 1, description: "The attempt's place in its schedule (attempts skipped while the consumer was disabled count too)." },
     timestamp: dateTime("When the attempt started."),
-    durationMs: { type: "integer" },
+    durationMs: { type: "integer", description: "From the request's sending to its answer or failure, waiting for a free connection to the consumer not included; 0 when it was not sent." },
     statusCode: { type: ["integer", "null"], description: "The consumer's HTTP status; null when no response came (timeout, refused connection...)." },
     responseExcerpt: { type: ["string", "null"], description: "The first KiB of the response body." },
     error: { type: ["string", "null"], description: "Why the attempt failed; null on success." },
-    succeeded: { type: "boolean", description: "A 2xx answer within the attempt timeout." },
+    succeeded: { type: "boolean", description: "A 2xx answer within the attempt timeout of the request's sending." },
   },
   required: ["id", "messageId", "webhookId", "schedule", "attemptNumber", "timestamp", "durationMs", "statusCode", "responseExcerpt", "error", "succeeded"],
 };
