@@ -162,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const read = (key: keyof typeof ENV): string | undefined => overrides[key] ?? env[ENV[key]];
   const host = read("host") ?? "127.0.0.1";
   const port = integer(ENV.port, read("port"), 8080);
+  // Unset or empty: the process serves no HTTP without the API role (an empty value must not mean "any free port").
+  const metricsPort = read("metricsPort");
   const publicUrl = (read("publicUrl") ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/+$/, "");
   const delivery: DeliveryConfig = {
     retryScheduleMs: parseSchedule(read("retrySchedule") ?? DEFAULT_RETRY_SCHEDULE),
@@ -183,7 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
     host,
     port,
-    metricsPort: read("metricsPort") === undefined ? null : integer(ENV.metricsPort, read("metricsPort"), 0),
+    metricsPort: metricsPort ? integer(ENV.metricsPort, metricsPort, 0) : null,
     publicUrl,
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",

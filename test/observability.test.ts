@@ -104,6 +104,9 @@ describe("queue gauges and worker-only processes", () => {
   });
 
   test("a worker-only process given a metrics port serves its own delivery counts, health and readiness there, and no API", async () => {
+    // Unset or empty, the setting starts no server (an empty value is not "any free port").
+    assert.equal(loadConfig({}).metricsPort, null);
+    assert.equal(loadConfig({ HOOKLINE_METRICS_PORT: "" }).metricsPort, null);
     const port = await freePort();
     const config = loadConfig({}, { databaseUrl: server.database.url, roles: "worker", metricsPort: String(port), allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" });
     const worker = await startHookline(config, { logDestination: new PassThrough().resume() });

@@ -6,6 +6,11 @@ import { activeSecrets, signatureHeaders } from "./signing.ts";
 /** What one attempt needs of its delivery. */
 export type AttemptRequest = Pick<DueDelivery, "messageId" | "body" | "url" | "signingSecret" | "previousSecrets" | "customHeaders" | "clientCertificate">;
 
+/** Only what an attempt needs, since a batch is copied to the sender thread (an object literal: the type checks it holds no more and no less). */
+export function attemptRequestOf({ messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate }: DueDelivery): AttemptRequest {
+  return { messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate };
+}
+
 export interface AttemptResult extends SendResult {
   /** When the attempt was signed and handed to the connection pool. */
   startedAt: number;

@@ -69,7 +69,7 @@ export class WebhookSender {
      * its consumer included, so that a batch ends (and is recorded) while its
      * lease holds. Past it an attempt still waiting is given up unsent.
      */
-    private readonly giveUpAfterMs: number = timeoutMs,
+    private readonly giveUpAfterMs: number,
   ) {
     this.ca = tls.extraCa ? [...rootCertificates, tls.extraCa] : undefined;
     this.agent = this.newAgent();
@@ -114,8 +114,7 @@ export class WebhookSender {
     // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
     if (target.refusedLiteral) return unsent("Destination address is refused by the SSRF policy");
     return new Promise<SendResult>((resolve) => {
-      const attempt = new AttemptHandler(this.timeoutMs, this.excerptBytes, resolve);
-      attempt.giveUp = setTimeout(() => attempt.timeOut(), this.giveUpAfterMs);
+      const attempt = new AttemptHandler(this.timeoutMs, this.giveUpAfterMs, this.excerptBytes, resolve);
       dispatcher.dispatch(
         {
           origin: target.origin,
@@ -175,7 +174,7 @@ function allowedHeaders(customHeaders: Record<string, string>): Record<string, s
  * sender's give-up time.
  */
 class AttemptHandler implements Dispatcher.DispatchHandler {
-  giveUp: NodeJS.Timeout | undefined;
+  private readonly giveUp: NodeJS.Timeout;
   private deadline: NodeJS.Timeout | undefined;
   /** When the request was written to a connection; its duration counts from there. */
   private sentAt: number | undefined;
@@ -187,9 +186,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly timeoutMs: number,
+    giveUpAfterMs: number,
     private readonly excerptBytes: number,
     private readonly resolve: (result: SendResult) => void,
-  ) {}
+  ) {
+    this.giveUp = setTimeout(() => this.timeOut(), giveUpAfterMs);
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -223,7 +225,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: describe(error) });
   }
 
-  timeOut(): void {
+  private timeOut(): void {
     const error = this.sentAt === undefined ? "Not sent: no connection to the consumer came free in time" : "Timed out waiting for the response";
     this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error });
     this.controller?.abort(new Error("attempt timed out"));

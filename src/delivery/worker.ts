@@ -3,7 +3,7 @@ import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store, Tx } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
-import type { AttemptResult, BatchSender } from "./attempt.ts";
+import { attemptRequestOf, type AttemptResult, type BatchSender } from "./attempt.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import { newId } from "../ids.ts";
@@ -144,12 +144,8 @@ export class DeliveryWorker {
     return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
-  /** Hands the batch to the sender with only what an attempt needs: it is copied to the sender thread. */
   private send(deliveries: DueDelivery[]): Promise<AttemptResult[]> {
-    if (deliveries.length === 0) return Promise.resolve([]);
-    return this.sender.send(
-      deliveries.map(({ messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate }) => ({ messageId, body, url, signingSecret, previousSecrets, customHeaders, clientCertificate })),
-    );
+    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(deliveries.map(attemptRequestOf));
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
