@@ -25,6 +25,15 @@ export interface Config {
   /** How long a publish's Idempotency-Key is remembered. */
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
+  limits: TenantLimits;
+}
+
+/** What one client may ask of the service at most, so no tenant can take it over. */
+export interface TenantLimits {
+  /** Webhook consumers one client may have. */
+  consumersPerClient: number;
+  /** Deliveries one publish request may create: its events times the consumers each goes to. */
+  publishFanout: number;
 }
 
 /** Webhook consumer settings the API needs: secret rotation and encryption of stored mTLS keys. */
@@ -66,6 +75,10 @@ export interface DeliveryConfig {
   autoDisableAfterMs: number;
   /** PEM file of CA certificates trusted for HTTPS deliveries besides the system ones; null for none. */
   extraCaFile: string | null;
+  /** UTF-8 bytes of event bodies a worker holds in flight across its batches (each batch a share, at least one body). */
+  bodyBudgetBytes: number;
+  /** The sender thread's heap limit, in MB. */
+  senderHeapMb: number;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
@@ -89,6 +102,11 @@ function integer(name: string, value: string | undefined, fallback: number): num
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return parsed;
+}
+
+function positive(name: string, value: number): number {
+  if (value === 0) throw new Error(`${name} must be at least 1`);
+  return value;
 }
 
 function sqliteSynchronous(text: string): Config["sqliteSynchronous"] {
@@ -156,7 +174,14 @@ export const ENV = {
   encryptionKey: "HOOKLINE_ENCRYPTION_KEY",
   autoDisableAfter: "HOOKLINE_AUTO_DISABLE_AFTER",
   extraCaFile: "HOOKLINE_EXTRA_CA_FILE",
+  workerBodyBudget: "HOOKLINE_WORKER_BODY_BUDGET_BYTES",
+  senderHeap: "HOOKLINE_SENDER_HEAP_MB",
+  maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
+  maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
 } as const;
+
+/** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
+const LEASE_MARGIN_MS = 1000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
   const read = (key: keyof typeof ENV): string | undefined => overrides[key] ?? env[ENV[key]];
@@ -175,10 +200,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     responseExcerptBytes: 1024,
     autoDisableAfterMs: parseDuration(read("autoDisableAfter") ?? "5d"),
     extraCaFile: read("extraCaFile") || null,
+    bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
+    senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),
   };
-  // A lease shorter than an attempt would let a second worker send a delivery still in flight.
-  if (delivery.leaseMs <= delivery.attemptTimeoutMs) {
-    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be longer than ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms)`);
+  // A lease that ran out while its attempt was still in flight, or before its outcome was recorded, would have a
+  // second worker send the delivery again although nothing crashed: the lease covers a whole attempt, then the record.
+  const shortestLease = 2 * delivery.attemptTimeoutMs + LEASE_MARGIN_MS;
+  if (delivery.leaseMs < shortestLease) {
+    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`);
   }
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
@@ -196,5 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
     idempotencyKeyTtlMs: parseDuration(read("idempotencyKeyTtl") ?? "24h"),
     consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKey: encryptionKey(read("encryptionKey")) },
+    limits: {
+      consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
+      publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
   };
 }
