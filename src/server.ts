@@ -34,6 +34,7 @@ export async function openContext(config: Config, clock: Clock = systemClock): P
     recoveryRatePerSecond: config.messages.recoveryRatePerSecond,
     secretBox: secretBoxFor(config.consumers.encryptionKey),
     secretRotationOverlapMs: config.consumers.secretRotationOverlapMs,
+    limits: config.limits,
   };
 }
 
