@@ -24,7 +24,7 @@ export interface Config {
   messages: MessageLogConfig;
   /** Per-client API request quota per window (a UTC day by default); null when off. */
   dailyQuota: DailyQuotaConfig | null;
-  /** How long a publish's Idempotency-Key is remembered. */
+  /** How long a publish's Idempotency-Key is remembered: never longer than payloads are. */
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
 }
@@ -198,6 +198,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (delivery.leaseMs <= delivery.attemptTimeoutMs) {
     throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be longer than ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms)`);
   }
+  const messages = messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10));
+  // A key keeps its publish's answer, the events themselves: it may not outlive their payload retention.
+  const idempotencyKeyTtlMs = Math.min(parseDuration(read("idempotencyKeyTtl") ?? "24h"), messages.payloadRetentionMs ?? Infinity);
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
@@ -210,9 +213,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     delivery,
     allowedCidrs: allowedCidrs(read("allowedCidrs") ?? ""),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
-    messages: messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10)),
+    messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
-    idempotencyKeyTtlMs: parseDuration(read("idempotencyKeyTtl") ?? "24h"),
+    idempotencyKeyTtlMs,
     consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKey: encryptionKey(read("encryptionKey")) },
   };
 }
