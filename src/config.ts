@@ -3,6 +3,8 @@
  * environment variable (HOOKLINE_*), and the CLI may override any of them;
  * nothing else in the code reads process.env.
  */
+import { isIP } from "node:net";
+
 export interface Config {
   /** `sqlite:<path>` (embedded default) or `postgres://...`. */
   databaseUrl: string;
@@ -22,7 +24,7 @@ export interface Config {
   messages: MessageLogConfig;
   /** Per-client API request quota per window (a UTC day by default); null when off. */
   dailyQuota: DailyQuotaConfig | null;
-  /** How long a publish's Idempotency-Key is remembered. */
+  /** How long a publish's Idempotency-Key is remembered: never longer than payloads are. */
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
   limits: TenantLimits;
@@ -144,6 +146,22 @@ function encryptionKey(text: string | undefined): string | null {
   return text.trim();
 }
 
+/**
+ * Every range in full, `address/prefix length`: shorthand such as `10/8` would
+ * be read as another range (0.0.0.10/8, which admits 0.0.0.0), so it is refused.
+ */
+function allowedCidrs(text: string): string[] {
+  const cidrs = text.split(",").map((cidr) => cidr.trim()).filter(Boolean);
+  for (const cidr of cidrs) {
+    const match = /^([0-9a-fA-F.:]+)\/(\d{1,3})$/.exec(cidr);
+    const family = match ? isIP(match[1]!) : 0;
+    if (family === 0 || Number(match![2]) > (family === 4 ? 32 : 128)) {
+      throw new Error(`${ENV.allowedCidrs} must list ranges as address/prefix length (like 10.0.0.0/8 or fd00::/8), got "${cidr}"`);
+    }
+  }
+  return cidrs;
+}
+
 export type ConfigOverrides = Partial<Record<keyof typeof ENV, string>>;
 
 /** Environment variable for each setting, so the CLI and the README name the same things. */
@@ -209,6 +227,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (delivery.leaseMs < shortestLease) {
     throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`);
   }
+  const messages = messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10));
+  // A key keeps its publish's answer, the events themselves: it may not outlive their payload retention.
+  const idempotencyKeyTtlMs = Math.min(parseDuration(read("idempotencyKeyTtl") ?? "24h"), messages.payloadRetentionMs ?? Infinity);
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
@@ -219,11 +240,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",
     delivery,
-    allowedCidrs: (read("allowedCidrs") ?? "").split(",").map((cidr) => cidr.trim()).filter(Boolean),
+    allowedCidrs: allowedCidrs(read("allowedCidrs") ?? ""),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
-    messages: messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10)),
+    messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
-    idempotencyKeyTtlMs: parseDuration(read("idempotencyKeyTtl") ?? "24h"),
+    idempotencyKeyTtlMs,
     consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKey: encryptionKey(read("encryptionKey")) },
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),

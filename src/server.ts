@@ -8,7 +8,7 @@ import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
 import type { DomainContext } from "./domain/context.ts";
 import { startQuotaResets } from "./domain/quota.ts";
-import { startPayloadRetention } from "./domain/retention.ts";
+import { startRetention } from "./domain/retention.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
@@ -78,12 +78,12 @@ export async function startHookline(config: Config, options: StartOptions = {}):
   };
 }
 
-/** The worker role: the delivery worker, its sender thread, and the purge of expired payloads. */
+/** The worker role: the delivery worker, its sender thread, and the purge of expired payloads and their copies. */
 async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
   const sender = await startSenderThread(config, logger);
   const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
-  const retention = startPayloadRetention(ctx.store, config.messages, ctx.clock, logger.child({ component: "worker" }));
+  const retention = startRetention(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
   return {
     async stop() {
       await worker.stop();

@@ -3,7 +3,7 @@ import { Agent, type Dispatcher } from "undici";
 import { RESERVED_HEADER_NAMES } from "../domain/consumer-headers.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { StoredClientCertificate } from "../storage/deliveries.ts";
-import type { DestinationPolicy } from "./destination-policy.ts";
+import { refusal, type DestinationPolicy } from "./destination-policy.ts";
 
 export interface SendResult {
   statusCode: number | null;
@@ -112,7 +112,7 @@ export class WebhookSender {
       return unsent(describe(error));
     }
     // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
-    if (target.refusedLiteral) return unsent("Destination address is refused by the SSRF policy");
+    if (target.refusedLiteral) return unsent(describe(refusal()));
     return new Promise<SendResult>((resolve) => {
       const attempt = new AttemptHandler(this.timeoutMs, this.giveUpAfterMs, this.excerptBytes, resolve);
       dispatcher.dispatch(
