@@ -1,11 +1,12 @@
-import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
-import type { DailyQuotaConfig } from "../config.ts";
+import type { DailyQuotaConfig, HttpLimitsConfig } from "../config.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { apiKeyAuth } from "./auth.ts";
-import { errorHandler, rejectMalformedText, routeNotFound } from "./errors.ts";
+import { HooklineError } from "../errors.ts";
+import { clientErrorHandler, errorHandler, newCorrelationId, rejectMalformedText, routeNotFound } from "./errors.ts";
+import { utf8JsonParser } from "./json-body.ts";
 import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
@@ -22,6 +23,7 @@ import { webhookRoutes } from "./routes/webhooks.ts";
 
 export interface HttpOptions {
   bodyLimitBytes: number;
+  limits: HttpLimitsConfig;
   logger: Logger;
   metrics: HooklineMetrics;
   dailyQuota: DailyQuotaConfig | null;
@@ -30,7 +32,7 @@ export interface HttpOptions {
 
 /** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
 export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Promise<FastifyInstance> {
-  const app = newApp(options.logger, options.bodyLimitBytes);
+  const app = newApp(options.logger, options.limits, options.bodyLimitBytes);
   openapiRoutes(app, ctx.publicUrl);
   operationsRoutes(app, ctx, options.metrics);
 
@@ -55,8 +57,8 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 }
 
 /** What a process without the API role serves, when asked to: only the operations endpoints, for its probes and its metrics. */
-export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics">): FastifyInstance {
-  const app = newApp(options.logger);
+export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics" | "limits">): FastifyInstance {
+  const app = newApp(options.logger, options.limits);
   operationsRoutes(app, ctx, options.metrics);
   return app;
 }
@@ -68,21 +70,43 @@ function operationsRoutes(app: FastifyInstance, ctx: DomainContext, metrics: Hoo
   metricsRoutes(app, metrics);
 }
 
-/** A Fastify instance with Hookline's request ids, validation and one error shape. */
-function newApp(logger: Logger, bodyLimitBytes?: number): FastifyInstance {
+/** A Fastify instance with Hookline's request ids, validation, limits and one error shape. */
+function newApp(logger: Logger, limits: HttpLimitsConfig, bodyLimitBytes?: number): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: bodyLimitBytes,
-    genReqId: () => randomUUID().replace(/-/g, ""),
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    http: {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.requestTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node looks for expired requests only this often (every 30 s by default), so a timeout would otherwise be enforced up to 30 s late.
+      connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+    },
+    genReqId: newCorrelationId,
     // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
     logController: new LogController({ requestIdLogLabel: "correlationId" }),
-    return503OnClosing: true,
+    // Answered by the onRequest hook below instead, in the ErrorMessage shape.
+    return503OnClosing: false,
     // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
     frameworkErrors: errorHandler,
+    // So do requests Node refuses before Fastify sees them: too slow (408), headers too large (431), not HTTP (400).
+    clientErrorHandler,
   });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, utf8JsonParser(app));
   app.setValidatorCompiler(requestValidator());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(routeNotFound);
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async () => {
+    // Fastify has already asked the client to close the connection; another process (or this one, restarted) takes the retry.
+    if (closing) throw new HooklineError(503, "The server is shutting down; try again", [], "Yes");
+  });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-correlation-id", request.id);
   });

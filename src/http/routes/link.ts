@@ -19,6 +19,9 @@ function page(reply: FastifyReply, title: string, body: string) {
     );
 }
 
+/** The link pages' forms post a field or two; anyone may post to them, without an API key, so their bodies stay small. */
+const LINK_BODY_LIMIT_BYTES = 1024;
+
 /**
  * The hosted link pages an SMB is sent to (a company's `redirect`, a
  * connection's `linkUrl`). Plain HTML forms, no JavaScript; reached by the
@@ -47,7 +50,7 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext): void {
 
   app.post<{ Params: { companyId: string }; Body: { platformKey?: string } }>(
     "/link/companies/:companyId/connections",
-    { schema: { params: pathParams("companyId") } },
+    { schema: { params: pathParams("companyId") }, bodyLimit: LINK_BODY_LIMIT_BYTES },
     async (request, reply) => {
       const { companyId } = request.params;
       const company = await ctx.store.db.selectFrom("companies").select("client_id").where("id", "=", companyId).executeTakeFirst();
@@ -73,7 +76,7 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext): void {
     ["authorize", { linked: true }, "Your data is now connected. You can close this page."],
     ["cancel", CANCELLED_OUTCOME, "Linking was cancelled. Nothing was shared."],
   ] as const) {
-    app.post<{ Params: Params }>(`${connectionPath}/${verb}`, { schema }, async (request, reply) => {
+    app.post<{ Params: Params }>(`${connectionPath}/${verb}`, { schema, bodyLimit: LINK_BODY_LIMIT_BYTES }, async (request, reply) => {
       const { companyId, connectionId } = request.params;
       const session = await findLinkSession(ctx, companyId, connectionId);
       const connection = await recordLinkOutcome(ctx, session.clientId, companyId, connectionId, outcome);
