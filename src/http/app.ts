@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
 import type { DailyQuotaConfig, HttpLimitsConfig } from "../config.ts";
@@ -7,6 +7,7 @@ import { apiKeyAuth } from "./auth.ts";
 import { HooklineError } from "../errors.ts";
 import { clientErrorHandler, errorHandler, newCorrelationId, rejectMalformedText, routeNotFound } from "./errors.ts";
 import { utf8JsonParser } from "./json-body.ts";
+import { linkFormGuard } from "./link-forms.ts";
 import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
@@ -36,9 +37,10 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
   openapiRoutes(app, ctx.publicUrl);
   operationsRoutes(app, ctx, options.metrics);
 
+  const guard = await linkFormGuard(ctx);
   await app.register(async (link) => {
     await link.register(formbody);
-    linkRoutes(link, ctx);
+    linkRoutes(link, ctx, guard);
   });
 
   await app.register(async (api) => {
@@ -70,10 +72,33 @@ function operationsRoutes(app: FastifyInstance, ctx: DomainContext, metrics: Hoo
   metricsRoutes(app, metrics);
 }
 
+/**
+ * Headers of every HTML page the server serves: no script runs, no other site
+ * may frame it (clickjacking), its forms post only back here, and the link
+ * ids in its URL never reach another site in a Referer. `same-origin` rather
+ * than `no-referrer`: under `no-referrer` browsers send `Origin: null` with the
+ * page's own form posts, and the link forms' guard checks Origin.
+ */
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  "x-content-type-options": "nosniff",
+};
+
+/**
+ * A request as its log lines show it. A link page's URL holds the ids that
+ * open it to anyone, so for those the route is logged instead of the URL.
+ */
+function requestForLog(request: FastifyRequest) {
+  const url = request.url.startsWith("/link/") ? (request.routeOptions.url ?? "/link/(unknown route)") : request.url;
+  return { method: request.method, url, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
 /** A Fastify instance with Hookline's request ids, validation, limits and one error shape. */
 function newApp(logger: Logger, limits: HttpLimitsConfig, bodyLimitBytes?: number): FastifyInstance {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger.child({}, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
     bodyLimit: bodyLimitBytes,
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: limits.connectionTimeoutMs,
@@ -109,6 +134,7 @@ function newApp(logger: Logger, limits: HttpLimitsConfig, bodyLimitBytes?: numbe
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-correlation-id", request.id);
+    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.headers(PAGE_HEADERS);
   });
   return app;
 }
