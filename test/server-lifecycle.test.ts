@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
 import { CLI } from "./support/cli.ts";
+import { resolvePointer } from "./support/json-schema-arbitrary.ts";
 import { API_KEY_LINE, firstStart, Harness } from "./support/serve-process.ts";
 import { callApi } from "./support/server.ts";
 
@@ -31,6 +32,9 @@ test("the first start creates a client and prints the API URL, the OpenAPI URL a
   }
   assert.ok(!operations.includes("get-company-access-token"), "operations Hookline does not implement are left out");
   assert.equal(Object.keys(document.webhooks).length, 17, "the 16 event types of the Codat document and Hookline's own webhook.consumer.disabled");
+  const refs = JSON.stringify(document).match(/"\$ref":"#[^"]*"/g) ?? [];
+  const unresolved = refs.map((ref) => ref.slice(8, -1)).filter((ref) => resolvePointer(document, ref) === undefined);
+  assert.deepEqual([...new Set(unresolved)], [], "every $ref of the served document resolves within it");
 
   assert.deepEqual(await first.stop(), { code: 0, signal: null });
   const second = await harness.serve(database.url);

@@ -23,7 +23,7 @@ export function servedDocument(publicUrl: string): JsonSchema {
   for (const area of hooklinePaths) {
     for (const [path, operations] of Object.entries(area)) paths[path] = { ...paths[path], ...operations };
   }
-  return {
+  return inlineDanglingRefs({
     ...codatDocument,
     info: {
       title: "Hookline API",
@@ -33,5 +33,36 @@ export function servedDocument(publicUrl: string): JsonSchema {
     servers: [{ url: publicUrl, description: "This Hookline server" }],
     paths,
     webhooks: { ...codatDocument.webhooks, ...operationalWebhooks },
+  });
+}
+
+/**
+ * The Codat document points some schemas into operations Hookline leaves out
+ * (the companyId parameter's schema lives under syncSettings); those targets
+ * are copied in place of their references, so every `$ref` served resolves.
+ */
+function inlineDanglingRefs(document: JsonSchema): JsonSchema {
+  const inline = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(inline);
+    if (node === null || typeof node !== "object") return node;
+    const { $ref } = node as { $ref?: unknown };
+    if (typeof $ref === "string" && pointerTarget(document, $ref) === undefined) {
+      const target = pointerTarget(codatDocument, $ref);
+      if (target !== undefined) return inline(structuredClone(target));
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, inline(value)]));
   };
+  return inline(document) as JsonSchema;
+}
+
+/** What a local `#/...` JSON pointer names in `document`, or undefined. */
+function pointerTarget(document: unknown, ref: string): unknown {
+  if (!ref.startsWith("#/")) return undefined;
+  let node = document;
+  for (const token of ref.slice(2).split("/")) {
+    const key = decodeURIComponent(token).replace(/~1/g, "/").replace(/~0/g, "~");
+    if (node === null || typeof node !== "object" || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
