@@ -21,7 +21,7 @@ import { basicAuth, callApi } from "./support/server.ts";
  * replays (or, changed, explores) a sequence. A failure prints both and the
  * offending request.
  */
-const RUNS = Number(process.env.HOOKLINE_FUZZ_RUNS ?? 1_000);
+const RUNS = Number(process.env.HOOKLINE_FUZZ_RUNS ?? 1_500);
 const SEED = Number(process.env.HOOKLINE_FUZZ_SEED ?? 0x0a11_f022);
 /** Long enough for any honest answer on a loaded machine: longer is itself a finding (a request that ties up the server). */
 const REQUEST_TIMEOUT_MS = 15_000;
