@@ -190,7 +190,8 @@ test(`${RUNS} requests from the OpenAPI document (seed ${SEED}): no 5xx, no exit
       case "apiKeyId":
         return ref("apiKey");
       case "headerName":
-        return fc.oneof(ref("header"), fc.string({ minLength: 1, maxLength: 20 }));
+        // A header name is a name, not an id: another tenant's consumer may well use the same one.
+        return fc.oneof(fc.nat().map((index) => new Ref("header", "own", index)), fc.string({ minLength: 1, maxLength: 20 }));
       case "platformKey":
         return fc.oneof(fc.constantFrom(...platformKeys), fc.stringMatching(/^[a-z]{4}$/));
       case "url":
@@ -466,8 +467,8 @@ test(`${RUNS} requests from the OpenAPI document (seed ${SEED}): no 5xx, no exit
   assert.equal((await api("GET", "/companies")).status, 200, "the server still answers its tenant");
   const summary = [...tally].map(([operation, statuses]) => `${operation}: ${[...statuses].map(([status, count]) => `${status}×${count}`).join(" ")}`).join("\n");
   t.diagnostic(summary);
-  // Every documented operation was exercised, and the schemas made requests the server accepts, not only ones it refuses.
-  for (const operation of operations) assert.ok(tally.has(operation.id), `${operation.id} was sent (seed ${SEED})\n${summary}`);
+  // Every documented operation was exercised (when the run is long enough to reach them all), and the schemas made requests the server accepts, not only ones it refuses.
+  if (RUNS >= 10 * operations.length) for (const operation of operations) assert.ok(tally.has(operation.id), `${operation.id} was sent (seed ${SEED})\n${summary}`);
   const answered = [...tally.values()].flatMap((statuses) => [...statuses]);
   assert.ok(answered.some(([status]) => status < 300), `some requests were accepted:\n${summary}`);
   assert.ok(answered.some(([status]) => status >= 400), `some requests were refused:\n${summary}`);
