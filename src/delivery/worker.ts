@@ -3,7 +3,9 @@ import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store, Tx } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
-import { attemptRequestOf, type AttemptResult, type BatchSender } from "./attempt.ts";
+import type { SecretBox } from "../secret-box.ts";
+import type { AttemptResult, BatchSender } from "./attempt.ts";
+import { attemptRequests } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import { newId } from "../ids.ts";
@@ -34,6 +36,8 @@ export class DeliveryWorker {
     private readonly config: DeliveryConfig,
     private readonly clock: Clock,
     private readonly sender: BatchSender,
+    /** Opens consumers' sealed secrets, once per consumer of a batch. */
+    private readonly secretBox: SecretBox,
     private readonly log: Logger,
     /** Told of every batch once it is recorded (for the metrics). */
     private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
@@ -145,7 +149,7 @@ export class DeliveryWorker {
   }
 
   private send(deliveries: DueDelivery[]): Promise<AttemptResult[]> {
-    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(deliveries.map(attemptRequestOf));
+    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(attemptRequests(this.secretBox, deliveries));
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {

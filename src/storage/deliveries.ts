@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import { dialectOf, type Store, type Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
-import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
+import type { AttemptsTable, DeliveryStatus } from "./schema.ts";
 
 /** Characters of event bodies one claimed batch may hold (the sender thread, which gets a copy, has a bounded heap). */
 const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
@@ -18,11 +18,12 @@ export interface DueDelivery {
   body: string;
   url: string;
   disabled: boolean;
+  /** The consumer's secrets as stored, sealed: the worker opens them once per consumer of a batch (delivery/batch-secrets.ts). */
   signingSecret: string;
-  /** Rotated-out secrets that still sign beside the current one until they expire; null when there are none. */
-  previousSecrets: PreviousSecret[] | null;
-  /** The consumer's own headers as stored (name: value); null when it has none. */
-  customHeaders: Record<string, string> | null;
+  /** Rotated-out secrets that still sign beside the current one until they expire, as stored; null when there are none. */
+  previousSecrets: string | null;
+  /** The consumer's own headers as stored; null when it has none. */
+  customHeaders: string | null;
   /** The consumer's mTLS client certificate, its private key still sealed; null without mTLS. */
   clientCertificate: StoredClientCertificate | null;
   /** When the consumer's current streak of failed attempts began; null while it succeeds. */
@@ -32,7 +33,7 @@ export interface DueDelivery {
 export interface StoredClientCertificate {
   consumerId: string;
   certificate: string;
-  /** The PEM private key sealed by SecretBox under the consumer id. */
+  /** The PEM private key sealed by SecretBox for the consumer. */
   sealedKey: string;
 }
 
@@ -153,8 +154,8 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
       url: row.url,
       disabled: row.disabled === 1,
       signingSecret: row.signingSecret,
-      previousSecrets: row.previousSecrets === null ? null : (JSON.parse(row.previousSecrets) as PreviousSecret[]),
-      customHeaders: row.customHeaders === null ? null : (JSON.parse(row.customHeaders) as Record<string, string>),
+      previousSecrets: row.previousSecrets,
+      customHeaders: row.customHeaders,
       clientCertificate:
         row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
       failingSince: row.failingSince,
