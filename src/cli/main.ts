@@ -10,6 +10,7 @@ import { runDemo } from "./demo.ts";
 import { webhookCommands } from "./webhooks.ts";
 import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
+import { encryptionCommands } from "./encryption.ts";
 import { createLogger } from "../logger.ts";
 
 const program = new Command()
@@ -132,6 +133,7 @@ webhookCommands(webhooks, withContext, clientOption);
 
 messageCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
+encryptionCommands(program, withContext);
 
 program
   .command("demo")
