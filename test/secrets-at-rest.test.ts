@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createCipheriv, randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
@@ -24,6 +24,14 @@ function verifies(secret: string, webhook: ReceivedWebhook): boolean {
   } catch {
     return false;
   }
+}
+
+/** An mTLS key as the release before encryption at rest sealed it: no key id, bound to the consumer id alone. */
+function sealedByEarlierRelease(key: string, plaintext: string, consumerId: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", Buffer.from(key, "base64"), iv).setAAD(Buffer.from(consumerId, "utf8"));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return `v1.${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString("base64")}`;
 }
 
 /** A consumer's secret columns exactly as the database holds them. */
@@ -145,6 +153,14 @@ test("rotating HOOKLINE_ENCRYPTION_KEY: processes with either key first run side
   const secret = (await api("POST", `/webhooks/${id}/secret/rotate`)).body.key;
   assert.equal((await api("PUT", `/webhooks/${id}/headers`, { headers: { Authorization: "Bearer before rotation" } })).status, 200);
   assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  // A client certificate whose key the earlier release sealed: every attempt opens it (the receiver, plain HTTP, never asks for it).
+  const store = await harness.store(database.url);
+  const client = CertificateAuthority.create("Rotation CA").issue("hookline-client", "client");
+  await store.db
+    .updateTable("consumers")
+    .set({ mtls_certificate: client.certificate, mtls_private_key: sealedByEarlierRelease(oldKey, client.privateKey, id) })
+    .where("id", "=", id)
+    .execute();
 
   // Mid-rotation: an API process already sealing under the new key beside a worker still sealing under the old one; each opens both.
   const apiProcess = await harness.serve(database.url, { roles: "api", env: { HOOKLINE_ENCRYPTION_KEY: `${nextKey},${oldKey}` } });
@@ -160,9 +176,11 @@ test("rotating HOOKLINE_ENCRYPTION_KEY: processes with either key first run side
 
   const { stdout } = await runCliWith({ HOOKLINE_ENCRYPTION_KEY: `${nextKey},${oldKey}` }, database.url, "encryption", "rotate");
   // The headers were set under the new key already; the secrets were sealed under the old one.
-  assert.match(stdout, /1 signing secrets, 1 sets of rotated-out secrets, 0 sets of custom headers, 0 mTLS keys/);
-  const store = await harness.store(database.url);
-  for (const value of Object.values(await storedSecrets(store.db, id))) assert.ok(new SecretBox([nextKey]).sealsAsCurrent(value!), "sealed under the new key");
+  assert.match(stdout, /1 signing secrets, 1 sets of rotated-out secrets, 0 sets of custom headers, 1 mTLS keys/);
+  const { mtls_private_key } = await store.db.selectFrom("consumers").select("mtls_private_key").where("id", "=", id).executeTakeFirstOrThrow();
+  for (const value of [...Object.values(await storedSecrets(store.db, id)), mtls_private_key]) {
+    assert.ok(new SecretBox([nextKey]).sealsAsCurrent(value!), "sealed under the new key");
+  }
 
   const rotated = await harness.serve(database.url, { env: { HOOKLINE_ENCRYPTION_KEY: nextKey } });
   assert.equal((await callApi(rotated.baseUrl, apiKey, "GET", `/webhooks/${id}/secret`)).body.key, secret);
