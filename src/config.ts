@@ -3,6 +3,8 @@
  * environment variable (HOOKLINE_*), and the CLI may override any of them;
  * nothing else in the code reads process.env.
  */
+import { isIP } from "node:net";
+
 export interface Config {
   /** `sqlite:<path>` (embedded default) or `postgres://...`. */
   databaseUrl: string;
@@ -22,9 +24,18 @@ export interface Config {
   messages: MessageLogConfig;
   /** Per-client API request quota per window (a UTC day by default); null when off. */
   dailyQuota: DailyQuotaConfig | null;
-  /** How long a publish's Idempotency-Key is remembered. */
+  /** How long a publish's Idempotency-Key is remembered: never longer than payloads are. */
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
+  limits: TenantLimits;
+}
+
+/** What one client may ask of the service at most, so no tenant can take it over. */
+export interface TenantLimits {
+  /** Webhook consumers one client may have. */
+  consumersPerClient: number;
+  /** Deliveries one publish request may create: its events times the consumers each goes to. */
+  publishFanout: number;
 }
 
 /** Webhook consumer settings: secret rotation and the encryption of consumers' secrets at rest. */
@@ -70,6 +81,10 @@ export interface DeliveryConfig {
   autoDisableAfterMs: number;
   /** PEM file of CA certificates trusted for HTTPS deliveries besides the system ones; null for none. */
   extraCaFile: string | null;
+  /** UTF-8 bytes of event bodies a worker holds in flight across its batches (each batch a share, at least one body). */
+  bodyBudgetBytes: number;
+  /** The sender thread's heap limit, in MB. */
+  senderHeapMb: number;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
@@ -93,6 +108,11 @@ function integer(name: string, value: string | undefined, fallback: number): num
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return parsed;
+}
+
+function positive(name: string, value: number): number {
+  if (value === 0) throw new Error(`${name} must be at least 1`);
+  return value;
 }
 
 function sqliteSynchronous(text: string): Config["sqliteSynchronous"] {
@@ -136,6 +156,22 @@ export function parseEncryptionKeys(text: string | undefined, source: string = E
   return keys;
 }
 
+/**
+ * Every range in full, `address/prefix length`: shorthand such as `10/8` would
+ * be read as another range (0.0.0.10/8, which admits 0.0.0.0), so it is refused.
+ */
+function allowedCidrs(text: string): string[] {
+  const cidrs = text.split(",").map((cidr) => cidr.trim()).filter(Boolean);
+  for (const cidr of cidrs) {
+    const match = /^([0-9a-fA-F.:]+)\/(\d{1,3})$/.exec(cidr);
+    const family = match ? isIP(match[1]!) : 0;
+    if (family === 0 || Number(match![2]) > (family === 4 ? 32 : 128)) {
+      throw new Error(`${ENV.allowedCidrs} must list ranges as address/prefix length (like 10.0.0.0/8 or fd00::/8), got "${cidr}"`);
+    }
+  }
+  return cidrs;
+}
+
 export type ConfigOverrides = Partial<Record<keyof typeof ENV, string>>;
 
 /** Environment variable for each setting, so the CLI and the README name the same things. */
@@ -166,7 +202,14 @@ export const ENV = {
   encryptionKey: "HOOKLINE_ENCRYPTION_KEY",
   autoDisableAfter: "HOOKLINE_AUTO_DISABLE_AFTER",
   extraCaFile: "HOOKLINE_EXTRA_CA_FILE",
+  workerBodyBudget: "HOOKLINE_WORKER_BODY_BUDGET_BYTES",
+  senderHeap: "HOOKLINE_SENDER_HEAP_MB",
+  maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
+  maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
 } as const;
+
+/** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
+const LEASE_MARGIN_MS = 1000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
   const read = (key: keyof typeof ENV): string | undefined => overrides[key] ?? env[ENV[key]];
@@ -185,11 +228,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     responseExcerptBytes: 1024,
     autoDisableAfterMs: parseDuration(read("autoDisableAfter") ?? "5d"),
     extraCaFile: read("extraCaFile") || null,
+    bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
+    senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),
   };
-  // A lease shorter than an attempt would let a second worker send a delivery still in flight.
-  if (delivery.leaseMs <= delivery.attemptTimeoutMs) {
-    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be longer than ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms)`);
+  // A lease that ran out while its attempt was still in flight, or before its outcome was recorded, would have a
+  // second worker send the delivery again although nothing crashed: the lease covers a whole attempt, then the record.
+  const shortestLease = 2 * delivery.attemptTimeoutMs + LEASE_MARGIN_MS;
+  if (delivery.leaseMs < shortestLease) {
+    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`);
   }
+  const messages = messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10));
+  // A key keeps its publish's answer, the events themselves: it may not outlive their payload retention.
+  const idempotencyKeyTtlMs = Math.min(parseDuration(read("idempotencyKeyTtl") ?? "24h"), messages.payloadRetentionMs ?? Infinity);
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
@@ -200,11 +250,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",
     delivery,
-    allowedCidrs: (read("allowedCidrs") ?? "").split(",").map((cidr) => cidr.trim()).filter(Boolean),
+    allowedCidrs: allowedCidrs(read("allowedCidrs") ?? ""),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
-    messages: messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10)),
+    messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
-    idempotencyKeyTtlMs: parseDuration(read("idempotencyKeyTtl") ?? "24h"),
+    idempotencyKeyTtlMs,
     consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKeys: parseEncryptionKeys(read("encryptionKey")) },
+    limits: {
+      consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
+      publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
   };
 }

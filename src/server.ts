@@ -8,14 +8,14 @@ import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
 import type { DomainContext } from "./domain/context.ts";
 import { startQuotaResets } from "./domain/quota.ts";
-import { startPayloadRetention } from "./domain/retention.ts";
+import { startRetention } from "./domain/retention.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
 import { withEncryptionKeys } from "./encryption-keys.ts";
-import { resealSecrets } from "./domain/consumer-secrets.ts";
+import { resealSecrets } from "./domain/reseal-secrets.ts";
 
 export interface Hookline {
   ctx: DomainContext;
@@ -45,6 +45,7 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
     recoveryRatePerSecond: config.messages.recoveryRatePerSecond,
     secretBox,
     secretRotationOverlapMs: config.consumers.secretRotationOverlapMs,
+    limits: config.limits,
   };
 }
 
@@ -90,12 +91,12 @@ export async function startHookline(configured: Config, options: StartOptions = 
   };
 }
 
-/** The worker role: the delivery worker, its sender thread, and the purge of expired payloads. */
+/** The worker role: the delivery worker, its sender thread, and the purge of expired payloads and their copies. */
 async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
   const sender = await startSenderThread(config, logger);
   const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, ctx.secretBox, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
-  const retention = startPayloadRetention(ctx.store, config.messages, ctx.clock, logger.child({ component: "worker" }));
+  const retention = startRetention(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
   return {
     async stop() {
       await worker.stop();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/config.ts";
+import { cli } from "./support/consumers.ts";
 import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -9,6 +10,16 @@ import { startTestServer, type TestServer } from "./support/server.ts";
 const messageOnce = (server: TestServer, messageId: string, done: (message: any) => boolean, what: string) =>
   until(async () => (await server.api("GET", `/messages/${messageId}`)).body, done, what);
 const purged = (message: any) => message.payloadPurgedAt !== null;
+/** A receiver that quotes the event it got in its answer, as some do: a copy of the payload in the attempt log. */
+const quotingReceiver = () => Receiver.start((_index, webhook, response) => response.writeHead(200).end(`received ${webhook.body}`));
+/** The message's attempts, once `done` holds for them. */
+const attemptsOnce = (server: TestServer, messageId: string, done: (attempts: any[]) => boolean, what: string) =>
+  until(async () => (await server.api("GET", `/messages/${messageId}/attempts`)).body.results as any[], done, what);
+/** Publishes a read.completed with an Idempotency-Key, as the operator's scripts do; answers the event. */
+const publish = async (server: TestServer, companyId: string, key: string) =>
+  JSON.parse(await cli(server, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", '{"modifiedFromDate":"2024-05-01T00:00:00Z","dataTypes":[]}', "--idempotency-key", key));
+/** The idempotency keys the database holds for the server's client. */
+const storedKeys = async (server: TestServer) => (await server.hookline.ctx.store.db.selectFrom("idempotency_keys").select("key").where("client_id", "=", server.clientId).execute()).map((row) => row.key);
 
 describe("payload retention", () => {
   let server: TestServer;
@@ -111,6 +122,64 @@ describe("recovering and replaying purged messages", () => {
   });
 });
 
+describe("copies of payloads expire with them", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  before(async () => {
+    // The idempotency key TTL stays at its 24 h default: the payload retention bounds it.
+    server = await startTestServer({ retrySchedule: "none", payloadRetention: "300ms", retentionInterval: "100ms" });
+    receiver = await quotingReceiver();
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("an attempt's response excerpt is emptied once older than the payload retention; its outcome stays in the log", async () => {
+    await subscribe(server, receiver.url, ["company.created"]);
+    await createCompany(server, "Quoted Ltd");
+    const messageId = webhookIdOf((await receiver.waitFor(1))[0]!);
+    await messageOnce(server, messageId, purged, "the message's payload to be purged");
+    const [attempt] = await attemptsOnce(server, messageId, (attempts) => attempts.length === 1 && attempts[0].responseExcerpt === null, "the attempt's response excerpt to be emptied");
+    assert.deepEqual([attempt.statusCode, attempt.succeeded, attempt.error], [200, true, null]);
+  });
+
+  test("an idempotency key, which keeps the published events, goes with the payloads though its TTL is longer, without another request from its client", async () => {
+    const companyId = await createCompany(server, "Keyed Ltd");
+    const first = await publish(server, companyId, "sync-1");
+    await until(() => storedKeys(server), (keys) => keys.length === 0, "the idempotency key to be deleted");
+    const again = await publish(server, companyId, "sync-1");
+    assert.notEqual(again.id, first.id, "the key was forgotten: the same request publishes anew");
+  });
+});
+
+describe("with payload retention off", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  before(async () => {
+    server = await startTestServer({ retrySchedule: "none", payloadRetention: "none", idempotencyKeyTtl: "300ms", retentionInterval: "100ms" });
+    receiver = await quotingReceiver();
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("idempotency keys still go once their TTL ends, while payloads and response excerpts are kept", async () => {
+    await subscribe(server, receiver.url, ["company.created"]);
+    const companyId = await createCompany(server, "Kept Ltd");
+    const messageId = webhookIdOf((await receiver.waitFor(1))[0]!);
+    await attemptsOnce(server, messageId, (attempts) => attempts.length === 1, "the attempt to be recorded");
+    await publish(server, companyId, "marker");
+    // The run that deleted the key came after the attempt was recorded, so it looked at its excerpt too.
+    await until(() => storedKeys(server), (keys) => keys.length === 0, "the idempotency key to be deleted");
+    const [attempt] = (await server.api("GET", `/messages/${messageId}/attempts`)).body.results;
+    assert.match(attempt.responseExcerpt, /^received \{/);
+    const message = (await server.api("GET", `/messages/${messageId}`)).body;
+    assert.deepEqual([message.payloadPurgedAt, message.payload.id], [null, messageId]);
+  });
+});
+
 describe("retention settings", () => {
   test("payloads are kept 90 days by default, forever with none; recovery runs at 10 per second by default", () => {
     const defaults = loadConfig({});
@@ -120,5 +189,11 @@ describe("retention settings", () => {
     assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "30d", HOOKLINE_RETENTION_INTERVAL: "10m" }).messages.retentionIntervalMs, 600_000);
     assert.throws(() => loadConfig({ HOOKLINE_RECOVERY_RATE: "0" }), /HOOKLINE_RECOVERY_RATE/);
     assert.throws(() => loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "three months" }), /Invalid duration/);
+  });
+
+  test("idempotency keys are kept 24 hours by default, never longer than payloads", () => {
+    assert.equal(loadConfig({}).idempotencyKeyTtlMs, 86_400_000);
+    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "1h" }).idempotencyKeyTtlMs, 3_600_000);
+    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none", HOOKLINE_IDEMPOTENCY_KEY_TTL: "7d" }).idempotencyKeyTtlMs, 7 * 86_400_000);
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { DomainContext } from "../domain/context.ts";
-import { resealSecrets } from "../domain/consumer-secrets.ts";
+import { resealSecrets } from "../domain/reseal-secrets.ts";
 
 type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
 

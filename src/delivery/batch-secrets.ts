@@ -1,30 +1,27 @@
 import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../domain/consumer-secrets.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { DueDelivery } from "../storage/deliveries.ts";
-import { attemptRequestOf, type AttemptRequest, type SendableAttempt } from "./attempt.ts";
-
-type OpenedSecrets = Pick<SendableAttempt, "signingSecret" | "previousSecrets" | "customHeaders">;
+import type { OpenedSecrets, Unsendable } from "./attempt.ts";
 
 /**
- * A batch's attempt requests, its consumers' secrets opened once per
- * consumer: a batch often holds many deliveries to one consumer, and every
- * delivery of a consumer carries the same stored values. A consumer whose
- * secrets do not open with the configured keys has its attempts fail unsent,
- * with the reason.
+ * Opens the secrets of one batch's consumers, each consumer's once: a batch
+ * often holds many deliveries to one consumer, and they all carry the same
+ * stored values. A consumer whose secrets do not open with the configured
+ * keys has its attempts fail unsent, with the reason.
  */
-export function attemptRequests(box: SecretBox, deliveries: readonly DueDelivery[]): AttemptRequest[] {
-  const opened = new Map<string, OpenedSecrets | { unsendable: string }>();
-  return deliveries.map((delivery) => {
+export function batchSecrets(box: SecretBox): (delivery: DueDelivery) => OpenedSecrets | Unsendable {
+  const opened = new Map<string, OpenedSecrets | Unsendable>();
+  return (delivery) => {
     let secrets = opened.get(delivery.consumerId);
     if (secrets === undefined) {
       secrets = openSecrets(box, delivery);
       opened.set(delivery.consumerId, secrets);
     }
-    return "unsendable" in secrets ? secrets : attemptRequestOf(delivery, secrets);
-  });
+    return secrets;
+  };
 }
 
-function openSecrets(box: SecretBox, { consumerId, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | { unsendable: string } {
+function openSecrets(box: SecretBox, { consumerId, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | Unsendable {
   try {
     const previous = openPreviousSecrets(box, consumerId, previousSecrets);
     const headers = openCustomHeaders(box, consumerId, customHeaders);

@@ -3,7 +3,7 @@ import { Agent, type Dispatcher } from "undici";
 import { RESERVED_HEADER_NAMES } from "../domain/consumer-headers.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { StoredClientCertificate } from "../storage/deliveries.ts";
-import type { DestinationPolicy } from "./destination-policy.ts";
+import { refusal, type DestinationPolicy } from "./destination-policy.ts";
 
 export interface SendResult {
   statusCode: number | null;
@@ -17,7 +17,7 @@ export interface SendRequest {
   url: string;
   /** The Standard Webhooks headers of this attempt. */
   headers: Record<string, string>;
-  body: string;
+  body: Buffer;
   /** The consumer's own headers. Reserved names are dropped: they never replace the signature headers or the content type. */
   customHeaders?: Record<string, string> | null;
   /** Presented as the TLS client certificate (mTLS). */
@@ -111,7 +111,7 @@ export class WebhookSender {
       return unsent(describe(error));
     }
     // The policy's lookup guards hostnames at connect time; literal IP addresses skip DNS, so they are checked here.
-    if (target.refusedLiteral) return unsent("Destination address is refused by the SSRF policy");
+    if (target.refusedLiteral) return unsent(describe(refusal()));
     return new Promise<SendResult>((resolve) => {
       const attempt = new AttemptHandler(this.timeoutMs, this.giveUpAfterMs, this.excerptBytes, resolve);
       dispatcher.dispatch(
@@ -208,7 +208,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
+    // Copied down to what the excerpt keeps: a chunk may be a view of a much larger socket read.
+    const room = this.excerptBytes - this.received;
+    if (room > 0) this.chunks.push(Buffer.from(chunk.subarray(0, room)));
     this.received += chunk.length;
     if (this.received >= this.excerptBytes) {
       this.finish();
@@ -221,10 +223,21 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: describe(error) });
+    if (this.acknowledged()) this.finish();
+    else this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error: describe(error) });
+  }
+
+  /** The receiver answered with a 2xx status: the attempt succeeded, whatever becomes of the rest of the answer. */
+  private acknowledged(): boolean {
+    return this.statusCode !== null && this.statusCode >= 200 && this.statusCode < 300;
   }
 
   private timeOut(): void {
+    if (this.acknowledged()) {
+      this.finish();
+      this.controller?.abort(new Error("response body timed out"));
+      return;
+    }
     const error = this.sentAt === undefined ? "Not sent: no connection to the consumer came free in time" : "Timed out waiting for the response";
     this.settle({ statusCode: null, responseExcerpt: null, succeeded: false, error });
     this.controller?.abort(new Error("attempt timed out"));
@@ -234,7 +247,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const statusCode = this.statusCode!;
     const succeeded = statusCode >= 200 && statusCode < 300;
     // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
-    const excerpt = this.received === 0 ? "" : Buffer.concat(this.chunks).subarray(0, this.excerptBytes).toString("utf8").replaceAll("\u0000", "\uFFFD");
+    const excerpt = this.received === 0 ? "" : Buffer.concat(this.chunks).toString("utf8").replaceAll("\u0000", "\uFFFD");
     this.settle({ statusCode, responseExcerpt: excerpt, succeeded, error: succeeded ? null : `HTTP ${statusCode}` });
   }
 

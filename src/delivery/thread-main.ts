@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
-import { makeAttempt } from "./attempt.ts";
+import { sendAll } from "./attempt.ts";
 import { DestinationPolicy } from "./destination-policy.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";
@@ -13,8 +13,9 @@ const config = workerData as Config;
 const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
 const { attemptTimeoutMs, leaseMs } = config.delivery;
-// A batch's attempts end by the lease's end less one attempt timeout, which leaves the worker that long to record them.
-const giveUpAfterMs = Math.max(attemptTimeoutMs, leaseMs - attemptTimeoutMs);
+// A batch's attempts end by the lease's end less one attempt timeout, which leaves the worker that long to record them
+// (the configuration makes the lease at least two timeouts and a margin, so a sent attempt always has its whole timeout).
+const giveUpAfterMs = leaseMs - attemptTimeoutMs;
 const sender = new WebhookSender(
   new DestinationPolicy(config.allowedCidrs),
   attemptTimeoutMs,
@@ -30,7 +31,7 @@ port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
     // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
     try {
-      const results = await Promise.all(message.requests.map((request) => makeAttempt(sender, systemClock, request)));
+      const results = await sendAll(sender, systemClock, message);
       post({ type: "sent", batch: message.batch, results });
     } catch (error) {
       post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });

@@ -4,8 +4,8 @@ import type { DeliveryConfig } from "../config.ts";
 import type { Store, Tx } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
 import type { SecretBox } from "../secret-box.ts";
-import type { AttemptResult, BatchSender } from "./attempt.ts";
-import { attemptRequests } from "./batch-secrets.ts";
+import { sendBatchOf, type AttemptResult, type BatchSender } from "./attempt.ts";
+import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import { newId } from "../ids.ts";
@@ -93,16 +93,17 @@ export class DeliveryWorker {
    */
   async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
     const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
-    const batch = await readLease(this.store, lease, this.clock);
+    // The batches in flight share the body budget, so together they hold at most the whole of it.
+    const { deliveries: batch, bodies } = await readLease(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
     const claimed = lease.ids.length;
     if (batch.length === 0) return { claimed, next: null };
-    // Attempts that fall due while a consumer is disabled are skipped, not postponed.
-    const results = await this.send(batch.filter((delivery) => !delivery.disabled));
+    // Attempts that fall due while a consumer is disabled are skipped, not postponed; a lost claim is counted, not sent.
+    const results = await this.send(batch.filter((delivery) => !delivery.disabled && delivery.lostClaims === 0), bodies);
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
     let sent = 0;
     const updates = batch.map((delivery): DeliveryUpdate => {
-      const attempt = delivery.disabled ? null : this.attemptRecord(delivery, results[sent++]!);
+      const attempt = delivery.disabled ? null : this.attemptRecord(delivery, delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!);
       const attemptCount = delivery.attemptCount + 1;
       const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
@@ -148,8 +149,22 @@ export class DeliveryWorker {
     return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
-  private send(deliveries: DueDelivery[]): Promise<AttemptResult[]> {
-    return deliveries.length === 0 ? Promise.resolve([]) : this.sender.send(attemptRequests(this.secretBox, deliveries));
+  /**
+   * Has the deliveries sent. When the sender fails the batch as a whole (its
+   * thread ran out of memory or crashed), every attempt of it is a failure
+   * with that reason: it is counted on the delivery's schedule like any other,
+   * so a delivery that keeps crashing the sender reaches Failure.
+   */
+  private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<string, string>): Promise<AttemptResult[]> {
+    if (deliveries.length === 0) return [];
+    try {
+      return await this.sender.send(sendBatchOf(deliveries, bodies, batchSecrets(this.secretBox)));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");
+      const startedAt = this.clock.now();
+      return deliveries.map(() => ({ statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: `Outcome unknown: ${reason}`, startedAt }));
+    }
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
@@ -191,4 +206,15 @@ export class DeliveryWorker {
       this.sleepers.add(done);
     });
   }
+}
+
+/**
+ * The attempt a lost claim stands for: its worker died after claiming the
+ * delivery, perhaps while sending it, before it could record the outcome.
+ * Counting it keeps a delivery whose sends take the process down from being
+ * retried for ever; the next attempt follows the schedule.
+ */
+function lostAttempt(lostClaims: number, now: number): AttemptResult {
+  const claims = lostClaims === 1 ? "the last claim" : `the last ${lostClaims} claims`;
+  return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: `Outcome unknown: the worker holding ${claims} stopped before recording it`, startedAt: now };
 }

@@ -1,6 +1,5 @@
-import { isSealed, SEALED_PREFIX, type SecretBox, type SecretPurpose } from "../secret-box.ts";
-import { resealStoredSecrets, SECRET_COLUMNS, type SecretColumn, type StoredSecrets } from "../storage/sealed-secrets.ts";
-import type { Store } from "../storage/database.ts";
+import { isSealed, type SecretBox, type SecretPurpose } from "../secret-box.ts";
+import type { SecretColumn } from "../storage/sealed-secrets.ts";
 import type { PreviousSecret } from "../storage/schema.ts";
 
 /**
@@ -53,42 +52,6 @@ export const sealCustomHeaders = (box: SecretBox, consumerId: string, headers: R
 
 export const sealClientKey = (box: SecretBox, consumerId: string, privateKeyPem: string): string => box.seal(privateKeyPem, PURPOSES.mtls_private_key, consumerId);
 
-/** What a re-seal rewrote: values per column, and the consumers with a value no configured key opens (left as they were). */
-export interface ResealReport {
-  resealed: Record<SecretColumn, number>;
-  unreadable: string[];
-}
-
-const BATCH_SIZE = 500;
-
-/**
- * Seals consumers' secrets again under the key that seals now: `plaintext`
- * seals only the values an earlier release stored in plaintext (every start
- * does it, so a database from that release keeps working and its secrets
- * are encrypted); `all` also re-seals every value sealed under another key
- * or in an older format (`hookline encryption rotate`).
- */
-export async function resealSecrets(store: Store, box: SecretBox, which: "plaintext" | "all"): Promise<ResealReport> {
-  const report: ResealReport = { resealed: { signing_secret: 0, previous_secrets: 0, custom_headers: 0, mtls_private_key: 0 }, unreadable: [] };
-  const stale = (value: string) => (which === "plaintext" ? !isSealed(value) : !box.sealsAsCurrent(value));
-  await resealStoredSecrets(
-    store,
-    BATCH_SIZE,
-    (row: StoredSecrets) => {
-      const changes: Partial<Record<SecretColumn, string>> = {};
-      for (const column of SECRET_COLUMNS) {
-        const stored = row[column];
-        if (stored === null || !stale(stored)) continue;
-        try {
-          changes[column] = box.seal(opened(box, column, row.id, stored), PURPOSES[column], row.id);
-          report.resealed[column]++;
-        } catch {
-          if (!report.unreadable.includes(row.id)) report.unreadable.push(row.id);
-        }
-      }
-      return changes;
-    },
-    which === "plaintext" ? SEALED_PREFIX : undefined,
-  );
-  return report;
-}
+/** A stored value sealed again under the key that seals now; throws when no configured key opens it. */
+export const resealed = (box: SecretBox, column: SecretColumn, consumerId: string, stored: string): string =>
+  box.seal(opened(box, column, consumerId, stored), PURPOSES[column], consumerId);

@@ -149,7 +149,17 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
     rate_limit: null,
     mtls_certificate: null,
   };
-  await ctx.store.db.insertInto("consumers").values(row).execute();
+  await ctx.store.transaction(async (tx) => {
+    // The client's row is locked (PostgreSQL; SQLite has one writer), so concurrent creations cannot pass the limit together.
+    let client = tx.selectFrom("clients").select("id").where("id", "=", clientId);
+    if (ctx.store.dialect === "postgres") client = client.forUpdate();
+    await client.execute();
+    const { count } = await tx.selectFrom("consumers").select((eb) => eb.fn.countAll().as("count")).where("client_id", "=", clientId).executeTakeFirstOrThrow();
+    if (Number(count) >= ctx.limits.consumersPerClient) {
+      throw badRequest(`This client already has ${ctx.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
+    }
+    await tx.insertInto("consumers").values(row).execute();
+  });
   return toResource(row);
 }
 

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import type { TenantLimits } from "../config.ts";
 import type { DestinationPolicy } from "../delivery/destination-policy.ts";
 import type { Store } from "../storage/database.ts";
 import type { SecretBox } from "../secret-box.ts";
@@ -15,4 +16,5 @@ export interface DomainContext {
   secretBox: SecretBox;
   /** How long a rotated-out signing secret keeps signing beside the new one. */
   secretRotationOverlapMs: number;
+  limits: TenantLimits;
 }

@@ -45,11 +45,12 @@ async function redeliverableConsumer(ctx: DomainContext, clientId: string, consu
 
 /**
  * A fresh attempt schedule whose first attempt is due at `dueAt`. Clearing the
- * lease keeps an attempt in flight from overwriting it when recorded; a
- * rate-limit slot held for the old schedule is given up.
+ * lease keeps an attempt in flight from overwriting it when recorded (and
+ * from counting as a lost claim); a rate-limit slot held for the old schedule
+ * is given up.
  */
 const freshSchedule = (dueAt: number, now: number) =>
-  ({ status: "Sending", attempt_count: 0, next_attempt_at: dueAt, lease_owner: null, rate_slot_at: null, updated_at: now }) as const;
+  ({ status: "Sending", attempt_count: 0, next_attempt_at: dueAt, lease_owner: null, rate_slot_at: null, unrecorded_claims: 0, updated_at: now }) as const;
 
 const restartRow = (clientId: string, deliveryId: string, reason: DeliveryRestartsTable["reason"], now: number) => ({
   id: newId(),

@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
-import type { MessageLogConfig } from "../config.ts";
+import type { Config } from "../config.ts";
 import type { Store } from "../storage/database.ts";
 import { PENDING_STATUSES } from "../storage/messages.ts";
+import { clearResponseExcerpts, deleteIdempotencyKeys } from "../storage/retention.ts";
 
-/** Messages per purge transaction, so the job never holds the write lock for long. */
+/** Rows per purge statement or transaction, so the job never holds the write lock for long. */
 const PURGE_CHUNK = 500;
 
 /**
@@ -45,27 +46,60 @@ export async function purgeExpiredPayloads(store: Store, now: number, retentionM
   }
 }
 
-export interface PayloadRetentionJob {
+/** Runs `chunk` (which handles at most PURGE_CHUNK rows) until a chunk comes short. Returns the rows handled in all. */
+async function inChunks(chunk: (limit: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const handled = await chunk(PURGE_CHUNK);
+    total += handled;
+    if (handled < PURGE_CHUNK) return total;
+  }
+}
+
+export type RetentionSettings = Pick<Config, "messages" | "idempotencyKeyTtlMs">;
+
+interface RetentionRun {
+  payloads: number;
+  responseExcerpts: number;
+  idempotencyKeys: number;
+}
+
+/**
+ * Removes what outlived its time: idempotency keys past their TTL (their
+ * stored answer holds the published events), and, unless payload retention
+ * is off, message bodies and attempts' response excerpts (a receiver may
+ * echo the event) older than the retention period.
+ */
+async function purgeExpired(store: Store, now: number, settings: RetentionSettings): Promise<RetentionRun> {
+  const idempotencyKeys = await inChunks((limit) => deleteIdempotencyKeys(store, now - settings.idempotencyKeyTtlMs, limit));
+  const retentionMs = settings.messages.payloadRetentionMs;
+  if (retentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys };
+  const payloads = await purgeExpiredPayloads(store, now, retentionMs);
+  const responseExcerpts = await inChunks((limit) => clearResponseExcerpts(store, now - retentionMs, limit));
+  return { payloads, responseExcerpts, idempotencyKeys };
+}
+
+export interface RetentionJob {
   /** Stops the timer and waits for a run in progress. */
   stop(): Promise<void>;
 }
 
-/** Runs the purge at start and then every `retentionIntervalMs`, one run at a time. Does nothing when retention is off. */
-export function startPayloadRetention(store: Store, config: MessageLogConfig, clock: Clock, log: Logger): PayloadRetentionJob {
-  const retentionMs = config.payloadRetentionMs;
-  if (retentionMs === null) return { stop: async () => undefined };
+/** Runs the purge at start and then every `retentionIntervalMs`, one run at a time. */
+export function startRetention(store: Store, settings: RetentionSettings, clock: Clock, log: Logger): RetentionJob {
   let running: Promise<void> | undefined;
   const run = () => {
-    running ??= purgeExpiredPayloads(store, clock.now(), retentionMs)
+    running ??= purgeExpired(store, clock.now(), settings)
       .then((purged) => {
-        if (purged > 0) log.info({ purged, retentionMs }, "purged expired message payloads");
+        if (purged.payloads + purged.responseExcerpts + purged.idempotencyKeys > 0) {
+          log.info({ ...purged, retentionMs: settings.messages.payloadRetentionMs }, "purged expired message payloads, response excerpts and idempotency keys");
+        }
       })
-      .catch((error: unknown) => log.error({ err: error }, "purging expired message payloads failed; trying again at the next interval"))
+      .catch((error: unknown) => log.error({ err: error }, "purging expired payloads failed; trying again at the next interval"))
       .finally(() => {
         running = undefined;
       });
   };
-  const timer = setInterval(run, config.retentionIntervalMs);
+  const timer = setInterval(run, settings.messages.retentionIntervalMs);
   timer.unref();
   run();
   return {

@@ -4,9 +4,6 @@ import { dialectOf, type Store, type Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { AttemptsTable, DeliveryStatus } from "./schema.ts";
 
-/** Characters of event bodies one claimed batch may hold (the sender thread, which gets a copy, has a bounded heap). */
-const BATCH_BODY_BUDGET = 32 * 1024 * 1024;
-
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
   id: string;
@@ -15,7 +12,8 @@ export interface DueDelivery {
   consumerId: string;
   attemptCount: number;
   status: DeliveryStatus;
-  body: string;
+  /** Claims of this delivery before this one that ended without a recorded outcome: their worker died while sending. */
+  lostClaims: number;
   url: string;
   disabled: boolean;
   /** The consumer's secrets as stored, sealed: the worker opens them once per consumer of a batch (delivery/batch-secrets.ts). */
@@ -35,6 +33,13 @@ export interface StoredClientCertificate {
   certificate: string;
   /** The PEM private key sealed by SecretBox for the consumer. */
   sealedKey: string;
+}
+
+/** A claimed batch: its deliveries, and the bodies of the messages the sendable ones carry, each once. */
+export interface LeasedBatch {
+  deliveries: DueDelivery[];
+  /** Event bodies by message id, exactly as signed: one copy however many consumers a message goes to. */
+  bodies: Map<string, string>;
 }
 
 /** The new state of a delivery after one attempt, or after an attempt skipped while its consumer was disabled. */
@@ -79,18 +84,31 @@ export async function leaseDueDeliveries(tx: Tx, owner: string, now: number, lea
   let due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit);
   if (dialectOf(tx) === "postgres") due = due.forUpdate().skipLocked();
   const expiresAt = now + leaseMs;
-  const leased = await tx.updateTable("deliveries").set({ lease_owner: owner, next_attempt_at: expiresAt }).where("id", "in", due).returning("id").execute();
+  const leased = await tx
+    .updateTable("deliveries")
+    .set((eb) => ({ lease_owner: owner, next_attempt_at: expiresAt, unrecorded_claims: eb("unrecorded_claims", "+", 1) }))
+    .where("id", "in", due)
+    .returning("id")
+    .execute();
   return { owner, ids: leased.map((row) => row.id), expiresAt };
 }
 
 /**
- * What sending a lease's deliveries needs, with their consumers and bodies.
+ * What sending a lease's deliveries needs, with their consumers and the
+ * bodies of their messages. Bodies are read once per message, a consumer's
+ * settings are parsed once per batch (its deliveries share them, and so
+ * does the copy the sender thread gets), and a batch holds at most
+ * `bodyBudgetBytes` of bodies and custom headers (UTF-8 bytes, as sent; the
+ * headers count for each delivery, since each request carries them), at
+ * least one delivery's: the rest of the lease goes back to the queue, due
+ * now. So one large event to hundreds of consumers costs one body, and the
+ * memory of everything in flight has a bound in bytes whatever tenants send.
  * Deliveries to rate-limited consumers are paced: those whose send slot lies
- * ahead go back to the queue, and only the others are returned, due now.
+ * ahead go back to the queue, and only the others are returned.
  */
-export async function readLease(store: Store, { owner, ids }: Lease, clock: Clock): Promise<DueDelivery[]> {
+export async function readLease(store: Store, { owner, ids }: Lease, clock: Clock, bodyBudgetBytes: number): Promise<LeasedBatch> {
   const { db } = store;
-  if (ids.length === 0) return [];
+  if (ids.length === 0) return { deliveries: [], bodies: new Map() };
   const claimed = ids.map((id) => ({ id }));
   const rows = await db
     .selectFrom("deliveries")
@@ -103,7 +121,9 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
       "deliveries.consumer_id as consumerId",
       "deliveries.attempt_count as attemptCount",
       "deliveries.status",
-      "messages.body",
+      "deliveries.unrecorded_claims as unrecordedClaims",
+      sql<number>`octet_length(messages.body)`.as("bodyBytes"),
+      sql<number>`coalesce(octet_length(consumers.custom_headers), 0)`.as("headerBytes"),
       "consumers.url",
       "consumers.disabled",
       "consumers.signing_secret as signingSecret",
@@ -124,24 +144,40 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
   const found = new Set(rows.map((row) => row.id));
   const orphans = claimed.filter((row) => !found.has(row.id)).map((row) => row.id);
   if (orphans.length > 0) await store.writeStatement((db) => db.deleteFrom("deliveries").where("id", "in", orphans).where("lease_owner", "=", owner).execute());
-  // A batch holds its bodies in memory while it is sent: past the budget (events of hundreds of KB), the rest waits for the next claim.
+  // Only an attempt to send needs the body: skipped (disabled) and lost claims are recorded without one.
+  const sends = (row: (typeof rows)[number]) => row.disabled === 0 && row.unrecordedClaims <= 1;
   const batch: typeof rows = [];
   const overBudget: string[] = [];
+  const budgeted = new Set<string>();
   let bytes = 0;
+  let sending = 0;
   for (const row of rows) {
-    bytes += row.body.length;
-    if (batch.length === 0 || bytes <= BATCH_BODY_BUDGET) batch.push(row);
-    else overBudget.push(row.id);
+    if (sends(row)) {
+      const cost = Number(row.headerBytes) + (budgeted.has(row.messageId) ? 0 : Number(row.bodyBytes));
+      if (sending > 0 && bytes + cost > bodyBudgetBytes) {
+        overBudget.push(row.id);
+        continue;
+      }
+      budgeted.add(row.messageId);
+      bytes += cost;
+      sending++;
+    }
+    batch.push(row);
   }
   if (overBudget.length > 0) {
     await store.writeStatement((db) =>
-      db.updateTable("deliveries").set({ lease_owner: null, next_attempt_at: clock.now() }).where("id", "in", overBudget).where("lease_owner", "=", owner).execute(),
+      db
+        .updateTable("deliveries")
+        .set((eb) => ({ lease_owner: null, next_attempt_at: clock.now(), unrecorded_claims: eb("unrecorded_claims", "-", 1) }))
+        .where("id", "in", overBudget)
+        .where("lease_owner", "=", owner)
+        .execute(),
     );
   }
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
-  const limited = batch.filter((row) => row.rateLimit !== null && row.disabled === 0);
+  const limited = batch.filter((row) => row.rateLimit !== null && sends(row));
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<string>();
-  const sendable = batch
+  const deliveries = batch
     .filter((row) => !waiting.has(row.id))
     .map((row): DueDelivery => ({
       id: row.id,
@@ -150,7 +186,7 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
       consumerId: row.consumerId,
       attemptCount: row.attemptCount,
       status: row.status,
-      body: row.body,
+      lostClaims: row.unrecordedClaims - 1,
       url: row.url,
       disabled: row.disabled === 1,
       signingSecret: row.signingSecret,
@@ -160,7 +196,20 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
         row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
       failingSince: row.failingSince,
     }));
-  return sendable;
+  const messageIds = [...new Set(batch.filter((row) => sends(row) && !waiting.has(row.id)).map((row) => row.messageId))];
+  return { deliveries, bodies: await readBodies(db, messageIds) };
+}
+
+/** The bodies of these messages, by id. */
+async function readBodies(db: Store["db"], messageIds: readonly string[]): Promise<Map<string, string>> {
+  if (messageIds.length === 0) return new Map();
+  const wanted = messageIds.map((id) => ({ id }));
+  const rows = await db
+    .selectFrom("messages")
+    .select(["id", "body"])
+    .where(sql<boolean>`id IN (SELECT id FROM ${jsonRecords(db, "messages", wanted, "wanted", ["id"])})`)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.body]));
 }
 
 /** A slot still counts when its delivery is paced at most half a spacing late, or this long if that is longer. */
@@ -227,7 +276,7 @@ async function handBack(tx: Tx, owner: string, slots: ReadonlyMap<string, number
   )} END`;
   await tx
     .updateTable("deliveries")
-    .set({ lease_owner: null, next_attempt_at: slotOf, rate_slot_at: slotOf })
+    .set((eb) => ({ lease_owner: null, next_attempt_at: slotOf, rate_slot_at: slotOf, unrecorded_claims: eb("unrecorded_claims", "-", 1) }))
     .where("id", "in", [...slots.keys()])
     .where("lease_owner", "=", owner)
     .execute();
@@ -272,7 +321,7 @@ export async function recordOutcomes(
     await insertRecords(tx, "attempts", attempts);
     await sql`UPDATE deliveries
       SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
-          lease_owner = NULL, rate_slot_at = NULL, updated_at = ${now}
+          lease_owner = NULL, rate_slot_at = NULL, unrecorded_claims = 0, updated_at = ${now}
       FROM ${jsonRecords(tx, "deliveries", outcomes, "u", ["id", "status", "attempt_count", "next_attempt_at"])}
       WHERE deliveries.id = u.id AND deliveries.lease_owner = ${owner}`.execute(tx);
     await alsoRecord?.(tx, wakeWorkers);

@@ -1,3 +1,5 @@
+import type { Generated } from "kysely";
+
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
  * milliseconds and booleans are 0/1 so both dialects store them alike; JSON
@@ -137,6 +139,11 @@ export interface DeliveriesTable {
   updated_at: number;
   /** The send slot a delivery to a rate-limited consumer holds while it waits for it. */
   rate_slot_at: number | null;
+  /**
+   * Claims since an outcome (or a hand-back) was last recorded: 1 while a claim is in flight, more when
+   * earlier claims ended with their worker, each of which counts as a failed attempt.
+   */
+  unrecorded_claims: Generated<number>;
 }
 
 export interface AttemptsTable {

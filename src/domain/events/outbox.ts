@@ -1,4 +1,5 @@
 import { isoDate } from "../../clock.ts";
+import { badRequest } from "../../errors.ts";
 import type { Tx } from "../../storage/database.ts";
 import { insertRecords } from "../../storage/json-records.ts";
 import { subscriptionMatches } from "./catalog.ts";
@@ -21,6 +22,8 @@ export interface RecordOptions {
    * whatever its subscription and tags, to no other, and marked as an example.
    */
   exampleFor?: string;
+  /** The most deliveries these events may create together; beyond it nothing is recorded and the call is a 400. */
+  fanOutLimit?: number;
 }
 
 export interface RecordedEvent {
@@ -74,6 +77,9 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
         updated_at: event.generatedAt,
       })),
   );
+  if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
+    throw badRequest(`These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`);
+  }
   await insertRecords(tx, "deliveries", deliveries);
   if (deliveries.length > 0) wakeWorkers();
   return messages.map(({ id, body }) => ({ id, body }));

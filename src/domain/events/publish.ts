@@ -47,7 +47,7 @@ export const publishableEventTypes = (): string[] => eventCatalog.filter(isPubli
 /** Publishes one event: 404 for an unknown company, 400 with the schema violations for an invalid event. */
 export function publishEvent(ctx: DomainContext, clientId: string, request: PublishRequest, idempotency: IdempotencyKey | null): Promise<Published<PublishedEvent>> {
   return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => {
-    const [event] = await recordPublished(tx, wake, ctx.publicUrl, clientId, [request], now, { single: true });
+    const [event] = await recordPublished(tx, wake, ctx, clientId, [request], now, { single: true });
     return event!;
   });
 }
@@ -58,7 +58,7 @@ export function publishBatch(ctx: DomainContext, clientId: string, requests: Pub
     throw badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events`, [{ itemId: "body/events", message: `1 to ${MAX_BATCH_EVENTS} events`, validatorName: "maxItems" }]);
   }
   return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => ({
-    results: await recordPublished(tx, wake, ctx.publicUrl, clientId, requests, now, { single: false }),
+    results: await recordPublished(tx, wake, ctx, clientId, requests, now, { single: false }),
   }));
 }
 
@@ -89,12 +89,13 @@ const PROBLEMS_IN_MESSAGE = 5;
 async function recordPublished(
   tx: Tx,
   wake: () => void,
-  publicUrl: string,
+  ctx: Pick<DomainContext, "publicUrl" | "limits">,
   clientId: string,
   requests: PublishRequest[],
   now: number,
   { single }: { single: boolean },
 ): Promise<PublishedEvent[]> {
+  const { publicUrl } = ctx;
   const companyIds = requests.map((request) => request.companyId ?? referencedCompanyId(request.payload));
   const companies = await findCompanies(tx, clientId, [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
@@ -125,7 +126,7 @@ async function recordPublished(
   });
   if (problems.length > 0) throw badRequest(problemSummary(problems), problems);
 
-  const recorded = await recordEvents(tx, wake, events);
+  const recorded = await recordEvents(tx, wake, events, { fanOutLimit: ctx.limits.publishFanout });
   return recorded.map(({ body }) => JSON.parse(body) as PublishedEvent);
 }
 

@@ -46,7 +46,7 @@ const closedObject = (schema: { properties: Record<string, JsonSchema> } & JsonS
 export const consumerUpdateBody = closedObject({
   minProperties: 1,
   properties: {
-    url: { type: "string", format: "uri", description: "Checked like on create: http(s), resolving to public addresses unless the operator allow-listed them." },
+    url: { type: "string", format: "uri", description: "Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one." },
     eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types; unknown ones are refused with the list of valid ones." },
     companyTags: { type: ["array", "null"], maxItems: 10, items: { type: "string", maxLength: 128 }, description: "`key:value` tags; null or empty for every company." },
     description: { type: ["string", "null"], maxLength: MAX_DESCRIPTION_LENGTH },

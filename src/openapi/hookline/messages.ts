@@ -135,9 +135,13 @@ const attempt: JsonSchema = {
     timestamp: dateTime("When the attempt started."),
     durationMs: { type: "integer", description: "From the request's sending to its answer or failure, waiting for a free connection to the consumer not included; 0 when it was not sent." },
     statusCode: { type: ["integer", "null"], description: "The consumer's HTTP status; null when no response came (timeout, refused connection...)." },
-    responseExcerpt: { type: ["string", "null"], description: "The first KiB of the response body." },
-    error: { type: ["string", "null"], description: "Why the attempt failed; null on success." },
-    succeeded: { type: "boolean", description: "A 2xx answer within the attempt timeout of the request's sending." },
+    responseExcerpt: { type: ["string", "null"], description: "The first KiB of the response body; null when no response came, or once the attempt is older than the payload retention (`HOOKLINE_PAYLOAD_RETENTION`)." },
+    error: {
+      type: ["string", "null"],
+      description:
+        "Why the attempt failed; null on success. `Outcome unknown: ...` when the worker or its sender thread stopped before the outcome was recorded: the attempt counts as failed and the next one follows the schedule.",
+    },
+    succeeded: { type: "boolean", description: "A 2xx status within the attempt timeout of the request's sending (a response body that then stalls or breaks off does not undo it)." },
   },
   required: ["id", "messageId", "webhookId", "schedule", "attemptNumber", "timestamp", "durationMs", "statusCode", "responseExcerpt", "error", "succeeded"],
 };

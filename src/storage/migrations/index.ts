@@ -4,6 +4,8 @@ import * as consumerSettings from "./002_consumer_settings.ts";
 import * as messageLog from "./003_message_log.ts";
 import * as events from "./004_events.ts";
 import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
+import * as unrecordedClaims from "./006_unrecorded_claims.ts";
+import * as retentionIndexes from "./008_retention_indexes.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +14,6 @@ export const migrations: Record<string, Migration> = {
   "003_message_log": messageLog,
   "004_events": events,
   "005_lease_as_due_time": leaseAsDueTime,
+  "006_unrecorded_claims": unrecordedClaims,
+  "008_retention_indexes": retentionIndexes,
 };
