@@ -116,13 +116,17 @@ class HooklineDeployment {
   static async start(database: TestDatabase, workers: number, env: Record<string, string> = {}): Promise<HooklineDeployment> {
     const port = await freePort();
     const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...encryptionEnvFor(database.url), ...env };
-    const serve = (roles: string) =>
-      spawn(process.execPath, [...profiling, CLI, "serve", "--roles", roles], { env: environment, stdio: ["ignore", "pipe", "inherit"] });
-    const api = serve(workers === 0 ? "api,worker" : "api");
+    const serve = (roles: string, stderr: "inherit" | "pipe" = "inherit") =>
+      spawn(process.execPath, [...profiling, CLI, "serve", "--roles", roles], { env: environment, stdio: ["ignore", "ignore", stderr] });
+    // The first start prints the API key on standard error, which is passed on as it would otherwise be inherited.
+    const api = serve(workers === 0 ? "api,worker" : "api", "pipe");
     let output = "";
-    api.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    api.stderr!.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      process.stderr.write(chunk);
+    });
     while (!/API key \(shown once[^)]*\): (\S+)/.test(output)) {
-      const [event] = await Promise.race([once(api.stdout!, "data").then(() => ["data"]), once(api, "exit").then(() => ["exit"])]);
+      const [event] = await Promise.race([once(api.stderr!, "data").then(() => ["data"]), once(api, "exit").then(() => ["exit"])]);
       if (event === "exit") throw new Error(`hookline exited: ${output}`);
     }
     const apiKey = /API key \(shown once[^)]*\): (\S+)/.exec(output)![1]!;

@@ -21,6 +21,7 @@ export interface Config {
   /** CIDR ranges consumer URLs may resolve to even though they are private, loopback or link-local. */
   allowedCidrs: string[];
   bodyLimitBytes: number;
+  httpLimits: HttpLimitsConfig;
   messages: MessageLogConfig;
   /** Per-client API request quota per window (a UTC day by default); null when off. */
   dailyQuota: DailyQuotaConfig | null;
@@ -48,6 +49,16 @@ export interface ConsumerConfig {
    * a SQLite deployment then uses the key file next to its database.
    */
   encryptionKeys: string[];
+}
+
+/** How long and how large a request may be before the server answers it with an error and closes its connection. */
+export interface HttpLimitsConfig {
+  /** Time to receive a whole request, headers and body: a client trickling its body is cut off (408). */
+  requestTimeoutMs: number;
+  /** A connection on which nothing moves for this long is closed. */
+  connectionTimeoutMs: number;
+  /** Largest request line and headers together (431 beyond). */
+  maxHeaderBytes: number;
 }
 
 export interface DailyQuotaConfig {
@@ -136,6 +147,15 @@ function dailyQuota(limit: number, windowMs: number): Config["dailyQuota"] {
   return { limit, windowMs };
 }
 
+function httpLimits(requestTimeout: string, connectionTimeout: string, maxHeaderBytes: number): HttpLimitsConfig {
+  const limits = { requestTimeoutMs: parseDuration(requestTimeout), connectionTimeoutMs: parseDuration(connectionTimeout), maxHeaderBytes };
+  // Zero would mean "no limit" to Node, which is what these settings exist to prevent.
+  if (limits.requestTimeoutMs === 0) throw new Error(`${ENV.requestTimeout} must be longer than 0`);
+  if (limits.connectionTimeoutMs === 0) throw new Error(`${ENV.connectionTimeout} must be longer than 0`);
+  if (maxHeaderBytes < 1024) throw new Error(`${ENV.maxHeaderBytes} must be at least 1024`);
+  return limits;
+}
+
 function messageLog(retention: string, interval: string, recoveryRatePerSecond: number): MessageLogConfig {
   if (recoveryRatePerSecond === 0) throw new Error(`${ENV.recoveryRate} must be at least 1 message per second`);
   const retentionIntervalMs = parseDuration(interval);
@@ -192,6 +212,9 @@ export const ENV = {
   workerIdlePoll: "HOOKLINE_WORKER_IDLE_POLL",
   allowedCidrs: "HOOKLINE_ALLOWED_CIDRS",
   bodyLimit: "HOOKLINE_BODY_LIMIT_BYTES",
+  requestTimeout: "HOOKLINE_REQUEST_TIMEOUT",
+  connectionTimeout: "HOOKLINE_CONNECTION_TIMEOUT",
+  maxHeaderBytes: "HOOKLINE_MAX_HEADER_BYTES",
   payloadRetention: "HOOKLINE_PAYLOAD_RETENTION",
   retentionInterval: "HOOKLINE_RETENTION_INTERVAL",
   recoveryRate: "HOOKLINE_RECOVERY_RATE",
@@ -252,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     delivery,
     allowedCidrs: allowedCidrs(read("allowedCidrs") ?? ""),
     bodyLimitBytes: integer(ENV.bodyLimit, read("bodyLimit"), 256 * 1024),
+    httpLimits: httpLimits(read("requestTimeout") ?? "30s", read("connectionTimeout") ?? "60s", integer(ENV.maxHeaderBytes, read("maxHeaderBytes"), 16 * 1024)),
     messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
     idempotencyKeyTtlMs,

@@ -69,10 +69,10 @@ export async function startHookline(configured: Config, options: StartOptions = 
   let http: FastifyInstance | undefined;
   const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
-    http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
+    http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, limits: config.httpLimits, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
     await http.listen({ host: config.host, port: config.port });
   } else if (config.metricsPort !== null) {
-    http = buildOperationsApp(ctx, { logger, metrics });
+    http = buildOperationsApp(ctx, { logger, metrics, limits: config.httpLimits });
     await http.listen({ host: config.host, port: config.metricsPort });
   }
   // Every API process runs the quota reset at each window boundary; the database hands each reset to one of them.

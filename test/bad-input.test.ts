@@ -109,6 +109,16 @@ const generators: Array<(random: Random) => BadRequest> = [
     ]);
     return { label: "malformed JSON", method: endpoint.method, path: endpoint.path, body: { raw }, contentType: JSON_TYPE, status: 400 };
   },
+  function invalidUtf8(random) {
+    // Decoding would turn these into U+FFFD and store what the client never sent: a stray continuation byte, a truncated
+    // sequence, an overlong encoding, a UTF-16 surrogate and a byte no UTF-8 uses.
+    const invalid = random.pick([[0x80], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff]]);
+    const endpoint = random.pick(jsonEndpoints());
+    const valid = Buffer.from(JSON.stringify(endpoint.valid));
+    const inString = valid.indexOf(':"') + 2;
+    const raw = new Uint8Array(Buffer.concat([valid.subarray(0, inString), Buffer.from(invalid), valid.subarray(inString)]));
+    return { label: "invalid UTF-8", method: endpoint.method, path: endpoint.path, body: { raw }, contentType: JSON_TYPE, status: 400, errorIncludes: "UTF-8" };
+  },
   function wrongTypes(random) {
     const variants: Array<() => [string, string, unknown]> = [
       () => ["POST", "/companies", { name: random.pick(notAString) }],

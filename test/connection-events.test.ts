@@ -5,6 +5,7 @@ import { Webhook as SvixWebhook } from "svix";
 import { SANDBOX_CREDENTIALS } from "../src/domain/integrations/sandbox.ts";
 import { until } from "./support/consumers.ts";
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
+import { pressLinkButton } from "./support/link-page.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
@@ -77,13 +78,13 @@ describe("the hosted link page", () => {
     assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
     const html = await response.text();
     assert.doesNotMatch(html, /<script/i);
-    assert.match(html, /<form method="post" action="[^"]*\/authorize"[^>]*><button[^>]*>Authorize<\/button><\/form>/);
-    assert.match(html, /<form method="post" action="[^"]*\/cancel"[^>]*><button[^>]*>Cancel<\/button><\/form>/);
+    assert.match(html, /<form method="post" action="[^"]*\/authorize"[^>]*><input type="hidden" name="token"[^>]*><button[^>]*>Authorize<\/button><\/form>/);
+    assert.match(html, /<form method="post" action="[^"]*\/cancel"[^>]*><input type="hidden" name="token"[^>]*><button[^>]*>Cancel<\/button><\/form>/);
   });
 
   test("Cancel keeps PendingAuth, records the error and emits connection.failed", async () => {
     const { company, connection } = await companyWithConnection();
-    const page = await fetch(connection.linkUrl.replace(/\/start$/, "/cancel"), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "" });
+    const page = await pressLinkButton(connection.linkUrl, "cancel");
     assert.equal(page.status, 200);
     assert.match(await page.text(), /cancelled/i);
 
@@ -108,10 +109,10 @@ describe("the hosted link page", () => {
 
   test("Authorize after a cancel links, resolves the earlier error and emits connection.connected", async () => {
     const { connection } = await companyWithConnection();
-    await fetch(connection.linkUrl.replace(/\/start$/, "/cancel"), { method: "POST" });
+    await pressLinkButton(connection.linkUrl, "cancel");
     await receive(1);
     receiver.received.length = 0;
-    const page = await fetch(connection.linkUrl.replace(/\/start$/, "/authorize"), { method: "POST" });
+    const page = await pressLinkButton(connection.linkUrl, "authorize");
     assert.match(await page.text(), /Linked/);
 
     const [event] = await receive(1);
@@ -146,7 +147,7 @@ describe("every state change emits its event", () => {
     assert.equal(disconnected.payload.connection.status, "Unlinked");
 
     receiver.received.length = 0;
-    await fetch(connection.linkUrl.replace(/\/start$/, "/authorize"), { method: "POST" });
+    await pressLinkButton(connection.linkUrl, "authorize");
     const [reconnected] = await receive(1);
     assert.equal(reconnected.eventType, "connection.reconnected");
     assert.equal(reconnected.payload.connection.status, "Linked");
@@ -182,7 +183,7 @@ describe("every state change emits its event", () => {
 
   test("Authorize pressed several times at once links once and emits one connection.connected", async () => {
     const { connection } = await companyWithConnection();
-    const presses = await Promise.all(Array.from({ length: 5 }, () => fetch(connection.linkUrl.replace(/\/start$/, "/authorize"), { method: "POST" })));
+    const presses = await Promise.all(Array.from({ length: 5 }, () => pressLinkButton(connection.linkUrl, "authorize")));
     assert.ok(presses.every((press) => press.status === 200));
     const marker = (await server.api("POST", "/companies", { name: "After the presses" })).body;
     for (let count = 1; !receiver.events().some((event) => event.payload.id === marker.id); count++) await receiver.waitFor(count);

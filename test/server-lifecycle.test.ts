@@ -6,14 +6,22 @@ import { CLI } from "./support/cli.ts";
 import { API_KEY_LINE, firstStart, Harness } from "./support/serve-process.ts";
 import { callApi } from "./support/server.ts";
 
-test("the first start creates a client and prints the API URL, the OpenAPI URL and a working API key", async (t) => {
+test("the first start creates a client and prints the API URL, the OpenAPI URL and a working API key, apart from the JSON logs", async (t) => {
   const harness = new Harness(t);
   const database = await harness.database();
-  const { server: first, api } = await firstStart(harness, database.url);
-  const output = first.logs();
-  assert.match(output, new RegExp(`Hookline API: +${first.baseUrl}`));
-  assert.match(output, new RegExp(`OpenAPI document: +${first.baseUrl}/openapi.json`));
+  // At info, requests are logged too: the key must not be in any of those lines either.
+  const { server: first, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_LOG_LEVEL: "info" } });
+  const { stdout, stderr } = first.streams();
+  assert.match(stderr, new RegExp(`-{72}\nHookline API: +${first.baseUrl}\nOpenAPI document: +${first.baseUrl}/openapi.json\n`));
+  assert.match(stderr, new RegExp(`API key \\(shown once[^)]*\\): ${apiKey}\n-{72}\n`), "the key ends a block of its own on standard error");
   assert.equal((await api("GET", "/companies")).status, 200);
+  const logLines = first.streams().stdout.split("\n").filter(Boolean);
+  assert.ok(logLines.length > 0, "the server logged on standard output");
+  for (const line of logLines) {
+    assert.doesNotThrow(() => JSON.parse(line), `standard output holds only JSON log lines: ${line}`);
+    assert.ok(!line.includes(apiKey), "no log line holds the API key");
+  }
+  assert.ok(!stdout.includes("Hookline API"));
 
   const document = (await callApi(first.baseUrl, null, "GET", "/openapi.json")).body;
   assert.equal(document.servers[0].url, first.baseUrl);

@@ -23,6 +23,18 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** What a browser does when the SMB presses Cancel: the page's form, with its token, posted from the page's origin. */
+async function pressCancel(linkUrl: string): Promise<void> {
+  const html = await (await fetch(linkUrl)).text();
+  const token = /name="token" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  const response = await fetch(linkUrl.replace(/\/start$/, "/cancel"), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(linkUrl).origin },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (!response.ok) throw new Error(`Cancel answered ${response.status}: ${await response.text()}`);
+}
+
 /**
  * The quickest way to watch Hookline work: a throwaway server and receiver,
  * a sandbox connection whose linking the "SMB" cancels, and the signed
@@ -62,7 +74,7 @@ export async function runDemo(): Promise<void> {
     console.log(`2. Created company "${company.name}" (${company.id})`);
     const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" });
     console.log(`3. Created a sandbox connection; the SMB would open ${connection.linkUrl}`);
-    await fetch(connection.linkUrl!.replace(/\/start$/, "/cancel"), { method: "POST" });
+    await pressCancel(connection.linkUrl!);
     console.log("4. The SMB pressed Cancel on the link page");
 
     const { headers, body } = await received;

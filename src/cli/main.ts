@@ -56,20 +56,28 @@ program
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     const hookline = await starting;
-    if (!config.roles.api && config.metricsPort !== null) console.log(`Worker metrics: http://${config.host}:${config.metricsPort}/metrics`);
+    if (!config.roles.api && config.metricsPort !== null) announce([`Worker metrics: http://${config.host}:${config.metricsPort}/metrics`]);
     if (config.roles.api && !stopping) {
-      const clients = await listClients(hookline.ctx);
-      console.log(`Hookline API:     ${config.publicUrl}`);
-      console.log(`OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`);
-      if (clients.length === 0) {
+      const lines = [`Hookline API:     ${config.publicUrl}`, `OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`];
+      if ((await listClients(hookline.ctx)).length === 0) {
         // First start: make a client so the API is usable at once. The key is shown this one time only.
         const client = await createClient(hookline.ctx, "Default client");
         const key = await createApiKey(hookline.ctx, client.id, "first key");
-        console.log(`Created client "${client.name}" (${client.id}).`);
-        console.log(`API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`);
+        lines.push(`Created client "${client.name}" (${client.id}).`, `API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`);
       }
+      announce(lines);
     }
   });
+
+/**
+ * What the person starting the server needs, as a block of its own on
+ * standard error: standard output carries only the JSON log lines, which log
+ * collectors keep, and the first start's API key must never be among them.
+ */
+function announce(lines: string[]): void {
+  const rule = "-".repeat(72);
+  process.stderr.write(`\n${rule}\n${lines.join("\n")}\n${rule}\n\n`);
+}
 
 program
   .command("migrate")

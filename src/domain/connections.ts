@@ -7,7 +7,7 @@ import type { ConnectionsTable, Database } from "../storage/schema.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./companies.ts";
 import type { DomainContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
-import { getIntegration, type LinkOutcome } from "./integrations/registry.ts";
+import { getIntegration, type LinkGrant, type LinkOutcome } from "./integrations/registry.ts";
 import { fetchPage, pageEnvelope, type PageRequest } from "./paging.ts";
 import { compare, malformed, parseOrderBy, whereQuery } from "./query.ts";
 import { newId } from "../ids.ts";
@@ -193,10 +193,10 @@ export async function recordLinkOutcome(ctx: DomainContext, clientId: string, co
   });
 }
 
-/** Checks credentials with the connection's integration and records the outcome. */
-export async function authorizeConnection(ctx: DomainContext, clientId: string, companyId: string, connectionId: string, credentials: Record<string, string>): Promise<ConnectionResource> {
+/** Asks the connection's integration whether the grant links it, and records the outcome. */
+export async function authorizeConnection(ctx: DomainContext, clientId: string, companyId: string, connectionId: string, grant: LinkGrant): Promise<ConnectionResource> {
   const row = await findConnectionRow(ctx.store.db, clientId, companyId, connectionId);
-  const outcome = await getIntegration(row.integration_key).authorize(credentials);
+  const outcome = await getIntegration(row.integration_key).authorize(grant);
   return recordLinkOutcome(ctx, clientId, companyId, connectionId, outcome);
 }
 

@@ -14,8 +14,6 @@ export interface Condition {
   value: string;
 }
 
-const CONDITION = /^\s*([A-Za-z0-9_.-]+?)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$/;
-
 /**
  * Each condition becomes an expression (a subquery for tags): past a few
  * dozen, SQLite refuses the expression depth and PostgreSQL spends minutes
@@ -29,15 +27,39 @@ export function parseQuery(query: string): Condition[][] {
   if (count > MAX_CONDITIONS) throw malformed(query, `${count} conditions; at most ${MAX_CONDITIONS} are allowed`);
   return query.split("||").map((alternative) =>
     alternative.split("&&").map((part) => {
-      const match = CONDITION.exec(part);
-      if (!match || match[3] === "") throw malformed(query, `"${part.trim()}" is not of the form key operator value`);
-      return { key: match[1]!, operator: match[2] as Operator, value: unquote(match[3]!) };
+      const condition = parseCondition(part.trim());
+      if (!condition) throw malformed(query, `"${part.trim()}" is not of the form key operator value`);
+      return condition;
     }),
   );
 }
 
+const KEY_CHARACTER = /[A-Za-z0-9_.-]/;
+const WHITESPACE = /\s/;
+// Two-character operators first, so `>=` is not read as `>` followed by a value starting with `=`.
+const OPERATORS: readonly Operator[] = ["!=", ">=", "<=", "=", "~", ">", "<"];
+
+/**
+ * One trimmed `key op value`, read in a single pass from left to right: no
+ * regular expression over the whole text, since one with a lazy group before
+ * trailing whitespace backtracks quadratically on a value of many spaces.
+ */
+function parseCondition(text: string): Condition | undefined {
+  let index = 0;
+  while (index < text.length && KEY_CHARACTER.test(text[index]!)) index++;
+  const key = text.slice(0, index);
+  while (index < text.length && WHITESPACE.test(text[index]!)) index++;
+  const operator = OPERATORS.find((candidate) => text.startsWith(candidate, index));
+  if (key === "" || !operator) return undefined;
+  const value = text.slice(index + operator.length).trimStart();
+  // A value is one line, as it always was.
+  if (value === "" || /[\n\r\u2028\u2029]/.test(value)) return undefined;
+  return { key, operator, value: unquote(value) };
+}
+
 function unquote(value: string): string {
-  return /^(['"]).*\1$/.test(value) ? value.slice(1, -1) : value;
+  const quote = value[0];
+  return value.length >= 2 && (quote === "'" || quote === '"') && value.endsWith(quote) ? value.slice(1, -1) : value;
 }
 
 export function malformed(query: string, reason: string) {

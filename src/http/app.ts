@@ -1,11 +1,13 @@
-import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
-import type { DailyQuotaConfig } from "../config.ts";
+import type { DailyQuotaConfig, HttpLimitsConfig } from "../config.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { apiKeyAuth } from "./auth.ts";
-import { errorHandler, rejectMalformedText, routeNotFound } from "./errors.ts";
+import { HooklineError } from "../errors.ts";
+import { clientErrorHandler, errorHandler, newCorrelationId, rejectMalformedText, routeNotFound } from "./errors.ts";
+import { utf8JsonParser } from "./json-body.ts";
+import { linkFormGuard } from "./link-forms.ts";
 import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
@@ -22,6 +24,7 @@ import { webhookRoutes } from "./routes/webhooks.ts";
 
 export interface HttpOptions {
   bodyLimitBytes: number;
+  limits: HttpLimitsConfig;
   logger: Logger;
   metrics: HooklineMetrics;
   dailyQuota: DailyQuotaConfig | null;
@@ -30,13 +33,14 @@ export interface HttpOptions {
 
 /** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
 export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Promise<FastifyInstance> {
-  const app = newApp(options.logger, options.bodyLimitBytes);
+  const app = newApp(options.logger, options.limits, options.bodyLimitBytes);
   openapiRoutes(app, ctx.publicUrl);
   operationsRoutes(app, ctx, options.metrics);
 
+  const guard = await linkFormGuard(ctx);
   await app.register(async (link) => {
     await link.register(formbody);
-    linkRoutes(link, ctx);
+    linkRoutes(link, ctx, guard);
   });
 
   await app.register(async (api) => {
@@ -55,8 +59,8 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 }
 
 /** What a process without the API role serves, when asked to: only the operations endpoints, for its probes and its metrics. */
-export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics">): FastifyInstance {
-  const app = newApp(options.logger);
+export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics" | "limits">): FastifyInstance {
+  const app = newApp(options.logger, options.limits);
   operationsRoutes(app, ctx, options.metrics);
   return app;
 }
@@ -68,23 +72,69 @@ function operationsRoutes(app: FastifyInstance, ctx: DomainContext, metrics: Hoo
   metricsRoutes(app, metrics);
 }
 
-/** A Fastify instance with Hookline's request ids, validation and one error shape. */
-function newApp(logger: Logger, bodyLimitBytes?: number): FastifyInstance {
+/**
+ * Headers of every HTML page the server serves: no script runs, no other site
+ * may frame it (clickjacking), its forms post only back here, and the link
+ * ids in its URL never reach another site in a Referer. `same-origin` rather
+ * than `no-referrer`: under `no-referrer` browsers send `Origin: null` with the
+ * page's own form posts, and the link forms' guard checks Origin.
+ */
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  "x-content-type-options": "nosniff",
+};
+
+/**
+ * A request as its log lines show it. A link page's URL holds the ids that
+ * open it to anyone, so for those the route is logged instead of the URL.
+ */
+function requestForLog(request: FastifyRequest) {
+  const url = request.url.startsWith("/link/") ? (request.routeOptions.url ?? "/link/(unknown route)") : request.url;
+  return { method: request.method, url, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
+/** A Fastify instance with Hookline's request ids, validation, limits and one error shape. */
+function newApp(logger: Logger, limits: HttpLimitsConfig, bodyLimitBytes?: number): FastifyInstance {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger.child({}, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
     bodyLimit: bodyLimitBytes,
-    genReqId: () => randomUUID().replace(/-/g, ""),
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    http: {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.requestTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node looks for expired requests only this often (every 30 s by default), so a timeout would otherwise be enforced up to 30 s late.
+      connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+    },
+    genReqId: newCorrelationId,
     // Every log line of a request carries the id its answer returns as x-correlation-id and ErrorMessage.correlationId.
     logController: new LogController({ requestIdLogLabel: "correlationId" }),
-    return503OnClosing: true,
+    // Answered by the onRequest hook below instead, in the ErrorMessage shape.
+    return503OnClosing: false,
     // Malformed percent-encoding and overlong path parameters are answered before routing; they too get the ErrorMessage shape.
     frameworkErrors: errorHandler,
+    // So do requests Node refuses before Fastify sees them: too slow (408), headers too large (431), not HTTP (400).
+    clientErrorHandler,
   });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, utf8JsonParser(app));
   app.setValidatorCompiler(requestValidator());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(routeNotFound);
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async () => {
+    // Fastify has already asked the client to close the connection; another process (or this one, restarted) takes the retry.
+    if (closing) throw new HooklineError(503, "The server is shutting down; try again", [], "Yes");
+  });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-correlation-id", request.id);
+    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.headers(PAGE_HEADERS);
   });
   return app;
 }

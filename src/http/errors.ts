@@ -1,3 +1,6 @@
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { badRequest, HooklineError, toErrorMessage, type ValidationItem } from "../errors.ts";
 
@@ -31,6 +34,29 @@ function toHooklineError(error: FastifyError | HooklineError | Error): HooklineE
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) return new HooklineError(status, fastifyError.message);
   return new HooklineError(500, "An internal error occurred", [], "Unknown");
+}
+
+export const newCorrelationId = () => randomUUID().replace(/-/g, "");
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request was not received in time"],
+  HPE_HEADER_OVERFLOW: [431, "The request line and headers are too large"],
+};
+
+/**
+ * What Node refuses before a request reaches Fastify (one that took too
+ * long to arrive, headers beyond the size limit, bytes that are not HTTP):
+ * answered in the ErrorMessage shape, then the connection is closed.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, message] = CLIENT_ERRORS[error.code ?? ""] ?? [400, "The request is not valid HTTP"];
+  const correlationId = newCorrelationId();
+  const body = JSON.stringify(toErrorMessage(new HooklineError(status, message), correlationId));
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, "content-type: application/json; charset=utf-8", `content-length: ${Buffer.byteLength(body)}`, `x-correlation-id: ${correlationId}`, "connection: close"];
+  // Closed once the answer is written, whatever the client still sends.
+  if (socket.writable) socket.end(`${head.join("\r\n")}\r\n\r\n${body}`, () => socket.destroy());
+  else socket.destroy();
 }
 
 export const routeNotFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -31,14 +31,22 @@ function serveEnvironment(databaseUrl: string, env: Record<string, string>): Nod
 /** `hookline serve` as a child process, with everything it printed. */
 export class ServeProcess {
   private output = "";
+  private stdoutText = "";
+  private stderrText = "";
   private readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(
     private readonly child: ChildProcess,
     readonly baseUrl: string,
   ) {
-    child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk.toString("utf8")));
-    child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk.toString("utf8")));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      this.output += chunk.toString("utf8");
+      this.stdoutText += chunk.toString("utf8");
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      this.output += chunk.toString("utf8");
+      this.stderrText += chunk.toString("utf8");
+    });
     // "close" rather than "exit": by then everything the process printed has been read.
     this.exit = new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
   }
@@ -73,7 +81,7 @@ export class ServeProcess {
 
   /** Resolves with the first match of `pattern` in stdout or stderr, as soon as it is printed. */
   waitForOutput(pattern: RegExp): Promise<RegExpExecArray> {
-    const stdout = this.child.stdout!;
+    const streams = [this.child.stdout!, this.child.stderr!];
     return new Promise((resolve, reject) => {
       const check = () => {
         const match = pattern.exec(this.output);
@@ -83,11 +91,11 @@ export class ServeProcess {
       const timer = setTimeout(() => finish(() => reject(new Error(`serve did not print ${pattern} within ${WAIT_MS} ms:\n${this.output}`))), WAIT_MS);
       const finish = (settle: () => void) => {
         clearTimeout(timer);
-        stdout.off("data", check);
+        for (const stream of streams) stream.off("data", check);
         this.child.off("close", exited);
         settle();
       };
-      stdout.on("data", check);
+      for (const stream of streams) stream.on("data", check);
       this.child.once("close", exited);
       check();
     });
@@ -110,8 +118,14 @@ export class ServeProcess {
     return within(this.exit, () => `serve did not exit within ${WAIT_MS} ms of SIGTERM:\n${this.output}`);
   }
 
+  /** Everything printed, standard output and standard error interleaved. */
   logs(): string {
     return this.output;
+  }
+
+  /** What was printed on standard output (the JSON log lines) and on standard error, apart. */
+  streams(): { stdout: string; stderr: string } {
+    return { stdout: this.stdoutText, stderr: this.stderrText };
   }
 }
 

@@ -11,6 +11,13 @@ export type LinkOutcome =
   | { linked: false; statusCode: string; statusText: string; errorMessage: string };
 
 /**
+ * What the SMB gave to link a connection: credentials sent through
+ * update-connection-authorization, or its consent on the hosted link page
+ * (where a real provider would take it through its own sign-in).
+ */
+export type LinkGrant = { kind: "credentials"; credentials: Record<string, string> } | { kind: "consent" };
+
+/**
  * An adapter that links connections to one data source. Identifiers follow
  * the Codat document: a four-lowercase-letter platform key and UUIDs.
  */
@@ -21,8 +28,8 @@ export interface Integration {
   name: string;
   sourceType: SourceType;
   logoUrl: string;
-  /** Checks credentials submitted through update-connection-authorization. */
-  authorize(credentials: Record<string, string>): Promise<LinkOutcome>;
+  /** Decides whether what the SMB gave links the connection; every way of linking goes through it. */
+  authorize(grant: LinkGrant): Promise<LinkOutcome>;
 }
 
 const integrations: readonly Integration[] = [sandboxIntegration];

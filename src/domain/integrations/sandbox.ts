@@ -21,7 +21,10 @@ export const sandboxIntegration: Integration = {
   name: "Hookline Sandbox",
   sourceType: "Banking",
   logoUrl: "https://hookline.invalid/integrations/sand/logo.png",
-  async authorize(credentials) {
+  async authorize(grant) {
+    // No provider stands behind the sandbox to sign in to: Authorize on its hosted page is all the consent it asks for.
+    if (grant.kind === "consent") return { linked: true };
+    const { credentials } = grant;
     if (credentials.username === SANDBOX_CREDENTIALS.username && credentials.password === SANDBOX_CREDENTIALS.password) {
       return { linked: true };
     }

@@ -48,6 +48,6 @@ export function connectionRoutes(app: FastifyInstance, ctx: DomainContext): void
         body: requestBody("/paths/~1companies~1%7BcompanyId%7D~1connections~1%7BconnectionId%7D~1authorization/put/requestBody/content/application~1json/schema"),
       },
     },
-    (request) => authorizeConnection(ctx, request.client.id, request.params.companyId, request.params.connectionId, request.body),
+    (request) => authorizeConnection(ctx, request.client.id, request.params.companyId, request.params.connectionId, { kind: "credentials", credentials: request.body }),
   );
 }

@@ -6,6 +6,7 @@ import * as events from "./004_events.ts";
 import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
 import * as unrecordedClaims from "./006_unrecorded_claims.ts";
 import * as retentionIndexes from "./008_retention_indexes.ts";
+import * as serverKeys from "./009_server_keys.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "005_lease_as_due_time": leaseAsDueTime,
   "006_unrecorded_claims": unrecordedClaims,
   "008_retention_indexes": retentionIndexes,
+  "009_server_keys": serverKeys,
 };
