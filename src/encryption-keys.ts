@@ -6,7 +6,7 @@ import { ENV, parseEncryptionKeys, type Config } from "./config.ts";
 import { sqliteFileOf } from "./storage/database.ts";
 
 /** Where a SQLite deployment without a configured key keeps the one it made, beside its database file. */
-export const KEY_FILE_NAME = "encryption.key";
+const KEY_FILE_NAME = "encryption.key";
 
 /**
  * The configuration with the keys that encrypt consumers' secrets at rest:
