@@ -18,7 +18,7 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { CLI } from "../test/support/cli.ts";
 import { freePort, basicAuth } from "../test/support/server.ts";
-import { createTestDatabase, type TestDatabase } from "../test/support/database.ts";
+import { createTestDatabase, encryptionEnvFor, type TestDatabase } from "../test/support/database.ts";
 import type { ReceiverCommand, ReceiverStats } from "./receiver.ts";
 
 const { values: flags } = parseArgs({
@@ -115,7 +115,7 @@ class HooklineDeployment {
 
   static async start(database: TestDatabase, workers: number, env: Record<string, string> = {}): Promise<HooklineDeployment> {
     const port = await freePort();
-    const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...env };
+    const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...encryptionEnvFor(database.url), ...env };
     const serve = (roles: string, stderr: "inherit" | "pipe" = "inherit") =>
       spawn(process.execPath, [...profiling, CLI, "serve", "--roles", roles], { env: environment, stdio: ["ignore", "ignore", stderr] });
     // The first start prints the API key on standard error, which is passed on as it would otherwise be inherited.

@@ -39,12 +39,16 @@ export interface TenantLimits {
   publishFanout: number;
 }
 
-/** Webhook consumer settings the API needs: secret rotation and encryption of stored mTLS keys. */
+/** Webhook consumer settings: secret rotation and the encryption of consumers' secrets at rest. */
 export interface ConsumerConfig {
   /** How long a rotated-out signing secret keeps signing deliveries beside the new one. */
   secretRotationOverlapMs: number;
-  /** Base64 of the 32-byte AES-256-GCM key that encrypts mTLS private keys at rest; null until the operator sets it. */
-  encryptionKey: string | null;
+  /**
+   * Base64 of 32-byte AES-256-GCM keys that encrypt consumers' secrets at
+   * rest: the first seals, every one opens. Empty when the operator set none;
+   * a SQLite deployment then uses the key file next to its database.
+   */
+  encryptionKeys: string[];
 }
 
 /** How long and how large a request may be before the server answers it with an error and closes its connection. */
@@ -159,11 +163,17 @@ function messageLog(retention: string, interval: string, recoveryRatePerSecond: 
   return { payloadRetentionMs: retention.trim() === "none" ? null : parseDuration(retention), retentionIntervalMs, recoveryRatePerSecond };
 }
 
-/** The encryption key must decode to exactly 32 bytes; a wrong one fails at start, not when a key is first encrypted. */
-function encryptionKey(text: string | undefined): string | null {
-  if (text === undefined || text.trim() === "") return null;
-  if (Buffer.from(text.trim(), "base64").length !== 32) throw new Error(`${ENV.encryptionKey} must be 32 bytes in base64 (for example the output of \`openssl rand -base64 32\`)`);
-  return text.trim();
+/**
+ * A comma-separated list of keys, the one that seals first. Each must decode
+ * to exactly 32 bytes: a wrong one fails at start, not when a secret is first
+ * sealed. `source` names where the list came from in the error.
+ */
+export function parseEncryptionKeys(text: string | undefined, source: string = ENV.encryptionKey): string[] {
+  const keys = (text ?? "").split(",").map((key) => key.trim()).filter(Boolean);
+  if (keys.some((key) => Buffer.from(key, "base64").length !== 32)) {
+    throw new Error(`${source} must hold 32-byte keys in base64, separated by commas (make one with \`openssl rand -base64 32\`)`);
+  }
+  return keys;
 }
 
 /**
@@ -269,7 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
     idempotencyKeyTtlMs,
-    consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKey: encryptionKey(read("encryptionKey")) },
+    consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKeys: parseEncryptionKeys(read("encryptionKey")) },
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),

@@ -13,7 +13,9 @@ import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
-import { secretBoxFor } from "./secret-box.ts";
+import { SecretBox } from "./secret-box.ts";
+import { withEncryptionKeys } from "./encryption-keys.ts";
+import { resealSecrets } from "./domain/reseal-secrets.ts";
 
 export interface Hookline {
   ctx: DomainContext;
@@ -23,16 +25,25 @@ export interface Hookline {
   close(): Promise<void>;
 }
 
-export async function openContext(config: Config, clock: Clock = systemClock): Promise<DomainContext> {
+/**
+ * Opens the database, migrates it and seals any secrets an earlier release
+ * stored in plaintext. Throws before touching the database when there is no
+ * encryption key to be had (PostgreSQL without HOOKLINE_ENCRYPTION_KEY).
+ */
+export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<DomainContext> {
+  const secretBox = new SecretBox(withEncryptionKeys(config, log).consumers.encryptionKeys);
   const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
   await store.migrate();
+  const { resealed } = await resealSecrets(store, secretBox, "plaintext");
+  const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);
+  if (sealed > 0) log.info({ resealed }, `Encrypted ${sealed} consumer secrets stored in plaintext by an earlier release`);
   return {
     store,
     clock,
     publicUrl: config.publicUrl,
     destinations: new DestinationPolicy(config.allowedCidrs),
     recoveryRatePerSecond: config.messages.recoveryRatePerSecond,
-    secretBox: secretBoxFor(config.consumers.encryptionKey),
+    secretBox,
     secretRotationOverlapMs: config.consumers.secretRotationOverlapMs,
     limits: config.limits,
   };
@@ -49,10 +60,12 @@ export interface StartOptions {
  * database. The worker claims and records on the main thread, beside the
  * API, and a thread of its own signs and sends.
  */
-export async function startHookline(config: Config, options: StartOptions = {}): Promise<Hookline> {
+export async function startHookline(configured: Config, options: StartOptions = {}): Promise<Hookline> {
   const logDestination = options.logDestination ?? process.stdout;
-  const logger = createLogger(config.logLevel, logDestination);
-  const ctx = await openContext(config, options.clock);
+  const logger = createLogger(configured.logLevel, logDestination);
+  // Resolved once here: the sender thread needs the same keys, the generated one included.
+  const config = withEncryptionKeys(configured, logger);
+  const ctx = await openContext(config, logger, options.clock);
   let http: FastifyInstance | undefined;
   const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
@@ -81,7 +94,7 @@ export async function startHookline(config: Config, options: StartOptions = {}):
 /** The worker role: the delivery worker, its sender thread, and the purge of expired payloads and their copies. */
 async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
   const sender = await startSenderThread(config, logger);
-  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
+  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, ctx.secretBox, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
   const retention = startRetention(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
   return {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PassThrough } from "node:stream";
-import { loadConfig } from "../src/config.ts";
 import { startHookline, type Hookline } from "../src/server.ts";
 import { recorded, subscribe, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
-import { startTestServer, type TestServer } from "./support/server.ts";
+import { startTestServer, testConfig, type TestServer } from "./support/server.ts";
 
 /** The most arrivals within any `spanMs` starting at an arrival. */
 function busiestWindow(times: readonly number[], spanMs: number): number {
@@ -17,7 +16,7 @@ describe("per-consumer rate limit, with two workers sharing the database", () =>
   let secondWorker: Hookline;
   before(async () => {
     server = await startTestServer();
-    const config = loadConfig({}, { databaseUrl: server.database.url, roles: "worker", allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" });
+    const config = testConfig(server.database.url, { roles: "worker" });
     secondWorker = await startHookline(config, { logDestination: new PassThrough().resume() });
   });
   after(async () => {

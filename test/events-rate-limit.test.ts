@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { loadConfig, type ConfigOverrides } from "../src/config.ts";
+import type { ConfigOverrides } from "../src/config.ts";
 import { startHookline, type Hookline } from "../src/server.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
-import { callApi, freePort, startTestServer, type TestServer } from "./support/server.ts";
+import { callApi, freePort, startTestServer, testConfig, type TestServer } from "./support/server.ts";
 
 /** A second API process on the test server's database, as a deployment behind a load balancer runs them. */
 async function secondApiProcess(server: TestServer, overrides: ConfigOverrides): Promise<{ hookline: Hookline; baseUrl: string }> {
-  const config = loadConfig({}, { databaseUrl: server.database.url, port: String(await freePort()), roles: "api", ...overrides });
+  const config = testConfig(server.database.url, { port: String(await freePort()), roles: "api", ...overrides });
   return { hookline: await startHookline(config, { logDestination: new PassThrough().resume() }), baseUrl: config.publicUrl };
 }
 

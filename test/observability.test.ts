@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/config.ts";
 import { startHookline } from "../src/server.ts";
 import { Receiver } from "./support/receiver.ts";
-import { callApi, freePort, startTestServer, type TestServer } from "./support/server.ts";
+import { callApi, freePort, startTestServer, testConfig, type TestServer } from "./support/server.ts";
 
 /** The value of one sample of the Prometheus text, 0 when the series does not exist yet. */
 function sample(text: string, series: string): number {
@@ -91,7 +91,7 @@ describe("queue gauges and worker-only processes", () => {
     const waiting = await scrapeUntil(server.baseUrl, (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2, "the oldest due delivery to age");
     assert.equal(sample(waiting, "hookline_deliveries_pending"), 2);
 
-    const worker = await startHookline(loadConfig({}, { databaseUrl: server.database.url, roles: "worker", allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" }), {
+    const worker = await startHookline(testConfig(server.database.url, { roles: "worker" }), {
       logDestination: new PassThrough().resume(),
     });
     try {
@@ -108,7 +108,7 @@ describe("queue gauges and worker-only processes", () => {
     assert.equal(loadConfig({}).metricsPort, null);
     assert.equal(loadConfig({ HOOKLINE_METRICS_PORT: "" }).metricsPort, null);
     const port = await freePort();
-    const config = loadConfig({}, { databaseUrl: server.database.url, roles: "worker", metricsPort: String(port), allowedCidrs: "127.0.0.0/8", workerIdlePoll: "200ms" });
+    const config = testConfig(server.database.url, { roles: "worker", metricsPort: String(port) });
     const worker = await startHookline(config, { logDestination: new PassThrough().resume() });
     const workerUrl = `http://127.0.0.1:${port}`;
     try {

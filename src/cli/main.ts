@@ -10,6 +10,8 @@ import { runDemo } from "./demo.ts";
 import { webhookCommands } from "./webhooks.ts";
 import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
+import { encryptionCommands } from "./encryption.ts";
+import { createLogger } from "../logger.ts";
 
 const program = new Command()
   .name("hookline")
@@ -22,9 +24,10 @@ function overrides(): ConfigOverrides {
   return databaseUrl ? { databaseUrl } : {};
 }
 
-/** Runs a command against the database and closes it, whatever happens. */
+/** Runs a command against the database and closes it, whatever happens. Log lines go to standard error, apart from the command's output. */
 async function withContext(work: (ctx: DomainContext) => Promise<void>): Promise<void> {
-  const ctx = await openContext(loadConfig(process.env, overrides()));
+  const config = loadConfig(process.env, overrides());
+  const ctx = await openContext(config, createLogger(config.logLevel, process.stderr));
   try {
     await work(ctx);
   } finally {
@@ -78,7 +81,7 @@ function announce(lines: string[]): void {
 
 program
   .command("migrate")
-  .description("Create or upgrade the database schema, then exit")
+  .description("Create or upgrade the database schema (and encrypt secrets an earlier release stored in plaintext), then exit")
   .action(() => withContext(async () => console.log("Database is up to date.")));
 
 const clients = program.command("clients").description("Manage clients (tenants)");
@@ -138,6 +141,7 @@ webhookCommands(webhooks, withContext, clientOption);
 
 messageCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
+encryptionCommands(program, withContext);
 
 program
   .command("demo")

@@ -26,9 +26,9 @@ export interface SendRequest {
 
 export interface SenderTls {
   /** PEM CA certificates trusted besides Node's bundled roots (HOOKLINE_EXTRA_CA_FILE). */
-  extraCa?: string | null;
-  /** Opens the sealed mTLS private keys; null when the operator set no encryption key. */
-  secretBox?: SecretBox | null;
+  extraCa: string | null;
+  /** Opens the sealed mTLS private keys. */
+  secretBox: SecretBox;
 }
 
 const USER_AGENT = "Hookline-Webhooks/0.1";
@@ -63,7 +63,7 @@ export class WebhookSender {
     /** How long an attempt may take once it is written to a connection: to connect, and to get the answer. */
     private readonly timeoutMs: number,
     private readonly excerptBytes: number,
-    private readonly tls: SenderTls = {},
+    private readonly tls: SenderTls,
     /**
      * How long an attempt may take in all, waiting for a free connection to
      * its consumer included, so that a batch ends (and is recorded) while its
@@ -89,12 +89,11 @@ export class WebhookSender {
   private agentFor({ consumerId, certificate, sealedKey }: StoredClientCertificate): Agent {
     const cached = this.certificateAgents.get(consumerId);
     if (cached?.sealedKey === sealedKey) return cached.agent;
-    if (!this.tls.secretBox) throw new Error("The consumer's mTLS key cannot be used: HOOKLINE_ENCRYPTION_KEY is not set");
     let key: string;
     try {
-      key = this.tls.secretBox.open(sealedKey, consumerId);
+      key = this.tls.secretBox.open(sealedKey, "mtls-private-key", consumerId);
     } catch {
-      throw new Error("The consumer's mTLS key cannot be decrypted: HOOKLINE_ENCRYPTION_KEY differs from the key it was stored with");
+      throw new Error("The consumer's mTLS key cannot be decrypted: HOOKLINE_ENCRYPTION_KEY does not list the key it was stored with");
     }
     if (cached) void cached.agent.close();
     const agent = this.newAgent({ cert: certificate, key });
@@ -149,7 +148,7 @@ export class WebhookSender {
 }
 
 /** An attempt that failed before anything was sent. */
-function unsent(error: string): SendResult {
+export function unsent(error: string): SendResult {
   return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error };
 }
 

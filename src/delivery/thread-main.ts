@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import { secretBoxFor } from "../secret-box.ts";
+import { SecretBox } from "../secret-box.ts";
 import { sendAll } from "./attempt.ts";
 import { DestinationPolicy } from "./destination-policy.ts";
 import { WebhookSender } from "./sender.ts";
@@ -22,7 +22,7 @@ const sender = new WebhookSender(
   config.delivery.responseExcerptBytes,
   {
     extraCa: config.delivery.extraCaFile === null ? null : readFileSync(config.delivery.extraCaFile, "utf8"),
-    secretBox: secretBoxFor(config.consumers.encryptionKey),
+    secretBox: new SecretBox(config.consumers.encryptionKeys),
   },
   giveUpAfterMs,
 );

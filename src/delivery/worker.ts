@@ -3,7 +3,9 @@ import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Store, Tx } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
+import type { SecretBox } from "../secret-box.ts";
 import { sendBatchOf, type AttemptResult, type BatchSender } from "./attempt.ts";
+import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
 import { afterFailure } from "./schedule.ts";
 import { newId } from "../ids.ts";
@@ -34,6 +36,8 @@ export class DeliveryWorker {
     private readonly config: DeliveryConfig,
     private readonly clock: Clock,
     private readonly sender: BatchSender,
+    /** Opens consumers' sealed secrets, once per consumer of a batch. */
+    private readonly secretBox: SecretBox,
     private readonly log: Logger,
     /** Told of every batch once it is recorded (for the metrics). */
     private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
@@ -154,7 +158,7 @@ export class DeliveryWorker {
   private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<string, string>): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
     try {
-      return await this.sender.send(sendBatchOf(deliveries, bodies));
+      return await this.sender.send(sendBatchOf(deliveries, bodies, batchSecrets(this.secretBox)));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");

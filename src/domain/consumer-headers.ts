@@ -1,6 +1,7 @@
 import { badRequest, notFound, type ValidationItem } from "../errors.ts";
 import type { DomainContext } from "./context.ts";
 import { changeConsumer } from "./consumers.ts";
+import { openCustomHeaders, sealCustomHeaders } from "./consumer-secrets.ts";
 
 /**
  * Headers a consumer may not set: the Standard Webhooks signature headers and
@@ -26,8 +27,6 @@ export type CustomHeaders = Record<string, string>;
 export function maskedHeaders(headers: CustomHeaders): { headers: CustomHeaders } {
   return { headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.length >= 12 ? `****${value.slice(-4)}` : "****"])) };
 }
-
-export const parseCustomHeaders = (json: string | null): CustomHeaders => (json === null ? {} : (JSON.parse(json) as CustomHeaders));
 
 /** Errors name the header, never its value. */
 function headerErrors(headers: CustomHeaders): ValidationItem[] {
@@ -62,11 +61,11 @@ export async function setCustomHeaders(ctx: DomainContext, clientId: string, con
   if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
   let result: CustomHeaders = {};
   await changeConsumer(ctx, clientId, consumerId, (row) => {
-    result = merged(mode === "replace" ? {} : parseCustomHeaders(row.custom_headers), headers);
+    result = merged(mode === "replace" ? {} : openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers), headers);
     if (Object.keys(result).length > MAX_HEADERS) {
       throw badRequest(`A consumer has at most ${MAX_HEADERS} custom headers`, [{ itemId: "headers", message: `At most ${MAX_HEADERS}`, validatorName: "headers" }]);
     }
-    return { custom_headers: Object.keys(result).length > 0 ? JSON.stringify(result) : null };
+    return { custom_headers: sealCustomHeaders(ctx.secretBox, consumerId, result) };
   });
   return maskedHeaders(result);
 }
@@ -74,16 +73,16 @@ export async function setCustomHeaders(ctx: DomainContext, clientId: string, con
 export async function listCustomHeaders(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ headers: CustomHeaders }> {
   const row = await ctx.store.db.selectFrom("consumers").select("custom_headers").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
   if (!row) throw notFound("Webhook consumer");
-  return maskedHeaders(parseCustomHeaders(row.custom_headers));
+  return maskedHeaders(openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers));
 }
 
 /** Removes one header (any letter case); 404 when the consumer has no such header. */
 export async function removeCustomHeader(ctx: DomainContext, clientId: string, consumerId: string, name: string): Promise<void> {
   await changeConsumer(ctx, clientId, consumerId, (row) => {
-    const headers = parseCustomHeaders(row.custom_headers);
+    const headers = openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers);
     const stored = Object.keys(headers).find((existing) => existing.toLowerCase() === name.toLowerCase());
     if (stored === undefined) throw notFound("Header");
     delete headers[stored];
-    return { custom_headers: Object.keys(headers).length > 0 ? JSON.stringify(headers) : null };
+    return { custom_headers: sealCustomHeaders(ctx.secretBox, consumerId, headers) };
   });
 }

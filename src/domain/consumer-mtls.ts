@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { badRequest } from "../errors.ts";
 import type { DomainContext } from "./context.ts";
 import { changeConsumer, type WebhookConsumerResource } from "./consumers.ts";
+import { sealClientKey } from "./consumer-secrets.ts";
 
 export interface ClientCertificateInput {
   /** PEM private key, unencrypted. */
@@ -30,18 +31,11 @@ function validated({ privateKey, certificate }: ClientCertificateInput, now: num
   if (Date.parse(parsed.validTo) <= now) throw invalid("certificate", `certificate expired on ${new Date(parsed.validTo).toISOString()}`);
 }
 
-/**
- * Gives a consumer a client certificate that every delivery presents. The
- * private key is stored encrypted under the operator's key, so without
- * HOOKLINE_ENCRYPTION_KEY mTLS cannot be configured.
- */
+/** Gives a consumer a client certificate that every delivery presents; its private key is stored sealed. */
 export async function setClientCertificate(ctx: DomainContext, clientId: string, consumerId: string, input: ClientCertificateInput): Promise<WebhookConsumerResource> {
   return changeConsumer(ctx, clientId, consumerId, () => {
-    if (ctx.secretBox === null) {
-      throw badRequest("mTLS is not available on this server: the operator must set HOOKLINE_ENCRYPTION_KEY (32 bytes in base64) so Hookline can encrypt private keys at rest");
-    }
     validated(input, ctx.clock.now());
-    return { mtls_certificate: input.certificate, mtls_private_key: ctx.secretBox.seal(input.privateKey, consumerId) };
+    return { mtls_certificate: input.certificate, mtls_private_key: sealClientKey(ctx.secretBox, consumerId, input.privateKey) };
   });
 }
 

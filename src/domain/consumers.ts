@@ -3,9 +3,10 @@ import type { Kysely } from "kysely";
 import { isoDate } from "../clock.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, notFound, type ValidationItem } from "../errors.ts";
-import type { Database, PreviousSecret } from "../storage/schema.ts";
+import type { Database } from "../storage/schema.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
+import { openPreviousSecrets, openSigningSecret, sealPreviousSecrets, sealSigningSecret } from "./consumer-secrets.ts";
 import { newId } from "../ids.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
@@ -134,14 +135,15 @@ export async function changeConsumer(
 export async function createConsumer(ctx: DomainContext, clientId: string, input: ConsumerInput): Promise<WebhookConsumerResource> {
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   await ctx.destinations.assertAllowedUrl(input.url);
+  const id = newId();
   const row = {
-    id: newId(),
+    id,
     client_id: clientId,
     url: input.url,
     event_types: JSON.stringify([...new Set(input.eventTypes)]),
     company_tags: input.companyTags && input.companyTags.length > 0 ? JSON.stringify(input.companyTags) : null,
     disabled: input.disabled ? 1 : 0,
-    signing_secret: newSigningSecret(),
+    signing_secret: sealSigningSecret(ctx.secretBox, id, newSigningSecret()),
     created_at: ctx.clock.now(),
     description: null,
     rate_limit: null,
@@ -215,10 +217,8 @@ export function setConsumerEnabled(ctx: DomainContext, clientId: string, consume
 }
 
 export async function getSigningSecret(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ key: string }> {
-  return { key: (await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret };
+  return { key: openSigningSecret(ctx.secretBox, consumerId, (await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret) };
 }
-
-export const parsePreviousSecrets = (json: string | null): PreviousSecret[] => (json === null ? [] : (JSON.parse(json) as PreviousSecret[]));
 
 /**
  * Replaces the signing secret. The old one keeps signing beside the new one
@@ -229,9 +229,9 @@ export async function rotateSigningSecret(ctx: DomainContext, clientId: string, 
   const key = newSigningSecret();
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     const now = ctx.clock.now();
-    const previous = parsePreviousSecrets(row.previous_secrets).filter((secret) => secret.expiresAt > now);
-    if (ctx.secretRotationOverlapMs > 0) previous.unshift({ key: row.signing_secret, expiresAt: now + ctx.secretRotationOverlapMs });
-    return { signing_secret: key, previous_secrets: previous.length > 0 ? JSON.stringify(previous) : null };
+    const previous = openPreviousSecrets(ctx.secretBox, consumerId, row.previous_secrets).filter((secret) => secret.expiresAt > now);
+    if (ctx.secretRotationOverlapMs > 0) previous.unshift({ key: openSigningSecret(ctx.secretBox, consumerId, row.signing_secret), expiresAt: now + ctx.secretRotationOverlapMs });
+    return { signing_secret: sealSigningSecret(ctx.secretBox, consumerId, key), previous_secrets: sealPreviousSecrets(ctx.secretBox, consumerId, previous) };
   });
   return { key };
 }

@@ -12,8 +12,8 @@ export interface DomainContext {
   destinations: DestinationPolicy;
   /** Messages per second that recover and replay send to a consumer without a rate limit of its own. */
   recoveryRatePerSecond: number;
-  /** Encrypts consumers' mTLS private keys at rest; null until the operator sets HOOKLINE_ENCRYPTION_KEY. */
-  secretBox: SecretBox | null;
+  /** Seals consumers' secrets (signing secrets, custom header values, mTLS private keys) at rest. */
+  secretBox: SecretBox;
   /** How long a rotated-out signing secret keeps signing beside the new one. */
   secretRotationOverlapMs: number;
   limits: TenantLimits;

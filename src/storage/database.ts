@@ -27,6 +27,12 @@ const WAKE_CHANNEL = "hookline_deliveries";
 export function dialectOf(db: Db): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
 }
+
+/** The SQLite file a database URL names (`:memory:` for none), or null for PostgreSQL. */
+export function sqliteFileOf(databaseUrl: string): string | null {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? null : databaseUrl.replace(/^sqlite:/, "");
+}
+
 const STATEMENT_CACHE_SIZE = 500;
 /** How long a SQLite write waits for another connection's transaction before it fails. */
 const SQLITE_LOCK_TIMEOUT_MS = 5000;
@@ -103,13 +109,13 @@ export class Store {
   }
 
   static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL" }): Promise<Store> {
-    if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    const path = sqliteFileOf(databaseUrl);
+    if (path === null) {
       // int8 columns hold epoch milliseconds, well inside Number's exact range.
       pg.types.setTypeParser(pg.types.builtins.INT8, Number);
       const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
       return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), databaseUrl);
     }
-    const path = databaseUrl.replace(/^sqlite:/, "");
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma("journal_mode = WAL");

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
 import { dialectOf, type Store, type Tx } from "./database.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
-import type { AttemptsTable, DeliveryStatus, PreviousSecret } from "./schema.ts";
+import type { AttemptsTable, DeliveryStatus } from "./schema.ts";
 
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
@@ -16,11 +16,12 @@ export interface DueDelivery {
   lostClaims: number;
   url: string;
   disabled: boolean;
+  /** The consumer's secrets as stored, sealed: the worker opens them once per consumer of a batch (delivery/batch-secrets.ts). */
   signingSecret: string;
-  /** Rotated-out secrets that still sign beside the current one until they expire; null when there are none. */
-  previousSecrets: PreviousSecret[] | null;
-  /** The consumer's own headers as stored (name: value); null when it has none. */
-  customHeaders: Record<string, string> | null;
+  /** Rotated-out secrets that still sign beside the current one until they expire, as stored; null when there are none. */
+  previousSecrets: string | null;
+  /** The consumer's own headers as stored; null when it has none. */
+  customHeaders: string | null;
   /** The consumer's mTLS client certificate, its private key still sealed; null without mTLS. */
   clientCertificate: StoredClientCertificate | null;
   /** When the consumer's current streak of failed attempts began; null while it succeeds. */
@@ -30,7 +31,7 @@ export interface DueDelivery {
 export interface StoredClientCertificate {
   consumerId: string;
   certificate: string;
-  /** The PEM private key sealed by SecretBox under the consumer id. */
+  /** The PEM private key sealed by SecretBox for the consumer. */
   sealedKey: string;
 }
 
@@ -176,18 +177,6 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
   // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
   const limited = batch.filter((row) => row.rateLimit !== null && sends(row));
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<string>();
-  const settings = new Map<string, Pick<DueDelivery, "previousSecrets" | "customHeaders">>();
-  const settingsOf = (row: (typeof rows)[number]) => {
-    let parsed = settings.get(row.consumerId);
-    if (parsed === undefined) {
-      parsed = {
-        previousSecrets: row.previousSecrets === null ? null : (JSON.parse(row.previousSecrets) as PreviousSecret[]),
-        customHeaders: row.customHeaders === null ? null : (JSON.parse(row.customHeaders) as Record<string, string>),
-      };
-      settings.set(row.consumerId, parsed);
-    }
-    return parsed;
-  };
   const deliveries = batch
     .filter((row) => !waiting.has(row.id))
     .map((row): DueDelivery => ({
@@ -201,7 +190,8 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
       url: row.url,
       disabled: row.disabled === 1,
       signingSecret: row.signingSecret,
-      ...settingsOf(row),
+      previousSecrets: row.previousSecrets,
+      customHeaders: row.customHeaders,
       clientCertificate:
         row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
       failingSince: row.failingSince,

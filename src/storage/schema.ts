@@ -90,6 +90,7 @@ export interface ConsumersTable {
   /** JSON array of "key:value" tags, or null for every company. */
   company_tags: string | null;
   disabled: number;
+  /** The Standard Webhooks secret, sealed by SecretBox for the consumer (plaintext when written by a release before encryption at rest). */
   signing_secret: string;
   created_at: number;
   description: string | null;
@@ -97,13 +98,13 @@ export interface ConsumersTable {
   rate_limit: number | null;
   /** The next free send slot of a rate-limited consumer, shared by every worker. */
   rate_next_at: number | null;
-  /** JSON array of PreviousSecret: rotated-out signing secrets that sign until they expire. */
+  /** JSON array of PreviousSecret, sealed: rotated-out signing secrets that sign until they expire. */
   previous_secrets: string | null;
-  /** JSON object of custom header names and values sent with every attempt. */
+  /** JSON object of custom header names and values sent with every attempt, sealed. */
   custom_headers: string | null;
   /** PEM client certificate (chain) presented for mTLS. */
   mtls_certificate: string | null;
-  /** The PEM private key of the client certificate, sealed by SecretBox under the consumer id. */
+  /** The PEM private key of the client certificate, sealed by SecretBox for the consumer. */
   mtls_private_key: string | null;
   /** When the first failed attempt since the last success was recorded; null while the consumer succeeds. */
   failing_since: number | null;

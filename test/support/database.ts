@@ -8,6 +8,22 @@ import pg from "pg";
 export const testDialect = process.env.HOOKLINE_TEST_DIALECT === "postgres" ? "postgres" : "sqlite";
 export const postgresAdminUrl = process.env.HOOKLINE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
+/**
+ * The HOOKLINE_ENCRYPTION_KEY of every process a test starts on a PostgreSQL
+ * database, which refuses to start without one and must share it. SQLite
+ * processes get none: they use the key file made beside the database.
+ */
+const postgresEncryptionKey = randomBytes(32).toString("base64");
+
+/** The encryption key to configure for a process on `databaseUrl`, if any. */
+export const encryptionKeyFor = (databaseUrl: string): string | undefined => (databaseUrl.startsWith("postgres") ? postgresEncryptionKey : undefined);
+
+/** The same as environment variables, for processes the tests spawn. */
+export const encryptionEnvFor = (databaseUrl: string): Record<string, string> => {
+  const key = encryptionKeyFor(databaseUrl);
+  return key === undefined ? {} : { HOOKLINE_ENCRYPTION_KEY: key };
+};
+
 export interface TestDatabase {
   url: string;
   drop(): Promise<void>;

@@ -4,7 +4,7 @@ import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Store } from "../../src/storage/database.ts";
 import { CLI } from "./cli.ts";
-import { createTestDatabase, type TestDatabase } from "./database.ts";
+import { createTestDatabase, encryptionEnvFor, type TestDatabase } from "./database.ts";
 import { Receiver } from "./receiver.ts";
 import { callApi, freePort, type ApiResponse } from "./server.ts";
 
@@ -22,10 +22,10 @@ export interface ServeOptions {
   env?: Record<string, string>;
 }
 
-/** The environment of a `serve` process: the caller's HOOKLINE_* settings only, none inherited from the test run. */
-function serveEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
+/** The environment of a `serve` process: the caller's HOOKLINE_* settings only (and the PostgreSQL encryption key), none inherited from the test run. */
+function serveEnvironment(databaseUrl: string, env: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_")));
-  return { ...inherited, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", ...env };
+  return { ...inherited, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", ...encryptionEnvFor(databaseUrl), ...env };
 }
 
 /** `hookline serve` as a child process, with everything it printed. */
@@ -53,7 +53,7 @@ export class ServeProcess {
 
   static spawn(databaseUrl: string, port: number, options: Omit<ServeOptions, "port"> = {}): ServeProcess {
     const args = [CLI, "--database-url", databaseUrl, "serve", "--port", String(port), "--roles", options.roles ?? "api,worker"];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: serveEnvironment(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: serveEnvironment(databaseUrl, options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
     return new ServeProcess(child, `http://127.0.0.1:${port}`);
   }
 
@@ -99,6 +99,11 @@ export class ServeProcess {
       this.child.once("close", exited);
       check();
     });
+  }
+
+  /** Resolves once the process has exited by itself (bounded), with its exit status. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return within(this.exit, () => `serve did not exit within ${WAIT_MS} ms:\n${this.output}`);
   }
 
   /** SIGKILL: no shutdown hook, no last write. Idempotent, so cleanup may always call it. */

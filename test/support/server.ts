@@ -3,10 +3,10 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { CodatPlatform } from "@codat/platform";
-import { loadConfig, type ConfigOverrides } from "../../src/config.ts";
+import { loadConfig, type Config, type ConfigOverrides } from "../../src/config.ts";
 import { createApiKey, createClient } from "../../src/domain/clients.ts";
 import { startHookline, type Hookline } from "../../src/server.ts";
-import { createTestDatabase, type TestDatabase } from "./database.ts";
+import { createTestDatabase, encryptionKeyFor, type TestDatabase } from "./database.ts";
 
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, "127.0.0.1");
@@ -43,6 +43,12 @@ export interface TestServer extends TestClient {
   close(): Promise<void>;
 }
 
+/** The configuration of a test process on `databaseUrl`: loopback receivers allowed, a short idle poll, the PostgreSQL encryption key. */
+export function testConfig(databaseUrl: string, overrides: ConfigOverrides = {}): Config {
+  const encryptionKey = encryptionKeyFor(databaseUrl);
+  return loadConfig({}, { databaseUrl, allowedCidrs: "127.0.0.0/8,::1/128", workerIdlePoll: "200ms", ...(encryptionKey && { encryptionKey }), ...overrides });
+}
+
 /**
  * A real Hookline (API and worker) on a fresh database and a loopback port,
  * allowed to deliver to loopback receivers, with a client and API key ready.
@@ -50,7 +56,7 @@ export interface TestServer extends TestClient {
 export async function startTestServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const port = await freePort();
-  const config = loadConfig({}, { databaseUrl: database.url, port: String(port), allowedCidrs: "127.0.0.0/8,::1/128", workerIdlePoll: "200ms", ...overrides });
+  const config = testConfig(database.url, { port: String(port), ...overrides });
   const logStream = new PassThrough();
   let logText = "";
   logStream.on("data", (chunk: Buffer) => (logText += chunk.toString("utf8")));

@@ -69,7 +69,7 @@ export const customHeadersBody = closedObject({
 export const clientCertificateBody = closedObject({
   required: ["privateKey", "certificate"],
   properties: {
-    privateKey: { type: "string", description: "PEM private key, unencrypted. Stored encrypted (AES-256-GCM) under the operator's HOOKLINE_ENCRYPTION_KEY; never returned." },
+    privateKey: { type: "string", description: "PEM private key, unencrypted. Stored encrypted (AES-256-GCM) under the operator's encryption key; never returned." },
     certificate: { type: "string", description: "PEM X.509 certificate matching the key; intermediate certificates may follow it." },
   },
 });
@@ -188,7 +188,7 @@ export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
       operationId: "set-webhook-consumer-mtls",
       summary: "Set webhook consumer client certificate",
       description:
-        "Hookline extension. Every delivery to the consumer presents this certificate (mTLS). The key and certificate must parse and match, and the certificate must not have expired. The key is stored encrypted under the operator's HOOKLINE_ENCRYPTION_KEY; without one this answers 400 and the operator must set it (32 bytes in base64).",
+        "Hookline extension. Every delivery to the consumer presents this certificate (mTLS). The key and certificate must parse and match, and the certificate must not have expired. The key is stored encrypted under the operator's encryption key (HOOKLINE_ENCRYPTION_KEY, or on SQLite the key file made beside the database).",
       tags: ["Webhooks"],
       parameters: [webhookId],
       requestBody: { required: true, content: json(clientCertificateBody) },

@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import type { DomainContext } from "../domain/context.ts";
+import { resealSecrets } from "../domain/reseal-secrets.ts";
+
+type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+
+/** `hookline encryption ...`: the keys that encrypt consumers' secrets at rest. */
+export function encryptionCommands(program: Command, withContext: WithContext): void {
+  const encryption = program.command("encryption").description("The keys that encrypt consumers' secrets at rest (HOOKLINE_ENCRYPTION_KEY)");
+  encryption
+    .command("rotate")
+    .description("Encrypt every stored secret again under the first key of HOOKLINE_ENCRYPTION_KEY, in batches; the keys after it may then be dropped")
+    .action(() =>
+      withContext(async (ctx) => {
+        const { resealed, unreadable } = await resealSecrets(ctx.store, ctx.secretBox, "all");
+        console.log(
+          `Re-encrypted under the first key: ${resealed.signing_secret} signing secrets, ${resealed.previous_secrets} sets of rotated-out secrets, ${resealed.custom_headers} sets of custom headers, ${resealed.mtls_private_key} mTLS keys.`,
+        );
+        if (unreadable.length > 0) {
+          console.error(`${unreadable.length} consumers hold secrets that no configured key decrypts, left as they were: ${unreadable.join(", ")}`);
+          process.exitCode = 1;
+        }
+      }),
+    );
+}

@@ -1,0 +1,36 @@
+import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../domain/consumer-secrets.ts";
+import type { SecretBox } from "../secret-box.ts";
+import type { DueDelivery } from "../storage/deliveries.ts";
+import type { OpenedSecrets, Unsendable } from "./attempt.ts";
+
+/**
+ * Opens the secrets of one batch's consumers, each consumer's once: a batch
+ * often holds many deliveries to one consumer, and they all carry the same
+ * stored values. A consumer whose secrets do not open with the configured
+ * keys has its attempts fail unsent, with the reason.
+ */
+export function batchSecrets(box: SecretBox): (delivery: DueDelivery) => OpenedSecrets | Unsendable {
+  const opened = new Map<string, OpenedSecrets | Unsendable>();
+  return (delivery) => {
+    let secrets = opened.get(delivery.consumerId);
+    if (secrets === undefined) {
+      secrets = openSecrets(box, delivery);
+      opened.set(delivery.consumerId, secrets);
+    }
+    return secrets;
+  };
+}
+
+function openSecrets(box: SecretBox, { consumerId, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | Unsendable {
+  try {
+    const previous = openPreviousSecrets(box, consumerId, previousSecrets);
+    const headers = openCustomHeaders(box, consumerId, customHeaders);
+    return {
+      signingSecret: openSigningSecret(box, consumerId, signingSecret),
+      previousSecrets: previous.length > 0 ? previous : null,
+      customHeaders: Object.keys(headers).length > 0 ? headers : null,
+    };
+  } catch (error) {
+    return { unsendable: (error as Error).message };
+  }
+}
