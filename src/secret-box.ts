@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 
 const CIPHER = "aes-256-gcm";
 const IV_BYTES = 12;
@@ -73,6 +73,15 @@ export class SecretBox {
       throw new Error("The value was sealed under an encryption key that is not configured");
     }
     throw new Error("Unknown sealed value format");
+  }
+
+  /**
+   * Keys for another use (`purpose`, e.g. signing the link pages' form
+   * tokens) derived from the encryption keys, the current one's first: every
+   * process of a deployment derives the same ones, and none is stored.
+   */
+  derivedKeys(purpose: string): Buffer[] {
+    return this.keys.map((key) => Buffer.from(hkdfSync("sha256", key.bytes, Buffer.alloc(0), `hookline ${purpose}`, 32)));
   }
 
   /** Whether a stored value is sealed under the key that seals now, in the current format: sealing it again would change nothing. */

@@ -37,7 +37,7 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
   openapiRoutes(app, ctx.publicUrl);
   operationsRoutes(app, ctx, options.metrics);
 
-  const guard = await linkFormGuard(ctx);
+  const guard = linkFormGuard(ctx);
   await app.register(async (link) => {
     await link.register(formbody);
     linkRoutes(link, ctx, guard);

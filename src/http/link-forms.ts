@@ -2,7 +2,6 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { DomainContext } from "../domain/context.ts";
 import { HooklineError } from "../errors.ts";
-import { serverKey } from "../storage/server-keys.ts";
 
 /** The hidden field that carries a page's token back with its forms. */
 export const TOKEN_FIELD = "token";
@@ -31,22 +30,27 @@ function originOf(url: string | undefined): string | undefined {
  * no API key and set no cookie, so a page elsewhere could post a form to
  * them; a POST must come from a page on HOOKLINE_PUBLIC_URL (Origin, else
  * Referer) and carry that page's token, an HMAC of its ids under a key every
- * API process shares.
+ * API process derives from the encryption keys. Pages are signed under the
+ * current key and accepted under any configured one, so a key rotation does
+ * not break the pages open at the time.
  */
-export async function linkFormGuard(ctx: DomainContext): Promise<LinkFormGuard> {
-  const key = await serverKey(ctx.store.db, "link-form-token", ctx.clock.now());
+export function linkFormGuard(ctx: DomainContext): LinkFormGuard {
+  const keys = ctx.secretBox.derivedKeys("link-form-token");
   const publicOrigin = new URL(ctx.publicUrl).origin;
-  const token = (ids: readonly string[]) => createHmac("sha256", key).update(["link-form", ...ids].join("\n")).digest("base64url");
+  const tokenUnder = (key: Buffer, ids: readonly string[]) => createHmac("sha256", key).update(["link-form", ...ids].join("\n")).digest("base64url");
   return {
-    token,
+    token: (ids) => tokenUnder(keys[0]!, ids),
     check(request, ids) {
       // A browser sends Origin with every form POST (and "null" when it hides it); Referer is the fallback for older ones.
       const origin = request.headers.origin ?? originOf(request.headers.referer);
       if (origin !== publicOrigin) throw refused(origin === undefined ? "no Origin or Referer" : "posted from another site");
       const sent = request.body?.[TOKEN_FIELD];
       const given = Buffer.from(typeof sent === "string" ? sent : "");
-      const expected = Buffer.from(token(ids));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw refused("missing or wrong token");
+      const matches = (key: Buffer) => {
+        const expected = Buffer.from(tokenUnder(key, ids));
+        return given.length === expected.length && timingSafeEqual(given, expected);
+      };
+      if (!keys.some(matches)) throw refused("missing or wrong token");
     },
   };
 }

@@ -19,14 +19,6 @@ export interface Database {
   delivery_restarts: DeliveryRestartsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
-  server_keys: ServerKeysTable;
-}
-
-/** A random key every process of a deployment shares, by name; base64. */
-export interface ServerKeysTable {
-  name: string;
-  value: string;
-  created_at: number;
 }
 
 export interface ClientsTable {

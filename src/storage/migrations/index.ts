@@ -5,8 +5,7 @@ import * as messageLog from "./003_message_log.ts";
 import * as events from "./004_events.ts";
 import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
 import * as unrecordedClaims from "./006_unrecorded_claims.ts";
-import * as retentionIndexes from "./008_retention_indexes.ts";
-import * as serverKeys from "./009_server_keys.ts";
+import * as retentionIndexes from "./007_retention_indexes.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +15,5 @@ export const migrations: Record<string, Migration> = {
   "004_events": events,
   "005_lease_as_due_time": leaseAsDueTime,
   "006_unrecorded_claims": unrecordedClaims,
-  "008_retention_indexes": retentionIndexes,
-  "009_server_keys": serverKeys,
+  "007_retention_indexes": retentionIndexes,
 };
