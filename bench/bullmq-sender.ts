@@ -43,9 +43,18 @@ for (let event = 0; event < Number(events); event += 100) {
   const jobs = [];
   for (let index = event; index < Math.min(event + 100, Number(events)); index++) {
     const id = randomUUID();
-    const body = JSON.stringify({ id, eventType: "company.created", generatedDate: new Date().toISOString(), payload: { id: randomUUID(), name: `Bench ${index}` } });
+    const body = JSON.stringify({
+      id,
+      eventType: "company.created",
+      generatedDate: new Date().toISOString(),
+      payload: { id: randomUUID(), name: `Bench ${index}` },
+    });
     for (let consumer = 0; consumer < Number(consumers); consumer++) {
-      jobs.push({ name: "deliver", data: { id, url: `${receiverUrl}/${consumer}`, body }, opts: { attempts: 8, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: true } });
+      jobs.push({
+        name: "deliver",
+        data: { id, url: `${receiverUrl}/${consumer}`, body },
+        opts: { attempts: 8, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: true },
+      });
     }
   }
   await queue.addBulk(jobs);

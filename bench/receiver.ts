@@ -72,7 +72,10 @@ process.on("message", (command: ReceiverCommand) => {
     duplicates: [...seen.values()].reduce((sum, count) => sum + count - 1, 0),
     firstAt,
     lastAt,
-    latencyMs: sorted.length === 0 ? null : { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! },
+    latencyMs:
+      sorted.length === 0
+        ? null
+        : { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! },
   };
   process.send!(stats);
 });

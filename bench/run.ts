@@ -115,7 +115,15 @@ class HooklineDeployment {
 
   static async start(database: TestDatabase, workers: number, env: Record<string, string> = {}): Promise<HooklineDeployment> {
     const port = await freePort();
-    const environment = { ...process.env, HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8", HOOKLINE_LOG_LEVEL: "warn", HOOKLINE_DATABASE_URL: database.url, HOOKLINE_PORT: String(port), ...encryptionEnvFor(database.url), ...env };
+    const environment = {
+      ...process.env,
+      HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8",
+      HOOKLINE_LOG_LEVEL: "warn",
+      HOOKLINE_DATABASE_URL: database.url,
+      HOOKLINE_PORT: String(port),
+      ...encryptionEnvFor(database.url),
+      ...env,
+    };
     const serve = (roles: string, stderr: "inherit" | "pipe" = "inherit") =>
       spawn(process.execPath, [...profiling, CLI, "serve", "--roles", roles], { env: environment, stdio: ["ignore", "ignore", stderr] });
     // The first start prints the API key on standard error, which is passed on as it would otherwise be inherited.
@@ -165,7 +173,8 @@ async function prepare(deployment: HooklineDeployment, receiver: ReceiverProcess
     await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
   }
   const companies = [];
-  for (let index = 0; index < 10; index++) companies.push((await call(deployment, "POST", "/companies", { name: `Bench ${index}`, tags: { bench: "yes" } })).id);
+  for (let index = 0; index < 10; index++)
+    companies.push((await call(deployment, "POST", "/companies", { name: `Bench ${index}`, tags: { bench: "yes" } })).id);
   return companies;
 }
 
@@ -180,7 +189,11 @@ const readCompleted = (companyId: string) => ({
  * per request (POST /events/batch, or POST /events for 1), paced to
  * `perSecond` when set; returns how long it took in ms.
  */
-async function ingest(deployment: HooklineDeployment, companies: string[], options: { events: number; batchSize: number; concurrency: number; perSecond?: number }): Promise<number> {
+async function ingest(
+  deployment: HooklineDeployment,
+  companies: string[],
+  options: { events: number; batchSize: number; concurrency: number; perSecond?: number },
+): Promise<number> {
   const pool = new Pool(deployment.baseUrl, { connections: options.concurrency });
   const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
   const requests = Math.ceil(options.events / options.batchSize);
@@ -221,7 +234,12 @@ interface Figures {
 
 async function physicalLimit(receiver: ReceiverProcess): Promise<Figures> {
   await receiver.reset();
-  const body = JSON.stringify({ id: "5a3e5a43-2b8f-4f0e-9d55-0d2a0c7d1b9a", eventType: "company.created", generatedDate: new Date().toISOString(), payload: { id: "b0d1c9a8-4c3c-4f37-8e0e-6d9c2c1f0a11", name: "Bench" } });
+  const body = JSON.stringify({
+    id: "5a3e5a43-2b8f-4f0e-9d55-0d2a0c7d1b9a",
+    eventType: "company.created",
+    generatedDate: new Date().toISOString(),
+    payload: { id: "b0d1c9a8-4c3c-4f37-8e0e-6d9c2c1f0a11", name: "Bench" },
+  });
   const result = await autocannon({
     url: `${receiver.url}/0`,
     method: "POST",
@@ -230,7 +248,13 @@ async function physicalLimit(receiver: ReceiverProcess): Promise<Figures> {
     headers: { "content-type": "application/json", "webhook-id": "msg", "webhook-timestamp": "1700000000", "webhook-signature": `v1,${"A".repeat(43)}=` },
     body,
   });
-  return { name: "physical limit (autocannon -> receiver)", deliveriesPerSecond: result.requests.average, latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max }, duplicates: 0, losses: result.non2xx + result.errors };
+  return {
+    name: "physical limit (autocannon -> receiver)",
+    deliveriesPerSecond: result.requests.average,
+    latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    duplicates: 0,
+    losses: result.non2xx + result.errors,
+  };
 }
 
 async function bullmqReference(receiver: ReceiverProcess): Promise<Figures | null> {
@@ -240,15 +264,29 @@ async function bullmqReference(receiver: ReceiverProcess): Promise<Figures | nul
   }
   const directory = mkdtempSync(join(tmpdir(), "hookline-bench-redis-"));
   const port = await freePort();
-  const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", directory], { stdio: "ignore" });
+  const redis = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", directory],
+    { stdio: "ignore" },
+  );
   try {
-    for (let tries = 0; spawnSync("redis-cli", ["-p", String(port), "ping"]).stdout?.toString().trim() !== "PONG"; tries++) {
+    for (
+      let tries = 0;
+      spawnSync("redis-cli", ["-p", String(port), "ping"])
+        .stdout?.toString()
+        .trim() !== "PONG";
+      tries++
+    ) {
       if (tries > 50) throw new Error("redis-server did not start");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await receiver.reset();
     const started = Date.now();
-    const sender = fork(new URL("./bullmq-sender.ts", import.meta.url), [String(port), receiver.url, String(EVENTS), String(CONSUMERS), flags["sender-concurrency"]!], { execArgv: ["--import", "tsx"] });
+    const sender = fork(
+      new URL("./bullmq-sender.ts", import.meta.url),
+      [String(port), receiver.url, String(EVENTS), String(CONSUMERS), flags["sender-concurrency"]!],
+      { execArgv: ["--import", "tsx"] },
+    );
     const stats = await receiver.waitForUnique(EVENTS * CONSUMERS);
     const rss = peakRssMb(sender.pid!);
     sender.send({ type: "stop" });
@@ -287,7 +325,8 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
       await ingest(deployment, companies, { ...load, events: load.warmupEvents, concurrency: Number(flags["ingest-concurrency"]) });
       const warmed = await receiver.waitForUnique(load.warmupEvents * CONSUMERS);
       // Late warm-up deliveries would count in the measured run.
-      if (warmed.unique < load.warmupEvents * CONSUMERS) throw new Error(`${name}: the warm-up did not finish (${warmed.unique} of ${load.warmupEvents * CONSUMERS} delivered)`);
+      if (warmed.unique < load.warmupEvents * CONSUMERS)
+        throw new Error(`${name}: the warm-up did not finish (${warmed.unique} of ${load.warmupEvents * CONSUMERS} delivered)`);
     }
     await receiver.reset();
     const started = Date.now();
@@ -356,7 +395,9 @@ function summarize(rounds: Figures[], physical: Figures[], bullmq: Figures[]): S
 }
 
 function printTable(rows: Summary[]): void {
-  console.log(`\nE = ${EVENTS} events x K = ${CONSUMERS} consumers = ${EVENTS * CONSUMERS} deliveries per run; throughput rows are medians of ${ROUNDS} interleaved rounds\n`);
+  console.log(
+    `\nE = ${EVENTS} events x K = ${CONSUMERS} consumers = ${EVENTS * CONSUMERS} deliveries per run; throughput rows are medians of ${ROUNDS} interleaved rounds\n`,
+  );
   const header = ["scenario", "ingest ev/s", "deliveries/s", "x physical", "x BullMQ", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "dup", "lost"];
   const lines = rows.map(({ figures: row, toPhysical, toBullmq }) => [
     row.name,
@@ -401,11 +442,17 @@ try {
   const scenarios: Array<[key: string, label: string, run: () => Promise<Figures | null>]> = [
     ["physical", "physical limit", () => physicalLimit(receiver)],
     ["bullmq", "BullMQ reference", () => bullmqReference(receiver)],
-    ...([
-      ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
-      ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
-      ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
-    ] as const).map(([key, name, dialect, workers]): [string, string, () => Promise<Figures>] => [key, name, () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) })]),
+    ...(
+      [
+        ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
+        ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
+        ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
+      ] as const
+    ).map(([key, name, dialect, workers]): [string, string, () => Promise<Figures>] => [
+      key,
+      name,
+      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) }),
+    ]),
   ];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [key, label, run] of scenarios) {

@@ -11,7 +11,13 @@ import pg from "pg";
 import { postgresAdminUrl } from "../test/support/database.ts";
 
 const requested = process.argv.slice(2);
-const files = requested.length > 0 ? requested : readdirSync("test", { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".test.ts")).map((file) => join("test", file)).sort();
+const files =
+  requested.length > 0
+    ? requested
+    : readdirSync("test", { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith(".test.ts"))
+        .map((file) => join("test", file))
+        .sort();
 
 interface Outcome {
   passed: number;

@@ -169,7 +169,10 @@ function messageLog(retention: string, interval: string, recoveryRatePerSecond: 
  * sealed. `source` names where the list came from in the error.
  */
 export function parseEncryptionKeys(text: string | undefined, source: string = ENV.encryptionKey): string[] {
-  const keys = (text ?? "").split(",").map((key) => key.trim()).filter(Boolean);
+  const keys = (text ?? "")
+    .split(",")
+    .map((key) => key.trim())
+    .filter(Boolean);
   if (keys.some((key) => Buffer.from(key, "base64").length !== 32)) {
     throw new Error(`${source} must hold 32-byte keys in base64, separated by commas (make one with \`openssl rand -base64 32\`)`);
   }
@@ -181,7 +184,10 @@ export function parseEncryptionKeys(text: string | undefined, source: string = E
  * be read as another range (0.0.0.10/8, which admits 0.0.0.0), so it is refused.
  */
 function allowedCidrs(text: string): string[] {
-  const cidrs = text.split(",").map((cidr) => cidr.trim()).filter(Boolean);
+  const cidrs = text
+    .split(",")
+    .map((cidr) => cidr.trim())
+    .filter(Boolean);
   for (const cidr of cidrs) {
     const match = /^([0-9a-fA-F.:]+)\/(\d{1,3})$/.exec(cidr);
     const family = match ? isIP(match[1]!) : 0;
@@ -258,7 +264,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   // second worker send the delivery again although nothing crashed: the lease covers a whole attempt, then the record.
   const shortestLease = 2 * delivery.attemptTimeoutMs + LEASE_MARGIN_MS;
   if (delivery.leaseMs < shortestLease) {
-    throw new Error(`${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`);
+    throw new Error(
+      `${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`,
+    );
   }
   const messages = messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10));
   // A key keeps its publish's answer, the events themselves: it may not outlive their payload retention.

@@ -31,7 +31,10 @@ export function withEncryptionKeys(config: Config, log: Logger): Config {
 
 function keysFromFile(path: string, log: Logger): string[] {
   if (!existsSync(path) && createKeyFile(path)) {
-    log.info({ keyFile: path }, `Generated the encryption key for secrets at rest, since ${ENV.encryptionKey} is not set: keep the file (back it up apart from the database); without it stored secrets cannot be read`);
+    log.info(
+      { keyFile: path },
+      `Generated the encryption key for secrets at rest, since ${ENV.encryptionKey} is not set: keep the file (back it up apart from the database); without it stored secrets cannot be read`,
+    );
   }
   const keys = parseEncryptionKeys(readFileSync(path, "utf8"), path);
   if (keys.length === 0) throw new Error(`${path} holds no encryption key: set ${ENV.encryptionKey} or remove the empty file`);

@@ -20,8 +20,7 @@ export class HooklineError extends Error {
   }
 }
 
-export const badRequest = (message: string, validationErrors: ValidationItem[] = []) =>
-  new HooklineError(400, message, validationErrors);
+export const badRequest = (message: string, validationErrors: ValidationItem[] = []) => new HooklineError(400, message, validationErrors);
 export const unauthorized = () => new HooklineError(401, "Unauthorized", [], "Unknown");
 export const notFound = (what: string) => new HooklineError(404, `${what} not found`);
 export const conflict = (message: string) => new HooklineError(409, message);

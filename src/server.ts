@@ -69,7 +69,14 @@ export async function startHookline(configured: Config, options: StartOptions = 
   let http: FastifyInstance | undefined;
   const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
-    http = await buildHttpApp(ctx, { bodyLimitBytes: config.bodyLimitBytes, limits: config.httpLimits, logger, metrics, dailyQuota: config.dailyQuota, idempotencyKeyTtlMs: config.idempotencyKeyTtlMs });
+    http = await buildHttpApp(ctx, {
+      bodyLimitBytes: config.bodyLimitBytes,
+      limits: config.httpLimits,
+      logger,
+      metrics,
+      dailyQuota: config.dailyQuota,
+      idempotencyKeyTtlMs: config.idempotencyKeyTtlMs,
+    });
     await http.listen({ host: config.host, port: config.port });
   } else if (config.metricsPort !== null) {
     http = buildOperationsApp(ctx, { logger, metrics, limits: config.httpLimits });
@@ -94,7 +101,9 @@ export async function startHookline(configured: Config, options: StartOptions = 
 /** The worker role: the delivery worker, its sender thread, and the purge of expired payloads and their copies. */
 async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
   const sender = await startSenderThread(config, logger);
-  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, ctx.secretBox, logger.child({ component: "worker" }), (updates) => metrics.recordDeliveries(batchMetrics(updates)));
+  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, ctx.secretBox, logger.child({ component: "worker" }), (updates) =>
+    metrics.recordDeliveries(batchMetrics(updates)),
+  );
   await worker.start();
   const retention = startRetention(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
   return {

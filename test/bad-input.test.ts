@@ -56,7 +56,11 @@ const jsonEndpoints = (): Array<{ method: string; path: string; valid: Record<st
   { method: "PATCH", path: `/companies/${target.companyId}`, valid: { name: "Acme" } },
   { method: "POST", path: `/companies/${target.companyId}/connections`, valid: { platformKey: "sand" } },
   { method: "PATCH", path: `/companies/${target.companyId}/connections/${target.connectionId}`, valid: { status: "Unlinked" } },
-  { method: "PUT", path: `/companies/${target.companyId}/connections/${target.connectionId}/authorization`, valid: { username: "sandbox", password: "sandbox-password" } },
+  {
+    method: "PUT",
+    path: `/companies/${target.companyId}/connections/${target.connectionId}/authorization`,
+    valid: { username: "sandbox", password: "sandbox-password" },
+  },
   { method: "POST", path: "/webhooks", valid: { url: LOOPBACK_URL, eventTypes: ["company.created"] } },
   { method: "POST", path: "/apiKeys", valid: { name: "ci" } },
 ];
@@ -67,7 +71,7 @@ const listEndpoints = () => ["/companies", `/companies/${target.companyId}/conne
 const notAString = [{}, { a: 1 }, [], [1, 2], [{}]];
 const notAnObject = ["x", 5, true, null, [], ["a", "b"]];
 const notABoolean = ["maybe", 7, {}, [1, 2], "yes"];
-const FORBIDDEN_NAME_CHARACTERS = [..."<>/\\;:\"#$%^*()[]{}|~`+=_", "é", "ü", "中", "🎉", "\u0001", "\u0000", "\u007f"];
+const FORBIDDEN_NAME_CHARACTERS = [...'<>/\\;:"#$%^*()[]{}|~`+=_', "é", "ü", "中", "🎉", "\u0001", "\u0000", "\u007f"];
 // Not http(s), not a URL at all, or a private address the test server does not allow-list.
 const REFUSED_URLS = [
   "ftp://127.0.0.1/hooks",
@@ -86,10 +90,63 @@ const REFUSED_URLS = [
   "http://169.254.169.254/latest/meta-data",
   "http://192.168.1.1/",
 ];
-const UNSUPPORTED_CONTENT_TYPES = ["application/xml", "text/xml", "text/html", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/octet-stream", "image/png", "application/vnd.api+json", "garbage"];
-const MALFORMED_QUERIES = ["name", "=x", "name=", "name=x&&", "||name=x", "name=x||", "na me=x", "name!x", "(name=x)", "name=x&&&&id=y", "💥=1", ">5", "&&", "||", "name = ", "~x"];
-const UNKNOWN_ORDER_BY = ["foo", "-foo", "--name", "name desc", "constructor", "__proto__", "toString", "-", "+name", "created,name", "NAME", "-hasOwnProperty"];
-const BAD_IDS = ["not-a-uuid", "1234", "00000000-0000-0000-0000-00000000000", "00000000-0000-0000-0000-0000000000000", "g0000000-0000-4000-8000-000000000000", "%00", "%E0%A4%A", "..%2F..%2Fetc%2Fpasswd", "%27%20OR%201%3D1%20--", "null", "undefined", "a".repeat(150)];
+const UNSUPPORTED_CONTENT_TYPES = [
+  "application/xml",
+  "text/xml",
+  "text/html",
+  "multipart/form-data; boundary=x",
+  "application/x-www-form-urlencoded",
+  "application/octet-stream",
+  "image/png",
+  "application/vnd.api+json",
+  "garbage",
+];
+const MALFORMED_QUERIES = [
+  "name",
+  "=x",
+  "name=",
+  "name=x&&",
+  "||name=x",
+  "name=x||",
+  "na me=x",
+  "name!x",
+  "(name=x)",
+  "name=x&&&&id=y",
+  "💥=1",
+  ">5",
+  "&&",
+  "||",
+  "name = ",
+  "~x",
+];
+const UNKNOWN_ORDER_BY = [
+  "foo",
+  "-foo",
+  "--name",
+  "name desc",
+  "constructor",
+  "__proto__",
+  "toString",
+  "-",
+  "+name",
+  "created,name",
+  "NAME",
+  "-hasOwnProperty",
+];
+const BAD_IDS = [
+  "not-a-uuid",
+  "1234",
+  "00000000-0000-0000-0000-00000000000",
+  "00000000-0000-0000-0000-0000000000000",
+  "g0000000-0000-4000-8000-000000000000",
+  "%00",
+  "%E0%A4%A",
+  "..%2F..%2Fetc%2Fpasswd",
+  "%27%20OR%201%3D1%20--",
+  "null",
+  "undefined",
+  "a".repeat(150),
+];
 
 const generators: Array<(random: Random) => BadRequest> = [
   function malformedJson(random) {
@@ -102,7 +159,7 @@ const generators: Array<(random: Random) => BadRequest> = [
       valid.replace("}", ",}"),
       "{",
       "nul",
-      "{\"name\":\"x\" \"tags\":{}}",
+      '{"name":"x" "tags":{}}',
       "",
       `{"name":"x","__proto__":{"polluted":true}}`,
       `{"name":"x","constructor":{"prototype":{"polluted":true}}}`,
@@ -131,7 +188,11 @@ const generators: Array<(random: Random) => BadRequest> = [
       () => ["POST", "/webhooks", { url: LOOPBACK_URL, eventTypes: ["company.created"], companyTags: random.pick([{}, [{}], [[1, 2]], ["no-colon"]]) }],
       () => ["POST", "/webhooks", { url: LOOPBACK_URL, eventTypes: ["company.created"], disabled: random.pick(notABoolean) }],
       () => ["POST", `/companies/${target.companyId}/connections`, { platformKey: random.pick([...notAString, 5, true, "SAND", "sa", "sandbox"]) }],
-      () => ["PATCH", `/companies/${target.companyId}/connections/${target.connectionId}`, { status: random.pick([5, {}, "nope", "Linked", "PendingAuth", "Unlinked "]) }],
+      () => [
+        "PATCH",
+        `/companies/${target.companyId}/connections/${target.connectionId}`,
+        { status: random.pick([5, {}, "nope", "Linked", "PendingAuth", "Unlinked "]) },
+      ],
       () => ["PUT", `/companies/${target.companyId}/connections/${target.connectionId}/authorization`, { username: random.pick(notAString), password: "x" }],
       () => ["POST", "/apiKeys", { name: random.pick([...notAString, random.text(random.int(51, 200))]) }],
     ];
@@ -147,7 +208,11 @@ const generators: Array<(random: Random) => BadRequest> = [
       () => ["PUT", `/companies/${target.companyId}`, { name: "Acme", tags: { [`k${nul}`]: "v" } }],
       () => ["POST", "/apiKeys", { name: `key${nul}` }],
       () => ["POST", "/webhooks", { url: LOOPBACK_URL, eventTypes: ["company.created"], companyTags: [`region:${nul}`] }],
-      () => ["PUT", `/companies/${target.companyId}/connections/${target.connectionId}/authorization`, { username: `sandbox${nul}`, password: "sandbox-password" }],
+      () => [
+        "PUT",
+        `/companies/${target.companyId}/connections/${target.connectionId}/authorization`,
+        { username: `sandbox${nul}`, password: "sandbox-password" },
+      ],
       () => ["GET", `${random.pick(listEndpoints())}?query=${encodeURIComponent(`name=a${nul}`)}`],
       () => ["GET", `/companies?query=${encodeURIComponent(`region~${nul}`)}`],
     ];
@@ -174,7 +239,14 @@ const generators: Array<(random: Random) => BadRequest> = [
           },
         })
       : bytes;
-    return { label: `body of ${size} bytes${streamed ? ", chunked" : ""}`, method: endpoint.method, path: endpoint.path, body: { raw: body }, contentType: JSON_TYPE, status: 413 };
+    return {
+      label: `body of ${size} bytes${streamed ? ", chunked" : ""}`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { raw: body },
+      contentType: JSON_TYPE,
+      status: 413,
+    };
   },
   function badIdsInPaths(random) {
     const bad = random.pick(BAD_IDS);
@@ -216,24 +288,48 @@ const generators: Array<(random: Random) => BadRequest> = [
   function tooManyTags(random) {
     const endpoint = random.pick(companyWrites());
     const tags = Object.fromEntries(Array.from({ length: random.int(11, 40) }, (_, index) => [`tag${index}`, "v"]));
-    return { label: `${Object.keys(tags).length} tags`, method: endpoint.method, path: endpoint.path, body: { json: { ...endpoint.valid, tags } }, status: 400 };
+    return {
+      label: `${Object.keys(tags).length} tags`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { json: { ...endpoint.valid, tags } },
+      status: 400,
+    };
   },
   function tagKeyTooLong(random) {
     const endpoint = random.pick(companyWrites());
     const key = random.next() < 0.1 ? "" : random.text(random.int(28, 80));
-    return { label: `tag key of ${key.length} characters`, method: endpoint.method, path: endpoint.path, body: { json: { ...endpoint.valid, tags: { [key]: "v" } } }, status: 400 };
+    return {
+      label: `tag key of ${key.length} characters`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { json: { ...endpoint.valid, tags: { [key]: "v" } } },
+      status: 400,
+    };
   },
   function tagValueTooLong(random) {
     const endpoint = random.pick(companyWrites());
     const value = random.text(random.int(101, 400));
-    return { label: `tag value of ${value.length} characters`, method: endpoint.method, path: endpoint.path, body: { json: { ...endpoint.valid, tags: { region: value } } }, status: 400 };
+    return {
+      label: `tag value of ${value.length} characters`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { json: { ...endpoint.valid, tags: { region: value } } },
+      status: 400,
+    };
   },
   function forbiddenCompanyName(random) {
     const endpoint = random.pick(companyWrites());
     const base = random.pick(["Acme", "Bank of Dave", "Toft & Sons", ""]);
     const at = random.int(0, base.length);
     const name = base === "" && random.next() < 0.3 ? "" : `${base.slice(0, at)}${random.pick(FORBIDDEN_NAME_CHARACTERS)}${base.slice(at)}`;
-    return { label: `company name ${JSON.stringify(name)}`, method: endpoint.method, path: endpoint.path, body: { json: { ...endpoint.valid, name } }, status: 400 };
+    return {
+      label: `company name ${JSON.stringify(name)}`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { json: { ...endpoint.valid, name } },
+      status: 400,
+    };
   },
   function unknownEventTypes(random) {
     const unknown = random.pick([
@@ -246,16 +342,36 @@ const generators: Array<(random: Random) => BadRequest> = [
       `${random.text(8)}`,
     ]);
     const eventTypes = random.next() < 0.5 ? [unknown] : ["company.created", unknown];
-    return { label: `event types ${JSON.stringify(eventTypes)}`, method: "POST", path: "/webhooks", body: { json: { url: LOOPBACK_URL, eventTypes } }, status: 400, errorIncludes: "connection.failed" };
+    return {
+      label: `event types ${JSON.stringify(eventTypes)}`,
+      method: "POST",
+      path: "/webhooks",
+      body: { json: { url: LOOPBACK_URL, eventTypes } },
+      status: 400,
+      errorIncludes: "connection.failed",
+    };
   },
   function refusedConsumerUrl(random) {
     const url = random.pick(REFUSED_URLS);
-    return { label: `consumer url ${JSON.stringify(url)}`, method: "POST", path: "/webhooks", body: { json: { url, eventTypes: ["company.created"] } }, status: 400 };
+    return {
+      label: `consumer url ${JSON.stringify(url)}`,
+      method: "POST",
+      path: "/webhooks",
+      body: { json: { url, eventTypes: ["company.created"] } },
+      status: 400,
+    };
   },
   function unsupportedContentType(random) {
     const endpoint = random.pick(jsonEndpoints());
     const contentType = random.pick(UNSUPPORTED_CONTENT_TYPES);
-    return { label: `content type ${contentType}`, method: endpoint.method, path: endpoint.path, body: { raw: JSON.stringify(endpoint.valid) }, contentType, status: 415 };
+    return {
+      label: `content type ${contentType}`,
+      method: endpoint.method,
+      path: endpoint.path,
+      body: { raw: JSON.stringify(endpoint.valid) },
+      contentType,
+      status: 415,
+    };
   },
   function badPaging(random) {
     const [parameter, value] = random.pick([
@@ -286,7 +402,12 @@ const generators: Array<(random: Random) => BadRequest> = [
   },
   function unknownOrderBy(random) {
     const orderBy = random.pick(UNKNOWN_ORDER_BY);
-    return { label: `orderBy ${JSON.stringify(orderBy)}`, method: "GET", path: `${random.pick(listEndpoints())}?orderBy=${encodeURIComponent(orderBy)}`, status: 400 };
+    return {
+      label: `orderBy ${JSON.stringify(orderBy)}`,
+      method: "GET",
+      path: `${random.pick(listEndpoints())}?orderBy=${encodeURIComponent(orderBy)}`,
+      status: 400,
+    };
   },
 ];
 
@@ -369,7 +490,8 @@ test(`${CASES} malformed requests (seed ${SEED}) each get a 4xx ErrorMessage and
     assert.equal(typeof body.canBeRetried, "string", `${where}: canBeRetried`);
     assert.equal(typeof body.detailedErrorCode, "number", `${where}: detailedErrorCode`);
     assert.ok(body.validation === null || Array.isArray(body.validation.errors), `${where}: validation`);
-    if (request.errorIncludes !== undefined) assert.ok(body.error.includes(request.errorIncludes), `${where}: error lists ${request.errorIncludes}: ${body.error}`);
+    if (request.errorIncludes !== undefined)
+      assert.ok(body.error.includes(request.errorIncludes), `${where}: error lists ${request.errorIncludes}: ${body.error}`);
   }
 
   assert.deepEqual(await snapshot(), before, `seed ${SEED}: the malformed requests changed nothing`);

@@ -59,7 +59,7 @@ function assertVerified(webhook: ReceivedWebhook) {
   assert.deepEqual(new StandardWebhook(secret).verify(webhook.body, headers), JSON.parse(webhook.body));
   assert.deepEqual(new SvixWebhook(secret).verify(webhook.body, headers), JSON.parse(webhook.body));
   assert.equal(headers["webhook-id"], JSON.parse(webhook.body).id, "webhook-id is the event id");
-  assert.throws(() => new SvixWebhook(secret).verify(webhook.body.replace("}", ' }'), headers), "a changed body fails verification");
+  assert.throws(() => new SvixWebhook(secret).verify(webhook.body.replace("}", " }"), headers), "a changed body fails verification");
 }
 
 async function companyWithConnection(tags: Record<string, string> = { region: "us", uid: "335a086e" }) {
@@ -93,7 +93,10 @@ describe("the hosted link page", () => {
     assert.equal(event.payload.connection.id, connection.id);
     assert.equal(event.payload.connection.status, "PendingAuth");
     const [error] = event.payload.connection.dataConnectionErrors;
-    assert.deepEqual({ ...error, erroredOnUtc: undefined }, { statusCode: "403", statusText: "User cancelled linking", errorMessage: "User cancelled", status: "Active", erroredOnUtc: undefined });
+    assert.deepEqual(
+      { ...error, erroredOnUtc: undefined },
+      { statusCode: "403", statusText: "User cancelled linking", errorMessage: "User cancelled", status: "Active", erroredOnUtc: undefined },
+    );
     assert.ok(!Number.isNaN(Date.parse(error.erroredOnUtc)));
     assert.deepEqual(event.payload.referenceCompany, {
       id: company.id,
@@ -176,7 +179,10 @@ describe("every state change emits its event", () => {
     assert.equal((await server.api("DELETE", `/companies/${created.id}`)).status, 204);
     // Deliveries to one consumer may arrive in any order, as with any webhook service.
     const events = (await receive(2)).sort((a, b) => a.eventType.localeCompare(b.eventType));
-    assert.deepEqual(events.map((event) => event.eventType), ["company.deleted", "connection.deleted"]);
+    assert.deepEqual(
+      events.map((event) => event.eventType),
+      ["company.deleted", "connection.deleted"],
+    );
     assert.equal(events[0].payload.id, created.id);
     assert.equal(events[1].payload.connection.id, connection.id);
   });
@@ -190,7 +196,13 @@ describe("every state change emits its event", () => {
     // Deliveries may overtake each other: count what came once none is pending.
     const pending = () => server.hookline.ctx.store.db.selectFrom("deliveries").select("id").where("status", "<>", "Success").execute();
     await until(pending, (rows) => rows.length === 0, "every delivery to succeed");
-    assert.deepEqual(receiver.events().map((event) => event.eventType).sort(), ["company.created", "connection.connected"]);
+    assert.deepEqual(
+      receiver
+        .events()
+        .map((event) => event.eventType)
+        .sort(),
+      ["company.created", "connection.connected"],
+    );
   });
 
   test("unlinking a connection that never linked is refused and emits nothing", async () => {

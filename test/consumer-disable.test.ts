@@ -26,14 +26,27 @@ describe("a consumer disabled in the middle of a retry schedule", () => {
       await receiver.waitFor(3);
       assert.equal((await server.api("POST", `/webhooks/${id}/disable`)).body.disabled, true);
 
-      const skipping = await until(() => recorded(server, id), ({ deliveries }) => deliveries[0]!.attempt_count === 5, "the fourth and fifth attempts to fall due", 10_000);
+      const skipping = await until(
+        () => recorded(server, id),
+        ({ deliveries }) => deliveries[0]!.attempt_count === 5,
+        "the fourth and fifth attempts to fall due",
+        10_000,
+      );
       assert.equal(receiver.received.length, 3, "nothing was sent while disabled");
       assert.equal(skipping.deliveries[0]!.status, "Attempting", "the schedule goes on");
       assert.equal((await server.api("POST", `/webhooks/${id}/enable`)).body.disabled, false);
 
-      const { deliveries, attempts } = await until(() => recorded(server, id), ({ deliveries }) => deliveries[0]!.status === "Failure", "the schedule to end", 15_000);
+      const { deliveries, attempts } = await until(
+        () => recorded(server, id),
+        ({ deliveries }) => deliveries[0]!.status === "Failure",
+        "the schedule to end",
+        15_000,
+      );
       assert.equal(receiver.received.length, 6, "three more attempts after enabling");
-      assert.deepEqual(attempts.map((attempt) => attempt.attempt_number), [1, 2, 3, 6, 7, 8]);
+      assert.deepEqual(
+        attempts.map((attempt) => attempt.attempt_number),
+        [1, 2, 3, 6, 7, 8],
+      );
       assert.equal(deliveries[0]!.attempt_count, 8);
       assert.equal(deliveries[0]!.next_attempt_at, null);
     } finally {
@@ -73,10 +86,17 @@ describe("automatic disabling", () => {
       new Webhook((await server.api("GET", `/webhooks/${watcherId}/secret`)).body.key).verify(webhook!.body, signatureHeadersOf(webhook!));
 
       assert.equal((await server.api("GET", `/webhooks/${failingId}`)).body.disabled, true);
-      const { attempts } = await until(() => recorded(server, failingId), ({ deliveries }) => deliveries[0]?.status === "Failure", "the rest of the schedule to be skipped");
+      const { attempts } = await until(
+        () => recorded(server, failingId),
+        ({ deliveries }) => deliveries[0]?.status === "Failure",
+        "the rest of the schedule to be skipped",
+      );
       assert.ok(attempts.length >= 5 && attempts.length < 13, `attempts until disabled, none after: ${attempts.length}`);
       assert.ok(attempts.every((attempt) => attempt.started_at <= disabledAt));
-      assert.ok(failing.received.every((received) => JSON.parse(received.body).eventType === "company.created"), "the disabled consumer is not told about itself");
+      assert.ok(
+        failing.received.every((received) => JSON.parse(received.body).eventType === "company.created"),
+        "the disabled consumer is not told about itself",
+      );
       assert.equal(otherClientsWatcher.received.length, 0, "nor is another client");
 
       assert.equal((await server.api("POST", `/webhooks/${failingId}/enable`)).body.disabled, false);
@@ -93,8 +113,16 @@ describe("automatic disabling", () => {
     try {
       const id = await subscribe(server, flaky.url);
       await server.api("POST", "/companies", { name: "Flaky" });
-      await until(() => consumerRow(server, id), (row) => row.failing_since !== null, "the streak to start");
-      await until(() => recorded(server, id), ({ deliveries }) => deliveries[0]?.status === "Success", "a success");
+      await until(
+        () => consumerRow(server, id),
+        (row) => row.failing_since !== null,
+        "the streak to start",
+      );
+      await until(
+        () => recorded(server, id),
+        ({ deliveries }) => deliveries[0]?.status === "Success",
+        "a success",
+      );
       assert.deepEqual(await consumerRow(server, id), { disabled: 0, failing_since: null });
     } finally {
       await flaky.close();

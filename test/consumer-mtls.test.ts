@@ -45,7 +45,11 @@ describe("mTLS client certificates", () => {
   async function deliverOnce(consumerId: string) {
     const before = (await recorded(server, consumerId)).attempts.length;
     await server.api("POST", "/companies", { name: "mTLS" });
-    const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length > before, "a recorded attempt");
+    const { attempts } = await until(
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length > before,
+      "a recorded attempt",
+    );
     return attempts[attempts.length - 1]!;
   }
 
@@ -77,7 +81,11 @@ describe("mTLS client certificates", () => {
     const seen = receiver.clientNames.length;
     await server.api("POST", "/companies", { name: "Refused" });
     for (const id of [plain, foreign]) {
-      const { attempts } = await until(() => recorded(server, id), ({ deliveries }) => deliveries[0]?.status === "Failure", "Failure");
+      const { attempts } = await until(
+        () => recorded(server, id),
+        ({ deliveries }) => deliveries[0]?.status === "Failure",
+        "Failure",
+      );
       assert.equal(attempts.length, 1);
       assert.equal(attempts[0]!.succeeded, 0);
       assert.equal(attempts[0]!.status_code, null);
@@ -98,7 +106,11 @@ describe("mTLS client certificates", () => {
 
     assert.equal((await server.api("DELETE", `/webhooks/${id}/mtls`)).status, 204);
     assert.equal((await server.api("GET", `/webhooks/${id}`)).body.mtls, null);
-    const stored = await server.hookline.ctx.store.db.selectFrom("consumers").select(["mtls_private_key", "mtls_certificate"]).where("id", "=", id).executeTakeFirstOrThrow();
+    const stored = await server.hookline.ctx.store.db
+      .selectFrom("consumers")
+      .select(["mtls_private_key", "mtls_certificate"])
+      .where("id", "=", id)
+      .executeTakeFirstOrThrow();
     assert.deepEqual(stored, { mtls_private_key: null, mtls_certificate: null }, "the key is deleted");
     assert.equal((await deliverOnce(id)).succeeded, 0);
   });
@@ -116,7 +128,10 @@ describe("mTLS client certificates", () => {
       const response = await server.api("PUT", `/webhooks/${id}/mtls`, body);
       assert.equal(response.status, 400);
       assert.match(response.body.error, message);
-      assert.ok(!JSON.stringify(response.body).includes(keyMaterial(client)) && !JSON.stringify(response.body).includes(keyMaterial(secondClient)), "errors never quote the key");
+      assert.ok(
+        !JSON.stringify(response.body).includes(keyMaterial(client)) && !JSON.stringify(response.body).includes(keyMaterial(secondClient)),
+        "errors never quote the key",
+      );
     }
     assert.equal((await server.api("GET", `/webhooks/${id}`)).body.mtls, null);
   });

@@ -43,17 +43,32 @@ describe("per-consumer rate limit, with two workers sharing the database", () =>
 
       // Sends are spaced 1/limit s apart; one may start late within its slot, hence the one extra.
       const offsets = arrivals.map((time) => time - arrivals[0]!);
-      assert.ok(busiestWindow(arrivals, 1000) <= limit + 1, `at most ${limit + 1} in any second, got ${busiestWindow(arrivals, 1000)}: arrivals at ${offsets.join(", ")} ms`);
+      assert.ok(
+        busiestWindow(arrivals, 1000) <= limit + 1,
+        `at most ${limit + 1} in any second, got ${busiestWindow(arrivals, 1000)}: arrivals at ${offsets.join(", ")} ms`,
+      );
       const perSecond = new Map<number, number>();
       for (const time of arrivals) perSecond.set(Math.floor(time / 1000), (perSecond.get(Math.floor(time / 1000)) ?? 0) + 1);
       assert.ok(Math.max(...perSecond.values()) <= limit + 1, `per calendar second: ${JSON.stringify([...perSecond.values()])}`);
       assert.ok(last - arrivals[0]! >= ((messages - limit - 1) / limit) * 1000, "the 30 messages took the time the limit asks for");
 
-      const { attempts, deliveries } = await until(() => recorded(server, limitedId), ({ attempts }) => attempts.length >= messages, "every attempt recorded");
+      const { attempts, deliveries } = await until(
+        () => recorded(server, limitedId),
+        ({ attempts }) => attempts.length >= messages,
+        "every attempt recorded",
+      );
       assert.equal(attempts.length, messages, "waiting for a send slot is not an attempt");
       const unexpected = attempts.filter((attempt) => attempt.attempt_number !== 1 || attempt.succeeded !== 1);
-      assert.deepEqual(unexpected.map(({ attempt_number, status_code, error }) => ({ attempt_number, status_code, error })), [], "each message succeeded at its first attempt");
-      assert.deepEqual(deliveries.filter((delivery) => delivery.status !== "Success" || delivery.rate_slot_at !== null), [], "every delivery ended in Success and holds no slot");
+      assert.deepEqual(
+        unexpected.map(({ attempt_number, status_code, error }) => ({ attempt_number, status_code, error })),
+        [],
+        "each message succeeded at its first attempt",
+      );
+      assert.deepEqual(
+        deliveries.filter((delivery) => delivery.status !== "Success" || delivery.rate_slot_at !== null),
+        [],
+        "every delivery ended in Success and holds no slot",
+      );
       assert.equal(new Set(limited.received.map((webhook) => webhook.headers["webhook-id"])).size, messages, "each message once");
     } finally {
       await limited.close();

@@ -23,11 +23,35 @@ describe("getting and updating a consumer", () => {
   test("PATCH changes the fields given, keeps the others, and deliveries follow the new settings", async () => {
     const id = await subscribe(server, first.url, { companyTags: ["region:us"] });
     const got = await server.api("GET", `/webhooks/${id}`);
-    assert.deepEqual(got.body, { id, url: first.url, disabled: false, eventTypes: ["company.created"], companyTags: ["region:us"], description: null, rateLimit: null, mtls: null });
+    assert.deepEqual(got.body, {
+      id,
+      url: first.url,
+      disabled: false,
+      eventTypes: ["company.created"],
+      companyTags: ["region:us"],
+      description: null,
+      rateLimit: null,
+      mtls: null,
+    });
 
-    const patched = await server.api("PATCH", `/webhooks/${id}`, { url: second.url, eventTypes: ["company.created", "company.deleted"], companyTags: null, description: "Billing team", rateLimit: 50 });
+    const patched = await server.api("PATCH", `/webhooks/${id}`, {
+      url: second.url,
+      eventTypes: ["company.created", "company.deleted"],
+      companyTags: null,
+      description: "Billing team",
+      rateLimit: 50,
+    });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    const expected = { id, url: second.url, disabled: false, eventTypes: ["company.created", "company.deleted"], companyTags: null, description: "Billing team", rateLimit: 50, mtls: null };
+    const expected = {
+      id,
+      url: second.url,
+      disabled: false,
+      eventTypes: ["company.created", "company.deleted"],
+      companyTags: null,
+      description: "Billing team",
+      rateLimit: 50,
+      mtls: null,
+    };
     assert.deepEqual(patched.body, expected);
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, expected);
     assert.deepEqual((await server.api("PATCH", `/webhooks/${id}`, { description: null })).body, { ...expected, description: null }, "absent fields stay");
@@ -52,7 +76,15 @@ describe("getting and updating a consumer", () => {
       assert.equal(refused.status, 400, `${url} is refused`);
       assert.equal(refused.body.validation.errors[0].itemId, "url");
     }
-    for (const body of [{}, { rateLimit: 0 }, { rateLimit: 2.5 }, { eventTypes: [] }, { companyTags: ["no-colon"] }, { colour: "red" }, { disabled: "maybe" }]) {
+    for (const body of [
+      {},
+      { rateLimit: 0 },
+      { rateLimit: 2.5 },
+      { eventTypes: [] },
+      { companyTags: ["no-colon"] },
+      { colour: "red" },
+      { disabled: "maybe" },
+    ]) {
       assert.equal((await server.api("PATCH", `/webhooks/${id}`, body)).status, 400, JSON.stringify(body));
     }
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, before);
@@ -104,7 +136,10 @@ describe("getting and updating a consumer", () => {
 
   test("every consumer endpoint, and the webhook.consumer.disabled event, is documented in the served OpenAPI document", async () => {
     const { paths, webhooks } = (await server.api("GET", "/openapi.json")).body;
-    assert.ok(webhooks["webhook.consumer.disabled"].post.requestBody.content["application/json"].schema.properties.payload, "Hookline's own event is beside Codat's");
+    assert.ok(
+      webhooks["webhook.consumer.disabled"].post.requestBody.content["application/json"].schema.properties.payload,
+      "Hookline's own event is beside Codat's",
+    );
     assert.ok(webhooks["connection.failed"]);
     const operations: Array<[string, string, string]> = [
       ["/webhooks/{webhookId}", "get", "get-webhook-consumer"],
@@ -170,7 +205,11 @@ describe("custom headers", () => {
   test("PATCH adds to the set, PUT replaces it, and a name given in another case replaces the stored one", async () => {
     const id = await subscribe(server, "http://127.0.0.1:9/hooks");
     await server.api("PUT", `/webhooks/${id}/headers`, { headers: { "X-One": "1", "X-Two": "2" } });
-    assert.deepEqual((await server.api("PATCH", `/webhooks/${id}/headers`, { headers: { "x-one": "uno", "X-Three": "3" } })).body.headers, { "X-Two": "****", "x-one": "****", "X-Three": "****" });
+    assert.deepEqual((await server.api("PATCH", `/webhooks/${id}/headers`, { headers: { "x-one": "uno", "X-Three": "3" } })).body.headers, {
+      "X-Two": "****",
+      "x-one": "****",
+      "X-Three": "****",
+    });
     assert.deepEqual((await server.api("PUT", `/webhooks/${id}/headers`, { headers: { "X-Four": "4" } })).body.headers, { "X-Four": "****" });
     assert.deepEqual((await server.api("PUT", `/webhooks/${id}/headers`, { headers: {} })).body.headers, {});
   });
@@ -204,7 +243,9 @@ describe("custom headers", () => {
       // Written past the API's validation, as an older version or a manual edit might have stored them.
       await server.hookline.ctx.store.db
         .updateTable("consumers")
-        .set({ custom_headers: JSON.stringify({ "Content-Type": "text/plain", "Webhook-Signature": "v1,forged", "webhook-id": "msg_forged", "X-Fine": "yes" }) })
+        .set({
+          custom_headers: JSON.stringify({ "Content-Type": "text/plain", "Webhook-Signature": "v1,forged", "webhook-id": "msg_forged", "X-Fine": "yes" }),
+        })
         .where("id", "=", id)
         .execute();
       await server.api("POST", "/companies", { name: "Forged headers" });
@@ -230,7 +271,22 @@ describe("the webhooks CLI", () => {
   test("gets, updates, disables and enables a consumer, rotates its secret and manages its headers", async () => {
     const id = await subscribe(server, "http://127.0.0.1:9/hooks");
     const client = ["--client", server.clientId];
-    const updated = JSON.parse(await cli(server, "webhooks", "update", id, ...client, "--rate-limit", "7", "--description", "Ops", "--event-types", "company.created", "company.deleted"));
+    const updated = JSON.parse(
+      await cli(
+        server,
+        "webhooks",
+        "update",
+        id,
+        ...client,
+        "--rate-limit",
+        "7",
+        "--description",
+        "Ops",
+        "--event-types",
+        "company.created",
+        "company.deleted",
+      ),
+    );
     assert.deepEqual([updated.rateLimit, updated.description, updated.eventTypes], [7, "Ops", ["company.created", "company.deleted"]]);
 
     const headers = JSON.parse(await cli(server, "webhooks", "headers", "set", id, "Authorization: Bearer cli-token-1234", "X-Team: ops", ...client));

@@ -195,7 +195,11 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
 
   const acknowledged = outcomes.filter((outcome) => outcome.status === 200);
   const cut = outcomes.filter((outcome) => outcome.error !== undefined);
-  assert.equal(acknowledged.length + cut.length, BURST, `every request either succeeded or was cut by the kill: ${JSON.stringify(outcomes.filter((outcome) => outcome.status !== undefined && outcome.status !== 200))}`);
+  assert.equal(
+    acknowledged.length + cut.length,
+    BURST,
+    `every request either succeeded or was cut by the kill: ${JSON.stringify(outcomes.filter((outcome) => outcome.status !== undefined && outcome.status !== 200))}`,
+  );
   t.diagnostic(`at the kill: ${acknowledged.length} companies acknowledged, ${cut.length} requests cut, ${receivedAtKill} webhooks received`);
 
   const restarted = await harness.serve(database.url, serveOn(serverPort));
@@ -224,7 +228,8 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   // At least once: every message arrived, the stored body byte for byte.
   const counts = receivedPerMessage(receiver, messages);
   const messageIdByCompany = new Map(messages.map((message) => [message.company_id, message.id]));
-  for (const outcome of acknowledged) assert.ok((counts.get(messageIdByCompany.get(outcome.id!)!) ?? 0) >= 1, `company.created for ${outcome.name} was delivered`);
+  for (const outcome of acknowledged)
+    assert.ok((counts.get(messageIdByCompany.get(outcome.id!)!) ?? 0) >= 1, `company.created for ${outcome.name} was delivered`);
   for (const message of messages) assert.ok((counts.get(message.id) ?? 0) >= 1, `message ${message.id} was delivered`);
 
   // A repeat is a send whose outcome the kill kept from being recorded: only the batches in flight, each at most once more.

@@ -27,10 +27,21 @@ describe("retries on a compressed schedule", () => {
       assert.equal(new Set(arrivals.map((webhook) => webhook.headers["webhook-id"])).size, 1, "webhook-id is the same on every attempt");
       assert.equal(new Set(arrivals.map((webhook) => webhook.body)).size, 1, "the body is byte for byte the same on every attempt");
 
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "Success");
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Success",
+        "Success",
+      );
       assert.equal(deliveries[0]!.attempt_count, 3);
       assert.equal(deliveries[0]!.next_attempt_at, null);
-      assert.deepEqual(attempts.map((attempt) => [attempt.attempt_number, attempt.status_code, attempt.succeeded]), [[1, 500, 0], [2, 500, 0], [3, 200, 1]]);
+      assert.deepEqual(
+        attempts.map((attempt) => [attempt.attempt_number, attempt.status_code, attempt.succeeded]),
+        [
+          [1, 500, 0],
+          [2, 500, 0],
+          [3, 200, 1],
+        ],
+      );
       assert.equal(attempts[0]!.response_excerpt, "failure 0");
       assert.equal(attempts[0]!.error, "HTTP 500");
       assert.ok(attempts.every((attempt) => attempt.duration_ms >= 0));
@@ -45,7 +56,11 @@ describe("retries on a compressed schedule", () => {
       const consumerId = await subscribe(server, receiver.url);
       await server.api("POST", "/companies", { name: "Never delivered" });
       await receiver.waitFor(4);
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Failure", "Failure");
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Failure",
+        "Failure",
+      );
       assert.equal(attempts.length, 4, "the first attempt and one retry per schedule entry");
       assert.equal(deliveries[0]!.next_attempt_at, null);
     } finally {
@@ -60,7 +75,11 @@ describe("retries on a compressed schedule", () => {
       const consumerId = await subscribe(server, redirecting.url);
       await server.api("POST", "/companies", { name: "Redirected" });
       await redirecting.waitFor(4);
-      const { attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Failure", "Failure");
+      const { attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Failure",
+        "Failure",
+      );
       assert.ok(attempts.every((attempt) => attempt.status_code === 302 && attempt.succeeded === 0));
       assert.equal(target.received.length, 0, "the redirect target never hears from Hookline");
     } finally {
@@ -77,7 +96,11 @@ describe("retries on a compressed schedule", () => {
     try {
       const consumerId = await subscribe(server, slow.url);
       await server.api("POST", "/companies", { name: "Slow" });
-      const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+      const { attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ attempts }) => attempts.length >= 1,
+        "a recorded attempt",
+      );
       assert.equal(attempts[0]!.status_code, null);
       assert.match(attempts[0]!.error ?? "", /timed out/i);
     } finally {
@@ -95,7 +118,11 @@ describe("retries on a compressed schedule", () => {
     try {
       const consumerId = await subscribe(server, trickling.url);
       await server.api("POST", "/companies", { name: "Trickling" });
-      const { attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "the delivery recorded");
+      const { attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Success",
+        "the delivery recorded",
+      );
       assert.equal(attempts.length, 1);
       assert.equal(attempts[0]!.succeeded, 1);
       assert.equal(attempts[0]!.status_code, 200);
@@ -113,17 +140,27 @@ describe("retries on a compressed schedule", () => {
     await closed.close();
     const consumerId = await subscribe(server, url);
     await server.api("POST", "/companies", { name: "Nobody home" });
-    const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+    const { deliveries, attempts } = await until(
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length >= 1,
+      "a recorded attempt",
+    );
     assert.match(attempts[0]!.error ?? "", /ECONNREFUSED/);
     assert.ok(["Attempting", "Failure"].includes(deliveries[0]!.status));
   });
 
   test("a binary response body is recorded without breaking the record of its batch", async () => {
-    const binary = await Receiver.start((_index, _webhook, response) => response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0x47, 0x49, 0x46, 0x00, 0x01])));
+    const binary = await Receiver.start((_index, _webhook, response) =>
+      response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0x47, 0x49, 0x46, 0x00, 0x01])),
+    );
     try {
       const consumerId = await subscribe(server, binary.url);
       await server.api("POST", "/companies", { name: "Binary" });
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "Success");
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Success",
+        "Success",
+      );
       assert.equal(deliveries[0]!.attempt_count, 1, "recorded at the first attempt, not re-sent");
       assert.equal(attempts[0]!.response_excerpt, "GIF\uFFFD\u0001");
     } finally {
@@ -136,7 +173,11 @@ describe("retries on a compressed schedule", () => {
     try {
       const consumerId = await subscribe(server, verbose.url);
       await server.api("POST", "/companies", { name: "Verbose" });
-      const { attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length >= 1, "a recorded attempt");
+      const { attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ attempts }) => attempts.length >= 1,
+        "a recorded attempt",
+      );
       assert.equal(attempts[0]!.response_excerpt, "x".repeat(1024));
       assert.equal(attempts[0]!.succeeded, 1);
     } finally {
@@ -164,10 +205,17 @@ describe("a slow consumer with more attempts due than connections", () => {
       const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
       const events = Array.from({ length: 250 }, () => ({ eventType: "read.completed", companyId: company.body.id, payload }));
       assert.equal((await server.api("POST", "/events/batch", { events })).status, 201);
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries.length === 250 && deliveries.every((delivery) => delivery.attempt_count > 0), "every first attempt");
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries.length === 250 && deliveries.every((delivery) => delivery.attempt_count > 0),
+        "every first attempt",
+      );
       assert.deepEqual(new Set(deliveries.map((delivery) => delivery.status)), new Set(["Success"]), "no attempt timed out while it waited");
       assert.equal(attempts.length, 250, "one attempt each");
-      assert.ok(attempts.every((attempt) => attempt.duration_ms < 1000), "a duration counts from the request's sending, not from its wait");
+      assert.ok(
+        attempts.every((attempt) => attempt.duration_ms < 1000),
+        "a duration counts from the request's sending, not from its wait",
+      );
     } finally {
       await slow.close();
     }
@@ -187,7 +235,11 @@ describe("statuses while a retry is pending", () => {
       const consumerId = await subscribe(server, receiver.url);
       const before = Date.now();
       await server.api("POST", "/companies", { name: "Pending retry" });
-      const { deliveries } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.attempt_count === 1, "the first attempt");
+      const { deliveries } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.attempt_count === 1,
+        "the first attempt",
+      );
       assert.equal(deliveries[0]!.status, "Attempting");
       assert.ok(deliveries[0]!.next_attempt_at! >= before + 3_600_000, "the retry waits the configured hour");
     } finally {
@@ -200,7 +252,11 @@ describe("statuses while a retry is pending", () => {
     try {
       const consumerId = await subscribe(server, receiver.url);
       await server.api("POST", "/companies", { name: "Deleted consumer" });
-      await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.attempt_count === 1, "the first attempt");
+      await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.attempt_count === 1,
+        "the first attempt",
+      );
       assert.equal((await server.api("DELETE", `/webhooks/${consumerId}`)).status, 204);
       const { deliveries, attempts } = await recorded(server, consumerId);
       assert.equal(deliveries.length, 0);
@@ -272,7 +328,14 @@ describe("destinations are checked against SSRF", () => {
   });
   after(() => server.close());
 
-  for (const url of ["http://127.0.0.1:9/hooks", "http://localhost:9/hooks", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/hooks", "http://[::1]:9/hooks", "ftp://example.com/hooks"]) {
+  for (const url of [
+    "http://127.0.0.1:9/hooks",
+    "http://localhost:9/hooks",
+    "http://169.254.169.254/latest/meta-data",
+    "http://10.0.0.1/hooks",
+    "http://[::1]:9/hooks",
+    "ftp://example.com/hooks",
+  ]) {
     test(`refuses ${url} unless allow-listed`, async () => {
       const response = await server.api("POST", "/webhooks", { url, eventTypes: ["company.created"] });
       assert.equal(response.status, 400);
@@ -301,10 +364,21 @@ describe("a resend while an attempt is in flight", () => {
       // The worker's other loop sends the resent delivery while the first attempt still waits for its answer.
       await receiver.waitFor(2);
       answers[0]!(500);
-      await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length === 1, "the older attempt logged");
+      await until(
+        () => recorded(server, consumerId),
+        ({ attempts }) => attempts.length === 1,
+        "the older attempt logged",
+      );
       answers[1]!(204);
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ attempts }) => attempts.length === 2, "both attempts logged");
-      assert.deepEqual(attempts.map((attempt) => attempt.status_code), [500, 204]);
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ attempts }) => attempts.length === 2,
+        "both attempts logged",
+      );
+      assert.deepEqual(
+        attempts.map((attempt) => attempt.status_code),
+        [500, 204],
+      );
       assert.equal(deliveries[0]!.status, "Success", "the older attempt's failure did not take over the resent delivery");
     } finally {
       await receiver.close();
@@ -332,8 +406,14 @@ describe("recording under a busy database", () => {
       await until(async () => release !== undefined, Boolean, "the attempt");
       // SQLite gives up a write after 5 s of waiting for the lock; a record abandoned then would be sent again when the lease ran out.
       await new Promise((resolve) => setTimeout(resolve, 6_000));
-      await (await release!)();
-      const { deliveries, attempts } = await until(() => recorded(server, consumerId), ({ deliveries }) => deliveries[0]?.status === "Success", "the delivery recorded");
+      await (
+        await release!
+      )();
+      const { deliveries, attempts } = await until(
+        () => recorded(server, consumerId),
+        ({ deliveries }) => deliveries[0]?.status === "Success",
+        "the delivery recorded",
+      );
       assert.equal(attempts.length, 1);
       assert.equal(deliveries[0]!.attempt_count, 1);
       assert.equal(receiver.received.length, 1, "the webhook was sent once");

@@ -49,12 +49,19 @@ describe("event catalog", () => {
       assert.equal(validate({ ...(entry.example as object), id: 42 }), false, `${entry.eventType}: the schema checks the body (a numeric id is refused)`);
     }
     const readCompleted = byType.get("read.completed")!;
-    assert.equal(ajv.compile(readCompleted.schema)({ ...readCompleted.example, payload: { dataTypes: [{ dataType: "not-a-data-type" }] } }), false, "nested components (the data type enum) are included");
+    assert.equal(
+      ajv.compile(readCompleted.schema)({ ...readCompleted.example, payload: { dataTypes: [{ dataType: "not-a-data-type" }] } }),
+      false,
+      "nested components (the data type enum) are included",
+    );
   });
 
   test("tells which types the operator may publish: reads, writes and products, not what Hookline emits itself", async () => {
     const entries: Array<{ eventType: string; publishable: boolean }> = (await server.api("GET", "/events/catalog")).body.results;
-    const publishable = entries.filter((entry) => entry.publishable).map((entry) => entry.eventType).sort();
+    const publishable = entries
+      .filter((entry) => entry.publishable)
+      .map((entry) => entry.eventType)
+      .sort();
     assert.deepEqual(publishable, [
       "company.product.added",
       "company.product.removed",
@@ -108,7 +115,8 @@ describe("example events", () => {
     const before = Date.now();
     const response = await server.api("POST", `/webhooks/${targetId}/examples`, { eventType: "connection.failed" });
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    const catalogExample = codatDocument.webhooks["connection.failed"]!.post.requestBody.content["application/json"].examples!["Connection failed"]!.value as any;
+    const catalogExample = codatDocument.webhooks["connection.failed"]!.post.requestBody.content["application/json"].examples!["Connection failed"]!
+      .value as any;
     assert.notEqual(response.body.id, catalogExample.id, "a fresh id");
     assert.ok(Date.parse(response.body.generatedDate) >= before - 1000, "generated now");
     assert.equal(response.body.eventType, "connection.failed");
@@ -135,7 +143,10 @@ describe("example events", () => {
     // The bystander subscribes to connection.failed but got nothing: the next thing it receives is an ordinary event.
     await server.api("POST", "/companies", { name: "After the example" });
     await bystander.waitFor(1);
-    assert.deepEqual(bystander.events().map((event) => event.eventType), ["company.created"]);
+    assert.deepEqual(
+      bystander.events().map((event) => event.eventType),
+      ["company.created"],
+    );
     const ordinary = bystander.events()[0]!;
     assert.equal((await db.selectFrom("messages").select("example").where("id", "=", ordinary.id).executeTakeFirstOrThrow()).example, 0);
   });

@@ -5,7 +5,6 @@ import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { basicAuth, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
 
-
 /** A POST with extra headers (Idempotency-Key), as the operator's systems send it. */
 async function post(server: TestServer, apiKey: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
   const response = await fetch(`${server.baseUrl}${path}`, {
@@ -16,10 +15,17 @@ async function post(server: TestServer, apiKey: string, path: string, body: unkn
   return { status: response.status, body: await response.json(), headers: response.headers };
 }
 
-const readCompleted = (dataTypes: unknown[] = [{ dataType: "invoices", recordsModified: true, status: "Complete" }]) => ({ modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes });
+const readCompleted = (dataTypes: unknown[] = [{ dataType: "invoices", recordsModified: true, status: "Complete" }]) => ({
+  modifiedFromDate: "2024-05-01T00:00:00Z",
+  dataTypes,
+});
 
 async function messageCount(server: TestServer): Promise<number> {
-  const row = await server.hookline.ctx.store.db.selectFrom("messages").select((eb) => eb.fn.countAll().as("count")).where("client_id", "=", server.clientId).executeTakeFirstOrThrow();
+  const row = await server.hookline.ctx.store.db
+    .selectFrom("messages")
+    .select((eb) => eb.fn.countAll().as("count"))
+    .where("client_id", "=", server.clientId)
+    .executeTakeFirstOrThrow();
   return Number(row.count);
 }
 
@@ -68,12 +74,18 @@ describe("publishing events", () => {
   });
 
   test("without companyId the company is payload.referenceCompany; without either the event goes only to consumers without tags", async () => {
-    const byReference = await server.api("POST", "/events", { eventType: "read.completed", payload: { ...readCompleted(), referenceCompany: { id: usCompany.id, name: "Toft stores" } } });
+    const byReference = await server.api("POST", "/events", {
+      eventType: "read.completed",
+      payload: { ...readCompleted(), referenceCompany: { id: usCompany.id, name: "Toft stores" } },
+    });
     assert.equal(byReference.status, 201, JSON.stringify(byReference.body));
     const toUs = await us.waitFor(2);
     assert.equal(toUs[1]!.headers["webhook-id"], byReference.body.id);
 
-    const product = await server.api("POST", "/events", { eventType: "company.product.added", payload: { productId: "lending", productName: "Lending", products: ["lending"] } });
+    const product = await server.api("POST", "/events", {
+      eventType: "company.product.added",
+      payload: { productId: "lending", productName: "Lending", products: ["lending"] },
+    });
     assert.equal(product.status, 201, JSON.stringify(product.body));
     const received = await everyone.waitFor(4);
     assert.ok(received.some((webhook) => webhook.headers["webhook-id"] === product.body.id));
@@ -81,7 +93,14 @@ describe("publishing events", () => {
   });
 
   test("invoices.write.successful is published to a {dataType}.write.successful consumer", async () => {
-    const payload = { id: "a9367074-b5c3-42c4-9be4-be129f43577e", type: "Create", status: "Success", requestedOnDate: "2024-05-01T10:00:00Z", completedOnDate: "2024-05-01T10:00:23Z", record: { id: "inv_1" } };
+    const payload = {
+      id: "a9367074-b5c3-42c4-9be4-be129f43577e",
+      type: "Create",
+      status: "Success",
+      requestedOnDate: "2024-05-01T10:00:00Z",
+      completedOnDate: "2024-05-01T10:00:23Z",
+      record: { id: "inv_1" },
+    };
     const response = await server.api("POST", "/events", { eventType: "invoices.write.successful", companyId: usCompany.id, payload });
     assert.equal(response.status, 201, JSON.stringify(response.body));
     const [webhook] = await writes.waitFor(1);
@@ -107,18 +126,33 @@ describe("publishing events", () => {
   });
 
   test("unknown companies are a 404; Hookline's own types, unknown types and the bare placeholder a 400", async () => {
-    const unknownCompany = await server.api("POST", "/events", { eventType: "read.completed", companyId: "1f0c1b1e-0000-4000-8000-000000000000", payload: readCompleted() });
+    const unknownCompany = await server.api("POST", "/events", {
+      eventType: "read.completed",
+      companyId: "1f0c1b1e-0000-4000-8000-000000000000",
+      payload: readCompleted(),
+    });
     assert.equal(unknownCompany.status, 404);
     const other = await server.addClient("Other client");
     const foreign = await other.api("POST", "/events", { eventType: "read.completed", companyId: usCompany.id, payload: readCompleted() });
     assert.equal(foreign.status, 404, "another client's company is unknown");
-    for (const eventType of ["connection.failed", "company.created", "client.rateLimit.reached", "webhook.consumer.disabled", "{dataType}.write.successful", "nothing.happened"]) {
+    for (const eventType of [
+      "connection.failed",
+      "company.created",
+      "client.rateLimit.reached",
+      "webhook.consumer.disabled",
+      "{dataType}.write.successful",
+      "nothing.happened",
+    ]) {
       const response = await server.api("POST", "/events", { eventType, companyId: usCompany.id, payload: {} });
       assert.equal(response.status, 400, eventType);
       assert.equal(response.body.validation.errors[0].itemId, "body/eventType");
       assert.match(response.body.error, /read\.completed/, "the error lists the publishable types");
     }
-    const mismatch = await server.api("POST", "/events", { eventType: "read.completed", companyId: usCompany.id, payload: { referenceCompany: { id: euCompany.id } } });
+    const mismatch = await server.api("POST", "/events", {
+      eventType: "read.completed",
+      companyId: usCompany.id,
+      payload: { referenceCompany: { id: euCompany.id } },
+    });
     assert.equal(mismatch.status, 400);
     assert.equal(mismatch.body.validation.errors[0].itemId, "body/payload/referenceCompany/id");
     assert.equal((await server.api("POST", "/events", { eventType: "read.completed" })).status, 400, "payload is required");
@@ -191,9 +225,15 @@ describe("publishing a batch", () => {
     const response = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
     assert.equal(response.status, 201, JSON.stringify(response.body).slice(0, 500));
     assert.equal(response.body.results.length, 250);
-    assert.deepEqual(response.body.results.map((event: { eventType: string }) => event.eventType), events.map((event) => event.eventType));
+    assert.deepEqual(
+      response.body.results.map((event: { eventType: string }) => event.eventType),
+      events.map((event) => event.eventType),
+    );
     const received = await receiver.waitFor(250);
-    assert.deepEqual(new Set(received.map((webhook) => webhook.headers["webhook-id"])), new Set(response.body.results.map((event: { id: string }) => event.id)));
+    assert.deepEqual(
+      new Set(received.map((webhook) => webhook.headers["webhook-id"])),
+      new Set(response.body.results.map((event: { id: string }) => event.id)),
+    );
 
     const replay = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
     assert.equal(replay.status, 200);
@@ -226,7 +266,20 @@ describe("publishing a batch", () => {
 
   test("the CLI publishes an event as the API does", async () => {
     const run = (key: string) =>
-      runCli(server.database.url, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", JSON.stringify(readCompleted()), "--idempotency-key", key);
+      runCli(
+        server.database.url,
+        "events",
+        "publish",
+        "read.completed",
+        "--client",
+        server.clientId,
+        "--company",
+        companyId,
+        "--payload",
+        JSON.stringify(readCompleted()),
+        "--idempotency-key",
+        key,
+      );
     const before = receiver.received.length;
     const event = JSON.parse((await run("cli-1")).stdout);
     assert.equal(event.eventType, "read.completed");

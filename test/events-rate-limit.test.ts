@@ -14,7 +14,12 @@ async function secondApiProcess(server: TestServer, overrides: ConfigOverrides):
 }
 
 async function messagesOfType(server: TestServer, eventType: string) {
-  return server.hookline.ctx.store.db.selectFrom("messages").select(["id", "body"]).where("client_id", "=", server.clientId).where("event_type", "=", eventType).execute();
+  return server.hookline.ctx.store.db
+    .selectFrom("messages")
+    .select(["id", "body"])
+    .where("client_id", "=", server.clientId)
+    .where("event_type", "=", eventType)
+    .execute();
 }
 
 const nextUtcMidnight = (now: number) => Math.floor(now / 86_400_000) * 86_400_000 + 86_400_000;
@@ -46,7 +51,11 @@ describe("daily API quota", () => {
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, index) => callApi(index % 2 === 0 ? server.baseUrl : other.baseUrl, server.apiKey, "GET", "/companies")),
     );
-    assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 200, 200, 429, 429, 429, 429, 429, 429, 429], "three more requests pass, on either process");
+    assert.deepEqual(
+      answers.map((answer) => answer.status).sort(),
+      [200, 200, 200, 429, 429, 429, 429, 429, 429, 429],
+      "three more requests pass, on either process",
+    );
 
     const refused = answers.find((answer) => answer.status === 429)!;
     assert.equal(refused.body.statusCode, 429);
@@ -54,7 +63,10 @@ describe("daily API quota", () => {
     assert.equal(refused.body.correlationId, refused.headers.get("x-correlation-id"));
     const retryAfter = Number(refused.headers.get("retry-after"));
     const untilMidnight = (nextUtcMidnight(Date.now()) - Date.now()) / 1000;
-    assert.ok(Number.isInteger(retryAfter) && Math.abs(retryAfter - untilMidnight) < 5, `Retry-After ${retryAfter} is the time until the quota resets at UTC midnight (${untilMidnight})`);
+    assert.ok(
+      Number.isInteger(retryAfter) && Math.abs(retryAfter - untilMidnight) < 5,
+      `Retry-After ${retryAfter} is the time until the quota resets at UTC midnight (${untilMidnight})`,
+    );
 
     const [webhook] = await receiver.waitFor(1);
     const event = JSON.parse(webhook!.body);

@@ -19,7 +19,12 @@ import { callApi, freePort, startTestServer } from "./support/server.ts";
 
 /** Two retries 200 ms apart: a delivery that keeps failing is final after three attempts. */
 const ATTEMPTS = 3;
-const FAST_SCHEDULE = { HOOKLINE_RETRY_SCHEDULE: "200ms,200ms", HOOKLINE_ATTEMPT_TIMEOUT: "1s", HOOKLINE_WORKER_LEASE: "3s", HOOKLINE_WORKER_IDLE_POLL: "200ms" };
+const FAST_SCHEDULE = {
+  HOOKLINE_RETRY_SCHEDULE: "200ms,200ms",
+  HOOKLINE_ATTEMPT_TIMEOUT: "1s",
+  HOOKLINE_WORKER_LEASE: "3s",
+  HOOKLINE_WORKER_IDLE_POLL: "200ms",
+};
 
 const READ_COMPLETED = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
 
@@ -148,7 +153,10 @@ test("a delivery whose sends keep killing the process is counted at each restart
   const database = await harness.database();
   const port = await freePort();
   // The attempt outlives the kill (its receiver never answers); the lease is the shortest the timeout allows.
-  const options: ServeOptions = { port, env: { HOOKLINE_RETRY_SCHEDULE: "200ms", HOOKLINE_ATTEMPT_TIMEOUT: "2s", HOOKLINE_WORKER_LEASE: "5s", HOOKLINE_WORKER_IDLE_POLL: "200ms" } };
+  const options: ServeOptions = {
+    port,
+    env: { HOOKLINE_RETRY_SCHEDULE: "200ms", HOOKLINE_ATTEMPT_TIMEOUT: "2s", HOOKLINE_WORKER_LEASE: "5s", HOOKLINE_WORKER_IDLE_POLL: "200ms" },
+  };
   const { server, api } = await firstStart(harness, database.url, options);
   const store = await harness.store(database.url);
   const stalled = await Stalled.start();
@@ -163,7 +171,12 @@ test("a delivery whose sends keep killing the process is counted at each restart
     running = await harness.serve(database.url, options);
   }
   await until("the delivery to end in Failure", allFailedAfter(store, consumerId!, 2));
-  const attempts = await store.db.selectFrom("attempts").select(["attempt_number", "error", "status_code"]).where("consumer_id", "=", consumerId!).orderBy("attempt_number").execute();
+  const attempts = await store.db
+    .selectFrom("attempts")
+    .select(["attempt_number", "error", "status_code"])
+    .where("consumer_id", "=", consumerId!)
+    .orderBy("attempt_number")
+    .execute();
   assert.deepEqual(
     attempts.map((attempt) => [attempt.attempt_number, attempt.status_code]),
     [
@@ -210,7 +223,10 @@ describe("per-client limits", () => {
   });
 
   test("the configuration refuses a lease too short to cover an attempt and its record", () => {
-    assert.throws(() => loadConfig({}, { attemptTimeout: "15s", workerLease: "30s" }), /HOOKLINE_WORKER_LEASE \(30000 ms\) must be at least twice HOOKLINE_ATTEMPT_TIMEOUT \(15000 ms\) plus 1000 ms: 31000 ms/);
+    assert.throws(
+      () => loadConfig({}, { attemptTimeout: "15s", workerLease: "30s" }),
+      /HOOKLINE_WORKER_LEASE \(30000 ms\) must be at least twice HOOKLINE_ATTEMPT_TIMEOUT \(15000 ms\) plus 1000 ms: 31000 ms/,
+    );
     assert.equal(loadConfig({}, { attemptTimeout: "15s", workerLease: "31s" }).delivery.leaseMs, 31_000);
     assert.throws(() => loadConfig({}, { maxConsumersPerClient: "0" }), /HOOKLINE_MAX_CONSUMERS_PER_CLIENT must be at least 1/);
   });

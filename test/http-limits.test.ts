@@ -86,7 +86,10 @@ test("bytes that are not HTTP are a 400 in the ErrorMessage shape, and the conne
 
 test("headers beyond the size limit are a 431 in the ErrorMessage shape", async () => {
   const maxHeaderBytes = 16 * 1024;
-  const response = await fetch(`${server.baseUrl}/companies`, { headers: { authorization: "Basic x", "x-padding": "a".repeat(maxHeaderBytes) }, signal: AbortSignal.timeout(WAIT_MS) });
+  const response = await fetch(`${server.baseUrl}/companies`, {
+    headers: { authorization: "Basic x", "x-padding": "a".repeat(maxHeaderBytes) },
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
   assert.equal(response.status, 431);
   assertErrorMessage(await response.json(), 431);
 });

@@ -21,7 +21,8 @@ const connectionOf = async (companyId: string, connectionId: string) => (await s
 function assertPageHeaders(response: Response, what: string): void {
   assert.match(response.headers.get("content-type") ?? "", /^text\/html/, what);
   const csp = response.headers.get("content-security-policy") ?? "";
-  for (const directive of ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"]) assert.ok(csp.includes(directive), `${what}: CSP has ${directive} (${csp})`);
+  for (const directive of ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"])
+    assert.ok(csp.includes(directive), `${what}: CSP has ${directive} (${csp})`);
   assert.doesNotMatch(csp, /script-src/, `${what}: no script may run`);
   assert.equal(response.headers.get("x-frame-options"), "DENY", what);
   assert.equal(response.headers.get("referrer-policy"), "same-origin", what);
@@ -101,5 +102,8 @@ test("request logs show a link page's route, never the ids in its URL", async ()
   for (const line of linkLines) {
     assert.ok(!line.includes(company.id) && !line.includes(connection.id), `no link id in ${line}`);
   }
-  assert.ok(linkLines.some((line) => line.includes('"url":"/link/companies/:companyId/connections/:connectionId/authorize"')), "the route is logged instead");
+  assert.ok(
+    linkLines.some((line) => line.includes('"url":"/link/companies/:companyId/connections/:connectionId/authorize"')),
+    "the route is logged instead",
+  );
 });

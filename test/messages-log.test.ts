@@ -5,7 +5,6 @@ import { allPages, createCompany, settledMessages, subscribe, until } from "./su
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type ApiResponse, type TestClient, type TestServer } from "./support/server.ts";
 
-
 let server: TestServer;
 let ok: Receiver;
 let failing: Receiver;
@@ -58,7 +57,11 @@ describe("the message log", () => {
     const messages = listing.body.results;
     assert.deepEqual(new Set(idsOf(messages)), new Set([ids.alphaCreated, ids.betaCreated, ids.connectionCreated]));
     const times = messages.map((message: any) => Date.parse(message.generatedDate));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      "newest first",
+    );
 
     const alpha = messages.find((message: any) => message.id === ids.alphaCreated);
     assert.equal(alpha.eventType, "company.created");
@@ -67,16 +70,26 @@ describe("the message log", () => {
     assert.equal(alpha.example, false);
     assert.deepEqual(
       alpha.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status, delivery.attemptCount, delivery.nextAttemptAt]).sort(),
-      [[ids.ok, "Success", 1, null], [ids.failing, "Failure", 3, null]].sort(),
+      [
+        [ids.ok, "Success", 1, null],
+        [ids.failing, "Failure", 3, null],
+      ].sort(),
     );
     const connection = messages.find((message: any) => message.id === ids.connectionCreated);
-    assert.deepEqual(connection.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]), [[ids.ok, "Success"]]);
+    assert.deepEqual(
+      connection.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]),
+      [[ids.ok, "Success"]],
+    );
   });
 
   test("a consumer's log holds only the messages sent to it, with its own status", async () => {
     const failed = await allPages(server, `/webhooks/${ids.failing}/messages`);
     assert.deepEqual(new Set(idsOf(failed)), new Set([ids.alphaCreated, ids.betaCreated]));
-    for (const message of failed) assert.deepEqual(message.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]), [[ids.failing, "Failure"]]);
+    for (const message of failed)
+      assert.deepEqual(
+        message.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]),
+        [[ids.failing, "Failure"]],
+      );
     const delivered = await allPages(server, `/webhooks/${ids.ok}/messages`);
     assert.equal(delivered.length, 3);
     assert.ok(delivered.every((message) => message.deliveries.length === 1 && message.deliveries[0].status === "Success"));
@@ -97,7 +110,11 @@ describe("the message log", () => {
     const beta = all.find((message) => message.id === ids.betaCreated);
     const connection = all.find((message) => message.id === ids.connectionCreated);
     const within = (since: number, until?: number) =>
-      new Set(all.filter((message) => Date.parse(message.generatedDate) >= since && (until === undefined || Date.parse(message.generatedDate) < until)).map((message) => message.id));
+      new Set(
+        all
+          .filter((message) => Date.parse(message.generatedDate) >= since && (until === undefined || Date.parse(message.generatedDate) < until))
+          .map((message) => message.id),
+      );
     const since = Date.parse(beta.generatedDate);
     const until_ = Date.parse(connection.generatedDate);
     assert.deepEqual(await ids_(`since=${encodeURIComponent(beta.generatedDate)}`), within(since));
@@ -142,9 +159,16 @@ describe("the message log", () => {
     const attempts = (await server.api("GET", `/messages/${ids.alphaCreated}/attempts`)).body;
     assert.equal(attempts.results.length, 4, "one at the healthy consumer, three at the failing one");
     const times = attempts.results.map((attempt: any) => Date.parse(attempt.timestamp));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      "newest first",
+    );
     const atFailing = attempts.results.filter((attempt: any) => attempt.webhookId === ids.failing);
-    assert.deepEqual(atFailing.map((attempt: any) => attempt.attemptNumber), [3, 2, 1]);
+    assert.deepEqual(
+      atFailing.map((attempt: any) => attempt.attemptNumber),
+      [3, 2, 1],
+    );
     for (const attempt of atFailing) {
       assert.equal(attempt.statusCode, 500);
       assert.equal(attempt.responseExcerpt, "down for maintenance");
@@ -159,9 +183,14 @@ describe("the message log", () => {
 
     const firstPage = (await server.api("GET", `/webhooks/${ids.failing}/messages/${ids.alphaCreated}/attempts?limit=2`)).body;
     assert.deepEqual([firstPage.results.length, firstPage.hasMore], [2, true]);
-    const secondPage = (await server.api("GET", `/webhooks/${ids.failing}/messages/${ids.alphaCreated}/attempts?limit=2&cursor=${encodeURIComponent(firstPage.nextCursor)}`)).body;
+    const secondPage = (
+      await server.api("GET", `/webhooks/${ids.failing}/messages/${ids.alphaCreated}/attempts?limit=2&cursor=${encodeURIComponent(firstPage.nextCursor)}`)
+    ).body;
     assert.deepEqual([secondPage.results.length, secondPage.hasMore, secondPage.nextCursor], [1, false, null]);
-    assert.deepEqual([...firstPage.results, ...secondPage.results].map((attempt: any) => attempt.id), atFailing.map((attempt: any) => attempt.id));
+    assert.deepEqual(
+      [...firstPage.results, ...secondPage.results].map((attempt: any) => attempt.id),
+      atFailing.map((attempt: any) => attempt.id),
+    );
   });
 
   test("bad filters, limits, cursors and ids are refused with a 400 naming the problem", async () => {
@@ -234,8 +263,15 @@ describe("tenant isolation of the message log", () => {
 
   test("nothing B tried reached A's consumers", async () => {
     const delivered = await allPages(server, `/webhooks/${ids.ok}/messages`);
-    assert.ok(delivered.every((message) => message.deliveries[0].attemptCount === 1), "no resend was scheduled");
-    await until(() => Promise.resolve(ok.received.length), (count) => count >= 4, "A's deliveries");
+    assert.ok(
+      delivered.every((message) => message.deliveries[0].attemptCount === 1),
+      "no resend was scheduled",
+    );
+    await until(
+      () => Promise.resolve(ok.received.length),
+      (count) => count >= 4,
+      "A's deliveries",
+    );
     assert.equal(new Set(ok.received.map((webhook) => webhook.headers["webhook-id"])).size, ok.received.length, "no message arrived twice");
   });
 });
@@ -247,14 +283,21 @@ describe("the messages CLI", () => {
     const failed = JSON.parse(await cli("messages", "list", "--client", server.clientId, "--webhook", ids.failing, "--status", "Failure", "--limit", "1"));
     assert.deepEqual([failed.results.length, failed.hasMore], [1, true]);
     const attempts = JSON.parse(await cli("messages", "attempts", ids.alphaCreated, "--client", server.clientId, "--webhook", ids.failing));
-    assert.deepEqual(attempts.results.map((attempt: any) => attempt.attemptNumber), [3, 2, 1]);
+    assert.deepEqual(
+      attempts.results.map((attempt: any) => attempt.attemptNumber),
+      [3, 2, 1],
+    );
     const message = JSON.parse(await cli("messages", "get", ids.alphaCreated, "--client", server.clientId));
     assert.equal(message.payload.id, ids.alphaCreated);
   });
 
   test("another client's message is not found, and bad input is reported", async () => {
     const b = await server.addClient("Client C");
-    await assert.rejects(cli("messages", "get", ids.alphaCreated, "--client", b.clientId), (error: { stderr: string }) => /Message not found/.test(error.stderr));
-    await assert.rejects(cli("messages", "list", "--client", server.clientId, "--status", "Lost"), (error: { stderr: string }) => /status must be one of/.test(error.stderr));
+    await assert.rejects(cli("messages", "get", ids.alphaCreated, "--client", b.clientId), (error: { stderr: string }) =>
+      /Message not found/.test(error.stderr),
+    );
+    await assert.rejects(cli("messages", "list", "--client", server.clientId, "--status", "Lost"), (error: { stderr: string }) =>
+      /status must be one of/.test(error.stderr),
+    );
   });
 });

@@ -7,7 +7,6 @@ import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
-
 /** A receiver that fails with 503 until `healthy` is set. */
 async function flakyReceiver(): Promise<{ receiver: Receiver; heal(): void }> {
   let healthy = false;
@@ -56,7 +55,10 @@ describe("resend", () => {
     const attempts = (await server.api("GET", `/messages/${messageId}/attempts`)).body.results;
     assert.deepEqual(
       attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.succeeded]),
-      [[2, 1, true], [1, 1, true]],
+      [
+        [2, 1, true],
+        [1, 1, true],
+      ],
       "the earlier attempt stays in the log under the first schedule",
     );
   });
@@ -97,7 +99,11 @@ describe("resend", () => {
       const attempts = (await server.api("GET", `/webhooks/${flakyId}/messages/${failed.id}/attempts`)).body.results;
       assert.deepEqual(
         attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.statusCode]),
-        [[2, 1, 200], [1, 2, 503], [1, 1, 503]],
+        [
+          [2, 1, 200],
+          [1, 2, 503],
+          [1, 1, 503],
+        ],
       );
     } finally {
       await flaky.close();
@@ -158,12 +164,22 @@ describe("recover", () => {
     const arrivals = (await flaky.receiver.waitFor(6 + 5)).slice(6);
     assert.deepEqual(new Set(arrivals.map(webhookIdOf)), new Set(inRange.map((message) => message.id)), "exactly the failed messages in the range");
     assert.ok(arrivals[4]!.receivedAt - requestedAt >= 800, "never faster than 5 per second");
-    const recovered = await until(() => withStatus(server, webhookId, "Success"), (ids) => ids.length === 5, "five recovered deliveries");
+    const recovered = await until(
+      () => withStatus(server, webhookId, "Success"),
+      (ids) => ids.length === 5,
+      "five recovered deliveries",
+    );
     assert.deepEqual(new Set(recovered), new Set(inRange.map((message) => message.id)));
     assert.deepEqual(await withStatus(server, webhookId, "Failure"), [failed[0].id], "the message before `since` stays failed");
 
     const attempts = (await server.api("GET", `/webhooks/${webhookId}/messages/${inRange[0].id}/attempts`)).body.results;
-    assert.deepEqual(attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.statusCode]), [[2, 1, 200], [1, 1, 503]]);
+    assert.deepEqual(
+      attempts.map((attempt: any) => [attempt.schedule, attempt.attemptNumber, attempt.statusCode]),
+      [
+        [2, 1, 200],
+        [1, 1, 503],
+      ],
+    );
   });
 
   test("a second recovery finds nothing more to send", async () => {
@@ -172,11 +188,27 @@ describe("recover", () => {
   });
 
   test("until bounds the range; the CLI recovers the same way", async () => {
-    const output = await runCli(server.database.url, "messages", "recover", "--client", server.clientId, "--webhook", webhookId, "--since", "2000-01-01", "--until", failed[1].generatedDate);
+    const output = await runCli(
+      server.database.url,
+      "messages",
+      "recover",
+      "--client",
+      server.clientId,
+      "--webhook",
+      webhookId,
+      "--since",
+      "2000-01-01",
+      "--until",
+      failed[1].generatedDate,
+    );
     assert.equal(JSON.parse(output.stdout).scheduled, 1);
     const [arrival] = (await flaky.receiver.waitFor(12)).slice(11);
     assert.equal(webhookIdOf(arrival!), failed[0].id);
-    await until(() => withStatus(server, webhookId, "Failure"), (ids) => ids.length === 0, "no failure left");
+    await until(
+      () => withStatus(server, webhookId, "Failure"),
+      (ids) => ids.length === 0,
+      "no failure left",
+    );
   });
 
   test("bad ranges, unknown and disabled consumers are refused", async () => {
@@ -295,7 +327,10 @@ describe("replay", () => {
       assert.equal(replay.body.scheduled, 6, "four from before, Live, and the one made while disabled");
       const events = (await receiver.waitFor(6)).map((webhook) => JSON.parse(webhook.body));
       assert.ok(events.some((event) => event.eventType === "company.created" && event.payload.id === whileDisabled));
-      assert.ok(events.some((event) => event.id === missed.ukConnection), "the connection event it subscribed to later");
+      assert.ok(
+        events.some((event) => event.id === missed.ukConnection),
+        "the connection event it subscribed to later",
+      );
     } finally {
       await receiver.close();
     }
@@ -310,7 +345,10 @@ describe("replay", () => {
       await receiver.waitFor(1);
       const logged = (await server.api("GET", `/messages/${example.body.id}`)).body;
       assert.equal(logged.example, true);
-      assert.deepEqual(logged.deliveries.map((delivery: any) => delivery.webhookId), [exampleTaker]);
+      assert.deepEqual(
+        logged.deliveries.map((delivery: any) => delivery.webhookId),
+        [exampleTaker],
+      );
 
       const other = await subscribe(server, receiver.url, ["company.created"]);
       const replay = await server.api("POST", `/webhooks/${other}/replay`, { since: logged.generatedDate });

@@ -17,9 +17,25 @@ const attemptsOnce = (server: TestServer, messageId: string, done: (attempts: an
   until(async () => (await server.api("GET", `/messages/${messageId}/attempts`)).body.results as any[], done, what);
 /** Publishes a read.completed with an Idempotency-Key, as the operator's scripts do; answers the event. */
 const publish = async (server: TestServer, companyId: string, key: string) =>
-  JSON.parse(await cli(server, "events", "publish", "read.completed", "--client", server.clientId, "--company", companyId, "--payload", '{"modifiedFromDate":"2024-05-01T00:00:00Z","dataTypes":[]}', "--idempotency-key", key));
+  JSON.parse(
+    await cli(
+      server,
+      "events",
+      "publish",
+      "read.completed",
+      "--client",
+      server.clientId,
+      "--company",
+      companyId,
+      "--payload",
+      '{"modifiedFromDate":"2024-05-01T00:00:00Z","dataTypes":[]}',
+      "--idempotency-key",
+      key,
+    ),
+  );
 /** The idempotency keys the database holds for the server's client. */
-const storedKeys = async (server: TestServer) => (await server.hookline.ctx.store.db.selectFrom("idempotency_keys").select("key").where("client_id", "=", server.clientId).execute()).map((row) => row.key);
+const storedKeys = async (server: TestServer) =>
+  (await server.hookline.ctx.store.db.selectFrom("idempotency_keys").select("key").where("client_id", "=", server.clientId).execute()).map((row) => row.key);
 
 describe("payload retention", () => {
   let server: TestServer;
@@ -57,7 +73,10 @@ describe("payload retention", () => {
     assert.ok(purged(delivered), "older messages were purged too");
     assert.equal(delivered.payload, null);
     assert.equal(delivered.eventType, "company.created");
-    assert.deepEqual(delivered.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]), [[ids.healthy, "Success"]]);
+    assert.deepEqual(
+      delivered.deliveries.map((delivery: any) => [delivery.webhookId, delivery.status]),
+      [[ids.healthy, "Success"]],
+    );
 
     const listed = await allPages(server, "/messages");
     const inList = listed.find((message) => message.id === ids.delivered);
@@ -140,14 +159,23 @@ describe("copies of payloads expire with them", () => {
     await createCompany(server, "Quoted Ltd");
     const messageId = webhookIdOf((await receiver.waitFor(1))[0]!);
     await messageOnce(server, messageId, purged, "the message's payload to be purged");
-    const [attempt] = await attemptsOnce(server, messageId, (attempts) => attempts.length === 1 && attempts[0].responseExcerpt === null, "the attempt's response excerpt to be emptied");
+    const [attempt] = await attemptsOnce(
+      server,
+      messageId,
+      (attempts) => attempts.length === 1 && attempts[0].responseExcerpt === null,
+      "the attempt's response excerpt to be emptied",
+    );
     assert.deepEqual([attempt.statusCode, attempt.succeeded, attempt.error], [200, true, null]);
   });
 
   test("an idempotency key, which keeps the published events, goes with the payloads though its TTL is longer, without another request from its client", async () => {
     const companyId = await createCompany(server, "Keyed Ltd");
     const first = await publish(server, companyId, "sync-1");
-    await until(() => storedKeys(server), (keys) => keys.length === 0, "the idempotency key to be deleted");
+    await until(
+      () => storedKeys(server),
+      (keys) => keys.length === 0,
+      "the idempotency key to be deleted",
+    );
     const again = await publish(server, companyId, "sync-1");
     assert.notEqual(again.id, first.id, "the key was forgotten: the same request publishes anew");
   });
@@ -172,7 +200,11 @@ describe("with payload retention off", () => {
     await attemptsOnce(server, messageId, (attempts) => attempts.length === 1, "the attempt to be recorded");
     await publish(server, companyId, "marker");
     // The run that deleted the key came after the attempt was recorded, so it looked at its excerpt too.
-    await until(() => storedKeys(server), (keys) => keys.length === 0, "the idempotency key to be deleted");
+    await until(
+      () => storedKeys(server),
+      (keys) => keys.length === 0,
+      "the idempotency key to be deleted",
+    );
     const [attempt] = (await server.api("GET", `/messages/${messageId}/attempts`)).body.results;
     assert.match(attempt.responseExcerpt, /^received \{/);
     const message = (await server.api("GET", `/messages/${messageId}`)).body;

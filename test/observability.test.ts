@@ -27,7 +27,12 @@ async function scrapeUntil(baseUrl: string, done: (text: string) => boolean, wha
     if (done(text)) return text;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`Timed out waiting for ${what}; last scrape:\n${text.split("\n").filter((line) => line.startsWith("hookline_")).join("\n")}`);
+  throw new Error(
+    `Timed out waiting for ${what}; last scrape:\n${text
+      .split("\n")
+      .filter((line) => line.startsWith("hookline_"))
+      .join("\n")}`,
+  );
 }
 
 describe("delivery metrics", () => {
@@ -49,14 +54,20 @@ describe("delivery metrics", () => {
 
   test("outcomes, attempt durations and HTTP requests are counted; the queue gauges return to zero once all is sent", async () => {
     const start = await scrape(server.baseUrl);
-    const outcome = (text: string, name: string) => sample(text, `hookline_delivery_outcomes_total{outcome="${name}"}`) - sample(start, `hookline_delivery_outcomes_total{outcome="${name}"}`);
-    const attempts = (text: string) => sample(text, "hookline_delivery_attempt_duration_seconds_count") - sample(start, "hookline_delivery_attempt_duration_seconds_count");
+    const outcome = (text: string, name: string) =>
+      sample(text, `hookline_delivery_outcomes_total{outcome="${name}"}`) - sample(start, `hookline_delivery_outcomes_total{outcome="${name}"}`);
+    const attempts = (text: string) =>
+      sample(text, "hookline_delivery_attempt_duration_seconds_count") - sample(start, "hookline_delivery_attempt_duration_seconds_count");
 
     for (const name of ["One", "Two", "Three"]) assert.equal((await server.api("POST", "/companies", { name })).status, 200);
     await ok.waitFor(3);
     await failing.waitFor(6);
 
-    const text = await scrapeUntil(server.baseUrl, (current) => outcome(current, "failed") === 3 && outcome(current, "success") === 3, "three successes and three final failures");
+    const text = await scrapeUntil(
+      server.baseUrl,
+      (current) => outcome(current, "failed") === 3 && outcome(current, "success") === 3,
+      "three successes and three final failures",
+    );
     assert.equal(outcome(text, "success"), 3, "one success per company for the working consumer");
     assert.equal(outcome(text, "retrying"), 3, "the failing consumer's first attempts, each with a retry scheduled");
     assert.equal(outcome(text, "failed"), 3, "its retries, with none left");
@@ -88,7 +99,11 @@ describe("queue gauges and worker-only processes", () => {
   test("pending deliveries and the age of the oldest due one grow while nothing sends them, and fall when a worker does", async () => {
     await server.api("POST", "/companies", { name: "Queued one" });
     await server.api("POST", "/companies", { name: "Queued two" });
-    const waiting = await scrapeUntil(server.baseUrl, (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2, "the oldest due delivery to age");
+    const waiting = await scrapeUntil(
+      server.baseUrl,
+      (text) => sample(text, "hookline_oldest_due_delivery_age_seconds") >= 0.2,
+      "the oldest due delivery to age",
+    );
     assert.equal(sample(waiting, "hookline_deliveries_pending"), 2);
 
     const worker = await startHookline(testConfig(server.database.url, { roles: "worker" }), {
@@ -113,7 +128,11 @@ describe("queue gauges and worker-only processes", () => {
     const workerUrl = `http://127.0.0.1:${port}`;
     try {
       await server.api("POST", "/companies", { name: "Sent by the worker" });
-      const counted = await scrapeUntil(workerUrl, (text) => sample(text, 'hookline_delivery_outcomes_total{outcome="success"}') === 1, "the worker to count its delivery");
+      const counted = await scrapeUntil(
+        workerUrl,
+        (text) => sample(text, 'hookline_delivery_outcomes_total{outcome="success"}') === 1,
+        "the worker to count its delivery",
+      );
       assert.equal(sample(counted, "hookline_delivery_attempt_duration_seconds_count"), 1);
       // The API process sent nothing, so it counts nothing: only the worker's own port shows the worker's deliveries.
       assert.equal(sample(await scrape(server.baseUrl), 'hookline_delivery_outcomes_total{outcome="success"}'), 0);
@@ -165,13 +184,26 @@ describe("readiness and correlation ids", () => {
     const successId = succeeded.headers.get("x-correlation-id");
     assert.ok(successId && successId !== correlationId);
 
-    const lines = server.logs().trim().split("\n").map((line) => JSON.parse(line));
+    const lines = server
+      .logs()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     const ofFailed = lines.filter((line) => line.correlationId === correlationId);
-    assert.deepEqual(ofFailed.map((line) => line.msg), ["incoming request", "request completed"]);
+    assert.deepEqual(
+      ofFailed.map((line) => line.msg),
+      ["incoming request", "request completed"],
+    );
     assert.equal(ofFailed[1].res.statusCode, 404);
-    assert.deepEqual(lines.filter((line) => line.correlationId === successId).map((line) => line.msg), ["incoming request", "request completed"]);
+    assert.deepEqual(
+      lines.filter((line) => line.correlationId === successId).map((line) => line.msg),
+      ["incoming request", "request completed"],
+    );
     const requestLines = lines.filter((line) => line.req !== undefined || line.res !== undefined);
     assert.ok(requestLines.length > 0);
-    assert.ok(requestLines.every((line) => typeof line.correlationId === "string"), "no request log line without a correlation id");
+    assert.ok(
+      requestLines.every((line) => typeof line.correlationId === "string"),
+      "no request log line without a correlation id",
+    );
   });
 });

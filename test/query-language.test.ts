@@ -19,7 +19,10 @@ test("conditions padded with hundreds of thousands of spaces parse to the same k
 
 test("a huge value without an operator, or a key followed by spaces and nothing else, is refused", () => {
   for (const query of [`region${spaces(HUGE)}uk`, `region =${spaces(HUGE)}`, `${spaces(HUGE)}= uk`, `${"a".repeat(HUGE)}${spaces(HUGE)}`]) {
-    assert.throws(() => parseQuery(query), (error: unknown) => error instanceof HooklineError && error.statusCode === 400 && /Malformed query/.test(error.message));
+    assert.throws(
+      () => parseQuery(query),
+      (error: unknown) => error instanceof HooklineError && error.statusCode === 400 && /Malformed query/.test(error.message),
+    );
   }
 });
 
@@ -31,7 +34,10 @@ test("the language reads as before: operators, quotes, alternatives", () => {
       { key: "c", operator: "!=", value: "3" },
     ],
   ]);
-  assert.deepEqual(parseQuery(`owningTeam = "invoice finance" || x~'y'`), [[{ key: "owningTeam", operator: "=", value: "invoice finance" }], [{ key: "x", operator: "~", value: "y" }]]);
+  assert.deepEqual(parseQuery(`owningTeam = "invoice finance" || x~'y'`), [
+    [{ key: "owningTeam", operator: "=", value: "invoice finance" }],
+    [{ key: "x", operator: "~", value: "y" }],
+  ]);
   // `>` followed by a value that starts with `=` is `>=`; a value may hold operators.
   assert.deepEqual(parseQuery("a>==b"), [[{ key: "a", operator: ">=", value: "=b" }]]);
   assert.deepEqual(parseQuery("a=b=c"), [[{ key: "a", operator: "=", value: "b=c" }]]);

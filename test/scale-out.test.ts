@@ -67,7 +67,11 @@ test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with 
 
   const store = await harness.store(database.url);
   await until("every delivery recorded as successful", async () => {
-    const pending = await store.db.selectFrom("deliveries").select((eb) => eb.fn.countAll<number>().as("count")).where("status", "<>", "Success").executeTakeFirstOrThrow();
+    const pending = await store.db
+      .selectFrom("deliveries")
+      .select((eb) => eb.fn.countAll<number>().as("count"))
+      .where("status", "<>", "Success")
+      .executeTakeFirstOrThrow();
     return Number(pending.count) === 0 || `${pending.count} deliveries not yet successful`;
   });
 
@@ -79,7 +83,11 @@ test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with 
     duplicates += ids.length - unique.size;
   }
   // A machine loaded by other tests can make a receiver answer after the attempt timed out: such an attempt is retried, and may arrive twice.
-  const failed = await store.db.selectFrom("attempts").select((eb) => eb.fn.countAll<number>().as("count")).where("succeeded", "=", 0).executeTakeFirstOrThrow();
+  const failed = await store.db
+    .selectFrom("attempts")
+    .select((eb) => eb.fn.countAll<number>().as("count"))
+    .where("succeeded", "=", 0)
+    .executeTakeFirstOrThrow();
   assert.ok(
     duplicates <= IN_FLIGHT + Number(failed.count),
     `${duplicates} duplicates with ${failed.count} failed attempts: only what the killed worker had in flight, unrecorded, and retried attempts may repeat`,
@@ -92,6 +100,9 @@ test(`1 API + 3 worker processes deliver ${COMPANIES * CONSUMERS} webhooks with 
     .groupBy("delivery_id")
     .execute();
   assert.equal(successes.length, COMPANIES * CONSUMERS);
-  assert.ok(successes.every((row) => Number(row.count) === 1), "each delivery has exactly one recorded success");
+  assert.ok(
+    successes.every((row) => Number(row.count) === 1),
+    "each delivery has exactly one recorded success",
+  );
   t.diagnostic(`killed a worker after ${killedAt} deliveries; ${duplicates} duplicates; ${failed.count} failed attempts`);
 });

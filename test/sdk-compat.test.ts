@@ -57,17 +57,26 @@ describe("companies", () => {
     assert.equal(first.totalResults, 5);
     assert.equal(first.pageNumber, 1);
     assert.equal(first.pageSize, 2);
-    assert.deepEqual(first.results?.map((company) => company.name), ["Paged 1", "Paged 2"]);
+    assert.deepEqual(
+      first.results?.map((company) => company.name),
+      ["Paged 1", "Paged 2"],
+    );
     assert.ok(first.links.next?.href?.includes("page=2"));
     assert.equal(first.links.previous, undefined);
 
     const last = await sdk.companies.list({ page: 3, pageSize: 2, query: "batch = paging", orderBy: "name" });
-    assert.deepEqual(last.results?.map((company) => company.name), ["Paged 5"]);
+    assert.deepEqual(
+      last.results?.map((company) => company.name),
+      ["Paged 5"],
+    );
     assert.equal(last.links.next, undefined);
     assert.ok(last.links.previous?.href?.includes("page=2"));
 
     const even = await sdk.companies.list({ query: "batch = paging && parity = even", orderBy: "-name" });
-    assert.deepEqual(even.results?.map((company) => company.name), ["Paged 4", "Paged 2"]);
+    assert.deepEqual(
+      even.results?.map((company) => company.name),
+      ["Paged 4", "Paged 2"],
+    );
     const notOdd = await sdk.companies.list({ query: "batch = paging && parity != odd" });
     assert.equal(notOdd.totalResults, 2);
     const contains = await sdk.companies.list({ query: "name ~ Paged && parity = odd" });
@@ -77,7 +86,11 @@ describe("companies", () => {
     await sdk.companies.create({ name: "Discounted", tags: { offer: "50% off_today" } });
     await sdk.companies.create({ name: "Discounted too", tags: { offer: "500 off today" } });
     const literal = await sdk.companies.list({ query: "offer ~ 0% off_" });
-    assert.deepEqual(literal.results?.map((company) => company.name), ["Discounted"], "% and _ are matched literally");
+    assert.deepEqual(
+      literal.results?.map((company) => company.name),
+      ["Discounted"],
+      "% and _ are matched literally",
+    );
   });
 });
 
@@ -111,7 +124,11 @@ describe("connections", () => {
     assert.deepEqual(list.results?.[0], connection);
     assert.deepEqual((await sdk.companies.get({ companyId: company.id })).dataConnections, [connection]);
 
-    const rejected = await sdk.connections.updateAuthorization({ companyId: company.id, connectionId: connection.id, requestBody: { username: "sandbox", password: "wrong" } });
+    const rejected = await sdk.connections.updateAuthorization({
+      companyId: company.id,
+      connectionId: connection.id,
+      requestBody: { username: "sandbox", password: "wrong" },
+    });
     assert.equal(rejected.status, "PendingAuth");
     assert.equal(rejected.dataConnectionErrors?.[0]?.statusCode, "401");
     assert.equal(rejected.dataConnectionErrors?.[0]?.status, "Active");
@@ -129,12 +146,18 @@ describe("connections", () => {
     assert.equal(linkedOnly.totalResults, 0);
 
     await sdk.connections.delete({ companyId: company.id, connectionId: connection.id });
-    await assert.rejects(sdk.connections.get({ companyId: company.id, connectionId: connection.id }), (error: { statusCode?: number }) => error.statusCode === 404);
+    await assert.rejects(
+      sdk.connections.get({ companyId: company.id, connectionId: connection.id }),
+      (error: { statusCode?: number }) => error.statusCode === 404,
+    );
   });
 
   test("an unknown platform key is refused and creates nothing", async () => {
     const company = await server.sdk.companies.create({ name: "No such platform" });
-    await assert.rejects(server.sdk.connections.create({ companyId: company.id, requestBody: { platformKey: "abcd" } }), (error: { statusCode?: number }) => error.statusCode === 404);
+    await assert.rejects(
+      server.sdk.connections.create({ companyId: company.id, requestBody: { platformKey: "abcd" } }),
+      (error: { statusCode?: number }) => error.statusCode === 404,
+    );
     assert.equal((await server.sdk.connections.list({ companyId: company.id })).totalResults, 0);
   });
 });
@@ -142,7 +165,12 @@ describe("connections", () => {
 describe("webhook consumers", () => {
   test("create, list and delete consumers", async () => {
     const { sdk } = server;
-    const consumer = await sdk.webhooks.createConsumer({ url: receiver.url, eventTypes: ["connection.failed", "company.created"], companyTags: ["region:us"], disabled: false });
+    const consumer = await sdk.webhooks.createConsumer({
+      url: receiver.url,
+      eventTypes: ["connection.failed", "company.created"],
+      companyTags: ["region:us"],
+      disabled: false,
+    });
     assert.equal(consumer.url, receiver.url);
     assert.deepEqual(consumer.eventTypes, ["connection.failed", "company.created"]);
     assert.deepEqual(consumer.companyTags, ["region:us"]);

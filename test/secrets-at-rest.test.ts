@@ -87,7 +87,11 @@ describe("secrets at rest", () => {
     await db.updateTable("consumers").set({ signing_secret }).where("id", "=", target).execute();
 
     await server.api("POST", "/companies", { name: "Copied" });
-    const { attempts } = await until(() => recorded(server, target), ({ deliveries }) => deliveries[0]?.status === "Failure", "the delivery to fail");
+    const { attempts } = await until(
+      () => recorded(server, target),
+      ({ deliveries }) => deliveries[0]?.status === "Failure",
+      "the delivery to fail",
+    );
     assert.equal(attempts[0]!.status_code, null);
     assert.match(String(attempts[0]!.error), /signing secret cannot be decrypted/);
     const [webhook] = await receiver.waitFor(1);
@@ -103,7 +107,11 @@ describe("secrets at rest", () => {
     const { db } = server.hookline.ctx.store;
     await db
       .updateTable("consumers")
-      .set({ signing_secret: secret, previous_secrets: JSON.stringify([{ key: previous, expiresAt: Date.now() + 3_600_000 }]), custom_headers: JSON.stringify({ Authorization: token }) })
+      .set({
+        signing_secret: secret,
+        previous_secrets: JSON.stringify([{ key: previous, expiresAt: Date.now() + 3_600_000 }]),
+        custom_headers: JSON.stringify({ Authorization: token }),
+      })
       .where("id", "=", id)
       .execute();
     assert.equal((await server.api("GET", `/webhooks/${id}/secret`)).body.key, secret);
@@ -164,7 +172,10 @@ test("rotating HOOKLINE_ENCRYPTION_KEY: processes with either key first run side
 
   // Mid-rotation: an API process already sealing under the new key beside a worker still sealing under the old one; each opens both.
   const apiProcess = await harness.serve(database.url, { roles: "api", env: { HOOKLINE_ENCRYPTION_KEY: `${nextKey},${oldKey}` } });
-  const worker = await harness.serve(database.url, { roles: "worker", env: { HOOKLINE_ENCRYPTION_KEY: `${oldKey},${nextKey}`, HOOKLINE_WORKER_IDLE_POLL: "200ms" } });
+  const worker = await harness.serve(database.url, {
+    roles: "worker",
+    env: { HOOKLINE_ENCRYPTION_KEY: `${oldKey},${nextKey}`, HOOKLINE_WORKER_IDLE_POLL: "200ms" },
+  });
   const during = (method: string, path: string, body?: unknown) => callApi(apiProcess.baseUrl, apiKey, method, path, body);
   assert.equal((await during("PUT", `/webhooks/${id}/headers`, { headers: { Authorization: "Bearer during rotation" } })).status, 200);
   await during("POST", "/companies", { name: "During rotation" });
@@ -203,29 +214,40 @@ test("rotating HOOKLINE_ENCRYPTION_KEY: processes with either key first run side
   assert.equal(receiver.received.length, 2, "nothing was sent");
 });
 
-test("without HOOKLINE_ENCRYPTION_KEY, SQLite makes a key file beside the database on the first start (owner-only, logged with its place) and reuses it", { skip: testDialect !== "sqlite" && "SQLite only" }, async (t) => {
-  const harness = new Harness(t);
-  const database = await harness.database();
-  const keyFile = join(dirname(database.url.replace(/^sqlite:/, "")), "encryption.key");
-  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_LOG_LEVEL: "info" } });
-  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
-  const key = readFileSync(keyFile, "utf8").trim();
-  assert.equal(Buffer.from(key, "base64").length, 32);
-  const logged = server.logs().split("\n").find((line) => line.includes("Generated the encryption key"));
-  assert.ok(logged?.includes(keyFile), "the log says where the key is");
-  assert.ok(!server.logs().includes(key), "never the key itself");
+test(
+  "without HOOKLINE_ENCRYPTION_KEY, SQLite makes a key file beside the database on the first start (owner-only, logged with its place) and reuses it",
+  { skip: testDialect !== "sqlite" && "SQLite only" },
+  async (t) => {
+    const harness = new Harness(t);
+    const database = await harness.database();
+    const keyFile = join(dirname(database.url.replace(/^sqlite:/, "")), "encryption.key");
+    const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_LOG_LEVEL: "info" } });
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const key = readFileSync(keyFile, "utf8").trim();
+    assert.equal(Buffer.from(key, "base64").length, 32);
+    const logged = server
+      .logs()
+      .split("\n")
+      .find((line) => line.includes("Generated the encryption key"));
+    assert.ok(logged?.includes(keyFile), "the log says where the key is");
+    assert.ok(!server.logs().includes(key), "never the key itself");
 
-  const id = (await api("POST", "/webhooks", { url: "https://127.0.0.1:9/hooks", eventTypes: ["company.created"] })).body.id;
-  const secret = (await api("GET", `/webhooks/${id}/secret`)).body.key;
-  const client = CertificateAuthority.create("Key file CA").issue("hookline-client", "client");
-  assert.equal((await api("PUT", `/webhooks/${id}/mtls`, { privateKey: client.privateKey, certificate: client.certificate })).status, 200, "mTLS has a key to seal with");
-  assert.deepEqual(await server.stop(), { code: 0, signal: null });
+    const id = (await api("POST", "/webhooks", { url: "https://127.0.0.1:9/hooks", eventTypes: ["company.created"] })).body.id;
+    const secret = (await api("GET", `/webhooks/${id}/secret`)).body.key;
+    const client = CertificateAuthority.create("Key file CA").issue("hookline-client", "client");
+    assert.equal(
+      (await api("PUT", `/webhooks/${id}/mtls`, { privateKey: client.privateKey, certificate: client.certificate })).status,
+      200,
+      "mTLS has a key to seal with",
+    );
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
 
-  const second = await harness.serve(database.url, { env: { HOOKLINE_LOG_LEVEL: "info" } });
-  assert.equal(readFileSync(keyFile, "utf8").trim(), key, "the key file is reused");
-  assert.doesNotMatch(second.logs(), /Generated the encryption key/);
-  assert.equal((await callApi(second.baseUrl, apiKey, "GET", `/webhooks/${id}/secret`)).body.key, secret);
-});
+    const second = await harness.serve(database.url, { env: { HOOKLINE_LOG_LEVEL: "info" } });
+    assert.equal(readFileSync(keyFile, "utf8").trim(), key, "the key file is reused");
+    assert.doesNotMatch(second.logs(), /Generated the encryption key/);
+    assert.equal((await callApi(second.baseUrl, apiKey, "GET", `/webhooks/${id}/secret`)).body.key, secret);
+  },
+);
 
 test("PostgreSQL refuses to start without HOOKLINE_ENCRYPTION_KEY, saying why", { skip: testDialect !== "postgres" && "PostgreSQL only" }, async (t) => {
   const harness = new Harness(t);

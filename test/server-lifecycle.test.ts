@@ -27,7 +27,18 @@ test("the first start creates a client and prints the API URL, the OpenAPI URL a
   const document = (await callApi(first.baseUrl, null, "GET", "/openapi.json")).body;
   assert.equal(document.servers[0].url, first.baseUrl);
   const operations = Object.values(document.paths).flatMap((item: any) => Object.values(item).map((operation: any) => operation.operationId));
-  for (const operationId of ["list-companies", "create-company", "delete-company", "create-connection", "unlink-connection", "update-connection-authorization", "list-integrations", "create-webhook-consumer", "delete-api-key", "get-webhook-consumer-secret"]) {
+  for (const operationId of [
+    "list-companies",
+    "create-company",
+    "delete-company",
+    "create-connection",
+    "unlink-connection",
+    "update-connection-authorization",
+    "list-integrations",
+    "create-webhook-consumer",
+    "delete-api-key",
+    "get-webhook-consumer-secret",
+  ]) {
     assert.ok(operations.includes(operationId), `${operationId} is documented`);
   }
   assert.ok(!operations.includes("get-company-access-token"), "operations Hookline does not implement are left out");
@@ -44,7 +55,10 @@ test("the first start creates a client and prints the API URL, the OpenAPI URL a
 
 async function stopsListening(baseUrl: string): Promise<void> {
   for (let tries = 0; tries < 200; tries++) {
-    const listening = await fetch(`${baseUrl}/healthz`).then(() => true, () => false);
+    const listening = await fetch(`${baseUrl}/healthz`).then(
+      () => true,
+      () => false,
+    );
     if (!listening) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

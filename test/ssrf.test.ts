@@ -46,7 +46,11 @@ test("an allow-listed loopback consumer is refused at connect time once the oper
 
   const store = await harness.store(database.url);
   // Its DNS record is deleted after it was saved: the stored URL now names a host that does not resolve.
-  await store.db.updateTable("consumers").set({ url: `http://${UNRESOLVABLE}:${receiver.port}/stops-resolving` }).where("id", "=", consumerIds.stopsResolving!).execute();
+  await store.db
+    .updateTable("consumers")
+    .set({ url: `http://${UNRESOLVABLE}:${receiver.port}/stops-resolving` })
+    .where("id", "=", consumerIds.stopsResolving!)
+    .execute();
 
   const strict = await harness.serve(database.url, { env: { ...env, HOOKLINE_ALLOWED_CIDRS: "" } });
   const api = (method: string, path: string, body?: unknown) =>
@@ -102,7 +106,13 @@ describe("consumer URLs must lead to global unicast addresses", () => {
     "http://[fd00::1]/",
     "http://[ff02::1]/",
   ];
-  const accepted = ["http://8.8.8.8/hooks", "http://[2606:4700:4700::1111]/hooks", "http://[::ffff:8.8.8.8]/hooks", "http://[64:ff9b::808:808]/hooks", "http://[2002:808:808::1]/hooks"];
+  const accepted = [
+    "http://8.8.8.8/hooks",
+    "http://[2606:4700:4700::1111]/hooks",
+    "http://[::ffff:8.8.8.8]/hooks",
+    "http://[64:ff9b::808:808]/hooks",
+    "http://[2002:808:808::1]/hooks",
+  ];
 
   test("non-global addresses of both families are refused with one answer, IPv6 forms embedding IPv4 judged by it; global ones are saved", async () => {
     const answers = await Promise.all(refused.map((url) => server.api("POST", "/webhooks", { url, eventTypes: ["company.created"] })));
@@ -153,18 +163,30 @@ describe("allow-listed ranges match both families", () => {
   }
 
   test("an IPv4 range admits the IPv4-mapped form of its addresses, not the IPv4-compatible one", async () => {
-    await deliveredTo("127.0.0.0/8", [`http://[::ffff:127.0.0.1]:${receiver.port}/mapped`, `http://127.0.0.1:${receiver.port}/v4`], [`http://[::127.0.0.1]:${receiver.port}/compatible`]);
+    await deliveredTo(
+      "127.0.0.0/8",
+      [`http://[::ffff:127.0.0.1]:${receiver.port}/mapped`, `http://127.0.0.1:${receiver.port}/v4`],
+      [`http://[::127.0.0.1]:${receiver.port}/compatible`],
+    );
   });
 
   test("a ::ffff: range admits the IPv4 addresses it maps, by address and by name", async () => {
-    await deliveredTo("::ffff:127.0.0.0/104", [`http://127.0.0.1:${receiver.port}/v4`, `http://localhost:${receiver.port}/name`], ["http://10.0.0.1/", "http://[::1]/"]);
+    await deliveredTo(
+      "::ffff:127.0.0.0/104",
+      [`http://127.0.0.1:${receiver.port}/v4`, `http://localhost:${receiver.port}/name`],
+      ["http://10.0.0.1/", "http://[::1]/"],
+    );
   });
 });
 
 test("the lookup that guards connections judges IPv4-mapped answers by their IPv4 address", async (t) => {
   const lookup = (policy: DestinationPolicy) =>
-    new Promise<string | LookupAddress[]>((resolve) => policy.lookup("localhost", { family: 6, hints: V4MAPPED, all: true }, (error, addresses) => resolve(error?.code ?? addresses)));
-  const native = await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup("localhost", { family: 6, hints: V4MAPPED, all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+    new Promise<string | LookupAddress[]>((resolve) =>
+      policy.lookup("localhost", { family: 6, hints: V4MAPPED, all: true }, (error, addresses) => resolve(error?.code ?? addresses)),
+    );
+  const native = await new Promise<LookupAddress[]>((resolve, reject) =>
+    dnsLookup("localhost", { family: 6, hints: V4MAPPED, all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+  );
   if (!native.every((entry) => entry.address === "::ffff:127.0.0.1")) return t.skip("localhost has a native IPv6 address here, so the resolver maps nothing");
   assert.deepEqual(await lookup(new DestinationPolicy(["127.0.0.0/8"])), native);
   assert.deepEqual(await lookup(new DestinationPolicy(["::ffff:127.0.0.0/104"])), native);
@@ -173,7 +195,11 @@ test("the lookup that guards connections judges IPv4-mapped answers by their IPv
 });
 
 test("HOOKLINE_ALLOWED_CIDRS takes full CIDRs of both families and refuses anything else, naming the value", () => {
-  assert.deepEqual(loadConfig({ HOOKLINE_ALLOWED_CIDRS: " 10.0.0.0/8, fd00::/8 ,::ffff:10.0.0.0/104" }).allowedCidrs, ["10.0.0.0/8", "fd00::/8", "::ffff:10.0.0.0/104"]);
+  assert.deepEqual(loadConfig({ HOOKLINE_ALLOWED_CIDRS: " 10.0.0.0/8, fd00::/8 ,::ffff:10.0.0.0/104" }).allowedCidrs, [
+    "10.0.0.0/8",
+    "fd00::/8",
+    "::ffff:10.0.0.0/104",
+  ]);
   assert.deepEqual(loadConfig({}).allowedCidrs, []);
   for (const bad of ["10/8", "10.0/16", "127.0.0.1", "10.0.0.0/33", "fd00::/129", "010.0.0.0/8", "localhost/32", "fe80::1%eth0/64"]) {
     assert.throws(

@@ -4,7 +4,6 @@ import { runCli } from "./support/cli.ts";
 import { Receiver } from "./support/receiver.ts";
 import { basicAuth, callApi, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
 
-
 let server: TestServer;
 let receiver: Receiver;
 
@@ -88,10 +87,7 @@ describe("the CLI manages clients and keys", () => {
 
     const listing = await cli("keys", "list", "--client", clientB.clientId);
     const listed: Array<{ id: string; name: string | null; apiKey: string }> = JSON.parse(listing);
-    assert.deepEqual(
-      listed.map((key) => key.id).sort(),
-      [clientB.apiKeyId, created.id].sort(),
-    );
+    assert.deepEqual(listed.map((key) => key.id).sort(), [clientB.apiKeyId, created.id].sort());
     for (const key of listed) assert.match(key.apiKey, /^\*{4}.{4}$/);
     assert.equal(listed.find((key) => key.id === created.id)!.apiKey, `****${created.apiKey.slice(-4)}`);
     assert.ok(!listing.includes(created.apiKey) && !listing.includes(clientB.apiKey), "keys list never prints a full key");
@@ -105,7 +101,10 @@ describe("the CLI manages clients and keys", () => {
     assert.match(await cli("keys", "revoke", created.id, "--client", clientB.clientId), new RegExp(`Revoked ${created.id}`));
     assertErrorMessage(await callApi(server.baseUrl, created.apiKey, "GET", "/companies"), 401, "revoked key");
     assert.equal((await asB("GET", "/companies")).status, 200, "B's other key is untouched");
-    assert.deepEqual(JSON.parse(await cli("keys", "list", "--client", clientB.clientId)).map((key: any) => key.id), [clientB.apiKeyId]);
+    assert.deepEqual(
+      JSON.parse(await cli("keys", "list", "--client", clientB.clientId)).map((key: any) => key.id),
+      [clientB.apiKeyId],
+    );
   });
 
   test("keys create for an unknown client fails without making a key", async () => {
@@ -156,9 +155,15 @@ describe("one client cannot see or touch another's resources", () => {
     assert.equal(company.status, 200);
     assert.equal(company.body.name, a.companyName);
     assert.deepEqual(company.body.tags, { region: "uk" });
-    assert.deepEqual(company.body.dataConnections.map((connection: any) => [connection.id, connection.status]), [[a.connectionId, "PendingAuth"]]);
+    assert.deepEqual(
+      company.body.dataConnections.map((connection: any) => [connection.id, connection.status]),
+      [[a.connectionId, "PendingAuth"]],
+    );
     assert.equal((await server.api("GET", `/webhooks/${a.webhookId}/secret`)).body.key, a.secret);
-    assert.deepEqual((await server.api("GET", "/webhooks")).body.results.map((consumer: any) => consumer.id), [a.webhookId]);
+    assert.deepEqual(
+      (await server.api("GET", "/webhooks")).body.results.map((consumer: any) => consumer.id),
+      [a.webhookId],
+    );
     assert.equal((await server.api("GET", "/companies")).status, 200, "A's key was not revoked by B");
   });
 
@@ -173,7 +178,11 @@ describe("one client cannot see or touch another's resources", () => {
     assert.ok((await asB("GET", "/apiKeys")).body.results.every((key: any) => key.id !== a.apiKeyId));
 
     const aCompanies = await server.api("GET", "/companies");
-    assert.deepEqual(aCompanies.body.results.map((company: any) => company.id), [a.companyId], "A does not see B's companies either");
+    assert.deepEqual(
+      aCompanies.body.results.map((company: any) => company.id),
+      [a.companyId],
+      "A does not see B's companies either",
+    );
     assert.ok((await server.api("GET", "/apiKeys")).body.results.every((key: any) => key.id !== clientB.apiKeyId));
   });
 

@@ -63,7 +63,10 @@ program
         // First start: make a client so the API is usable at once. The key is shown this one time only.
         const client = await createClient(hookline.ctx, "Default client");
         const key = await createApiKey(hookline.ctx, client.id, "first key");
-        lines.push(`Created client "${client.name}" (${client.id}).`, `API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`);
+        lines.push(
+          `Created client "${client.name}" (${client.id}).`,
+          `API key (shown once; send it as "Authorization: Basic <base64 of the key>"): ${key.apiKey}`,
+        );
       }
       announce(lines);
     }

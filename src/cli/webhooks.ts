@@ -59,11 +59,18 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
       withContext(async (ctx) => printJson(await updateConsumer(ctx, options.client, webhookId, updateFrom(options)))),
     );
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     webhooks
       .command(`${action} <webhookId>`)
       .addOption(clientOption)
-      .description(enabled ? "Enable a consumer: attempts that fall due from now on are made" : "Disable a consumer: attempts that fall due are skipped until it is enabled")
+      .description(
+        enabled
+          ? "Enable a consumer: attempts that fall due from now on are made"
+          : "Disable a consumer: attempts that fall due are skipped until it is enabled",
+      )
       .action((webhookId: string, options: { client: string }) =>
         withContext(async (ctx) => printJson(await setConsumerEnabled(ctx, options.client, webhookId, enabled))),
       );

@@ -49,7 +49,11 @@ function attemptRequestOf(
  * Packs the bodies of these deliveries' messages, each once, and the attempt
  * requests pointing into them, with the secrets `secretsOf` opens for each.
  */
-export function sendBatchOf(deliveries: readonly DueDelivery[], bodies: ReadonlyMap<string, string>, secretsOf: (delivery: DueDelivery) => OpenedSecrets | Unsendable): SendBatch {
+export function sendBatchOf(
+  deliveries: readonly DueDelivery[],
+  bodies: ReadonlyMap<string, string>,
+  secretsOf: (delivery: DueDelivery) => OpenedSecrets | Unsendable,
+): SendBatch {
   const spans = new Map<string, readonly [number, number]>();
   let size = 0;
   for (const { messageId } of deliveries) {
@@ -80,7 +84,12 @@ export interface BatchSender {
 /** Signs one attempt with every active secret, at the time it starts, and sends it. */
 export async function makeAttempt(sender: WebhookSender, clock: Clock, request: SendableAttempt, body: Buffer): Promise<AttemptResult> {
   const startedAt = clock.now();
-  const headers = signatureHeaders(activeSecrets(request.signingSecret, request.previousSecrets, startedAt), request.messageId, Math.floor(startedAt / 1000), body);
+  const headers = signatureHeaders(
+    activeSecrets(request.signingSecret, request.previousSecrets, startedAt),
+    request.messageId,
+    Math.floor(startedAt / 1000),
+    body,
+  );
   const result = await sender.send({ url: request.url, headers, body, customHeaders: request.customHeaders, clientCertificate: request.clientCertificate });
   return { ...result, startedAt };
 }

@@ -75,7 +75,12 @@ export async function recordHealthChanges(tx: Tx, wakeWorkers: () => void, now: 
 
 /** "5 days", "36 hours", "90 seconds": the period in its largest whole unit. */
 function formatPeriod(ms: number): string {
-  for (const [unit, size] of [["day", 86_400_000], ["hour", 3_600_000], ["minute", 60_000], ["second", 1000]] as const) {
+  for (const [unit, size] of [
+    ["day", 86_400_000],
+    ["hour", 3_600_000],
+    ["minute", 60_000],
+    ["second", 1000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size} ${unit}${ms === size ? "" : "s"}`;
   }
   return `${ms} ms`;

@@ -68,7 +68,10 @@ export async function startSenderThread(config: Config, log: Logger): Promise<Se
     thread.on("exit", (code) => {
       if (stopping) return;
       const reason = failure === undefined ? `it exited with code ${code}` : describe(failure);
-      log.error({ code, err: failure, batches: running.pending.size }, "sender thread failed; its batches are recorded as failed attempts and a new thread takes over");
+      log.error(
+        { code, err: failure, batches: running.pending.size },
+        "sender thread failed; its batches are recorded as failed attempts and a new thread takes over",
+      );
       for (const batch of running.pending.values()) batch.reject(new Error(`the sender thread failed: ${reason}`));
       running.pending.clear();
       // One that never started is started again by the next batch, not in a loop here.

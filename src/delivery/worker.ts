@@ -98,12 +98,17 @@ export class DeliveryWorker {
     const claimed = lease.ids.length;
     if (batch.length === 0) return { claimed, next: null };
     // Attempts that fall due while a consumer is disabled are skipped, not postponed; a lost claim is counted, not sent.
-    const results = await this.send(batch.filter((delivery) => !delivery.disabled && delivery.lostClaims === 0), bodies);
+    const results = await this.send(
+      batch.filter((delivery) => !delivery.disabled && delivery.lostClaims === 0),
+      bodies,
+    );
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
     let sent = 0;
     const updates = batch.map((delivery): DeliveryUpdate => {
-      const attempt = delivery.disabled ? null : this.attemptRecord(delivery, delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!);
+      const attempt = delivery.disabled
+        ? null
+        : this.attemptRecord(delivery, delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!);
       const attemptCount = delivery.attemptCount + 1;
       const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
@@ -163,14 +168,30 @@ export class DeliveryWorker {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");
       const startedAt = this.clock.now();
-      return deliveries.map(() => ({ statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: `Outcome unknown: ${reason}`, startedAt }));
+      return deliveries.map(() => ({
+        statusCode: null,
+        durationMs: 0,
+        responseExcerpt: null,
+        succeeded: false,
+        error: `Outcome unknown: ${reason}`,
+        startedAt,
+      }));
     }
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
     // Guarded: building the log record for every attempt costs the hot path even when debug is off.
     if (this.debug) {
-      this.log.debug({ messageId: delivery.messageId, consumerId: delivery.consumerId, attempt: delivery.attemptCount + 1, statusCode: result.statusCode, succeeded: result.succeeded }, "delivery attempt");
+      this.log.debug(
+        {
+          messageId: delivery.messageId,
+          consumerId: delivery.consumerId,
+          attempt: delivery.attemptCount + 1,
+          statusCode: result.statusCode,
+          succeeded: result.succeeded,
+        },
+        "delivery attempt",
+      );
     }
     return {
       id: newId(),
@@ -216,5 +237,12 @@ export class DeliveryWorker {
  */
 function lostAttempt(lostClaims: number, now: number): AttemptResult {
   const claims = lostClaims === 1 ? "the last claim" : `the last ${lostClaims} claims`;
-  return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error: `Outcome unknown: the worker holding ${claims} stopped before recording it`, startedAt: now };
+  return {
+    statusCode: null,
+    durationMs: 0,
+    responseExcerpt: null,
+    succeeded: false,
+    error: `Outcome unknown: the worker holding ${claims} stopped before recording it`,
+    startedAt: now,
+  };
 }

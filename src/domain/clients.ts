@@ -17,7 +17,10 @@ const hashKey = (apiKey: string) => createHash("sha256").update(apiKey).digest("
 
 export async function createClient(ctx: DomainContext, name: string): Promise<Client> {
   const client = { id: newId(), name };
-  await ctx.store.db.insertInto("clients").values({ ...client, created_at: ctx.clock.now() }).execute();
+  await ctx.store.db
+    .insertInto("clients")
+    .values({ ...client, created_at: ctx.clock.now() })
+    .execute();
   return client;
 }
 

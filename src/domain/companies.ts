@@ -86,7 +86,10 @@ export async function findCompanies(db: Kysely<Database>, clientId: string, comp
     .where("client_id", "=", clientId)
     .where("id", "in", companyIds)
     .execute();
-  const tags = await loadTags(db, rows.map((row) => row.id));
+  const tags = await loadTags(
+    db,
+    rows.map((row) => row.id),
+  );
   return new Map(rows.map((row) => [row.id, { ...row, tags: tags.get(row.id)! }]));
 }
 
@@ -152,13 +155,22 @@ export async function listCompanies(ctx: DomainContext, clientId: string, reques
   });
   if (where) filtered = filtered.where(where);
   const { rows, total } = await fetchPage(filtered, request, (query) =>
-    query.select(["companies.id", "companies.name", "companies.description", "companies.created_at"]).orderBy(order.column, order.direction).orderBy("companies.id"),
+    query
+      .select(["companies.id", "companies.name", "companies.description", "companies.created_at"])
+      .orderBy(order.column, order.direction)
+      .orderBy("companies.id"),
   );
   return pageEnvelope("/companies", request, await toResources(ctx, ctx.store.db, clientId, rows), total);
 }
 
 /** Replaces name, description and tags (absent ones are cleared); PATCH keeps what is absent. */
-export async function changeCompany(ctx: DomainContext, clientId: string, companyId: string, input: Partial<CompanyInput>, mode: "replace" | "update"): Promise<CompanyResource> {
+export async function changeCompany(
+  ctx: DomainContext,
+  clientId: string,
+  companyId: string,
+  input: Partial<CompanyInput>,
+  mode: "replace" | "update",
+): Promise<CompanyResource> {
   return ctx.store.transaction(async (tx) => {
     const existing = await findCompany(tx, clientId, companyId);
     const next = {

@@ -32,13 +32,24 @@ export async function loadConnections(
   const rows =
     scope.rows ??
     (scope.companyIds && scope.companyIds.length > 0
-      ? await db.selectFrom("connections").select(CONNECTION_COLUMNS).where("client_id", "=", clientId).where("company_id", "in", scope.companyIds).orderBy("created_at").orderBy("id").execute()
+      ? await db
+          .selectFrom("connections")
+          .select(CONNECTION_COLUMNS)
+          .where("client_id", "=", clientId)
+          .where("company_id", "in", scope.companyIds)
+          .orderBy("created_at")
+          .orderBy("id")
+          .execute()
       : []);
   if (rows.length === 0) return [];
   const errors = await db
     .selectFrom("connection_errors")
     .selectAll()
-    .where("connection_id", "in", rows.map((row) => row.id))
+    .where(
+      "connection_id",
+      "in",
+      rows.map((row) => row.id),
+    )
     .orderBy("errored_at")
     .orderBy("id")
     .execute();
@@ -122,8 +133,18 @@ export async function createConnection(ctx: DomainContext, clientId: string, com
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx, wake) => {
     const company = await findCompany(tx, clientId, companyId);
-    const row: ConnectionRow = { id: newId(), company_id: companyId, integration_key: integration.key, status: "PendingAuth", created_at: now, last_sync_at: null };
-    await tx.insertInto("connections").values({ ...row, client_id: clientId }).execute();
+    const row: ConnectionRow = {
+      id: newId(),
+      company_id: companyId,
+      integration_key: integration.key,
+      status: "PendingAuth",
+      created_at: now,
+      last_sync_at: null,
+    };
+    await tx
+      .insertInto("connections")
+      .values({ ...row, client_id: clientId })
+      .execute();
     const resource = await resourceOf(ctx, tx, clientId, row);
     await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.created", resource, now);
     return resource;
@@ -136,7 +157,12 @@ export async function getConnection(ctx: DomainContext, clientId: string, compan
 }
 
 const ORDERABLE = { created: "created_at", status: "status", integrationKey: "integration_key", id: "id" } as const;
-const FILTERABLE: Record<string, "id" | "status" | "integration_key"> = { id: "id", status: "status", integrationKey: "integration_key", platformKey: "integration_key" };
+const FILTERABLE: Record<string, "id" | "status" | "integration_key"> = {
+  id: "id",
+  status: "status",
+  integrationKey: "integration_key",
+  platformKey: "integration_key",
+};
 
 export async function listConnections(ctx: DomainContext, clientId: string, companyId: string, request: PageRequest) {
   await findCompany(ctx.store.db, clientId, companyId);
@@ -151,7 +177,12 @@ export async function listConnections(ctx: DomainContext, clientId: string, comp
   if (where) filtered = filtered.where(where);
   const { rows, total } = await fetchPage(filtered, request, (query) => query.select(CONNECTION_COLUMNS).orderBy(order.column, order.direction).orderBy("id"));
   const connections = await loadConnections(ctx, ctx.store.db, clientId, { rows });
-  return pageEnvelope(`/companies/${companyId}/connections`, request, connections.map((connection) => connection.resource), total);
+  return pageEnvelope(
+    `/companies/${companyId}/connections`,
+    request,
+    connections.map((connection) => connection.resource),
+    total,
+  );
 }
 
 /**
@@ -160,7 +191,13 @@ export async function listConnections(ctx: DomainContext, clientId: string, comp
  * resolves earlier errors; failure leaves the status as it was, records the
  * error and emits `connection.failed`.
  */
-export async function recordLinkOutcome(ctx: DomainContext, clientId: string, companyId: string, connectionId: string, outcome: LinkOutcome): Promise<ConnectionResource> {
+export async function recordLinkOutcome(
+  ctx: DomainContext,
+  clientId: string,
+  companyId: string,
+  connectionId: string,
+  outcome: LinkOutcome,
+): Promise<ConnectionResource> {
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx, wake) => {
     const company = await findCompany(tx, clientId, companyId);
@@ -184,9 +221,15 @@ export async function recordLinkOutcome(ctx: DomainContext, clientId: string, co
       await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.failed", resource, now);
       return resource;
     }
-    if (row.status === "Linked" || !(await changeStatus(tx, row, "Linked"))) return resourceOf(ctx, tx, clientId, await findConnectionRow(tx, clientId, companyId, connectionId));
+    if (row.status === "Linked" || !(await changeStatus(tx, row, "Linked")))
+      return resourceOf(ctx, tx, clientId, await findConnectionRow(tx, clientId, companyId, connectionId));
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
-    await tx.updateTable("connection_errors").set({ status: "Resolved", resolved_at: now }).where("connection_id", "=", row.id).where("status", "=", "Active").execute();
+    await tx
+      .updateTable("connection_errors")
+      .set({ status: "Resolved", resolved_at: now })
+      .where("connection_id", "=", row.id)
+      .where("status", "=", "Active")
+      .execute();
     const resource = await resourceOf(ctx, tx, clientId, { ...row, status: "Linked" });
     await recordConnectionEvent(ctx, tx, wake, clientId, company, eventType, resource, now);
     return resource;
@@ -194,14 +237,26 @@ export async function recordLinkOutcome(ctx: DomainContext, clientId: string, co
 }
 
 /** Asks the connection's integration whether the grant links it, and records the outcome. */
-export async function authorizeConnection(ctx: DomainContext, clientId: string, companyId: string, connectionId: string, grant: LinkGrant): Promise<ConnectionResource> {
+export async function authorizeConnection(
+  ctx: DomainContext,
+  clientId: string,
+  companyId: string,
+  connectionId: string,
+  grant: LinkGrant,
+): Promise<ConnectionResource> {
   const row = await findConnectionRow(ctx.store.db, clientId, companyId, connectionId);
   const outcome = await getIntegration(row.integration_key).authorize(grant);
   return recordLinkOutcome(ctx, clientId, companyId, connectionId, outcome);
 }
 
 /** A client unlinks a Linked connection (`connection.disconnected`); unlinking one already disconnected changes nothing. */
-export async function unlinkConnection(ctx: DomainContext, clientId: string, companyId: string, connectionId: string, status: string | null | undefined): Promise<ConnectionResource> {
+export async function unlinkConnection(
+  ctx: DomainContext,
+  clientId: string,
+  companyId: string,
+  connectionId: string,
+  status: string | null | undefined,
+): Promise<ConnectionResource> {
   if (status !== "Unlinked") throw badRequest(`Only {"status":"Unlinked"} is accepted, got ${JSON.stringify(status ?? null)}`);
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx, wake) => {

@@ -9,8 +9,20 @@ import { openCustomHeaders, sealCustomHeaders } from "./consumer-secrets.ts";
  * message. The sender drops them too, whatever is stored.
  */
 export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
-  "webhook-id", "webhook-timestamp", "webhook-signature", "content-type",
-  "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "host", "te", "trailer", "expect", "proxy-connection",
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+  "content-type",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "host",
+  "te",
+  "trailer",
+  "expect",
+  "proxy-connection",
 ]);
 
 /** RFC 7230 token. */
@@ -33,8 +45,10 @@ function headerErrors(headers: CustomHeaders): ValidationItem[] {
   const errors: ValidationItem[] = [];
   const invalid = (name: string, message: string) => errors.push({ itemId: `headers.${name}`, message, validatorName: "headers" });
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name) || name.length > MAX_NAME_LENGTH) invalid(name, `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, up to ${MAX_NAME_LENGTH})`);
-    else if (RESERVED_HEADER_NAMES.has(name.toLowerCase())) invalid(name, `"${name}" is set by Hookline and cannot be overridden (reserved: ${[...RESERVED_HEADER_NAMES].join(", ")})`);
+    if (!HEADER_NAME.test(name) || name.length > MAX_NAME_LENGTH)
+      invalid(name, `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, up to ${MAX_NAME_LENGTH})`);
+    else if (RESERVED_HEADER_NAMES.has(name.toLowerCase()))
+      invalid(name, `"${name}" is set by Hookline and cannot be overridden (reserved: ${[...RESERVED_HEADER_NAMES].join(", ")})`);
     if (typeof value !== "string" || !HEADER_VALUE.test(value) || value.length > MAX_VALUE_LENGTH) {
       invalid(name, `The value of "${name}" must be text without control characters (no CR or LF), up to ${MAX_VALUE_LENGTH} characters`);
     }
@@ -56,14 +70,22 @@ function merged(current: CustomHeaders, headers: CustomHeaders): CustomHeaders {
  * Sets a consumer's custom headers: `replace` makes `headers` the whole set,
  * otherwise they are added to (or replace) the existing ones.
  */
-export async function setCustomHeaders(ctx: DomainContext, clientId: string, consumerId: string, headers: CustomHeaders, mode: "replace" | "merge"): Promise<{ headers: CustomHeaders }> {
+export async function setCustomHeaders(
+  ctx: DomainContext,
+  clientId: string,
+  consumerId: string,
+  headers: CustomHeaders,
+  mode: "replace" | "merge",
+): Promise<{ headers: CustomHeaders }> {
   const errors = headerErrors(headers);
   if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
   let result: CustomHeaders = {};
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     result = merged(mode === "replace" ? {} : openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers), headers);
     if (Object.keys(result).length > MAX_HEADERS) {
-      throw badRequest(`A consumer has at most ${MAX_HEADERS} custom headers`, [{ itemId: "headers", message: `At most ${MAX_HEADERS}`, validatorName: "headers" }]);
+      throw badRequest(`A consumer has at most ${MAX_HEADERS} custom headers`, [
+        { itemId: "headers", message: `At most ${MAX_HEADERS}`, validatorName: "headers" },
+      ]);
     }
     return { custom_headers: sealCustomHeaders(ctx.secretBox, consumerId, result) };
   });
@@ -71,7 +93,12 @@ export async function setCustomHeaders(ctx: DomainContext, clientId: string, con
 }
 
 export async function listCustomHeaders(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ headers: CustomHeaders }> {
-  const row = await ctx.store.db.selectFrom("consumers").select("custom_headers").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
+  const row = await ctx.store.db
+    .selectFrom("consumers")
+    .select("custom_headers")
+    .where("client_id", "=", clientId)
+    .where("id", "=", consumerId)
+    .executeTakeFirst();
   if (!row) throw notFound("Webhook consumer");
   return maskedHeaders(openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers));
 }

@@ -32,7 +32,12 @@ function validated({ privateKey, certificate }: ClientCertificateInput, now: num
 }
 
 /** Gives a consumer a client certificate that every delivery presents; its private key is stored sealed. */
-export async function setClientCertificate(ctx: DomainContext, clientId: string, consumerId: string, input: ClientCertificateInput): Promise<WebhookConsumerResource> {
+export async function setClientCertificate(
+  ctx: DomainContext,
+  clientId: string,
+  consumerId: string,
+  input: ClientCertificateInput,
+): Promise<WebhookConsumerResource> {
   return changeConsumer(ctx, clientId, consumerId, () => {
     validated(input, ctx.clock.now());
     return { mtls_certificate: input.certificate, mtls_private_key: sealClientKey(ctx.secretBox, consumerId, input.privateKey) };

@@ -28,7 +28,9 @@ function opened(box: SecretBox, column: SecretColumn, consumerId: string, stored
   try {
     return box.open(stored, PURPOSES[column], consumerId);
   } catch (error) {
-    throw new Error(`The consumer's ${DESCRIPTIONS[column]} cannot be decrypted: ${(error as Error).message} (HOOKLINE_ENCRYPTION_KEY must list the key it was sealed with)`);
+    throw new Error(
+      `The consumer's ${DESCRIPTIONS[column]} cannot be decrypted: ${(error as Error).message} (HOOKLINE_ENCRYPTION_KEY must list the key it was sealed with)`,
+    );
   }
 }
 
@@ -50,7 +52,8 @@ export const openCustomHeaders = (box: SecretBox, consumerId: string, stored: st
 export const sealCustomHeaders = (box: SecretBox, consumerId: string, headers: Readonly<Record<string, string>>): string | null =>
   Object.keys(headers).length > 0 ? box.seal(JSON.stringify(headers), PURPOSES.custom_headers, consumerId) : null;
 
-export const sealClientKey = (box: SecretBox, consumerId: string, privateKeyPem: string): string => box.seal(privateKeyPem, PURPOSES.mtls_private_key, consumerId);
+export const sealClientKey = (box: SecretBox, consumerId: string, privateKeyPem: string): string =>
+  box.seal(privateKeyPem, PURPOSES.mtls_private_key, consumerId);
 
 /** A stored value sealed again under the key that seals now; throws when no configured key opens it. */
 export const resealed = (box: SecretBox, column: SecretColumn, consumerId: string, stored: string): string =>

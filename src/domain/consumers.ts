@@ -65,7 +65,11 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
   }
   const { rateLimit, description } = input;
   if (rateLimit !== undefined && rateLimit !== null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_RATE_LIMIT)) {
-    errors.push({ itemId: "rateLimit", message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_RATE_LIMIT}, or null for no limit`, validatorName: "rateLimit" });
+    errors.push({
+      itemId: "rateLimit",
+      message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_RATE_LIMIT}, or null for no limit`,
+      validatorName: "rateLimit",
+    });
   }
   if (description !== undefined && description !== null && description.length > MAX_DESCRIPTION_LENGTH) {
     errors.push({ itemId: "description", message: `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`, validatorName: "description" });
@@ -78,10 +82,7 @@ function assertValid(input: ConsumerUpdate): void {
   if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
 }
 
-type ConsumerRow = Pick<
-  Database["consumers"],
-  "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate"
->;
+type ConsumerRow = Pick<Database["consumers"], "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate">;
 
 function toResource(row: ConsumerRow): WebhookConsumerResource {
   return {
@@ -120,7 +121,11 @@ export async function changeConsumer(
   ctx: DomainContext,
   clientId: string,
   consumerId: string,
-  change: (row: Database["consumers"], tx: Kysely<Database>, wakeWorkers: () => void) => Promise<Partial<Database["consumers"]>> | Partial<Database["consumers"]>,
+  change: (
+    row: Database["consumers"],
+    tx: Kysely<Database>,
+    wakeWorkers: () => void,
+  ) => Promise<Partial<Database["consumers"]>> | Partial<Database["consumers"]>,
 ): Promise<WebhookConsumerResource> {
   return ctx.store.transaction(async (tx, wakeWorkers) => {
     const row = await findConsumer(tx, clientId, consumerId, ctx.store.dialect === "postgres");
@@ -154,7 +159,11 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
     let client = tx.selectFrom("clients").select("id").where("id", "=", clientId);
     if (ctx.store.dialect === "postgres") client = client.forUpdate();
     await client.execute();
-    const { count } = await tx.selectFrom("consumers").select((eb) => eb.fn.countAll().as("count")).where("client_id", "=", clientId).executeTakeFirstOrThrow();
+    const { count } = await tx
+      .selectFrom("consumers")
+      .select((eb) => eb.fn.countAll().as("count"))
+      .where("client_id", "=", clientId)
+      .executeTakeFirstOrThrow();
     if (Number(count) >= ctx.limits.consumersPerClient) {
       throw badRequest(`This client already has ${ctx.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
     }
@@ -186,7 +195,8 @@ export async function updateConsumer(ctx: DomainContext, clientId: string, consu
     const changes: Partial<Database["consumers"]> = {};
     if (update.url !== undefined) changes.url = update.url;
     if (update.eventTypes !== undefined) changes.event_types = JSON.stringify([...new Set(update.eventTypes)]);
-    if (update.companyTags !== undefined) changes.company_tags = update.companyTags && update.companyTags.length > 0 ? JSON.stringify(update.companyTags) : null;
+    if (update.companyTags !== undefined)
+      changes.company_tags = update.companyTags && update.companyTags.length > 0 ? JSON.stringify(update.companyTags) : null;
     if (update.description !== undefined) changes.description = update.description;
     if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled));
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
@@ -230,7 +240,8 @@ export async function rotateSigningSecret(ctx: DomainContext, clientId: string, 
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     const now = ctx.clock.now();
     const previous = openPreviousSecrets(ctx.secretBox, consumerId, row.previous_secrets).filter((secret) => secret.expiresAt > now);
-    if (ctx.secretRotationOverlapMs > 0) previous.unshift({ key: openSigningSecret(ctx.secretBox, consumerId, row.signing_secret), expiresAt: now + ctx.secretRotationOverlapMs });
+    if (ctx.secretRotationOverlapMs > 0)
+      previous.unshift({ key: openSigningSecret(ctx.secretBox, consumerId, row.signing_secret), expiresAt: now + ctx.secretRotationOverlapMs });
     return { signing_secret: sealSigningSecret(ctx.secretBox, consumerId, key), previous_secrets: sealPreviousSecrets(ctx.secretBox, consumerId, previous) };
   });
   return { key };

@@ -88,10 +88,24 @@ async function listMessagesOf(
     query = query.where((eb) => eb.exists(deliveriesOf(eb, consumerId, status)));
   }
   if (after) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(after.at, after.id)));
-  const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit + 1).execute();
+  const rows = await query
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit + 1)
+    .execute();
 
-  const page = cursorPage(rows, limit, (row) => ({ at: row.created_at, id: row.id }), (row) => row);
-  const states = await deliveryStates(ctx, clientId, page.results.map((row) => row.id), consumerId);
+  const page = cursorPage(
+    rows,
+    limit,
+    (row) => ({ at: row.created_at, id: row.id }),
+    (row) => row,
+  );
+  const states = await deliveryStates(
+    ctx,
+    clientId,
+    page.results.map((row) => row.id),
+    consumerId,
+  );
   return { ...page, results: page.results.map((row) => toSummary(row, states.get(row.id) ?? [])) };
 }
 
@@ -117,7 +131,13 @@ async function deliveryStates(ctx: DomainContext, clientId: string, messageIds: 
   return states;
 }
 
-export function toDeliveryState(row: { consumer_id: string; status: DeliveryStatus; attempt_count: number; next_attempt_at: number | null; updated_at: number }): DeliveryState {
+export function toDeliveryState(row: {
+  consumer_id: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: number | null;
+  updated_at: number;
+}): DeliveryState {
   return {
     webhookId: row.consumer_id,
     status: row.status,
@@ -196,7 +216,11 @@ export async function listAttempts(
     .where("message_id", "=", messageId);
   if (consumerId !== undefined) query = query.where("consumer_id", "=", consumerId);
   if (after) query = query.where((eb) => eb(eb.refTuple("started_at", "id"), "<", eb.tuple(after.at, after.id)));
-  const rows = await query.orderBy("started_at", "desc").orderBy("id", "desc").limit(limit + 1).execute();
+  const rows = await query
+    .orderBy("started_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit + 1)
+    .execute();
   return cursorPage(
     rows,
     limit,

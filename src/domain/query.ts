@@ -77,7 +77,9 @@ export function compare<DB, TB extends keyof DB>(
   if (operator === "~") {
     // Contains, ignoring case, with `%` and `_` taken literally: the same on SQLite (whose LIKE
     // ignores ASCII case) and PostgreSQL (whose LIKE does not).
-    const pattern = `%${String(value).toLowerCase().replace(/[\\%_]/g, "\\$&")}%`;
+    const pattern = `%${String(value)
+      .toLowerCase()
+      .replace(/[\\%_]/g, "\\$&")}%`;
     return sql<SqlBool>`lower(${lhs}) like ${pattern} escape '\\'`;
   }
   return eb(lhs as never, operator === "!=" ? "<>" : operator, value as never);

@@ -76,10 +76,18 @@ export async function resendMessage(ctx: DomainContext, clientId: string, consum
     }
     const now = ctx.clock.now();
     const schedule = freshSchedule(now, now);
-    const existing = await tx.selectFrom("deliveries").select("id").where("message_id", "=", messageId).where("consumer_id", "=", consumerId).executeTakeFirst();
+    const existing = await tx
+      .selectFrom("deliveries")
+      .select("id")
+      .where("message_id", "=", messageId)
+      .where("consumer_id", "=", consumerId)
+      .executeTakeFirst();
     if (existing) {
       await tx.updateTable("deliveries").set(schedule).where("id", "=", existing.id).execute();
-      await tx.insertInto("delivery_restarts").values(restartRow(clientId, existing.id, "resend", now)).execute();
+      await tx
+        .insertInto("delivery_restarts")
+        .values(restartRow(clientId, existing.id, "resend", now))
+        .execute();
     } else {
       await tx
         .insertInto("deliveries")
@@ -160,10 +168,18 @@ async function redeliverRange<C extends Candidate>(
     const { candidates, next } = await select(after);
     if (candidates.length > 0) {
       await ctx.store.transaction(async (tx, wakeWorkers) => {
-        const locked = await lockMessages(tx, clientId, candidates.map((candidate) => candidate.id));
+        const locked = await lockMessages(
+          tx,
+          clientId,
+          candidates.map((candidate) => candidate.id),
+        );
         const held = new Set(locked.filter((message) => message.payload_purged_at === null).map((message) => message.id));
         result.skippedPurged += locked.length - held.size;
-        const scheduled = await schedule(tx, candidates.filter((candidate) => held.has(candidate.id)), ctx.clock.now());
+        const scheduled = await schedule(
+          tx,
+          candidates.filter((candidate) => held.has(candidate.id)),
+          ctx.clock.now(),
+        );
         result.scheduled += scheduled;
         if (scheduled > 0) wakeWorkers();
       });
@@ -235,7 +251,13 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
         .where("example", "=", 0)
         .where((eb) =>
           eb.not(
-            eb.exists(eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id").where("deliveries.consumer_id", "=", consumerId)),
+            eb.exists(
+              eb
+                .selectFrom("deliveries")
+                .select("deliveries.id")
+                .whereRef("deliveries.message_id", "=", "messages.id")
+                .where("deliveries.consumer_id", "=", consumerId),
+            ),
           ),
         )
         .execute();
@@ -253,7 +275,14 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
       const inserted = await tx
         .insertInto("deliveries")
         .values(
-          held.map((message) => ({ id: newId(), client_id: clientId, message_id: message.id, consumer_id: consumerId, ...freshSchedule(pacer.next(), now), created_at: now })),
+          held.map((message) => ({
+            id: newId(),
+            client_id: clientId,
+            message_id: message.id,
+            consumer_id: consumerId,
+            ...freshSchedule(pacer.next(), now),
+            created_at: now,
+          })),
         )
         // A delivery made meanwhile (a resend) stands.
         .onConflict((oc) => oc.columns(["message_id", "consumer_id"]).doNothing())

@@ -26,7 +26,15 @@ export async function purgeExpiredPayloads(store: Store, now: number, retentionM
         .where("payload_purged_at", "is", null)
         .where("created_at", "<", cutoff)
         .where((eb) =>
-          eb.not(eb.exists(eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id").where("deliveries.status", "in", PENDING_STATUSES))),
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("deliveries")
+                .select("deliveries.id")
+                .whereRef("deliveries.message_id", "=", "messages.id")
+                .where("deliveries.status", "in", PENDING_STATUSES),
+            ),
+          ),
         )
         .orderBy("created_at")
         .limit(PURGE_CHUNK);

@@ -53,7 +53,13 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   const [status, message] = CLIENT_ERRORS[error.code ?? ""] ?? [400, "The request is not valid HTTP"];
   const correlationId = newCorrelationId();
   const body = JSON.stringify(toErrorMessage(new HooklineError(status, message), correlationId));
-  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, "content-type: application/json; charset=utf-8", `content-length: ${Buffer.byteLength(body)}`, `x-correlation-id: ${correlationId}`, "connection: close"];
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    "content-type: application/json; charset=utf-8",
+    `content-length: ${Buffer.byteLength(body)}`,
+    `x-correlation-id: ${correlationId}`,
+    "connection: close",
+  ];
   // Closed once the answer is written, whatever the client still sends.
   if (socket.writable) socket.end(`${head.join("\r\n")}\r\n\r\n${body}`, () => socket.destroy());
   else socket.destroy();
@@ -98,6 +104,8 @@ export async function rejectMalformedText(request: FastifyRequest): Promise<void
     throw badRequest("Text must not contain NUL (U+0000) characters", [{ itemId: "request", message: "Contains U+0000", validatorName: "nul" }]);
   }
   if (found === "depth") {
-    throw badRequest(`JSON must not nest deeper than ${MAX_DEPTH} levels`, [{ itemId: "request", message: `Nested deeper than ${MAX_DEPTH} levels`, validatorName: "depth" }]);
+    throw badRequest(`JSON must not nest deeper than ${MAX_DEPTH} levels`, [
+      { itemId: "request", message: `Nested deeper than ${MAX_DEPTH} levels`, validatorName: "depth" },
+    ]);
   }
 }

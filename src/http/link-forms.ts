@@ -37,7 +37,10 @@ function originOf(url: string | undefined): string | undefined {
 export function linkFormGuard(ctx: DomainContext): LinkFormGuard {
   const keys = ctx.secretBox.derivedKeys("link-form-token");
   const publicOrigin = new URL(ctx.publicUrl).origin;
-  const tokenUnder = (key: Buffer, ids: readonly string[]) => createHmac("sha256", key).update(["link-form", ...ids].join("\n")).digest("base64url");
+  const tokenUnder = (key: Buffer, ids: readonly string[]) =>
+    createHmac("sha256", key)
+      .update(["link-form", ...ids].join("\n"))
+      .digest("base64url");
   return {
     token: (ids) => tokenUnder(keys[0]!, ids),
     check(request, ids) {

@@ -193,7 +193,9 @@ export async function readLease(store: Store, { owner, ids }: Lease, clock: Cloc
       previousSecrets: row.previousSecrets,
       customHeaders: row.customHeaders,
       clientCertificate:
-        row.mtlsCertificate !== null && row.mtlsPrivateKey !== null ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey } : null,
+        row.mtlsCertificate !== null && row.mtlsPrivateKey !== null
+          ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey }
+          : null,
       failingSince: row.failingSince,
     }));
   const messageIds = [...new Set(batch.filter((row) => sends(row) && !waiting.has(row.id)).map((row) => row.messageId))];
@@ -232,7 +234,11 @@ async function paceRateLimited(
   rows: ReadonlyArray<{ id: string; consumerId: string; rateSlotAt: number | null }>,
 ): Promise<Set<string>> {
   return store.transaction(async (tx) => {
-    let query = tx.selectFrom("consumers").select(["id", "rate_limit", "rate_next_at"]).where("id", "in", [...new Set(rows.map((row) => row.consumerId))]).orderBy("id");
+    let query = tx
+      .selectFrom("consumers")
+      .select(["id", "rate_limit", "rate_next_at"])
+      .where("id", "in", [...new Set(rows.map((row) => row.consumerId))])
+      .orderBy("id");
     if (store.dialect === "postgres") query = query.forUpdate();
     const consumers = await query.execute();
     // The time once the slots are ours, just before the sends start: lateness is measured against it.
@@ -260,7 +266,12 @@ async function paceRateLimited(
         if (slot > now) waiting.set(row.id, slot);
         else if (row.rateSlotAt !== null) slotsUsed.push(row.id);
       }
-      if (nextFree !== (consumer.rate_next_at ?? 0)) await tx.updateTable("consumers").set({ rate_next_at: Math.ceil(nextFree) }).where("id", "=", consumer.id).execute();
+      if (nextFree !== (consumer.rate_next_at ?? 0))
+        await tx
+          .updateTable("consumers")
+          .set({ rate_next_at: Math.ceil(nextFree) })
+          .where("id", "=", consumer.id)
+          .execute();
     }
     if (slotsUsed.length > 0) await tx.updateTable("deliveries").set({ rate_slot_at: null }).where("id", "in", slotsUsed).execute();
     if (waiting.size > 0) await handBack(tx, owner, waiting);
@@ -300,23 +311,30 @@ export async function recordOutcomes(
   if (updates.length === 0) return;
   const attempts = updates.flatMap(({ deliveryId, attemptCount, attempt }): AttemptsTable[] =>
     attempt
-      ? [{
-          id: attempt.id,
-          client_id: attempt.clientId,
-          delivery_id: deliveryId,
-          message_id: attempt.messageId,
-          consumer_id: attempt.consumerId,
-          attempt_number: attemptCount,
-          started_at: attempt.startedAt,
-          duration_ms: attempt.durationMs,
-          status_code: attempt.statusCode,
-          response_excerpt: attempt.responseExcerpt,
-          error: attempt.error,
-          succeeded: attempt.succeeded ? 1 : 0,
-        }]
+      ? [
+          {
+            id: attempt.id,
+            client_id: attempt.clientId,
+            delivery_id: deliveryId,
+            message_id: attempt.messageId,
+            consumer_id: attempt.consumerId,
+            attempt_number: attemptCount,
+            started_at: attempt.startedAt,
+            duration_ms: attempt.durationMs,
+            status_code: attempt.statusCode,
+            response_excerpt: attempt.responseExcerpt,
+            error: attempt.error,
+            succeeded: attempt.succeeded ? 1 : 0,
+          },
+        ]
       : [],
   );
-  const outcomes = updates.map(({ deliveryId, status, attemptCount, nextAttemptAt }) => ({ id: deliveryId, status, attempt_count: attemptCount, next_attempt_at: nextAttemptAt }));
+  const outcomes = updates.map(({ deliveryId, status, attemptCount, nextAttemptAt }) => ({
+    id: deliveryId,
+    status,
+    attempt_count: attemptCount,
+    next_attempt_at: nextAttemptAt,
+  }));
   await store.transaction(async (tx, wakeWorkers) => {
     await insertRecords(tx, "attempts", attempts);
     await sql`UPDATE deliveries

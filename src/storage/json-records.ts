@@ -28,7 +28,11 @@ export function jsonRecords<Table extends keyof Database>(
 }
 
 /** Inserts rows that all have the same fields with one statement, whatever their number. */
-export async function insertRecords<Table extends keyof Database>(db: Kysely<Database>, table: Table, rows: ReadonlyArray<Insertable<Database[Table]>>): Promise<void> {
+export async function insertRecords<Table extends keyof Database>(
+  db: Kysely<Database>,
+  table: Table,
+  rows: ReadonlyArray<Insertable<Database[Table]>>,
+): Promise<void> {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!) as Array<keyof Database[Table] & string>;
   const list = sql.raw(columns.join(", "));

@@ -14,12 +14,7 @@ export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempti
  */
 export async function lockMessages(tx: Tx, clientId: string, messageIds: readonly string[]) {
   if (messageIds.length === 0) return [];
-  let query = tx
-    .selectFrom("messages")
-    .select(["id", "payload_purged_at"])
-    .where("client_id", "=", clientId)
-    .where("id", "in", messageIds)
-    .orderBy("id");
+  let query = tx.selectFrom("messages").select(["id", "payload_purged_at"]).where("client_id", "=", clientId).where("id", "in", messageIds).orderBy("id");
   if (dialectOf(tx) === "postgres") query = query.forUpdate();
   return query.execute();
 }

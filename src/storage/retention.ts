@@ -24,7 +24,13 @@ export async function deleteIdempotencyKeys(store: Store, cutoff: number, limit:
 export async function clearResponseExcerpts(store: Store, cutoff: number, limit: number): Promise<number> {
   const result = await store.writeStatement((db) => {
     // The condition on response_excerpt matches the partial index of attempts whose excerpt is held.
-    let expired = db.selectFrom("attempts").select("id").where("response_excerpt", "is not", null).where("started_at", "<", cutoff).orderBy("started_at").limit(limit);
+    let expired = db
+      .selectFrom("attempts")
+      .select("id")
+      .where("response_excerpt", "is not", null)
+      .where("started_at", "<", cutoff)
+      .orderBy("started_at")
+      .limit(limit);
     if (store.dialect === "postgres") expired = expired.forUpdate().skipLocked();
     return db.updateTable("attempts").set({ response_excerpt: null }).where("id", "in", expired).executeTakeFirst();
   });

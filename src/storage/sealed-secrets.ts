@@ -20,9 +20,14 @@ export async function resealStoredSecrets(
   reseal: (row: StoredSecrets) => Partial<Pick<ConsumersTable, SecretColumn>>,
   unlessAllStartWith?: string,
 ): Promise<void> {
-  for (let after = ""; ; ) {
+  for (let after = ""; ;) {
     const last = await store.transaction(async (tx) => {
-      let query = tx.selectFrom("consumers").select(["id", ...SECRET_COLUMNS]).where("id", ">", after).orderBy("id").limit(batchSize);
+      let query = tx
+        .selectFrom("consumers")
+        .select(["id", ...SECRET_COLUMNS])
+        .where("id", ">", after)
+        .orderBy("id")
+        .limit(batchSize);
       if (unlessAllStartWith !== undefined) {
         const pattern = `${unlessAllStartWith.replace(/[\\%_]/g, "\\$&")}%`;
         query = query.where((eb) => eb.or(SECRET_COLUMNS.map((column) => sql<boolean>`${sql.ref(column)} NOT LIKE ${pattern} ESCAPE '\\'`)));

@@ -45,7 +45,10 @@ export class CertificateAuthority {
     const key = rsaKeyPair();
     const extensions =
       use === "server"
-        ? [{ name: "extKeyUsage", serverAuth: true }, { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }]
+        ? [
+            { name: "extKeyUsage", serverAuth: true },
+            { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] },
+          ]
         : [{ name: "extKeyUsage", clientAuth: true }];
     const certificate = build(key.publicKey, [{ name: "commonName", value: commonName }], this.subject, this.key.signer, extensions, options.expired);
     return { certificate, privateKey: key.privateKey };
@@ -88,7 +91,13 @@ export class MutualTlsReceiver {
   ) {}
 
   static async start(serverCertificate: Issued, clientCa: string): Promise<MutualTlsReceiver> {
-    const server = createServer({ key: serverCertificate.privateKey, cert: serverCertificate.certificate, ca: [clientCa], requestCert: true, rejectUnauthorized: true });
+    const server = createServer({
+      key: serverCertificate.privateKey,
+      cert: serverCertificate.certificate,
+      ca: [clientCa],
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     const receiver = new MutualTlsReceiver(server, `https://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`);

@@ -23,11 +23,20 @@ export async function subscribe(client: TestClient, url: string, extra: Record<s
 
 /** The delivery rows and recorded attempts of one consumer, read in one snapshot so they agree with each other. */
 export function recorded(server: TestServer, consumerId: string) {
-  return server.hookline.ctx.store.db.transaction().setIsolationLevel("repeatable read").execute(async (db) => {
-    const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
-    const attempts = await db.selectFrom("attempts").selectAll().where("consumer_id", "=", consumerId).orderBy("started_at").orderBy("attempt_number").execute();
-    return { deliveries, attempts };
-  });
+  return server.hookline.ctx.store.db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute(async (db) => {
+      const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
+      const attempts = await db
+        .selectFrom("attempts")
+        .selectAll()
+        .where("consumer_id", "=", consumerId)
+        .orderBy("started_at")
+        .orderBy("attempt_number")
+        .execute();
+      return { deliveries, attempts };
+    });
 }
 
 /** The Standard Webhooks headers of a received webhook, as a verifying library takes them. */

@@ -91,18 +91,20 @@ function derive(schema: Schema, options: SchemaArbitraryOptions, name: string | 
 /** allOf's parts as one schema: their properties and requirements together (enough for the documents at hand). */
 function mergeAll(schema: Schema, document: unknown): Schema {
   const { allOf, ...rest } = schema;
-  return (allOf as Schema[]).map((part) => dereference(document, part)).reduce<Schema>(
-    (merged, part) => {
-      const flat = Array.isArray(part.allOf) ? mergeAll(part, document) : part;
-      return {
-        ...merged,
-        ...flat,
-        properties: { ...merged.properties, ...flat.properties },
-        required: [...(merged.required ?? []), ...(flat.required ?? [])],
-      };
-    },
-    { ...rest, properties: { ...rest.properties }, required: [...(rest.required ?? [])] },
-  );
+  return (allOf as Schema[])
+    .map((part) => dereference(document, part))
+    .reduce<Schema>(
+      (merged, part) => {
+        const flat = Array.isArray(part.allOf) ? mergeAll(part, document) : part;
+        return {
+          ...merged,
+          ...flat,
+          properties: { ...merged.properties, ...flat.properties },
+          required: [...(merged.required ?? []), ...(flat.required ?? [])],
+        };
+      },
+      { ...rest, properties: { ...rest.properties }, required: [...(rest.required ?? [])] },
+    );
 }
 
 function objectOf(schema: Schema, options: SchemaArbitraryOptions, depth: number): fc.Arbitrary<unknown> {
@@ -129,7 +131,9 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
     case "date-time":
       return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true }).map((date) => date.toISOString());
     case "date":
-      return fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true }).map((date) => date.toISOString().slice(0, 10));
+      return fc
+        .date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true })
+        .map((date) => date.toISOString().slice(0, 10));
     case "email":
       return fc.emailAddress();
   }
@@ -143,8 +147,36 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
 /** Text made to hurt: control characters, lone surrogates, right-to-left marks, NULs, SQL and template syntax, prototype names, very long. */
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
-    "", " ", "\u0000", "a\u0000b", "\ud800", "\udfff", "\u202e", "\ufeff", "🎉", "中文", "é", "\u0100".repeat(64), "'; DROP TABLE companies; --", "\" OR 1=1 --",
-    "${7*7}", "{{7*7}}", "%s%n", "__proto__", "constructor", "prototype", "../../etc/passwd", "..\\..\\", "%00", "%2e%2e%2f", "\r\nX-Injected: 1", "null", "undefined", "NaN", "-0", "1e400",
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    "\ud800",
+    "\udfff",
+    "\u202e",
+    "\ufeff",
+    "🎉",
+    "中文",
+    "é",
+    "\u0100".repeat(64),
+    "'; DROP TABLE companies; --",
+    '" OR 1=1 --',
+    "${7*7}",
+    "{{7*7}}",
+    "%s%n",
+    "__proto__",
+    "constructor",
+    "prototype",
+    "../../etc/passwd",
+    "..\\..\\",
+    "%00",
+    "%2e%2e%2f",
+    "\r\nX-Injected: 1",
+    "null",
+    "undefined",
+    "NaN",
+    "-0",
+    "1e400",
   ),
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
@@ -163,6 +195,9 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.constantFrom(null, true, false, 0, -1, 1.5, 2 ** 53, -(2 ** 63), 1e308, [], {}, [null], { "": "" }), weight: 3 },
   { arbitrary: hostileString, weight: 3 },
   { arbitrary: fc.jsonValue({ maxDepth: 3 }), weight: 2 },
-  { arbitrary: fc.dictionary(fc.constantFrom("__proto__", "constructor", "prototype", "toString", "hasOwnProperty"), fc.jsonValue({ maxDepth: 1 })), weight: 1 },
+  {
+    arbitrary: fc.dictionary(fc.constantFrom("__proto__", "constructor", "prototype", "toString", "hasOwnProperty"), fc.jsonValue({ maxDepth: 1 })),
+    weight: 1,
+  },
   { arbitrary: deeplyNested, weight: 1 },
 );

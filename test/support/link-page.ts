@@ -14,7 +14,11 @@ export async function openLinkPage(url: string): Promise<LinkPage> {
 }
 
 /** Posts a link page's form as a browser on that page does: urlencoded fields, with the page's origin in Origin unless `headers` says otherwise. */
-export function postLinkForm(url: string, fields: Record<string, string>, headers: Record<string, string> = { origin: new URL(url).origin }): Promise<Response> {
+export function postLinkForm(
+  url: string,
+  fields: Record<string, string>,
+  headers: Record<string, string> = { origin: new URL(url).origin },
+): Promise<Response> {
   return fetch(url, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },

@@ -32,7 +32,8 @@ export function operationsOf(document: { paths: Record<string, Record<string, an
         schema: parameter.schema ?? { type: "string" },
       }));
       for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) {
-        if (!parameters.some((parameter) => parameter.in === "path" && parameter.name === name)) parameters.push({ name: name!, in: "path", required: true, schema: { type: "string" } });
+        if (!parameters.some((parameter) => parameter.in === "path" && parameter.name === name))
+          parameters.push({ name: name!, in: "path", required: true, schema: { type: "string" } });
       }
       const content = operation.requestBody === undefined ? undefined : dereference(document, operation.requestBody);
       const schema = content?.content?.["application/json"]?.schema as Schema | undefined;

@@ -201,7 +201,11 @@ export async function until(what: string, probe: () => Promise<true | string>): 
 export type Api = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;
 
 /** First start on an empty database: the API key `serve` prints once. */
-export async function firstStart(harness: Harness, databaseUrl: string, options: ServeOptions = {}): Promise<{ server: ServeProcess; api: Api; apiKey: string }> {
+export async function firstStart(
+  harness: Harness,
+  databaseUrl: string,
+  options: ServeOptions = {},
+): Promise<{ server: ServeProcess; api: Api; apiKey: string }> {
   const server = await harness.serve(databaseUrl, options);
   const apiKey = (await server.waitForOutput(API_KEY_LINE))[1]!;
   return { server, apiKey, api: (method, path, body) => callApi(server.baseUrl, apiKey, method, path, body) };

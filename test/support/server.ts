@@ -92,7 +92,11 @@ export async function callApi<T = any>(baseUrl: string, apiKey: string | null, m
   const headers: Record<string, string> = {};
   if (apiKey !== null) headers.authorization = basicAuth(apiKey);
   if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, body: text === "" ? undefined : JSON.parse(text), headers: response.headers };
 }

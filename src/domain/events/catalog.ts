@@ -12,9 +12,7 @@ export interface EventTypeDefinition {
   example: unknown;
 }
 
-const dataTypes: readonly string[] = (
-  codatDocument.components.schemas.DataStatus as { properties: { dataType: { enum: string[] } } }
-).properties.dataType.enum;
+const dataTypes: readonly string[] = (codatDocument.components.schemas.DataStatus as { properties: { dataType: { enum: string[] } } }).properties.dataType.enum;
 
 /** The platform-wide event types of the Codat OpenAPI `webhooks` section, in its order, then Hookline's own operational events. */
 export const eventCatalog: readonly EventTypeDefinition[] = [

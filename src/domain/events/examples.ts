@@ -13,9 +13,10 @@ import type { PublishedEvent } from "./publish.ts";
 export async function sendExample(ctx: DomainContext, clientId: string, consumerId: string, eventType: string): Promise<PublishedEvent> {
   const definition = findEventType(eventType);
   if (!definition || eventType.includes("{")) {
-    throw badRequest(`Unknown event type "${eventType}". Valid event types: ${catalogEventTypes().join(", ")} (name a data type for {dataType}, e.g. invoices.write.successful)`, [
-      { itemId: "body/eventType", message: "Unknown event type", validatorName: "eventType" },
-    ]);
+    throw badRequest(
+      `Unknown event type "${eventType}". Valid event types: ${catalogEventTypes().join(", ")} (name a data type for {dataType}, e.g. invoices.write.successful)`,
+      [{ itemId: "body/eventType", message: "Unknown event type", validatorName: "eventType" }],
+    );
   }
   const example = definition.example as { payload?: unknown } | undefined;
   const now = ctx.clock.now();
@@ -23,7 +24,12 @@ export async function sendExample(ctx: DomainContext, clientId: string, consumer
     const consumer = await tx.selectFrom("consumers").select("disabled").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
     if (!consumer) throw notFound("Webhook consumer");
     if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
-    const { body } = await recordEvent(tx, wake, { clientId, eventType, company: null, payload: example?.payload ?? {}, generatedAt: now }, { exampleFor: consumerId });
+    const { body } = await recordEvent(
+      tx,
+      wake,
+      { clientId, eventType, company: null, payload: example?.payload ?? {}, generatedAt: now },
+      { exampleFor: consumerId },
+    );
     return JSON.parse(body) as PublishedEvent;
   });
 }

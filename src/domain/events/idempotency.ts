@@ -15,7 +15,9 @@ const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 /** Checks the header and fingerprints the request it came with (its operation and JSON body). */
 export function idempotencyKey(key: string, operation: string, body: unknown, ttlMs: number): IdempotencyKey {
   if (!KEY_FORMAT.test(key)) {
-    throw badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters", [{ itemId: "headers/idempotency-key", message: "1 to 255 visible ASCII characters", validatorName: "pattern" }]);
+    throw badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters", [
+      { itemId: "headers/idempotency-key", message: "1 to 255 visible ASCII characters", validatorName: "pattern" },
+    ]);
   }
   return { key, fingerprint: createHash("sha256").update(operation).update("\n").update(JSON.stringify(body)).digest("hex"), ttlMs };
 }
@@ -27,7 +29,11 @@ export function idempotencyKey(key: string, operation: string, body: unknown, tt
  * waits on the insert until the first commits, then sees its response.
  */
 export async function claimIdempotencyKey(tx: Tx, clientId: string, key: IdempotencyKey, now: number): Promise<string | null> {
-  await tx.deleteFrom("idempotency_keys").where("client_id", "=", clientId).where("created_at", "<=", now - key.ttlMs).execute();
+  await tx
+    .deleteFrom("idempotency_keys")
+    .where("client_id", "=", clientId)
+    .where("created_at", "<=", now - key.ttlMs)
+    .execute();
   const claimed = await tx
     .insertInto("idempotency_keys")
     .values({ client_id: clientId, key: key.key, request_hash: key.fingerprint, response: null, created_at: now })

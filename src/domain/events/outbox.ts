@@ -51,7 +51,15 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
   const messages = events.map((event) => {
     const id = event.id ?? newId();
     const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
-    return { id, client_id: clientId, event_type: event.eventType, company_id: event.company?.id ?? null, body, created_at: event.generatedAt, example: example ? 1 : 0 };
+    return {
+      id,
+      client_id: clientId,
+      event_type: event.eventType,
+      company_id: event.company?.id ?? null,
+      body,
+      created_at: event.generatedAt,
+      example: example ? 1 : 0,
+    };
   });
   await insertRecords(tx, "messages", messages);
 
@@ -78,7 +86,9 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
       })),
   );
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
-    throw badRequest(`These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`);
+    throw badRequest(
+      `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
+    );
   }
   await insertRecords(tx, "deliveries", deliveries);
   if (deliveries.length > 0) wakeWorkers();

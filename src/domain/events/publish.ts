@@ -45,7 +45,12 @@ export function isPublishable(definition: EventTypeDefinition): boolean {
 export const publishableEventTypes = (): string[] => eventCatalog.filter(isPublishable).map((definition) => definition.eventType);
 
 /** Publishes one event: 404 for an unknown company, 400 with the schema violations for an invalid event. */
-export function publishEvent(ctx: DomainContext, clientId: string, request: PublishRequest, idempotency: IdempotencyKey | null): Promise<Published<PublishedEvent>> {
+export function publishEvent(
+  ctx: DomainContext,
+  clientId: string,
+  request: PublishRequest,
+  idempotency: IdempotencyKey | null,
+): Promise<Published<PublishedEvent>> {
   return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => {
     const [event] = await recordPublished(tx, wake, ctx, clientId, [request], now, { single: true });
     return event!;
@@ -53,9 +58,16 @@ export function publishEvent(ctx: DomainContext, clientId: string, request: Publ
 }
 
 /** Publishes up to MAX_BATCH_EVENTS events all or nothing: any invalid item is a 400 listing every item's problems by index. */
-export function publishBatch(ctx: DomainContext, clientId: string, requests: PublishRequest[], idempotency: IdempotencyKey | null): Promise<Published<{ results: PublishedEvent[] }>> {
+export function publishBatch(
+  ctx: DomainContext,
+  clientId: string,
+  requests: PublishRequest[],
+  idempotency: IdempotencyKey | null,
+): Promise<Published<{ results: PublishedEvent[] }>> {
   if (requests.length === 0 || requests.length > MAX_BATCH_EVENTS) {
-    throw badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events`, [{ itemId: "body/events", message: `1 to ${MAX_BATCH_EVENTS} events`, validatorName: "maxItems" }]);
+    throw badRequest(`A batch holds 1 to ${MAX_BATCH_EVENTS} events`, [
+      { itemId: "body/events", message: `1 to ${MAX_BATCH_EVENTS} events`, validatorName: "maxItems" },
+    ]);
   }
   return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => ({
     results: await recordPublished(tx, wake, ctx, clientId, requests, now, { single: false }),
@@ -63,7 +75,12 @@ export function publishBatch(ctx: DomainContext, clientId: string, requests: Pub
 }
 
 /** Runs a publish in one transaction; with a key seen before, answers that publish's result instead. */
-function withIdempotency<T>(ctx: DomainContext, clientId: string, idempotency: IdempotencyKey | null, work: (tx: Tx, wake: () => void, now: number) => Promise<T>): Promise<Published<T>> {
+function withIdempotency<T>(
+  ctx: DomainContext,
+  clientId: string,
+  idempotency: IdempotencyKey | null,
+  work: (tx: Tx, wake: () => void, now: number) => Promise<T>,
+): Promise<Published<T>> {
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx, wake) => {
     if (idempotency) {
@@ -118,7 +135,11 @@ async function recordPublished(
     const payload = withCompanyReference(definition, request.payload, company, publicUrl);
     const referenced = referencedCompanyId(payload);
     if (company && referenced !== undefined && referenced !== company.id) {
-      problems.push({ itemId: `${where}/payload/referenceCompany/id`, message: "must be the id of the company the event is published for (companyId)", validatorName: "companyId" });
+      problems.push({
+        itemId: `${where}/payload/referenceCompany/id`,
+        message: "must be the id of the company the event is published for (companyId)",
+        validatorName: "companyId",
+      });
     }
     const event: NewEvent = { id: newId(), clientId, eventType: request.eventType, company, payload, generatedAt: now };
     problems.push(...eventSchemaViolations(definition, { id: event.id, eventType: event.eventType, generatedDate: isoDate(now), payload }, where));

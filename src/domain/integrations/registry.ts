@@ -6,9 +6,7 @@ export type IntegrationResource = components["schemas"]["Integration"];
 export type SourceType = NonNullable<IntegrationResource["sourceType"]>;
 
 /** What the provider said about one linking attempt. */
-export type LinkOutcome =
-  | { linked: true }
-  | { linked: false; statusCode: string; statusText: string; errorMessage: string };
+export type LinkOutcome = { linked: true } | { linked: false; statusCode: string; statusText: string; errorMessage: string };
 
 /**
  * What the SMB gave to link a connection: credentials sent through

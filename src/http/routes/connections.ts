@@ -12,13 +12,20 @@ export function connectionRoutes(app: FastifyInstance, ctx: DomainContext): void
   const base = "/companies/:companyId/connections";
   const connectionParams = pathParams("companyId", "connectionId");
 
-  app.get<{ Params: CompanyParams; Querystring: PagingQuerystring }>(base, { schema: { params: pathParams("companyId"), querystring: pagingQuery } }, (request) =>
-    listConnections(ctx, request.client.id, request.params.companyId, pageRequest(request.query)),
+  app.get<{ Params: CompanyParams; Querystring: PagingQuerystring }>(
+    base,
+    { schema: { params: pathParams("companyId"), querystring: pagingQuery } },
+    (request) => listConnections(ctx, request.client.id, request.params.companyId, pageRequest(request.query)),
   );
 
   app.post<{ Params: CompanyParams; Body: { platformKey?: string } }>(
     base,
-    { schema: { params: pathParams("companyId"), body: requestBody("/paths/~1companies~1%7BcompanyId%7D~1connections/post/requestBody/content/application~1json/schema") } },
+    {
+      schema: {
+        params: pathParams("companyId"),
+        body: requestBody("/paths/~1companies~1%7BcompanyId%7D~1connections/post/requestBody/content/application~1json/schema"),
+      },
+    },
     (request) => {
       if (!request.body?.platformKey) throw badRequest("platformKey is required", [{ itemId: "platformKey", message: "Required", validatorName: "required" }]);
       return createConnection(ctx, request.client.id, request.params.companyId, request.body.platformKey);
@@ -45,9 +52,12 @@ export function connectionRoutes(app: FastifyInstance, ctx: DomainContext): void
     {
       schema: {
         params: connectionParams,
-        body: requestBody("/paths/~1companies~1%7BcompanyId%7D~1connections~1%7BconnectionId%7D~1authorization/put/requestBody/content/application~1json/schema"),
+        body: requestBody(
+          "/paths/~1companies~1%7BcompanyId%7D~1connections~1%7BconnectionId%7D~1authorization/put/requestBody/content/application~1json/schema",
+        ),
       },
     },
-    (request) => authorizeConnection(ctx, request.client.id, request.params.companyId, request.params.connectionId, { kind: "credentials", credentials: request.body }),
+    (request) =>
+      authorizeConnection(ctx, request.client.id, request.params.companyId, request.params.connectionId, { kind: "credentials", credentials: request.body }),
   );
 }

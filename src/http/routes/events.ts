@@ -16,7 +16,12 @@ export function eventRoutes(app: FastifyInstance, ctx: DomainContext, options: E
   const keyOf = (request: FastifyRequest): IdempotencyKey | null => {
     const header = request.headers["idempotency-key"];
     if (header === undefined) return null;
-    return idempotencyKey(Array.isArray(header) ? header.join(",") : header, `${request.method} ${request.routeOptions.url}`, request.body, options.idempotencyKeyTtlMs);
+    return idempotencyKey(
+      Array.isArray(header) ? header.join(",") : header,
+      `${request.method} ${request.routeOptions.url}`,
+      request.body,
+      options.idempotencyKeyTtlMs,
+    );
   };
   // A replay answers what the first request did, with 200 instead of 201 and a header saying so.
   const answer = <T>(reply: FastifyReply, { result, replayed }: Published<T>) =>

@@ -11,13 +11,20 @@ const FILTERABLE = ["key", "name", "sourceType", "sourceId", "integrationId"] as
 function holds(resource: Resource, { key, operator, value }: Condition): boolean {
   const field = String(resource[key as (typeof FILTERABLE)[number]] ?? "");
   switch (operator) {
-    case "=": return field === value;
-    case "!=": return field !== value;
-    case "~": return field.toLowerCase().includes(value.toLowerCase());
-    case ">": return field > value;
-    case "<": return field < value;
-    case ">=": return field >= value;
-    case "<=": return field <= value;
+    case "=":
+      return field === value;
+    case "!=":
+      return field !== value;
+    case "~":
+      return field.toLowerCase().includes(value.toLowerCase());
+    case ">":
+      return field > value;
+    case "<":
+      return field < value;
+    case ">=":
+      return field >= value;
+    case "<=":
+      return field <= value;
   }
 }
 
@@ -27,7 +34,8 @@ export function integrationRoutes(app: FastifyInstance, _ctx: DomainContext): vo
     const page = pageRequest(request.query);
     const alternatives = page.query ? parseQuery(page.query) : [[]];
     for (const condition of alternatives.flat()) {
-      if (!(FILTERABLE as readonly string[]).includes(condition.key)) throw malformed(page.query!, `unknown key "${condition.key}": use ${FILTERABLE.join(", ")}`);
+      if (!(FILTERABLE as readonly string[]).includes(condition.key))
+        throw malformed(page.query!, `unknown key "${condition.key}": use ${FILTERABLE.join(", ")}`);
     }
     const order = parseOrderBy(page.orderBy, { key: "key", name: "name" } as const, "key");
     const matching = listIntegrations()

@@ -6,8 +6,7 @@ import { CANCELLED_OUTCOME } from "../../domain/integrations/sandbox.ts";
 import { TOKEN_FIELD, type LinkFormGuard } from "../link-forms.ts";
 import { pathParams } from "../schemas.ts";
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[char]!);
 
 /** A page of plain HTML; the headers every HTML answer carries are set for the whole server (see app.ts). */
 function page(reply: FastifyReply, title: string, body: string) {
@@ -49,9 +48,12 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
     const choices = listIntegrations()
       .map((integration) => `<button name="platformKey" value="${integration.key}">Connect ${escapeHtml(integration.name)}</button>`)
       .join("");
-    return page(reply, `Connect ${company.name}`,
+    return page(
+      reply,
+      `Connect ${company.name}`,
       `<h1>Connect ${escapeHtml(company.name)}</h1>${existing ? `<ul>${existing}</ul>` : ""}` +
-        `<form method="post" action="/link/companies/${companyId}/connections">${tokenField(guard.token([companyId]))}${choices}</form>`);
+        `<form method="post" action="/link/companies/${companyId}/connections">${tokenField(guard.token([companyId]))}${choices}</form>`,
+    );
   });
 
   app.post<{ Params: { companyId: string } } & FormBody>(
@@ -73,12 +75,15 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
     const session = await findLinkSession(ctx, companyId, connectionId);
     const token = tokenField(guard.token([companyId, connectionId]));
     const action = (verb: string) => `/link/companies/${companyId}/connections/${connectionId}/${verb}`;
-    return page(reply, `Connect to ${session.integration.name}`,
+    return page(
+      reply,
+      `Connect to ${session.integration.name}`,
       `<h1>Connect ${escapeHtml(session.companyName)} to ${escapeHtml(session.integration.name)}</h1>` +
         `<p>Status: <strong id="status">${session.status}</strong></p>` +
         `<p>${escapeHtml(session.companyName)} is asked to share its ${session.integration.sourceType.toLowerCase()} data.</p>` +
         `<form method="post" action="${action("authorize")}" style="display:inline">${token}<button type="submit" id="authorize">Authorize</button></form>` +
-        `<form method="post" action="${action("cancel")}" style="display:inline">${token}<button type="submit" id="cancel">Cancel</button></form>`);
+        `<form method="post" action="${action("cancel")}" style="display:inline">${token}<button type="submit" id="cancel">Cancel</button></form>`,
+    );
   });
 
   for (const verb of ["authorize", "cancel"] as const) {
@@ -97,9 +102,12 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
           : connection.status === "Linked"
             ? "Your data is now connected. You can close this page."
             : `${session.integration.name} did not link your data. Nothing was shared.`;
-      return page(reply, message,
+      return page(
+        reply,
+        message,
         `<h1>${escapeHtml(message)}</h1><p>Status: <strong id="status">${connection.status}</strong></p>` +
-          `<p><a href="${escapeHtml(linkUrl(ctx.publicUrl, companyId, connectionId))}">Back</a></p>`);
+          `<p><a href="${escapeHtml(linkUrl(ctx.publicUrl, companyId, connectionId))}">Back</a></p>`,
+      );
     });
   }
 }

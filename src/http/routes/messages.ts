@@ -19,7 +19,13 @@ const withMessageId = (withWebhookId: boolean): JsonSchema => ({
   required: withWebhookId ? ["webhookId", "messageId"] : ["messageId"],
 });
 
-const filterOf = ({ eventType, status, companyId, since, until }: MessageListQuery): MessageFilterInput => ({ eventTypes: eventType, status, companyId, since, until });
+const filterOf = ({ eventType, status, companyId, since, until }: MessageListQuery): MessageFilterInput => ({
+  eventTypes: eventType,
+  status,
+  companyId,
+  since,
+  until,
+});
 const pageOf = ({ limit, cursor }: CursorRequest): CursorRequest => ({ limit, cursor });
 
 /** The message log (messages and attempts) and redelivery (resend, recover, replay). */

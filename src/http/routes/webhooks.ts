@@ -35,13 +35,18 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
     },
   );
 
-  app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, (request) => getConsumer(ctx, request.client.id, request.params.webhookId));
+  app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, (request) =>
+    getConsumer(ctx, request.client.id, request.params.webhookId),
+  );
 
   app.patch<{ Params: ConsumerParams; Body: ConsumerUpdate }>("/webhooks/:webhookId", { schema: { ...consumerParams, body: consumerUpdateBody } }, (request) =>
     updateConsumer(ctx, request.client.id, request.params.webhookId, request.body),
   );
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     app.post<{ Params: ConsumerParams }>(`/webhooks/:webhookId/${action}`, { schema: consumerParams }, (request) =>
       setConsumerEnabled(ctx, request.client.id, request.params.webhookId, enabled),
     );
@@ -59,7 +64,10 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
     listCustomHeaders(ctx, request.client.id, request.params.webhookId),
   );
 
-  for (const [method, mode] of [["PUT", "replace"], ["PATCH", "merge"]] as const) {
+  for (const [method, mode] of [
+    ["PUT", "replace"],
+    ["PATCH", "merge"],
+  ] as const) {
     app.route<{ Params: ConsumerParams; Body: { headers: CustomHeaders } }>({
       method,
       url: "/webhooks/:webhookId/headers",
@@ -77,8 +85,10 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
     },
   );
 
-  app.put<{ Params: ConsumerParams; Body: ClientCertificateInput }>("/webhooks/:webhookId/mtls", { schema: { ...consumerParams, body: clientCertificateBody } }, (request) =>
-    setClientCertificate(ctx, request.client.id, request.params.webhookId, request.body),
+  app.put<{ Params: ConsumerParams; Body: ClientCertificateInput }>(
+    "/webhooks/:webhookId/mtls",
+    { schema: { ...consumerParams, body: clientCertificateBody } },
+    (request) => setClientCertificate(ctx, request.client.id, request.params.webhookId, request.body),
   );
 
   app.delete<{ Params: ConsumerParams }>("/webhooks/:webhookId/mtls", { schema: consumerParams }, async (request, reply) => {

@@ -11,12 +11,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex("messages_by_event_type").on("messages").columns(["client_id", "event_type", "created_at", "id"]).execute();
   await db.schema.createIndex("messages_by_company").on("messages").columns(["client_id", "company_id", "created_at", "id"]).execute();
   // The retention job looks only at messages whose payload is still held.
-  await db.schema
-    .createIndex("messages_payload_held")
-    .on("messages")
-    .column("created_at")
-    .where(sql.ref("payload_purged_at"), "is", null)
-    .execute();
+  await db.schema.createIndex("messages_payload_held").on("messages").column("created_at").where(sql.ref("payload_purged_at"), "is", null).execute();
 
   await db.schema.createIndex("attempts_by_message").on("attempts").columns(["message_id", "started_at", "id"]).execute();
 

@@ -3,7 +3,10 @@ import type { Kysely } from "kysely";
 // Example events, publish idempotency keys and per-client API quota counters. Portable column types only.
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Example events are messages like any other, marked so the logs can tell them apart.
-  await db.schema.alterTable("messages").addColumn("example", "integer", (col) => col.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable("messages")
+    .addColumn("example", "integer", (col) => col.notNull().defaultTo(0))
+    .execute();
 
   await db.schema
     .createTable("idempotency_keys")
