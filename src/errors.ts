@@ -21,6 +21,8 @@ export class HooklineError extends Error {
 }
 
 export const badRequest = (message: string, validationErrors: ValidationItem[] = []) => new HooklineError(400, message, validationErrors);
+/** A 400 listing every invalid field; its message names them all, one after another. */
+export const invalidFields = (validationErrors: ValidationItem[]) => badRequest(validationErrors.map((error) => error.message).join("; "), validationErrors);
 export const unauthorized = () => new HooklineError(401, "Unauthorized", [], "Unknown");
 export const notFound = (what: string) => new HooklineError(404, `${what} not found`);
 export const conflict = (message: string) => new HooklineError(409, message);

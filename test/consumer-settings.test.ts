@@ -87,6 +87,12 @@ describe("getting and updating a consumer", () => {
     ]) {
       assert.equal((await server.api("PATCH", `/webhooks/${id}`, body)).status, 400, JSON.stringify(body));
     }
+    const twoWrong = await server.api("PATCH", `/webhooks/${id}`, { eventTypes: ["company.exploded"], companyTags: ["no-colon"] });
+    assert.deepEqual(
+      twoWrong.body.validation.errors.map((error: { itemId: string }) => error.itemId),
+      ["eventTypes", "companyTags"],
+    );
+    assert.match(twoWrong.body.error, /such as invoices\); .*no-colon/, "the message names both, apart");
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, before);
   });
 

@@ -1,4 +1,4 @@
-import { badRequest, notFound, type ValidationItem } from "../errors.ts";
+import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import type { DomainContext } from "./context.ts";
 import { changeConsumer } from "./consumers.ts";
 import { openCustomHeaders, sealCustomHeaders } from "./consumer-secrets.ts";
@@ -78,7 +78,7 @@ export async function setCustomHeaders(
   mode: "replace" | "merge",
 ): Promise<{ headers: CustomHeaders }> {
   const errors = headerErrors(headers);
-  if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
+  if (errors.length > 0) throw invalidFields(errors);
   let result: CustomHeaders = {};
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     result = merged(mode === "replace" ? {} : openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers), headers);

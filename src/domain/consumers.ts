@@ -2,7 +2,7 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import type { Kysely } from "kysely";
 import { isoDate } from "../clock.ts";
 import type { components } from "../generated/codat.d.ts";
-import { badRequest, notFound, type ValidationItem } from "../errors.ts";
+import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import type { Database } from "../storage/schema.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
@@ -79,7 +79,7 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
 
 function assertValid(input: ConsumerUpdate): void {
   const errors = inputErrors(input);
-  if (errors.length > 0) throw badRequest(errors.map((error) => error.message).join(" "), errors);
+  if (errors.length > 0) throw invalidFields(errors);
 }
 
 type ConsumerRow = Pick<Database["consumers"], "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate">;
