@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { encryptionEnvFor } from "./database.ts";
@@ -9,6 +11,24 @@ import { encryptionEnvFor } from "./database.ts";
  */
 export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+/**
+ * A test file run on its own (`node --test`) does not build first, as `npm test` does:
+ * it refuses to test a compiled server older than the source instead of testing old code.
+ */
+function assertBuiltFromSource(): void {
+  const built = statSync(CLI, { throwIfNoEntry: false })?.mtimeMs;
+  const source = join(projectRoot, "src");
+  const newer = readdirSync(source, { recursive: true, encoding: "utf8" }).filter(
+    (file) => /\.[jt]s$/.test(file) && statSync(join(source, file)).mtimeMs > (built ?? -1),
+  );
+  if (built === undefined || newer.length > 0) {
+    throw new Error(
+      `dist/ is ${built === undefined ? "missing" : `older than src/ (${newer.slice(0, 3).join(", ")})`}: run \`npm run build\` first (npm test does)`,
+    );
+  }
+}
+assertBuiltFromSource();
 
 /** Runs the real `hookline` CLI against a database, as a user would from a shell, and returns what it printed. */
 export function runCli(databaseUrl: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
