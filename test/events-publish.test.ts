@@ -191,6 +191,23 @@ describe("publishing events", () => {
     assert.notEqual(again!.body.id, first.body.id);
   });
 
+  test("a refused publish leaves its Idempotency-Key unclaimed: the corrected request with the key publishes", async () => {
+    const request = { eventType: "read.completed", companyId: euCompany.id, payload: readCompleted() };
+    const before = await messageCount(server);
+    const refused = await post(
+      server,
+      server.apiKey,
+      "/events",
+      { ...request, payload: readCompleted([{ dataType: "invoices", status: "Exploded" }]) },
+      { "idempotency-key": "fixed-later" },
+    );
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.get("idempotent-replayed"), null);
+    const corrected = await post(server, server.apiKey, "/events", request, { "idempotency-key": "fixed-later" });
+    assert.equal(corrected.status, 201, "not a 422 for a different body, nor a replay of the refusal");
+    assert.equal(await messageCount(server), before + 1);
+  });
+
   test("concurrent requests with one key publish once", async () => {
     const request = { eventType: "read.completed", companyId: euCompany.id, payload: readCompleted() };
     const before = await messageCount(server);

@@ -79,6 +79,13 @@ describe("companies", () => {
     );
     const notOdd = await sdk.companies.list({ query: "batch = paging && parity != odd" });
     assert.equal(notOdd.totalResults, 2);
+    await sdk.companies.create({ name: "Paged, no parity", tags: { batch: "paging" } });
+    const withoutTheTag = await sdk.companies.list({ query: "batch = paging && parity != odd", orderBy: "name" });
+    assert.deepEqual(
+      withoutTheTag.results?.map((company) => company.name),
+      ["Paged 2", "Paged 4", "Paged, no parity"],
+      "!= includes companies without the tag",
+    );
     const contains = await sdk.companies.list({ query: "name ~ Paged && parity = odd" });
     assert.equal(contains.totalResults, 3);
     const ignoringCase = await sdk.companies.list({ query: "name ~ PAGED && parity = odd" });
