@@ -35,6 +35,7 @@ describe("publishing events", () => {
   let eu: Receiver;
   let everyone: Receiver;
   let writes: Receiver;
+  let everyoneId: string;
   let usCompany: { id: string; name: string };
   let euCompany: { id: string };
 
@@ -43,7 +44,7 @@ describe("publishing events", () => {
     [us, eu, everyone, writes] = await Promise.all([Receiver.start(), Receiver.start(), Receiver.start(), Receiver.start()]);
     await server.api("POST", "/webhooks", { url: us.url, eventTypes: ["read.completed"], companyTags: ["region:us"] });
     await server.api("POST", "/webhooks", { url: eu.url, eventTypes: ["read.completed"], companyTags: ["region:eu"] });
-    await server.api("POST", "/webhooks", { url: everyone.url, eventTypes: ["read.completed", "company.product.added"] });
+    everyoneId = (await server.api("POST", "/webhooks", { url: everyone.url, eventTypes: ["read.completed", "company.product.added"] })).body.id;
     await server.api("POST", "/webhooks", { url: writes.url, eventTypes: ["{dataType}.write.successful"] });
     usCompany = (await server.api("POST", "/companies", { name: "Toft stores", tags: { region: "us" } })).body;
     euCompany = (await server.api("POST", "/companies", { name: "Brioche SARL", tags: { region: "eu" } })).body;
@@ -90,6 +91,16 @@ describe("publishing events", () => {
     const received = await everyone.waitFor(4);
     assert.ok(received.some((webhook) => webhook.headers["webhook-id"] === product.body.id));
     assert.deepEqual(eventSchemaErrors(received.find((webhook) => webhook.headers["webhook-id"] === product.body.id)!.body), []);
+
+    // The tagged consumers subscribe to read.completed too: only their tag filter keeps an event about no company from them.
+    const aboutNoCompany = await server.api("POST", "/events", { eventType: "read.completed", payload: readCompleted() });
+    assert.equal(aboutNoCompany.status, 201, JSON.stringify(aboutNoCompany.body));
+    const logged = await server.api("GET", `/messages/${aboutNoCompany.body.id}`);
+    assert.deepEqual(
+      logged.body.deliveries.map((delivery: { webhookId: string }) => delivery.webhookId),
+      [everyoneId],
+      "delivered to the consumer without tags alone",
+    );
   });
 
   test("invoices.write.successful is published to a {dataType}.write.successful consumer", async () => {
