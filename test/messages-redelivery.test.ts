@@ -246,7 +246,7 @@ describe("recovery follows the consumer's rate limit", () => {
     try {
       const webhookId = await subscribe(server, flaky.receiver.url, ["company.created"]);
       for (let index = 0; index < 3; index++) await createCompany(server, `Limited ${index}`);
-      await settledMessages(server, webhookId, 3);
+      const oldestFirst = (await settledMessages(server, webhookId, 3)).reverse();
       assert.equal((await server.api("PATCH", `/webhooks/${webhookId}`, { rateLimit: 2 })).status, 200);
       flaky.heal();
       const requestedAt = Date.now();
@@ -255,6 +255,12 @@ describe("recovery follows the consumer's rate limit", () => {
       assert.ok(Date.parse(recovery.body.lastDueAt) - requestedAt >= 1000);
       const arrivals = (await flaky.receiver.waitFor(6)).slice(3);
       assert.ok(arrivals[2]!.receivedAt - requestedAt >= 1000, "three messages at 2 per second take a second");
+      // One send slot every 500 ms: each arrives alone, so the order they arrive in is the order they were scheduled in.
+      assert.deepEqual(
+        arrivals.map(webhookIdOf),
+        oldestFirst.map((message) => message.id),
+        "recovered oldest first",
+      );
     } finally {
       await flaky.receiver.close();
     }
