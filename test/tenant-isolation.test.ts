@@ -168,6 +168,7 @@ describe("one client cannot see or touch another's resources", () => {
   });
 
   test("lists show each client only its own resources", async () => {
+    assert.equal((await asB("POST", "/companies", { name: "Bee Own Ltd" })).status, 200);
     const bCompanies = await asB("GET", "/companies");
     assert.ok(bCompanies.body.results.length > 0, "B has a company of its own");
     assert.ok(bCompanies.body.results.every((company: any) => company.id !== a.companyId && company.name !== a.companyName));
