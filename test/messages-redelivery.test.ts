@@ -373,7 +373,7 @@ describe("replay", () => {
   test("walks a range larger than one chunk and sends every matching message exactly once", async () => {
     const total = 1_234;
     const since = new Date().toISOString();
-    await server.hookline.ctx.store.transaction(async (tx, wake) => {
+    await server.hookline.ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
       for (let index = 0; index < total; index++) {
         await recordEvent(tx, wake, { clientId: server.clientId, eventType: "read.completed", company: null, payload: { index }, generatedAt: Date.now() });
       }

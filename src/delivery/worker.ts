@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
-import type { Store, Tx } from "../storage/database.ts";
+import type { Db, Store } from "../storage/database.ts";
 import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { sendBatchOf, type AttemptResult, type BatchSender } from "./attempt.ts";
@@ -150,8 +150,8 @@ export class DeliveryWorker {
    * again by another of this worker's loops must not take the outcome of the attempt this loop still has
    * in flight. The lease starts when it is taken (a record may have waited for the database before).
    */
-  private leaseDue(tx: Tx): Promise<Lease> {
-    return leaseDueDeliveries(tx, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
+  private leaseDue(db: Db): Promise<Lease> {
+    return leaseDueDeliveries(db, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
   }
 
   /**

@@ -116,7 +116,7 @@ async function writeTags(db: Kysely<Database>, clientId: string, companyId: stri
 export async function createCompany(ctx: DomainContext, clientId: string, input: CompanyInput): Promise<CompanyResource> {
   const now = ctx.clock.now();
   const company: CompanySnapshot = { id: newId(), name: input.name, description: input.description ?? null, created_at: now, tags: input.tags ?? {} };
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     await tx
       .insertInto("companies")
       .values({ id: company.id, client_id: clientId, name: company.name, description: company.description, created_at: now })
@@ -171,7 +171,7 @@ export async function changeCompany(
   input: Partial<CompanyInput>,
   mode: "replace" | "update",
 ): Promise<CompanyResource> {
-  return ctx.store.transaction(async (tx) => {
+  return ctx.store.transaction(async ({ tx }) => {
     const existing = await findCompany(tx, clientId, companyId);
     const next = {
       name: input.name ?? existing.name,
@@ -187,7 +187,7 @@ export async function changeCompany(
 /** Deletes a company and its connections, emitting `connection.deleted` for each and then `company.deleted`. */
 export async function deleteCompany(ctx: DomainContext, clientId: string, companyId: string): Promise<void> {
   const now = ctx.clock.now();
-  await ctx.store.transaction(async (tx, wake) => {
+  await ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const company = await findCompany(tx, clientId, companyId);
     await connectionDeletedEvents(ctx, tx, wake, clientId, company);
     const deleted = await tx.deleteFrom("companies").where("id", "=", companyId).where("client_id", "=", clientId).executeTakeFirst();

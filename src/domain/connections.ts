@@ -131,7 +131,7 @@ async function recordConnectionEvent(
 export async function createConnection(ctx: DomainContext, clientId: string, companyId: string, platformKey: string): Promise<ConnectionResource> {
   const integration = getIntegration(platformKey);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const company = await findCompany(tx, clientId, companyId);
     const row: ConnectionRow = {
       id: newId(),
@@ -199,7 +199,7 @@ export async function recordLinkOutcome(
   outcome: LinkOutcome,
 ): Promise<ConnectionResource> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const company = await findCompany(tx, clientId, companyId);
     const row = await findConnectionRow(tx, clientId, companyId, connectionId);
     if (!outcome.linked) {
@@ -259,7 +259,7 @@ export async function unlinkConnection(
 ): Promise<ConnectionResource> {
   if (status !== "Unlinked") throw badRequest(`Only {"status":"Unlinked"} is accepted, got ${JSON.stringify(status ?? null)}`);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const company = await findCompany(tx, clientId, companyId);
     const row = await findConnectionRow(tx, clientId, companyId, connectionId);
     if (row.status === "Unlinked" || row.status === "Deauthorized") return resourceOf(ctx, tx, clientId, row);
@@ -273,7 +273,7 @@ export async function unlinkConnection(
 
 export async function deleteConnection(ctx: DomainContext, clientId: string, companyId: string, connectionId: string): Promise<void> {
   const now = ctx.clock.now();
-  await ctx.store.transaction(async (tx, wake) => {
+  await ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const company = await findCompany(tx, clientId, companyId);
     const row = await findConnectionRow(tx, clientId, companyId, connectionId);
     const resource = await resourceOf(ctx, tx, clientId, row);

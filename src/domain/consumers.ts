@@ -127,8 +127,8 @@ export async function changeConsumer(
     wakeWorkers: () => void,
   ) => Promise<Partial<Database["consumers"]>> | Partial<Database["consumers"]>,
 ): Promise<WebhookConsumerResource> {
-  return ctx.store.transaction(async (tx, wakeWorkers) => {
-    const row = await findConsumer(tx, clientId, consumerId, ctx.store.dialect === "postgres");
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wakeWorkers }) => {
+    const row = await findConsumer(tx, clientId, consumerId, ctx.store.dialect.name === "postgres");
     const changes = await change(row, tx, wakeWorkers);
     if (Object.keys(changes).length > 0) {
       await tx.updateTable("consumers").set(changes).where("client_id", "=", clientId).where("id", "=", consumerId).execute();
@@ -154,10 +154,10 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
     rate_limit: null,
     mtls_certificate: null,
   };
-  await ctx.store.transaction(async (tx) => {
+  await ctx.store.transaction(async ({ tx }) => {
     // The client's row is locked (PostgreSQL; SQLite has one writer), so concurrent creations cannot pass the limit together.
     let client = tx.selectFrom("clients").select("id").where("id", "=", clientId);
-    if (ctx.store.dialect === "postgres") client = client.forUpdate();
+    client = ctx.store.dialect.lockRows(client);
     await client.execute();
     const { count } = await tx
       .selectFrom("consumers")
@@ -249,7 +249,7 @@ export async function rotateSigningSecret(ctx: DomainContext, clientId: string, 
 
 /** Deletes a consumer and with it every attempt still scheduled for it. */
 export async function deleteConsumer(ctx: DomainContext, clientId: string, consumerId: string): Promise<void> {
-  await ctx.store.transaction(async (tx) => {
+  await ctx.store.transaction(async ({ tx }) => {
     await findConsumer(tx, clientId, consumerId);
     // Through its deliveries: attempts are indexed by delivery, not by consumer, and the log only grows.
     await tx

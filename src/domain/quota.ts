@@ -23,7 +23,7 @@ export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfi
   const now = ctx.clock.now();
   const windowEnd = windowEndAfter(now, quota.windowMs);
   const windowStart = windowEnd - quota.windowMs;
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const { request_count: count } = await tx
       .insertInto("api_usage")
       .values({ client_id: clientId, window_start: windowStart, window_end: windowEnd, request_count: 1, reached: 0 })
@@ -53,7 +53,7 @@ export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfi
 export async function emitQuotaResets(ctx: DomainContext, quota: DailyQuotaConfig): Promise<number> {
   const now = ctx.clock.now();
   const windowEnd = windowEndAfter(now, quota.windowMs);
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const ended = await tx.deleteFrom("api_usage").where("window_end", "<=", now).returning(["client_id", "reached"]).execute();
     const reached = ended.filter((row) => row.reached === 1).map((row) => row.client_id);
     if (reached.length === 0) return 0;

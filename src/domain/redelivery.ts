@@ -68,7 +68,7 @@ const restartRow = (clientId: string, deliveryId: string, reason: DeliveryRestar
  */
 export async function resendMessage(ctx: DomainContext, clientId: string, consumerId: string, messageId: string): Promise<DeliveryState> {
   await redeliverableConsumer(ctx, clientId, consumerId);
-  return ctx.store.transaction(async (tx, wakeWorkers) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wakeWorkers }) => {
     const [message] = await lockMessages(tx, clientId, [messageId]);
     if (!message) throw notFound("Message");
     if (message.payload_purged_at !== null) {
@@ -167,7 +167,7 @@ async function redeliverRange<C extends Candidate>(
   for (;;) {
     const { candidates, next } = await select(after);
     if (candidates.length > 0) {
-      await ctx.store.transaction(async (tx, wakeWorkers) => {
+      await ctx.store.transaction(async ({ tx, wakeWorkers: wakeWorkers }) => {
         const locked = await lockMessages(
           tx,
           clientId,

@@ -19,7 +19,7 @@ export async function purgeExpiredPayloads(store: Store, now: number, retentionM
   const cutoff = now - retentionMs;
   let purged = 0;
   for (;;) {
-    const { selected, emptied } = await store.transaction(async (tx) => {
+    const { selected, emptied } = await store.transaction(async ({ tx }) => {
       let expired = tx
         .selectFrom("messages")
         .select("id")
@@ -39,7 +39,7 @@ export async function purgeExpiredPayloads(store: Store, now: number, retentionM
         .orderBy("created_at")
         .limit(PURGE_CHUNK);
       // Messages a redelivery holds (lockMessages) are left for the next run; other workers' purges take other rows.
-      if (store.dialect === "postgres") expired = expired.forUpdate().skipLocked();
+      expired = store.dialect.claimRows(expired);
       const ids = (await expired.execute()).map((row) => row.id);
       if (ids.length === 0) return { selected: 0, emptied: 0 };
       // A redelivery that committed after the statement above started is seen by this one (each PostgreSQL statement reads the latest commits).

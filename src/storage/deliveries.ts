@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Clock } from "../clock.ts";
-import { dialectOf, type Store, type Tx } from "./database.ts";
+import type { Db, Store, Tx } from "./database.ts";
+import { dialectOf } from "./dialect/index.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { AttemptsTable, DeliveryStatus } from "./schema.ts";
 
@@ -80,9 +81,9 @@ export interface Lease {
  * It runs in the caller's transaction, so a worker can take its next batch
  * in the one that records the last.
  */
-export async function leaseDueDeliveries(tx: Tx, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
+export async function leaseDueDeliveries(tx: Db, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
   let due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit);
-  if (dialectOf(tx) === "postgres") due = due.forUpdate().skipLocked();
+  due = dialectOf(tx).claimRows(due);
   const expiresAt = now + leaseMs;
   const leased = await tx
     .updateTable("deliveries")
@@ -233,13 +234,13 @@ async function paceRateLimited(
   clock: Clock,
   rows: ReadonlyArray<{ id: string; consumerId: string; rateSlotAt: number | null }>,
 ): Promise<Set<string>> {
-  return store.transaction(async (tx) => {
+  return store.transaction(async ({ tx }) => {
     let query = tx
       .selectFrom("consumers")
       .select(["id", "rate_limit", "rate_next_at"])
       .where("id", "in", [...new Set(rows.map((row) => row.consumerId))])
       .orderBy("id");
-    if (store.dialect === "postgres") query = query.forUpdate();
+    query = store.dialect.lockRows(query);
     const consumers = await query.execute();
     // The time once the slots are ours, just before the sends start: lateness is measured against it.
     const now = clock.now();
@@ -335,7 +336,7 @@ export async function recordOutcomes(
     attempt_count: attemptCount,
     next_attempt_at: nextAttemptAt,
   }));
-  await store.transaction(async (tx, wakeWorkers) => {
+  await store.transaction(async ({ tx, wakeWorkers: wakeWorkers }) => {
     await insertRecords(tx, "attempts", attempts);
     await sql`UPDATE deliveries
       SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,

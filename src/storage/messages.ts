@@ -1,4 +1,5 @@
-import { dialectOf, type Tx } from "./database.ts";
+import type { Tx } from "./database.ts";
+import { dialectOf } from "./dialect/index.ts";
 import type { DeliveryStatus } from "./schema.ts";
 
 /** Deliveries that still need the message body: the worker reads it at each attempt. */
@@ -15,6 +16,6 @@ export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempti
 export async function lockMessages(tx: Tx, clientId: string, messageIds: readonly string[]) {
   if (messageIds.length === 0) return [];
   let query = tx.selectFrom("messages").select(["id", "payload_purged_at"]).where("client_id", "=", clientId).where("id", "in", messageIds).orderBy("id");
-  if (dialectOf(tx) === "postgres") query = query.forUpdate();
+  query = dialectOf(tx).lockRows(query);
   return query.execute();
 }

@@ -11,7 +11,7 @@ import type { Store } from "./database.ts";
 export async function deleteIdempotencyKeys(store: Store, cutoff: number, limit: number): Promise<number> {
   const result = await store.writeStatement((db) => {
     let expired = db.selectFrom("idempotency_keys").select(["client_id", "key"]).where("created_at", "<=", cutoff).orderBy("created_at").limit(limit);
-    if (store.dialect === "postgres") expired = expired.forUpdate().skipLocked();
+    expired = store.dialect.claimRows(expired);
     return db
       .deleteFrom("idempotency_keys")
       .where((eb) => eb(eb.refTuple("client_id", "key"), "in", expired.$asTuple("client_id", "key")))
@@ -31,7 +31,7 @@ export async function clearResponseExcerpts(store: Store, cutoff: number, limit:
       .where("started_at", "<", cutoff)
       .orderBy("started_at")
       .limit(limit);
-    if (store.dialect === "postgres") expired = expired.forUpdate().skipLocked();
+    expired = store.dialect.claimRows(expired);
     return db.updateTable("attempts").set({ response_excerpt: null }).where("id", "in", expired).executeTakeFirst();
   });
   return Number(result.numUpdatedRows);

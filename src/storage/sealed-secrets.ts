@@ -21,7 +21,7 @@ export async function resealStoredSecrets(
   unlessAllStartWith?: string,
 ): Promise<void> {
   for (let after = ""; ;) {
-    const last = await store.transaction(async (tx) => {
+    const last = await store.transaction(async ({ tx }) => {
       let query = tx
         .selectFrom("consumers")
         .select(["id", ...SECRET_COLUMNS])
@@ -32,7 +32,7 @@ export async function resealStoredSecrets(
         const pattern = `${unlessAllStartWith.replace(/[\\%_]/g, "\\$&")}%`;
         query = query.where((eb) => eb.or(SECRET_COLUMNS.map((column) => sql<boolean>`${sql.ref(column)} NOT LIKE ${pattern} ESCAPE '\\'`)));
       }
-      if (store.dialect === "postgres") query = query.forUpdate();
+      query = store.dialect.lockRows(query);
       const rows = await query.execute();
       for (const row of rows) {
         const changes = reseal(row);

@@ -20,7 +20,7 @@ export async function sendExample(ctx: DomainContext, clientId: string, consumer
   }
   const example = definition.example as { payload?: unknown } | undefined;
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     const consumer = await tx.selectFrom("consumers").select("disabled").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
     if (!consumer) throw notFound("Webhook consumer");
     if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");

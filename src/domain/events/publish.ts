@@ -82,7 +82,7 @@ function withIdempotency<T>(
   work: (tx: Tx, wake: () => void, now: number) => Promise<T>,
 ): Promise<Published<T>> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (tx, wake) => {
+  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
     if (idempotency) {
       const earlier = await claimIdempotencyKey(tx, clientId, idempotency, now);
       if (earlier !== null) return { result: JSON.parse(earlier) as T, replayed: true };
