@@ -5,6 +5,7 @@ import { getIntegration } from "../integrations/registry.ts";
 import { findCompanyOwner } from "../storage/companies.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
+import { companyConnections, type ConnectionResource } from "./connections.ts";
 import type { DomainContext } from "./context.ts";
 
 /**
@@ -16,6 +17,14 @@ import type { DomainContext } from "./context.ts";
 /** The company a link page is for, with the client it belongs to; undefined for an unknown id. */
 export function findLinkCompany(ctx: DomainContext, companyId: CompanyId): Promise<{ clientId: ClientId; name: string } | undefined> {
   return findCompanyOwner(ctx.store.db, companyId);
+}
+
+/** What a company's link page shows: its name and its connections; undefined for an unknown id. */
+export async function findCompanyLinkPage(ctx: DomainContext, companyId: CompanyId): Promise<{ name: string; connections: ConnectionResource[] } | undefined> {
+  const company = await findLinkCompany(ctx, companyId);
+  if (!company) return undefined;
+  const connections = await companyConnections(ctx, ctx.store.db, company.clientId, [companyId]);
+  return { name: company.name, connections: connections.map(({ resource }) => resource) };
 }
 
 export interface LinkSession {

@@ -1,11 +1,12 @@
-import { badRequest } from "../errors.ts";
-import type { Condition, Filter, Operator } from "../storage/query-filter.ts";
-
 /**
  * Codat's query language for list endpoints: `key op value` conditions joined
  * by `&&` (all) or `||` (any), with the operators `=`, `!=`, `~` (contains),
- * `>`, `<`, `>=` and `<=`. Each resource says what a key means in SQL.
+ * `>`, `<`, `>=` and `<=`. This is its parser; each list's storage says what
+ * a key means in SQL (storage/query-filter.ts).
  */
+import { badRequest } from "../errors.ts";
+import type { Condition, Filter, Operator } from "../storage/query-filter.ts";
+
 export type { Condition, Filter, Operator } from "../storage/query-filter.ts";
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { authorizeConnection, companyConnections, createConnection, linkUrl, recordLinkOutcome } from "../../domain/connections.ts";
+import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome } from "../../domain/connections.ts";
 import type { DomainContext } from "../../domain/context.ts";
-import { findLinkCompany, findLinkSession } from "../../domain/link.ts";
+import { findCompanyLinkPage, findLinkCompany, findLinkSession } from "../../domain/link.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { CANCELLED_OUTCOME } from "../../integrations/provider.ts";
 import { listIntegrations } from "../../integrations/registry.ts";
@@ -28,12 +28,11 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
 
   app.get<{ Params: { companyId: string } }>("/link/companies/:companyId", { schema: { params: pathParams("companyId") } }, async (request, reply) => {
     const companyId = asId<CompanyId>(request.params.companyId);
-    const company = await findLinkCompany(ctx, companyId);
+    const company = await findCompanyLinkPage(ctx, companyId);
     if (!company) return reply.callNotFound();
-    const connections = await companyConnections(ctx, ctx.store.db, company.clientId, [companyId]);
     return renderPage(reply, "company", {
       companyName: company.name,
-      connections: connections.map(({ resource }) => resource),
+      connections: company.connections,
       integrations: listIntegrations(),
       action: `/link/companies/${companyId}/connections`,
       form: { field: TOKEN_FIELD, token: guard.token([companyId]) },
