@@ -5,7 +5,6 @@ import { notFound } from "../errors.ts";
 import { newId, type ApiKeyId, type ClientId } from "../ids.ts";
 import * as apiKeys from "../storage/api-keys.ts";
 import * as clients from "../storage/clients.ts";
-import type { Client } from "../storage/clients.ts";
 import type { DomainContext } from "./context.ts";
 
 export type { Client } from "../storage/clients.ts";
@@ -14,17 +13,17 @@ export type ApiKeyDetails = components["schemas"]["ApiKeyDetails"];
 /** API keys are stored only as SHA-256 hashes; the key itself is shown once, when it is created. */
 const hashKey = (apiKey: string) => createHash("sha256").update(apiKey).digest("hex");
 
-export async function createClient(ctx: DomainContext, name: string): Promise<Client> {
+export async function createClient(ctx: DomainContext, name: string): Promise<clients.Client> {
   const client = { id: newId<ClientId>(), name };
   await clients.insertClient(ctx.store.db, { ...client, created_at: ctx.clock.now() });
   return client;
 }
 
-export function listClients(ctx: DomainContext): Promise<Client[]> {
+export function listClients(ctx: DomainContext): Promise<clients.Client[]> {
   return clients.listClients(ctx.store.db);
 }
 
-export async function findClient(ctx: DomainContext, clientId: ClientId): Promise<Client> {
+export async function findClient(ctx: DomainContext, clientId: ClientId): Promise<clients.Client> {
   const client = await clients.findClient(ctx.store.db, clientId);
   if (!client) throw notFound("Client");
   return client;
@@ -48,6 +47,6 @@ export async function deleteApiKey(ctx: DomainContext, clientId: ClientId, apiKe
 }
 
 /** The client an API key belongs to, or undefined for an unknown or revoked key. */
-export function authenticate(ctx: DomainContext, apiKey: string): Promise<Client | undefined> {
+export function authenticate(ctx: DomainContext, apiKey: string): Promise<clients.Client | undefined> {
   return apiKeys.findClientByKeyHash(ctx.store.db, hashKey(apiKey));
 }

@@ -14,12 +14,11 @@ export const CANCELLED_OUTCOME: LinkOutcome = {
   errorMessage: "User cancelled",
 };
 
-/**
- * What the SMB gave to link a connection: credentials sent through
- * update-connection-authorization, or its consent on the hosted link page
- * (where a real provider would take it through its own sign-in).
- */
-export type LinkGrant = { kind: "credentials"; credentials: Record<string, string> } | { kind: "consent" };
+/** What comes back to the hosted link page: the SMB's consent on it (where a real provider would take it through its own sign-in). */
+export type LinkCallback = { kind: "consent" };
+
+/** What the SMB gave to link a connection: credentials sent through update-connection-authorization, or what came back to the link page. */
+export type LinkGrant = { kind: "credentials"; credentials: Record<string, string> } | LinkCallback;
 
 /** How linking begins on the hosted link page: the page asks the SMB for its consent, with Authorize and Cancel. */
 export type LinkStart = { kind: "consent" };
@@ -55,7 +54,7 @@ export interface IntegrationProvider {
   /** What the hosted link page does when the SMB opens it. */
   startLink(connection: ProviderConnection): LinkStart;
   /** Decides whether what came back to the hosted link page links the connection. */
-  completeLink(connection: ProviderConnection, grant: Extract<LinkGrant, { kind: "consent" }>): Promise<LinkOutcome>;
+  completeLink(connection: ProviderConnection, callback: LinkCallback): Promise<LinkOutcome>;
   /** Decides whether credentials sent through update-connection-authorization link the connection. */
   acceptCredentials(connection: ProviderConnection, credentials: Record<string, string>): Promise<LinkOutcome>;
   /** Renews a linked connection's access to its source before it lapses. */
