@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
-import { SANDBOX_CREDENTIALS } from "../src/domain/integrations/sandbox.ts";
+import { SANDBOX_CREDENTIALS } from "../src/integrations/sandbox/sandbox.ts";
 import { until } from "./support/consumers.ts";
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { pressLinkButton } from "./support/link-page.ts";

@@ -224,7 +224,7 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   const companyNames = companies.map((company) => company.name);
   assert.equal(new Set(companyNames).size, companyNames.length);
   for (const name of companyNames) assert.ok(names.includes(name), `unexpected company ${name}`);
-  const byId = new Map(companies.map((company) => [company.id, company.name]));
+  const byId = new Map<string, string>(companies.map((company) => [company.id, company.name]));
   for (const outcome of acknowledged) assert.equal(byId.get(outcome.id!), outcome.name, `acknowledged company ${outcome.name} is stored`);
   t.diagnostic(`${companies.length - acknowledged.length} of the ${cut.length} cut requests had committed before the kill`);
 

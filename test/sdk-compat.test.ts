@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { SANDBOX_CREDENTIALS } from "../src/domain/integrations/sandbox.ts";
+import { SANDBOX_CREDENTIALS } from "../src/integrations/sandbox/sandbox.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 

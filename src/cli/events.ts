@@ -5,6 +5,7 @@ import type { DomainContext } from "../domain/context.ts";
 import { describeCatalog } from "../domain/events/catalog-view.ts";
 import { idempotencyKey } from "../domain/events/idempotency.ts";
 import { publishEvent, type PublishRequest } from "../domain/events/publish.ts";
+import { asId, type ClientId } from "../ids.ts";
 
 type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
 
@@ -40,7 +41,7 @@ export function eventCommands(program: Command, withContext: WithContext, client
     .option("--idempotency-key <key>", "publish at most once per key (kept HOOKLINE_IDEMPOTENCY_KEY_TTL, default 24h)")
     .action((eventType: string, options: { client: string; payload: string; company?: string; idempotencyKey?: string }) =>
       withContext(async (ctx) => {
-        await findClient(ctx, options.client);
+        await findClient(ctx, asId<ClientId>(options.client));
         const request: PublishRequest = { eventType, companyId: options.company, payload: jsonArgument(options.payload, "--payload") };
         const key = options.idempotencyKey === undefined ? null : idempotencyKey(options.idempotencyKey, "POST /events", request, idempotencyKeyTtlMs());
         const { result, replayed } = await publishEvent(ctx, options.client, request, key);

@@ -12,6 +12,7 @@ import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { createLogger } from "../logger.ts";
+import { asId, type ApiKeyId, type ClientId } from "../ids.ts";
 
 const program = new Command()
   .name("hookline")
@@ -112,22 +113,25 @@ keys
   .description("Create an API key (shown once)")
   .action((options: { client: string; name?: string }) =>
     withContext(async (ctx) => {
-      await findClient(ctx, options.client);
-      console.log(JSON.stringify(await createApiKey(ctx, options.client, options.name ?? null), null, 2));
+      const clientId = asId<ClientId>(options.client);
+      await findClient(ctx, clientId);
+      console.log(JSON.stringify(await createApiKey(ctx, clientId, options.name ?? null), null, 2));
     }),
   );
 keys
   .command("list")
   .addOption(clientOption)
   .description("List API keys (last four characters only)")
-  .action((options: { client: string }) => withContext(async (ctx) => console.log(JSON.stringify(await listApiKeys(ctx, options.client), null, 2))));
+  .action((options: { client: string }) =>
+    withContext(async (ctx) => console.log(JSON.stringify(await listApiKeys(ctx, asId<ClientId>(options.client)), null, 2))),
+  );
 keys
   .command("revoke <apiKeyId>")
   .addOption(clientOption)
   .description("Revoke an API key")
   .action((apiKeyId: string, options: { client: string }) =>
     withContext(async (ctx) => {
-      await deleteApiKey(ctx, options.client, apiKeyId);
+      await deleteApiKey(ctx, asId<ClientId>(options.client), asId<ApiKeyId>(apiKeyId));
       console.log(`Revoked ${apiKeyId}.`);
     }),
   );

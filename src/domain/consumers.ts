@@ -7,7 +7,7 @@ import type { Database } from "../storage/schema.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
 import { openPreviousSecrets, openSigningSecret, sealPreviousSecrets, sealSigningSecret } from "./consumer-secrets.ts";
-import { newId } from "../ids.ts";
+import { asId, newId, type ClientId } from "../ids.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
 export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
@@ -156,7 +156,7 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
   };
   await ctx.store.transaction(async ({ tx }) => {
     // The client's row is locked (PostgreSQL; SQLite has one writer), so concurrent creations cannot pass the limit together.
-    let client = tx.selectFrom("clients").select("id").where("id", "=", clientId);
+    let client = tx.selectFrom("clients").select("id").where("id", "=", asId<ClientId>(clientId));
     client = ctx.store.dialect.lockRows(client);
     await client.execute();
     const { count } = await tx

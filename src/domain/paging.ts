@@ -1,12 +1,10 @@
-import type { SelectQueryBuilder } from "kysely";
 import type { components } from "../generated/codat.d.ts";
-import type { Database } from "../storage/schema.ts";
+import type { PageSlice } from "../storage/paging.ts";
 
 export type PagingInfo = components["schemas"]["PagingInfo"];
 
-export interface PageRequest {
-  page: number;
-  pageSize: number;
+/** A page of a list as the API asks for it: which page, and the list's query and order. */
+export interface PageRequest extends PageSlice {
   query?: string | undefined;
   orderBy?: string | undefined;
 }
@@ -23,18 +21,4 @@ export function pageEnvelope<T>(path: string, request: PageRequest, results: T[]
   if (request.page * request.pageSize < totalResults) links.next = href(request.page + 1);
   if (request.page > 1) links.previous = href(request.page - 1);
   return { results, pageNumber: request.page, pageSize: request.pageSize, totalResults, _links: links };
-}
-
-/** Runs a count and one page of a filtered query; `select` turns the filtered rows into what the page holds. */
-export async function fetchPage<TB extends keyof Database, O>(
-  filtered: SelectQueryBuilder<Database, TB, object>,
-  request: PageRequest,
-  select: (query: SelectQueryBuilder<Database, TB, object>) => SelectQueryBuilder<Database, TB, O>,
-): Promise<{ rows: O[]; total: number }> {
-  const { total } = await filtered.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
-  const rows = await select(filtered)
-    .limit(request.pageSize)
-    .offset((request.page - 1) * request.pageSize)
-    .execute();
-  return { rows, total: Number(total) };
 }

@@ -1,18 +1,13 @@
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from "kysely";
-import { badRequest } from "../errors.ts";
-
 /**
  * Codat's query language for list endpoints: `key op value` conditions joined
  * by `&&` (all) or `||` (any), with the operators `=`, `!=`, `~` (contains),
- * `>`, `<`, `>=` and `<=`. Each resource says what a key means in SQL.
+ * `>`, `<`, `>=` and `<=`. This is its parser; each list's storage says what
+ * a key means in SQL (storage/query-filter.ts).
  */
-export type Operator = "=" | "!=" | "~" | ">" | "<" | ">=" | "<=";
+import { badRequest } from "../errors.ts";
+import type { Condition, Filter, Operator } from "../storage/query-filter.ts";
 
-export interface Condition {
-  key: string;
-  operator: Operator;
-  value: string;
-}
+export type { Condition, Filter, Operator } from "../storage/query-filter.ts";
 
 /**
  * Each condition becomes an expression (a subquery for tags): past a few
@@ -20,6 +15,11 @@ export interface Condition {
  * planning, so a query holds at most this many.
  */
 export const MAX_CONDITIONS = 20;
+
+/** A list's filter: no condition for an absent or blank query, else the parsed query. */
+export function parseFilter(query: string | undefined): Filter {
+  return !query || query.trim() === "" ? [] : parseQuery(query);
+}
 
 /** Parses a query into alternatives (joined by `||`) of conditions that must all hold (joined by `&&`). */
 export function parseQuery(query: string): Condition[][] {
@@ -64,35 +64,6 @@ function unquote(value: string): string {
 
 export function malformed(query: string, reason: string) {
   return badRequest(`Malformed query: ${reason}`, [{ itemId: "query", message: `Could not parse "${query}"`, validatorName: "query" }]);
-}
-
-/** Applies `operator` to a column or expression, the way every resource compares values. */
-export function compare<DB, TB extends keyof DB>(
-  eb: ExpressionBuilder<DB, TB>,
-  left: Expression<unknown> | string,
-  operator: Operator,
-  value: string | number,
-): Expression<SqlBool> {
-  const lhs = typeof left === "string" ? eb.ref(left as never) : left;
-  if (operator === "~") {
-    // Contains, ignoring case, with `%` and `_` taken literally: the same on SQLite (whose LIKE
-    // ignores ASCII case) and PostgreSQL (whose LIKE does not).
-    const pattern = `%${String(value)
-      .toLowerCase()
-      .replace(/[\\%_]/g, "\\$&")}%`;
-    return sql<SqlBool>`lower(${lhs}) like ${pattern} escape '\\'`;
-  }
-  return eb(lhs as never, operator === "!=" ? "<>" : operator, value as never);
-}
-
-/** Builds the WHERE expression for a parsed query given how each condition maps to SQL. */
-export function whereQuery<DB, TB extends keyof DB>(
-  query: string | undefined,
-  condition: (eb: ExpressionBuilder<DB, TB>, condition: Condition) => Expression<SqlBool>,
-): ((eb: ExpressionBuilder<DB, TB>) => Expression<SqlBool>) | undefined {
-  if (!query || query.trim() === "") return undefined;
-  const alternatives = parseQuery(query);
-  return (eb) => eb.or(alternatives.map((all) => eb.and(all.map((part) => condition(eb, part)))));
 }
 
 /** Parses `orderBy` (`field` or `-field`) against the fields a resource allows. */

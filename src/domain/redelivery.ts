@@ -1,9 +1,9 @@
 import { isoDate } from "../clock.ts";
 import { badRequest, conflict, HooklineError, notFound } from "../errors.ts";
 import type { Db, Tx } from "../storage/database.ts";
+import { loadTags } from "../storage/companies.ts";
 import { lockMessages } from "../storage/messages.ts";
 import type { DeliveryRestartsTable } from "../storage/schema.ts";
-import { loadTags } from "./companies.ts";
 import { getConsumer } from "./consumers.ts";
 import type { DomainContext } from "./context.ts";
 import type { Position } from "./cursor.ts";
@@ -11,7 +11,7 @@ import { subscriptionMatches } from "./events/catalog.ts";
 import { tagFilterMatches } from "./events/outbox.ts";
 import { toDeliveryState, type DeliveryState } from "./messages.ts";
 import { parseTimeRange, type TimeRange, type TimeRangeInput } from "./time-range.ts";
-import { newId } from "../ids.ts";
+import { asId, newId, type CompanyId } from "../ids.ts";
 
 /**
  * Deliveries of existing messages on request: resend one message to one
@@ -261,12 +261,15 @@ export async function replayMissed(ctx: DomainContext, clientId: string, consume
           ),
         )
         .execute();
-      const companyIds = [...new Set(rows.flatMap((row) => (row.company_id === null ? [] : [row.company_id])))];
+      const companyIds = [...new Set(rows.flatMap((row) => (row.company_id === null ? [] : [asId<CompanyId>(row.company_id)])))];
       const tags = await loadTags(ctx.store.db, companyIds);
       const matching = rows.filter(
         (row) =>
           subscriptionMatches(consumer.eventTypes, row.event_type) &&
-          tagFilterMatches(consumer.companyTags, row.company_id === null ? null : { id: row.company_id, tags: tags.get(row.company_id) ?? {} }),
+          tagFilterMatches(
+            consumer.companyTags,
+            row.company_id === null ? null : { id: row.company_id, tags: tags.get(asId<CompanyId>(row.company_id)) ?? {} },
+          ),
       );
       return { candidates: matching, next: continueAfter(rows) };
     },

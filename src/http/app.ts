@@ -7,7 +7,6 @@ import { apiKeyAuth } from "./auth.ts";
 import { HooklineError } from "../errors.ts";
 import { clientErrorHandler, errorHandler, newCorrelationId, rejectMalformedText, routeNotFound } from "./errors.ts";
 import { utf8JsonParser } from "./json-body.ts";
-import { linkFormGuard } from "./link-forms.ts";
 import { requestValidator } from "./validation.ts";
 import { metricsRoutes, type HooklineMetrics } from "./metrics.ts";
 import { dailyQuota } from "./quota.ts";
@@ -17,10 +16,11 @@ import { connectionRoutes } from "./routes/connections.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { readinessRoutes } from "./routes/health.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
-import { linkRoutes } from "./routes/link.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { linkFormGuard } from "../web/link-forms.ts";
+import { linkRoutes } from "../web/routes/link.ts";
 
 export interface HttpOptions {
   bodyLimitBytes: number;

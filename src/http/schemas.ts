@@ -1,14 +1,8 @@
-import { codatRef, type JsonSchema } from "../openapi/codat.ts";
+import { codatParameter as parameter, codatRef, type JsonSchema } from "../openapi/codat.ts";
 import type { PageRequest } from "../domain/paging.ts";
 
 /** Route schemas point into the Codat document, so requests are validated against the contract itself. */
-const parameter = (name: string) => codatRef(`/components/parameters/${name}/schema`);
-
-export const pathParams = (...names: Array<"companyId" | "connectionId" | "webhookId" | "platformKey">): JsonSchema => ({
-  type: "object",
-  properties: Object.fromEntries(names.map((name) => [name, parameter(name)])),
-  required: names,
-});
+export { pathParams } from "../openapi/codat.ts";
 
 export const pagingQuery: JsonSchema = {
   type: "object",

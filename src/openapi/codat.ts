@@ -24,6 +24,16 @@ export const CODAT_SCHEMA_ID = "codat";
 /** A `$ref` into the document that a validator holding `validatorDocument()` resolves. */
 export const codatRef = (pointer: string): JsonSchema => ({ $ref: `${CODAT_SCHEMA_ID}#${pointer}` });
 
+/** The schema of one of the document's parameters. */
+export const codatParameter = (name: string) => codatRef(`/components/parameters/${name}/schema`);
+
+/** A route's path parameters, each validated as the document's parameter of that name. */
+export const pathParams = (...names: Array<"companyId" | "connectionId" | "webhookId" | "platformKey">): JsonSchema => ({
+  type: "object",
+  properties: Object.fromEntries(names.map((name) => [name, codatParameter(name)])),
+  required: names,
+});
+
 /**
  * The document rewritten for a JSON Schema validator: OpenAPI 3.0's
  * `nullable: true` (which this document still uses) becomes an explicit null

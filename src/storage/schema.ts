@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { ApiKeyId, ClientId, CompanyId, ConnectionErrorId, ConnectionId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -22,14 +23,14 @@ export interface Database {
 }
 
 export interface ClientsTable {
-  id: string;
+  id: ClientId;
   name: string;
   created_at: number;
 }
 
 export interface ApiKeysTable {
-  id: string;
-  client_id: string;
+  id: ApiKeyId;
+  client_id: ClientId;
   name: string | null;
   key_hash: string;
   key_hint: string;
@@ -37,24 +38,24 @@ export interface ApiKeysTable {
 }
 
 export interface CompaniesTable {
-  id: string;
-  client_id: string;
+  id: CompanyId;
+  client_id: ClientId;
   name: string;
   description: string | null;
   created_at: number;
 }
 
 export interface CompanyTagsTable {
-  company_id: string;
-  client_id: string;
+  company_id: CompanyId;
+  client_id: ClientId;
   key: string;
   value: string;
 }
 
 export interface ConnectionsTable {
-  id: string;
-  client_id: string;
-  company_id: string;
+  id: ConnectionId;
+  client_id: ClientId;
+  company_id: CompanyId;
   integration_key: string;
   status: "PendingAuth" | "Linked" | "Unlinked" | "Deauthorized";
   created_at: number;
@@ -62,9 +63,9 @@ export interface ConnectionsTable {
 }
 
 export interface ConnectionErrorsTable {
-  id: string;
-  client_id: string;
-  connection_id: string;
+  id: ConnectionErrorId;
+  client_id: ClientId;
+  connection_id: ConnectionId;
   status_code: string;
   status_text: string;
   error_message: string;

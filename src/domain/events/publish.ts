@@ -2,13 +2,14 @@ import { isoDate } from "../../clock.ts";
 import { badRequest, notFound, type ValidationItem } from "../../errors.ts";
 import { codatDocument } from "../../openapi/codat.ts";
 import type { Tx } from "../../storage/database.ts";
-import { companyReference, findCompanies, type CompanySnapshot } from "../companies.ts";
+import { findCompanies } from "../../storage/companies.ts";
+import { companyReference, type CompanySnapshot } from "../company-reference.ts";
 import type { DomainContext } from "../context.ts";
 import { eventCatalog, findEventType, type EventTypeDefinition } from "./catalog.ts";
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
 import { recordEvents, type NewEvent } from "./outbox.ts";
-import { newId } from "../../ids.ts";
+import { asId, newId, type ClientId, type CompanyId } from "../../ids.ts";
 
 /** An event the operator's own systems publish, e.g. `read.completed` from its data-sync engine. */
 export interface PublishRequest {
@@ -113,8 +114,8 @@ async function recordPublished(
   { single }: { single: boolean },
 ): Promise<PublishedEvent[]> {
   const { publicUrl } = ctx;
-  const companyIds = requests.map((request) => request.companyId ?? referencedCompanyId(request.payload));
-  const companies = await findCompanies(tx, clientId, [...new Set(companyIds.filter((id) => id !== undefined))]);
+  const companyIds = requests.map((request) => (request.companyId ?? referencedCompanyId(request.payload)) as CompanyId | undefined);
+  const companies = await findCompanies(tx, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
   const events: NewEvent[] = [];
   requests.forEach((request, index) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { createApiKey, deleteApiKey, listApiKeys } from "../../domain/clients.ts";
 import type { DomainContext } from "../../domain/context.ts";
+import { asId, type ApiKeyId } from "../../ids.ts";
 import { requestBody } from "../schemas.ts";
 
 export function apiKeyRoutes(app: FastifyInstance, ctx: DomainContext): void {
@@ -22,7 +23,7 @@ export function apiKeyRoutes(app: FastifyInstance, ctx: DomainContext): void {
     "/apiKeys/:apiKeyId",
     { schema: { params: { type: "object", properties: { apiKeyId: { type: "string", format: "uuid" } }, required: ["apiKeyId"] } } },
     async (request, reply) => {
-      await deleteApiKey(ctx, request.client.id, request.params.apiKeyId);
+      await deleteApiKey(ctx, request.client.id, asId<ApiKeyId>(request.params.apiKeyId));
       return reply.status(204).send();
     },
   );

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { components } from "../../generated/codat.d.ts";
 import { changeCompany, createCompany, deleteCompany, getCompany, listCompanies } from "../../domain/companies.ts";
 import type { DomainContext } from "../../domain/context.ts";
+import { asId, type CompanyId } from "../../ids.ts";
 import { pageRequest, pagingQuery, pathParams, requestBody, type PagingQuerystring } from "../schemas.ts";
 
 type CompanyBody = components["schemas"]["CompanyRequestBody"] & { description?: string };
@@ -23,23 +24,23 @@ export function companyRoutes(app: FastifyInstance, ctx: DomainContext): void {
   );
 
   app.get<{ Params: CompanyParams }>("/companies/:companyId", { schema: { params: pathParams("companyId") } }, (request) =>
-    getCompany(ctx, request.client.id, request.params.companyId),
+    getCompany(ctx, request.client.id, asId<CompanyId>(request.params.companyId)),
   );
 
   app.put<{ Params: CompanyParams; Body: CompanyBody }>(
     "/companies/:companyId",
     { schema: { params: pathParams("companyId"), body: withDescription("/components/schemas/CompanyRequestBody") } },
-    (request) => changeCompany(ctx, request.client.id, request.params.companyId, request.body, "replace"),
+    (request) => changeCompany(ctx, request.client.id, asId<CompanyId>(request.params.companyId), request.body, "replace"),
   );
 
   app.patch<{ Params: CompanyParams; Body: CompanyUpdateBody }>(
     "/companies/:companyId",
     { schema: { params: pathParams("companyId"), body: withDescription("/components/schemas/CompanyUpdateRequest") } },
-    (request) => changeCompany(ctx, request.client.id, request.params.companyId, request.body, "update"),
+    (request) => changeCompany(ctx, request.client.id, asId<CompanyId>(request.params.companyId), request.body, "update"),
   );
 
   app.delete<{ Params: CompanyParams }>("/companies/:companyId", { schema: { params: pathParams("companyId") } }, async (request, reply) => {
-    await deleteCompany(ctx, request.client.id, request.params.companyId);
+    await deleteCompany(ctx, request.client.id, asId<CompanyId>(request.params.companyId));
     return reply.status(204).send();
   });
 }

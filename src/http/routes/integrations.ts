@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { DomainContext } from "../../domain/context.ts";
-import { getIntegration, listIntegrations, toIntegrationResource } from "../../domain/integrations/registry.ts";
+import { getIntegration, listIntegrations, toIntegrationResource } from "../../integrations/registry.ts";
 import { pageEnvelope } from "../../domain/paging.ts";
 import { malformed, parseOrderBy, parseQuery, type Condition } from "../../domain/query.ts";
 import { pageRequest, pagingQuery, pathParams, type PagingQuerystring } from "../schemas.ts";

@@ -1,0 +1,51 @@
+import { notFound } from "../errors.ts";
+import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
+import type { IntegrationProvider, LinkStart } from "../integrations/provider.ts";
+import { getIntegration } from "../integrations/registry.ts";
+import { findCompanyOwner } from "../storage/companies.ts";
+import * as connections from "../storage/connections.ts";
+import type { ConnectionStatus } from "../storage/connections.ts";
+import { companyConnections, type ConnectionResource } from "./connections.ts";
+import type { DomainContext } from "./context.ts";
+
+/**
+ * What the hosted link pages read. They are reached without an API key, by
+ * the unguessable ids in a company's `redirect` and a connection's `linkUrl`,
+ * so these find a company or connection by its ids alone.
+ */
+
+/** The company a link page is for, with the client it belongs to; undefined for an unknown id. */
+export function findLinkCompany(ctx: DomainContext, companyId: CompanyId): Promise<{ clientId: ClientId; name: string } | undefined> {
+  return findCompanyOwner(ctx.store.db, companyId);
+}
+
+/** What a company's link page shows: its name and its connections; undefined for an unknown id. */
+export async function findCompanyLinkPage(ctx: DomainContext, companyId: CompanyId): Promise<{ name: string; connections: ConnectionResource[] } | undefined> {
+  const company = await findLinkCompany(ctx, companyId);
+  if (!company) return undefined;
+  const connections = await companyConnections(ctx, ctx.store.db, company.clientId, [companyId]);
+  return { name: company.name, connections: connections.map(({ resource }) => resource) };
+}
+
+export interface LinkSession {
+  clientId: ClientId;
+  companyName: string;
+  status: ConnectionStatus;
+  integration: IntegrationProvider;
+  /** How the connection's provider begins linking. */
+  start: LinkStart;
+}
+
+/** What a connection's link page shows; 404 for unknown ids. */
+export async function findLinkSession(ctx: DomainContext, companyId: CompanyId, connectionId: ConnectionId): Promise<LinkSession> {
+  const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
+  if (!row) throw notFound("Connection");
+  const integration = getIntegration(row.integrationKey);
+  return {
+    clientId: row.clientId,
+    companyName: row.companyName,
+    status: row.status,
+    integration,
+    start: integration.startLink({ companyId, connectionId }),
+  };
+}

@@ -1,0 +1,46 @@
+import { fileURLToPath } from "node:url";
+import { Eta } from "eta";
+import type { FastifyReply } from "fastify";
+import type { ConnectionResource } from "../domain/connections.ts";
+
+/**
+ * The templates sit next to this module: in src/web/templates, and in
+ * dist/web/templates, where the build copies them. Values are escaped unless
+ * a template asks otherwise (autoEscape, Eta's default).
+ */
+const eta = new Eta({ views: fileURLToPath(new URL("./templates/", import.meta.url)), autoEscape: true, cache: true });
+
+/** Each page's template and what it shows. The layout adds the page title (`title`) around it. */
+export interface Pages {
+  company: {
+    companyName: string;
+    connections: ReadonlyArray<Pick<ConnectionResource, "linkUrl" | "platformName" | "status">>;
+    integrations: ReadonlyArray<{ key: string; name: string }>;
+    action: string;
+    form: FormToken;
+  };
+  consent: {
+    companyName: string;
+    integrationName: string;
+    status: string;
+    sourceType: string;
+    actions: { authorize: string; cancel: string };
+    form: FormToken;
+  };
+  outcome: { message: string; status: string; backUrl: string };
+}
+
+/** The hidden field that carries a page's token back with its forms. */
+export interface FormToken {
+  field: string;
+  token: string;
+}
+
+/**
+ * Answers with a page: plain HTML, no script, styled only by the layout's own
+ * stylesheet. The headers every HTML answer carries (CSP and the rest) are set
+ * for the whole server, in http/app.ts.
+ */
+export function renderPage<Name extends keyof Pages>(reply: FastifyReply, name: Name, data: Pages[Name]): FastifyReply {
+  return reply.type("text/html; charset=utf-8").send(eta.render(`./${name}`, data));
+}
