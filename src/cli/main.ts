@@ -12,6 +12,7 @@ import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { createLogger } from "../logger.ts";
+import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
   .name("hookline")
@@ -138,7 +139,7 @@ webhooks
   .addOption(clientOption)
   .description("Print a consumer's signing secret (whsec_...)")
   .action((webhookId: string, options: { client: string }) =>
-    withContext(async (ctx) => console.log((await getSigningSecret(ctx, options.client, webhookId)).key)),
+    withContext(async (ctx) => console.log((await getSigningSecret(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId))).key)),
   );
 webhookCommands(webhooks, withContext, clientOption);
 

@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { ClientId, ConsumerId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -74,8 +75,8 @@ export interface ConnectionErrorsTable {
 }
 
 export interface ConsumersTable {
-  id: string;
-  client_id: string;
+  id: ConsumerId;
+  client_id: ClientId;
   url: string;
   /** JSON array of event types. */
   event_types: string;
