@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
+import { asId, type ConsumerId } from "../src/ids.ts";
 import { recorded, signatureHeadersOf, subscribe, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 const consumerRow = (server: TestServer, id: string) =>
-  server.hookline.ctx.store.db.selectFrom("consumers").select(["disabled", "failing_since"]).where("id", "=", id).executeTakeFirstOrThrow();
+  server.hookline.ctx.store.db.selectFrom("consumers").select(["disabled", "failing_since"]).where("id", "=", asId<ConsumerId>(id)).executeTakeFirstOrThrow();
 
 describe("a consumer disabled in the middle of a retry schedule", () => {
   let server: TestServer;

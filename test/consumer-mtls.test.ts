@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
+import { asId, type ConsumerId } from "../src/ids.ts";
 import { CertificateAuthority, MutualTlsReceiver, type Issued } from "./support/certificates.ts";
 import { recorded, subscribe, until } from "./support/consumers.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -63,7 +64,11 @@ describe("mTLS client certificates", () => {
     assert.deepEqual(got.body.mtls, set.body.mtls);
     assert.ok(!JSON.stringify(got.body).includes(keyMaterial(client)) && !JSON.stringify(set.body).includes("PRIVATE KEY"), "the key is never returned");
 
-    const stored = await server.hookline.ctx.store.db.selectFrom("consumers").select("mtls_private_key").where("id", "=", id).executeTakeFirstOrThrow();
+    const stored = await server.hookline.ctx.store.db
+      .selectFrom("consumers")
+      .select("mtls_private_key")
+      .where("id", "=", asId<ConsumerId>(id))
+      .executeTakeFirstOrThrow();
     assert.match(stored.mtls_private_key!, /^v2\./);
     assert.ok(!stored.mtls_private_key!.includes("PRIVATE KEY") && !stored.mtls_private_key!.includes(keyMaterial(client)), "stored encrypted");
 
@@ -109,7 +114,7 @@ describe("mTLS client certificates", () => {
     const stored = await server.hookline.ctx.store.db
       .selectFrom("consumers")
       .select(["mtls_private_key", "mtls_certificate"])
-      .where("id", "=", id)
+      .where("id", "=", asId<ConsumerId>(id))
       .executeTakeFirstOrThrow();
     assert.deepEqual(stored, { mtls_private_key: null, mtls_certificate: null }, "the key is deleted");
     assert.equal((await deliverOnce(id)).succeeded, 0);

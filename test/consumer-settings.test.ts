@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
+import { asId, type ConsumerId } from "../src/ids.ts";
 import { cli, recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -252,7 +253,7 @@ describe("custom headers", () => {
         .set({
           custom_headers: JSON.stringify({ "Content-Type": "text/plain", "Webhook-Signature": "v1,forged", "webhook-id": "msg_forged", "X-Fine": "yes" }),
         })
-        .where("id", "=", id)
+        .where("id", "=", asId<ConsumerId>(id))
         .execute();
       await server.api("POST", "/companies", { name: "Forged headers" });
       const [webhook] = await receiver.waitFor(1);

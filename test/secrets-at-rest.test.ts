@@ -4,6 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { Webhook } from "standardwebhooks";
+import { asId, type ConsumerId } from "../src/ids.ts";
 import { SecretBox } from "../src/secret-box.ts";
 import type { Db } from "../src/storage/database.ts";
 import { CertificateAuthority } from "./support/certificates.ts";
@@ -36,7 +37,11 @@ function sealedByEarlierRelease(key: string, plaintext: string, consumerId: stri
 
 /** A consumer's secret columns exactly as the database holds them. */
 const storedSecrets = (db: Db, consumerId: string) =>
-  db.selectFrom("consumers").select(["signing_secret", "previous_secrets", "custom_headers"]).where("id", "=", consumerId).executeTakeFirstOrThrow();
+  db
+    .selectFrom("consumers")
+    .select(["signing_secret", "previous_secrets", "custom_headers"])
+    .where("id", "=", asId<ConsumerId>(consumerId))
+    .executeTakeFirstOrThrow();
 
 /** Asserts no stored value shows any of `secrets` (a signing secret also without its whsec_ prefix) and every one is sealed. */
 function assertSealed(stored: Record<string, string | null>, secrets: string[]): void {
@@ -84,7 +89,7 @@ describe("secrets at rest", () => {
     const target = await subscribe(server, receiver.url);
     const { db } = server.hookline.ctx.store;
     const { signing_secret } = await storedSecrets(db, source);
-    await db.updateTable("consumers").set({ signing_secret }).where("id", "=", target).execute();
+    await db.updateTable("consumers").set({ signing_secret }).where("id", "=", asId<ConsumerId>(target)).execute();
 
     await server.api("POST", "/companies", { name: "Copied" });
     const { attempts } = await until(
@@ -112,7 +117,7 @@ describe("secrets at rest", () => {
         previous_secrets: JSON.stringify([{ key: previous, expiresAt: Date.now() + 3_600_000 }]),
         custom_headers: JSON.stringify({ Authorization: token }),
       })
-      .where("id", "=", id)
+      .where("id", "=", asId<ConsumerId>(id))
       .execute();
     assert.equal((await server.api("GET", `/webhooks/${id}/secret`)).body.key, secret);
     await server.api("POST", "/companies", { name: "Legacy" });

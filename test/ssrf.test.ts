@@ -9,6 +9,7 @@ import { lookup as dnsLookup, V4MAPPED, type LookupAddress } from "node:dns";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/config.ts";
 import { DestinationPolicy } from "../src/delivery/destination-policy.ts";
+import { asId, type ConsumerId } from "../src/ids.ts";
 import { createCompany, subscribe } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
@@ -49,7 +50,7 @@ test("an allow-listed loopback consumer is refused at connect time once the oper
   await store.db
     .updateTable("consumers")
     .set({ url: `http://${UNRESOLVABLE}:${receiver.port}/stops-resolving` })
-    .where("id", "=", consumerIds.stopsResolving!)
+    .where("id", "=", asId<ConsumerId>(consumerIds.stopsResolving!))
     .execute();
 
   const strict = await harness.serve(database.url, { env: { ...env, HOOKLINE_ALLOWED_CIDRS: "" } });

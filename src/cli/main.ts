@@ -12,7 +12,7 @@ import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { createLogger } from "../logger.ts";
-import { asId, type ApiKeyId, type ClientId } from "../ids.ts";
+import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
   .name("hookline")
@@ -142,7 +142,7 @@ webhooks
   .addOption(clientOption)
   .description("Print a consumer's signing secret (whsec_...)")
   .action((webhookId: string, options: { client: string }) =>
-    withContext(async (ctx) => console.log((await getSigningSecret(ctx, options.client, webhookId)).key)),
+    withContext(async (ctx) => console.log((await getSigningSecret(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId))).key)),
   );
 webhookCommands(webhooks, withContext, clientOption);
 

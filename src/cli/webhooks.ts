@@ -3,6 +3,7 @@ import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../doma
 import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
 import type { DomainContext } from "../domain/context.ts";
 import { badRequest } from "../errors.ts";
+import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 
 type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
 
@@ -43,7 +44,9 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .command("get <webhookId>")
     .addOption(clientOption)
     .description("Print a consumer")
-    .action((webhookId: string, options: { client: string }) => withContext(async (ctx) => printJson(await getConsumer(ctx, options.client, webhookId))));
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => printJson(await getConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId)))),
+    );
 
   webhooks
     .command("update <webhookId>")
@@ -56,7 +59,7 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .option("--description <text>", 'a note ("" removes it)')
     .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
     .action((webhookId: string, options: UpdateOptions) =>
-      withContext(async (ctx) => printJson(await updateConsumer(ctx, options.client, webhookId, updateFrom(options)))),
+      withContext(async (ctx) => printJson(await updateConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), updateFrom(options)))),
     );
 
   for (const [action, enabled] of [
@@ -72,7 +75,7 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
           : "Disable a consumer: attempts that fall due are skipped until it is enabled",
       )
       .action((webhookId: string, options: { client: string }) =>
-        withContext(async (ctx) => printJson(await setConsumerEnabled(ctx, options.client, webhookId, enabled))),
+        withContext(async (ctx) => printJson(await setConsumerEnabled(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), enabled))),
       );
   }
 
@@ -81,7 +84,7 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .addOption(clientOption)
     .description("Replace a consumer's signing secret and print the new one; the old one keeps signing for HOOKLINE_SECRET_ROTATION_OVERLAP")
     .action((webhookId: string, options: { client: string }) =>
-      withContext(async (ctx) => console.log((await rotateSigningSecret(ctx, options.client, webhookId)).key)),
+      withContext(async (ctx) => console.log((await rotateSigningSecret(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId))).key)),
     );
 
   const headers = webhooks.command("headers").description("Custom headers sent with every attempt (values are shown masked)");
@@ -90,20 +93,26 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .addOption(clientOption)
     .description('Add or replace headers, each given as "Name: value"; the others stay')
     .action((webhookId: string, given: string[], options: { client: string }) =>
-      withContext(async (ctx) => printJson(await setCustomHeaders(ctx, options.client, webhookId, Object.fromEntries(given.map(parseHeader)), "merge"))),
+      withContext(async (ctx) =>
+        printJson(
+          await setCustomHeaders(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), Object.fromEntries(given.map(parseHeader)), "merge"),
+        ),
+      ),
     );
   headers
     .command("list <webhookId>")
     .addOption(clientOption)
     .description("List header names with masked values")
-    .action((webhookId: string, options: { client: string }) => withContext(async (ctx) => printJson(await listCustomHeaders(ctx, options.client, webhookId))));
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => printJson(await listCustomHeaders(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId)))),
+    );
   headers
     .command("remove <webhookId> <name>")
     .addOption(clientOption)
     .description("Stop sending a header")
     .action((webhookId: string, name: string, options: { client: string }) =>
       withContext(async (ctx) => {
-        await removeCustomHeader(ctx, options.client, webhookId, name);
+        await removeCustomHeader(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), name);
         console.log(`Removed ${name}.`);
       }),
     );

@@ -1,5 +1,6 @@
-import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../domain/consumer-secrets.ts";
+import { asId, type ConsumerId } from "../ids.ts";
 import type { SecretBox } from "../secret-box.ts";
+import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../storage/consumers-codec.ts";
 import type { DueDelivery } from "../storage/deliveries.ts";
 import type { OpenedSecrets, Unsendable } from "./attempt.ts";
 
@@ -22,11 +23,12 @@ export function batchSecrets(box: SecretBox): (delivery: DueDelivery) => OpenedS
 }
 
 function openSecrets(box: SecretBox, { consumerId, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | Unsendable {
+  const consumer = asId<ConsumerId>(consumerId);
   try {
-    const previous = openPreviousSecrets(box, consumerId, previousSecrets);
-    const headers = openCustomHeaders(box, consumerId, customHeaders);
+    const previous = openPreviousSecrets(box, consumer, previousSecrets);
+    const headers = openCustomHeaders(box, consumer, customHeaders);
     return {
-      signingSecret: openSigningSecret(box, consumerId, signingSecret),
+      signingSecret: openSigningSecret(box, consumer, signingSecret),
       previousSecrets: previous.length > 0 ? previous : null,
       customHeaders: Object.keys(headers).length > 0 ? headers : null,
     };

@@ -1,18 +1,23 @@
 import { isoDate } from "../clock.ts";
 import { CONSUMER_DISABLED, type ConsumerDisabledPayload } from "../domain/events/operational.ts";
 import { recordEvent } from "../domain/events/outbox.ts";
-import type { Tx } from "../storage/database.ts";
+import { asId, type ConsumerId } from "../ids.ts";
+import { disableFailingConsumers, endFailureStreaks, startFailureStreaks } from "../storage/consumer-health.ts";
+import type { UnitOfWork } from "../storage/database.ts";
 import type { DeliveryUpdate, DueDelivery } from "../storage/deliveries.ts";
 
 /** How a batch changes its consumers' failure streaks. Empty in the common case, where nothing needs writing. */
 export interface HealthChanges {
   /** Consumers that succeeded after failing: their streak ends. */
-  recovered: string[];
+  recovered: ConsumerId[];
   /** Consumers whose first failure since their last success is in this batch. */
-  startedFailing: string[];
+  startedFailing: ConsumerId[];
   /** Consumers still failing after the auto-disable period. */
-  overdue: string[];
+  overdue: ConsumerId[];
 }
+
+/** A consumer failing since this time or earlier has failed for the whole auto-disable period at `now`. */
+export const autoDisableCutoff = (now: number, autoDisableAfterMs: number): number => now - autoDisableAfterMs;
 
 /**
  * Reads a batch's outcomes against each consumer's failure streak as it was
@@ -20,10 +25,11 @@ export interface HealthChanges {
  * consumer was disabled count neither way.
  */
 export function healthChanges(batch: readonly DueDelivery[], updates: readonly DeliveryUpdate[], now: number, autoDisableAfterMs: number): HealthChanges {
-  const outcomes = new Map<string, { failingSince: number | null; succeeded: boolean }>();
+  const outcomes = new Map<ConsumerId, { failingSince: number | null; succeeded: boolean }>();
   updates.forEach((update, index) => {
     if (update.attempt === null) return;
-    const { consumerId, failingSince } = batch[index]!;
+    const { failingSince } = batch[index]!;
+    const consumerId = asId<ConsumerId>(batch[index]!.consumerId);
     const seen = outcomes.get(consumerId);
     outcomes.set(consumerId, { failingSince, succeeded: (seen?.succeeded ?? false) || update.attempt.succeeded });
   });
@@ -32,7 +38,7 @@ export function healthChanges(batch: readonly DueDelivery[], updates: readonly D
     if (succeeded) {
       if (failingSince !== null) changes.recovered.push(consumerId);
     } else if (failingSince === null) changes.startedFailing.push(consumerId);
-    else if (now - failingSince >= autoDisableAfterMs) changes.overdue.push(consumerId);
+    else if (failingSince <= autoDisableCutoff(now, autoDisableAfterMs)) changes.overdue.push(consumerId);
   }
   return changes;
 }
@@ -46,32 +52,25 @@ export const hasHealthChanges = (changes: HealthChanges) => changes.recovered.le
  * conditions are checked again in SQL, so a success another worker recorded
  * meanwhile keeps a consumer enabled.
  */
-export async function recordHealthChanges(tx: Tx, wakeWorkers: () => void, now: number, autoDisableAfterMs: number, changes: HealthChanges): Promise<void> {
-  if (changes.recovered.length > 0) {
-    await tx.updateTable("consumers").set({ failing_since: null }).where("id", "in", changes.recovered).execute();
-  }
-  if (changes.startedFailing.length > 0) {
-    await tx.updateTable("consumers").set({ failing_since: now }).where("id", "in", changes.startedFailing).where("failing_since", "is", null).execute();
-  }
+export async function recordHealthChanges(uow: UnitOfWork, now: number, autoDisableAfterMs: number, changes: HealthChanges): Promise<void> {
+  if (changes.recovered.length > 0) await endFailureStreaks(uow.tx, changes.recovered);
+  if (changes.startedFailing.length > 0) await startFailureStreaks(uow.tx, changes.startedFailing, now);
   if (changes.overdue.length === 0) return;
-  const disabled = await tx
-    .updateTable("consumers")
-    .set({ disabled: 1 })
-    .where("id", "in", changes.overdue)
-    .where("disabled", "=", 0)
-    .where("failing_since", "<=", now - autoDisableAfterMs)
-    .returning(["id", "client_id", "url", "failing_since"])
-    .execute();
+  const disabled = await disableFailingConsumers(uow.tx, changes.overdue, autoDisableCutoff(now, autoDisableAfterMs));
   for (const consumer of disabled) {
     const payload: ConsumerDisabledPayload = {
       consumerId: consumer.id,
       url: consumer.url,
-      reason: `Every delivery attempt failed since ${isoDate(consumer.failing_since!)} (${formatPeriod(autoDisableAfterMs)})`,
+      reason: disabledReason(consumer.failing_since!, autoDisableAfterMs),
       disabledAt: isoDate(now),
     };
-    await recordEvent(tx, wakeWorkers, { clientId: consumer.client_id, eventType: CONSUMER_DISABLED, company: null, payload, generatedAt: now });
+    await recordEvent(uow.tx, uow.wakeWorkers, { clientId: consumer.client_id, eventType: CONSUMER_DISABLED, company: null, payload, generatedAt: now });
   }
 }
+
+/** Why a consumer was disabled, as its `webhook.consumer.disabled` event says. */
+export const disabledReason = (failingSince: number, autoDisableAfterMs: number): string =>
+  `Every delivery attempt failed since ${isoDate(failingSince)} (${formatPeriod(autoDisableAfterMs)})`;
 
 /** "5 days", "36 hours", "90 seconds": the period in its largest whole unit. */
 function formatPeriod(ms: number): string {

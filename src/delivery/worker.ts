@@ -120,7 +120,7 @@ export class DeliveryWorker {
     await this.recordWhileLeased(lease.expiresAt, () =>
       recordOutcomes(this.store, lease.owner, now, updates, async (tx, wake) => {
         next = null;
-        if (hasHealthChanges(health)) await recordHealthChanges(tx, wake, now, this.config.autoDisableAfterMs, health);
+        if (hasHealthChanges(health)) await recordHealthChanges({ tx, wakeWorkers: wake }, now, this.config.autoDisableAfterMs, health);
         if (leaseNext) next = await this.leaseDue(tx);
       }),
     );

@@ -1,13 +1,32 @@
 import { randomBytes, X509Certificate } from "node:crypto";
-import type { Kysely } from "kysely";
 import { isoDate } from "../clock.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
-import type { Database } from "../storage/schema.ts";
+import { newId, type ClientId, type ConsumerId } from "../ids.ts";
+import type { UnitOfWork } from "../storage/database.ts";
+import { deleteDeliveriesOfConsumer, releaseRateSlots } from "../storage/deliveries/on-consumer-change.ts";
+import {
+  decodeSubscription,
+  encodeCompanyTags,
+  encodeEventTypes,
+  openPreviousSecrets,
+  openSigningSecret,
+  sealPreviousSecrets,
+  sealSigningSecret,
+} from "../storage/consumers-codec.ts";
+import {
+  countConsumersLockingClient,
+  deleteConsumerRow,
+  findConsumer,
+  insertConsumer,
+  listConsumersOf,
+  lockConsumer,
+  updateConsumerColumns,
+  type ConsumerChanges,
+  type ConsumerRow,
+} from "../storage/consumers.ts";
 import type { DomainContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
-import { openPreviousSecrets, openSigningSecret, sealPreviousSecrets, sealSigningSecret } from "./consumer-secrets.ts";
-import { asId, newId, type ClientId } from "../ids.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
 export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
@@ -82,15 +101,14 @@ function assertValid(input: ConsumerUpdate): void {
   if (errors.length > 0) throw invalidFields(errors);
 }
 
-type ConsumerRow = Pick<Database["consumers"], "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate">;
+type ShownColumns = Pick<ConsumerRow, "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate">;
 
-function toResource(row: ConsumerRow): WebhookConsumerResource {
+function toResource(row: ShownColumns): WebhookConsumerResource {
   return {
     id: row.id,
     url: row.url,
     disabled: row.disabled === 1,
-    eventTypes: JSON.parse(row.event_types) as string[],
-    companyTags: row.company_tags === null ? null : (JSON.parse(row.company_tags) as string[]),
+    ...decodeSubscription(row),
     description: row.description ?? null,
     rateLimit: row.rate_limit ?? null,
     mtls: row.mtls_certificate ? describeCertificate(row.mtls_certificate) : null,
@@ -103,50 +121,44 @@ export function describeCertificate(pem: string): { subject: string; expiresAt: 
   return { subject: certificate.subject.split("\n").join(", "), expiresAt: isoDate(Date.parse(certificate.validTo)) };
 }
 
-/** The client's consumer, or 404 (also for another client's ids); `forUpdate` locks the row (PostgreSQL only). */
-async function findConsumer(db: Kysely<Database>, clientId: string, consumerId: string, forUpdate = false) {
-  let query = db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("id", "=", consumerId);
-  if (forUpdate) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
+/** The client's consumer, or 404 (also for another client's ids). */
+function found(row: ConsumerRow | undefined): ConsumerRow {
   if (!row) throw notFound("Webhook consumer");
   return row;
 }
 
+/** The distinct event types, in the order first given. */
+const distinct = (eventTypes: readonly string[]): string[] => [...new Set(eventTypes)];
+
 /**
  * Changes one consumer of the client in a transaction: `change` gets the
- * current row (locked on PostgreSQL, so concurrent changes apply one after
- * the other) and returns the columns to set. 404 for another client's ids.
+ * current row (locked, so concurrent changes apply one after the other) and
+ * returns the columns to set. 404 for another client's ids.
  */
 export async function changeConsumer(
   ctx: DomainContext,
-  clientId: string,
-  consumerId: string,
-  change: (
-    row: Database["consumers"],
-    tx: Kysely<Database>,
-    wakeWorkers: () => void,
-  ) => Promise<Partial<Database["consumers"]>> | Partial<Database["consumers"]>,
+  clientId: ClientId,
+  consumerId: ConsumerId,
+  change: (row: ConsumerRow, uow: UnitOfWork) => Promise<ConsumerChanges> | ConsumerChanges,
 ): Promise<WebhookConsumerResource> {
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wakeWorkers }) => {
-    const row = await findConsumer(tx, clientId, consumerId, ctx.store.dialect.name === "postgres");
-    const changes = await change(row, tx, wakeWorkers);
-    if (Object.keys(changes).length > 0) {
-      await tx.updateTable("consumers").set(changes).where("client_id", "=", clientId).where("id", "=", consumerId).execute();
-    }
+  return ctx.store.transaction(async (uow) => {
+    const row = found(await lockConsumer(uow.tx, clientId, consumerId));
+    const changes = await change(row, uow);
+    if (Object.keys(changes).length > 0) await updateConsumerColumns(uow.tx, clientId, consumerId, changes);
     return toResource({ ...row, ...changes });
   });
 }
 
-export async function createConsumer(ctx: DomainContext, clientId: string, input: ConsumerInput): Promise<WebhookConsumerResource> {
+export async function createConsumer(ctx: DomainContext, clientId: ClientId, input: ConsumerInput): Promise<WebhookConsumerResource> {
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   await ctx.destinations.assertAllowedUrl(input.url);
-  const id = newId();
+  const id = newId<ConsumerId>();
   const row = {
     id,
     client_id: clientId,
     url: input.url,
-    event_types: JSON.stringify([...new Set(input.eventTypes)]),
-    company_tags: input.companyTags && input.companyTags.length > 0 ? JSON.stringify(input.companyTags) : null,
+    event_types: encodeEventTypes(distinct(input.eventTypes)),
+    company_tags: encodeCompanyTags(input.companyTags),
     disabled: input.disabled ? 1 : 0,
     signing_secret: sealSigningSecret(ctx.secretBox, id, newSigningSecret()),
     created_at: ctx.clock.now(),
@@ -155,30 +167,20 @@ export async function createConsumer(ctx: DomainContext, clientId: string, input
     mtls_certificate: null,
   };
   await ctx.store.transaction(async ({ tx }) => {
-    // The client's row is locked (PostgreSQL; SQLite has one writer), so concurrent creations cannot pass the limit together.
-    let client = tx.selectFrom("clients").select("id").where("id", "=", asId<ClientId>(clientId));
-    client = ctx.store.dialect.lockRows(client);
-    await client.execute();
-    const { count } = await tx
-      .selectFrom("consumers")
-      .select((eb) => eb.fn.countAll().as("count"))
-      .where("client_id", "=", clientId)
-      .executeTakeFirstOrThrow();
-    if (Number(count) >= ctx.limits.consumersPerClient) {
+    if ((await countConsumersLockingClient(tx, clientId)) >= ctx.limits.consumersPerClient) {
       throw badRequest(`This client already has ${ctx.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
     }
-    await tx.insertInto("consumers").values(row).execute();
+    await insertConsumer(tx, row);
   });
   return toResource(row);
 }
 
-export async function listConsumers(ctx: DomainContext, clientId: string): Promise<{ results: WebhookConsumerResource[] }> {
-  const rows = await ctx.store.db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).orderBy("created_at").orderBy("id").execute();
-  return { results: rows.map(toResource) };
+export async function listConsumers(ctx: DomainContext, clientId: ClientId): Promise<{ results: WebhookConsumerResource[] }> {
+  return { results: (await listConsumersOf(ctx.store.db, clientId)).map(toResource) };
 }
 
-export async function getConsumer(ctx: DomainContext, clientId: string, consumerId: string): Promise<WebhookConsumerResource> {
-  return toResource(await findConsumer(ctx.store.db, clientId, consumerId));
+export async function getConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<WebhookConsumerResource> {
+  return toResource(found(await findConsumer(ctx.store.db, clientId, consumerId)));
 }
 
 /**
@@ -187,47 +189,38 @@ export async function getConsumer(ctx: DomainContext, clientId: string, consumer
  * slots reserved under the old one: the deliveries waiting for them fall due
  * at once and are paced under the new limit (or sent, without one).
  */
-export async function updateConsumer(ctx: DomainContext, clientId: string, consumerId: string, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
+export async function updateConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
   assertValid(update);
-  await findConsumer(ctx.store.db, clientId, consumerId);
+  found(await findConsumer(ctx.store.db, clientId, consumerId));
   if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
-  return changeConsumer(ctx, clientId, consumerId, async (row, tx, wakeWorkers) => {
-    const changes: Partial<Database["consumers"]> = {};
+  return changeConsumer(ctx, clientId, consumerId, async (row, uow) => {
+    const changes: ConsumerChanges = {};
     if (update.url !== undefined) changes.url = update.url;
-    if (update.eventTypes !== undefined) changes.event_types = JSON.stringify([...new Set(update.eventTypes)]);
-    if (update.companyTags !== undefined)
-      changes.company_tags = update.companyTags && update.companyTags.length > 0 ? JSON.stringify(update.companyTags) : null;
+    if (update.eventTypes !== undefined) changes.event_types = encodeEventTypes(distinct(update.eventTypes));
+    if (update.companyTags !== undefined) changes.company_tags = encodeCompanyTags(update.companyTags);
     if (update.description !== undefined) changes.description = update.description;
     if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled));
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
       changes.rate_next_at = null;
-      const waiting = await tx
-        .updateTable("deliveries")
-        .set({ rate_slot_at: null, next_attempt_at: ctx.clock.now() })
-        .where("consumer_id", "=", consumerId)
-        .where("rate_slot_at", "is not", null)
-        .where("next_attempt_at", "is not", null)
-        .where("lease_owner", "is", null)
-        .executeTakeFirst();
-      if (waiting.numUpdatedRows > 0n) wakeWorkers();
+      if (await releaseRateSlots(uow.tx, consumerId, ctx.clock.now())) uow.wakeWorkers();
     }
     return changes;
   });
 }
 
-function enabledChanges(row: Database["consumers"], enabled: boolean): Partial<Database["consumers"]> {
+function enabledChanges(row: ConsumerRow, enabled: boolean): ConsumerChanges {
   if (enabled === (row.disabled === 0)) return {};
   return enabled ? { disabled: 0, failing_since: null } : { disabled: 1 };
 }
 
 /** Enables or disables a consumer. While disabled, attempts that fall due are skipped; the rest of each schedule goes on once enabled. */
-export function setConsumerEnabled(ctx: DomainContext, clientId: string, consumerId: string, enabled: boolean): Promise<WebhookConsumerResource> {
+export function setConsumerEnabled(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
   return changeConsumer(ctx, clientId, consumerId, (row) => enabledChanges(row, enabled));
 }
 
-export async function getSigningSecret(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ key: string }> {
-  return { key: openSigningSecret(ctx.secretBox, consumerId, (await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret) };
+export async function getSigningSecret(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
+  return { key: openSigningSecret(ctx.secretBox, consumerId, found(await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret) };
 }
 
 /**
@@ -235,7 +228,7 @@ export async function getSigningSecret(ctx: DomainContext, clientId: string, con
  * for the configured overlap, so receivers can switch secrets without
  * rejecting a delivery; secrets whose overlap ended are dropped.
  */
-export async function rotateSigningSecret(ctx: DomainContext, clientId: string, consumerId: string): Promise<{ key: string }> {
+export async function rotateSigningSecret(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
   const key = newSigningSecret();
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     const now = ctx.clock.now();
@@ -248,15 +241,10 @@ export async function rotateSigningSecret(ctx: DomainContext, clientId: string, 
 }
 
 /** Deletes a consumer and with it every attempt still scheduled for it. */
-export async function deleteConsumer(ctx: DomainContext, clientId: string, consumerId: string): Promise<void> {
+export async function deleteConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
   await ctx.store.transaction(async ({ tx }) => {
-    await findConsumer(tx, clientId, consumerId);
-    // Through its deliveries: attempts are indexed by delivery, not by consumer, and the log only grows.
-    await tx
-      .deleteFrom("attempts")
-      .where("delivery_id", "in", tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId))
-      .execute();
-    await tx.deleteFrom("deliveries").where("consumer_id", "=", consumerId).execute();
-    await tx.deleteFrom("consumers").where("id", "=", consumerId).execute();
+    found(await findConsumer(tx, clientId, consumerId));
+    await deleteDeliveriesOfConsumer(tx, consumerId);
+    await deleteConsumerRow(tx, clientId, consumerId);
   });
 }

@@ -2,6 +2,7 @@ import type { ExpressionBuilder } from "kysely";
 import { isoDate } from "../clock.ts";
 import { badRequest, notFound } from "../errors.ts";
 import type { Database, DeliveryStatus } from "../storage/schema.ts";
+import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 import { getConsumer } from "./consumers.ts";
 import type { DomainContext } from "./context.ts";
 import { cursorPage, readCursorRequest, type CursorPage, type CursorRequest } from "./cursor.ts";
@@ -174,7 +175,7 @@ export async function listConsumerMessages(
   filter: MessageFilterInput,
   request: CursorRequest,
 ): Promise<CursorPage<MessageSummary>> {
-  await getConsumer(ctx, clientId, consumerId);
+  await getConsumer(ctx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
   return listMessagesOf(ctx, clientId, consumerId, filter, request);
 }
 
@@ -198,7 +199,7 @@ export async function listAttempts(
   consumerId: string | undefined,
   request: CursorRequest,
 ): Promise<CursorPage<AttemptResource>> {
-  if (consumerId !== undefined) await getConsumer(ctx, clientId, consumerId);
+  if (consumerId !== undefined) await getConsumer(ctx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
   await findMessageRow(ctx, clientId, messageId);
   const { limit, after } = readCursorRequest(request);
   let query = ctx.store.db

@@ -11,7 +11,7 @@ import { subscriptionMatches } from "./events/catalog.ts";
 import { tagFilterMatches } from "./events/outbox.ts";
 import { toDeliveryState, type DeliveryState } from "./messages.ts";
 import { parseTimeRange, type TimeRange, type TimeRangeInput } from "./time-range.ts";
-import { asId, newId, type CompanyId } from "../ids.ts";
+import { asId, newId, type ClientId, type CompanyId, type ConsumerId } from "../ids.ts";
 
 /**
  * Deliveries of existing messages on request: resend one message to one
@@ -38,7 +38,7 @@ const purgedGone = (message: string) => new HooklineError(410, message);
 
 /** A consumer that may be sent to now; a disabled one would skip the attempts as they fall due, so it is refused. */
 async function redeliverableConsumer(ctx: DomainContext, clientId: string, consumerId: string) {
-  const consumer = await getConsumer(ctx, clientId, consumerId);
+  const consumer = await getConsumer(ctx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
   if (consumer.disabled) throw conflict("Webhook consumer is disabled: enable it first, or the attempts would be skipped as they fall due");
   return { eventTypes: consumer.eventTypes ?? [], companyTags: consumer.companyTags ?? null, ratePerSecond: consumer.rateLimit ?? ctx.recoveryRatePerSecond };
 }

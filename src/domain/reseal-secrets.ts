@@ -1,14 +1,13 @@
+import type { ConsumerId } from "../ids.ts";
 import { isSealed, SEALED_PREFIX, type SecretBox } from "../secret-box.ts";
+import { resealed } from "../storage/consumers-codec.ts";
 import type { Store } from "../storage/database.ts";
 import { resealStoredSecrets, SECRET_COLUMNS, type SecretColumn, type StoredSecrets } from "../storage/sealed-secrets.ts";
-import { resealed } from "./consumer-secrets.ts";
-
-// Apart from consumer-secrets.ts, which the sender thread loads (through the header rules): this needs the database.
 
 /** What a re-seal rewrote: values per column, and the consumers with a value no configured key opens (left as they were). */
 export interface ResealReport {
   resealed: Record<SecretColumn, number>;
-  unreadable: string[];
+  unreadable: ConsumerId[];
 }
 
 const BATCH_SIZE = 500;

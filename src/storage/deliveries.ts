@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { ConsumerId } from "../ids.ts";
 import type { Clock } from "../clock.ts";
 import type { Db, Store, Tx } from "./database.ts";
 import { dialectOf } from "./dialect/index.ts";
@@ -238,7 +239,7 @@ async function paceRateLimited(
     let query = tx
       .selectFrom("consumers")
       .select(["id", "rate_limit", "rate_next_at"])
-      .where("id", "in", [...new Set(rows.map((row) => row.consumerId))])
+      .where("id", "in", [...new Set(rows.map((row) => row.consumerId as ConsumerId))])
       .orderBy("id");
     query = store.dialect.lockRows(query);
     const consumers = await query.execute();

@@ -1,5 +1,5 @@
 import type { Generated } from "kysely";
-import type { ApiKeyId, ClientId, CompanyId, ConnectionErrorId, ConnectionId } from "../ids.ts";
+import type { ApiKeyId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -75,8 +75,8 @@ export interface ConnectionErrorsTable {
 }
 
 export interface ConsumersTable {
-  id: string;
-  client_id: string;
+  id: ConsumerId;
+  client_id: ClientId;
   url: string;
   /** JSON array of event types. */
   event_types: string;

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { ConsumerId } from "../ids.ts";
 import type { Store } from "./database.ts";
 import type { ConsumersTable } from "./schema.ts";
 
@@ -20,14 +21,14 @@ export async function resealStoredSecrets(
   reseal: (row: StoredSecrets) => Partial<Pick<ConsumersTable, SecretColumn>>,
   unlessAllStartWith?: string,
 ): Promise<void> {
-  for (let after = ""; ;) {
+  for (let after: ConsumerId | null = null; ;) {
     const last = await store.transaction(async ({ tx }) => {
       let query = tx
         .selectFrom("consumers")
         .select(["id", ...SECRET_COLUMNS])
-        .where("id", ">", after)
         .orderBy("id")
         .limit(batchSize);
+      if (after !== null) query = query.where("id", ">", after);
       if (unlessAllStartWith !== undefined) {
         const pattern = `${unlessAllStartWith.replace(/[\\%_]/g, "\\$&")}%`;
         query = query.where((eb) => eb.or(SECRET_COLUMNS.map((column) => sql<boolean>`${sql.ref(column)} NOT LIKE ${pattern} ESCAPE '\\'`)));

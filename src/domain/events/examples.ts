@@ -1,4 +1,6 @@
 import { badRequest, conflict, notFound } from "../../errors.ts";
+import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
+import { findConsumer } from "../../storage/consumers.ts";
 import type { DomainContext } from "../context.ts";
 import { catalogEventTypes, findEventType } from "./catalog.ts";
 import { recordEvent } from "./outbox.ts";
@@ -21,7 +23,7 @@ export async function sendExample(ctx: DomainContext, clientId: string, consumer
   const example = definition.example as { payload?: unknown } | undefined;
   const now = ctx.clock.now();
   return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const consumer = await tx.selectFrom("consumers").select("disabled").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
+    const consumer = await findConsumer(tx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
     if (!consumer) throw notFound("Webhook consumer");
     if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
     const { body } = await recordEvent(

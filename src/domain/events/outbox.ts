@@ -1,9 +1,10 @@
 import { isoDate } from "../../clock.ts";
 import { badRequest } from "../../errors.ts";
 import type { Tx } from "../../storage/database.ts";
+import { listSubscribers } from "../../storage/consumers.ts";
 import { insertRecords } from "../../storage/json-records.ts";
 import { subscriptionMatches } from "./catalog.ts";
-import { newId } from "../../ids.ts";
+import { asId, newId, type ClientId, type ConsumerId } from "../../ids.ts";
 
 export interface NewEvent {
   /** Set when the caller needs the id before recording (to validate the exact body); a new UUID otherwise. */
@@ -63,13 +64,7 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
   });
   await insertRecords(tx, "messages", messages);
 
-  let consumers = tx.selectFrom("consumers").select(["id", "event_types", "company_tags"]).where("client_id", "=", clientId).where("disabled", "=", 0);
-  if (example) consumers = consumers.where("id", "=", options.exampleFor!);
-  const subscriptions = (await consumers.execute()).map((consumer) => ({
-    id: consumer.id,
-    eventTypes: JSON.parse(consumer.event_types) as string[],
-    companyTags: consumer.company_tags === null ? null : (JSON.parse(consumer.company_tags) as string[]),
-  }));
+  const subscriptions = await listSubscribers(tx, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined);
   const deliveries = events.flatMap((event, index) =>
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))

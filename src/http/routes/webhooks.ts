@@ -1,6 +1,6 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { DomainContext } from "../../domain/context.ts";
-import { listCustomHeaders, removeCustomHeader, setCustomHeaders, type CustomHeaders } from "../../domain/consumer-headers.ts";
+import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../../domain/consumer-headers.ts";
 import { removeClientCertificate, setClientCertificate, type ClientCertificateInput } from "../../domain/consumer-mtls.ts";
 import {
   createConsumer,
@@ -14,15 +14,20 @@ import {
   type ConsumerInput,
   type ConsumerUpdate,
 } from "../../domain/consumers.ts";
+import type { CustomHeaders } from "../../domain/custom-header-rules.ts";
 import { badRequest } from "../../errors.ts";
+import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { clientCertificateBody, consumerUpdateBody, customHeadersBody } from "../../openapi/hookline/consumers.ts";
 import { pathParams, requestBody } from "../schemas.ts";
 
 type ConsumerParams = { webhookId: string };
 const consumerParams = { params: pathParams("webhookId") };
 
+const clientOf = (request: FastifyRequest) => asId<ClientId>(request.client.id);
+const consumerOf = (request: FastifyRequest<{ Params: ConsumerParams }>) => asId<ConsumerId>(request.params.webhookId);
+
 export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
-  app.get("/webhooks", (request) => listConsumers(ctx, request.client.id));
+  app.get("/webhooks", (request) => listConsumers(ctx, clientOf(request)));
 
   app.post<{ Body: Partial<ConsumerInput> }>(
     "/webhooks",
@@ -31,16 +36,16 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
       const { url, eventTypes } = request.body;
       if (!url) throw badRequest("url is required", [{ itemId: "url", message: "Required", validatorName: "required" }]);
       if (!eventTypes) throw badRequest("eventTypes is required", [{ itemId: "eventTypes", message: "Required", validatorName: "required" }]);
-      return reply.status(201).send(await createConsumer(ctx, request.client.id, { ...request.body, url, eventTypes }));
+      return reply.status(201).send(await createConsumer(ctx, clientOf(request), { ...request.body, url, eventTypes }));
     },
   );
 
   app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, (request) =>
-    getConsumer(ctx, request.client.id, request.params.webhookId),
+    getConsumer(ctx, clientOf(request), consumerOf(request)),
   );
 
   app.patch<{ Params: ConsumerParams; Body: ConsumerUpdate }>("/webhooks/:webhookId", { schema: { ...consumerParams, body: consumerUpdateBody } }, (request) =>
-    updateConsumer(ctx, request.client.id, request.params.webhookId, request.body),
+    updateConsumer(ctx, clientOf(request), consumerOf(request), request.body),
   );
 
   for (const [action, enabled] of [
@@ -48,20 +53,20 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
     ["disable", false],
   ] as const) {
     app.post<{ Params: ConsumerParams }>(`/webhooks/:webhookId/${action}`, { schema: consumerParams }, (request) =>
-      setConsumerEnabled(ctx, request.client.id, request.params.webhookId, enabled),
+      setConsumerEnabled(ctx, clientOf(request), consumerOf(request), enabled),
     );
   }
 
   app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId/secret", { schema: consumerParams }, (request) =>
-    getSigningSecret(ctx, request.client.id, request.params.webhookId),
+    getSigningSecret(ctx, clientOf(request), consumerOf(request)),
   );
 
   app.post<{ Params: ConsumerParams }>("/webhooks/:webhookId/secret/rotate", { schema: consumerParams }, (request) =>
-    rotateSigningSecret(ctx, request.client.id, request.params.webhookId),
+    rotateSigningSecret(ctx, clientOf(request), consumerOf(request)),
   );
 
   app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId/headers", { schema: consumerParams }, (request) =>
-    listCustomHeaders(ctx, request.client.id, request.params.webhookId),
+    listCustomHeaders(ctx, clientOf(request), consumerOf(request)),
   );
 
   for (const [method, mode] of [
@@ -72,7 +77,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
       method,
       url: "/webhooks/:webhookId/headers",
       schema: { ...consumerParams, body: customHeadersBody },
-      handler: (request) => setCustomHeaders(ctx, request.client.id, request.params.webhookId, request.body.headers, mode),
+      handler: (request) => setCustomHeaders(ctx, clientOf(request), consumerOf(request), request.body.headers, mode),
     });
   }
 
@@ -80,7 +85,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
     "/webhooks/:webhookId/headers/:headerName",
     { schema: { params: { allOf: [pathParams("webhookId"), { type: "object", properties: { headerName: { type: "string" } }, required: ["headerName"] }] } } },
     async (request, reply) => {
-      await removeCustomHeader(ctx, request.client.id, request.params.webhookId, request.params.headerName);
+      await removeCustomHeader(ctx, clientOf(request), consumerOf(request), request.params.headerName);
       return reply.status(204).send();
     },
   );
@@ -88,16 +93,16 @@ export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
   app.put<{ Params: ConsumerParams; Body: ClientCertificateInput }>(
     "/webhooks/:webhookId/mtls",
     { schema: { ...consumerParams, body: clientCertificateBody } },
-    (request) => setClientCertificate(ctx, request.client.id, request.params.webhookId, request.body),
+    (request) => setClientCertificate(ctx, clientOf(request), consumerOf(request), request.body),
   );
 
   app.delete<{ Params: ConsumerParams }>("/webhooks/:webhookId/mtls", { schema: consumerParams }, async (request, reply) => {
-    await removeClientCertificate(ctx, request.client.id, request.params.webhookId);
+    await removeClientCertificate(ctx, clientOf(request), consumerOf(request));
     return reply.status(204).send();
   });
 
   app.delete<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, async (request, reply) => {
-    await deleteConsumer(ctx, request.client.id, request.params.webhookId);
+    await deleteConsumer(ctx, clientOf(request), consumerOf(request));
     return reply.status(204).send();
   });
 }

@@ -1,4 +1,4 @@
-import { MAX_HEADERS, RESERVED_HEADER_NAMES } from "../../domain/consumer-headers.ts";
+import { MAX_HEADERS, RESERVED_HEADER_NAMES } from "../../domain/custom-header-rules.ts";
 import { MAX_DESCRIPTION_LENGTH, MAX_RATE_LIMIT } from "../../domain/consumers.ts";
 import type { JsonSchema } from "../codat.ts";
 import { errorResponse } from "./shared.ts";

@@ -1,0 +1,80 @@
+import type { Insertable } from "kysely";
+import type { ClientId, ConsumerId } from "../ids.ts";
+import { decodeSubscription } from "./consumers-codec.ts";
+import type { Db, Tx } from "./database.ts";
+import { dialectOf } from "./dialect/index.ts";
+import type { ConsumersTable } from "./schema.ts";
+
+export type ConsumerRow = ConsumersTable;
+/** The columns a change to a consumer may set: its ids and creation time never change. */
+export type ConsumerChanges = Partial<Omit<ConsumersTable, "id" | "client_id" | "created_at">>;
+
+const consumerOf = (db: Db, clientId: ClientId, consumerId: ConsumerId) =>
+  db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("id", "=", consumerId);
+
+/** The client's consumer; undefined also for another client's ids. */
+export function findConsumer(db: Db, clientId: ClientId, consumerId: ConsumerId): Promise<ConsumerRow | undefined> {
+  return consumerOf(db, clientId, consumerId).executeTakeFirst();
+}
+
+/** findConsumer with the row locked until the transaction ends, so that concurrent changes apply one after the other. */
+export function lockConsumer(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<ConsumerRow | undefined> {
+  return dialectOf(tx)
+    .lockRows(consumerOf(tx, clientId, consumerId))
+    .executeTakeFirst();
+}
+
+/** The client's consumer's custom headers as stored (sealed), or undefined when the client has no such consumer. */
+export function findCustomHeaders(db: Db, clientId: ClientId, consumerId: ConsumerId): Promise<Pick<ConsumerRow, "custom_headers"> | undefined> {
+  return db.selectFrom("consumers").select("custom_headers").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
+}
+
+/** The client's consumers, oldest first. */
+export function listConsumersOf(db: Db, clientId: ClientId): Promise<ConsumerRow[]> {
+  return db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).orderBy("created_at").orderBy("id").execute();
+}
+
+/**
+ * How many consumers the client has, counted after locking the client's row
+ * (PostgreSQL; SQLite has one writer): concurrent creations wait for each
+ * other, so together they cannot pass the per-client limit.
+ */
+export async function countConsumersLockingClient(tx: Tx, clientId: ClientId): Promise<number> {
+  await dialectOf(tx)
+    .lockRows(tx.selectFrom("clients").select("id").where("id", "=", clientId))
+    .execute();
+  const { count } = await tx
+    .selectFrom("consumers")
+    .select((eb) => eb.fn.countAll().as("count"))
+    .where("client_id", "=", clientId)
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}
+
+export async function insertConsumer(tx: Tx, row: Insertable<ConsumersTable>): Promise<void> {
+  await tx.insertInto("consumers").values(row).execute();
+}
+
+export async function updateConsumerColumns(tx: Tx, clientId: ClientId, consumerId: ConsumerId, changes: ConsumerChanges): Promise<void> {
+  await tx.updateTable("consumers").set(changes).where("client_id", "=", clientId).where("id", "=", consumerId).execute();
+}
+
+/** Deletes the consumer row only: its deliveries go first (deliveries/on-consumer-change.ts). */
+export async function deleteConsumerRow(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
+  await tx.deleteFrom("consumers").where("client_id", "=", clientId).where("id", "=", consumerId).execute();
+}
+
+/** What an enabled consumer subscribes to, for matching events to it. */
+export interface Subscriber {
+  id: ConsumerId;
+  eventTypes: string[];
+  /** Null for every company. */
+  companyTags: string[] | null;
+}
+
+/** The client's enabled consumers with their subscriptions; with `onlyConsumerId`, that one consumer (when enabled). */
+export async function listSubscribers(db: Db, clientId: ClientId, onlyConsumerId?: ConsumerId): Promise<Subscriber[]> {
+  let query = db.selectFrom("consumers").select(["id", "event_types", "company_tags"]).where("client_id", "=", clientId).where("disabled", "=", 0);
+  if (onlyConsumerId !== undefined) query = query.where("id", "=", onlyConsumerId);
+  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row) }));
+}

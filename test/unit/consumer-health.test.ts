@@ -1,0 +1,96 @@
+/**
+ * The failure-streak rules, without a database: which outcomes start and end
+ * a consumer's streak, and when a streak is long enough to disable it.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { loadConfig } from "../../src/config.ts";
+import { autoDisableCutoff, disabledReason, hasHealthChanges, healthChanges } from "../../src/delivery/consumer-health.ts";
+import type { DeliveryUpdate, DueDelivery } from "../../src/storage/deliveries.ts";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const NOW = Date.parse("2024-08-13T09:30:00.000Z");
+const FIVE_DAYS = 5 * DAY;
+
+/** A claimed delivery to `consumerId`, whose streak began at `failingSince` (null: not failing). */
+const due = (consumerId: string, failingSince: number | null) => ({ id: `delivery to ${consumerId}`, consumerId, failingSince }) as DueDelivery;
+
+const attempted = (succeeded: boolean) => ({ attempt: { succeeded } }) as DeliveryUpdate;
+/** An attempt skipped while the consumer was disabled: nothing was sent. */
+const skipped = { attempt: null } as DeliveryUpdate;
+
+function changesFor(outcomes: Array<[DueDelivery, DeliveryUpdate]>, now = NOW, autoDisableAfterMs = FIVE_DAYS) {
+  return healthChanges(
+    outcomes.map(([delivery]) => delivery),
+    outcomes.map(([, update]) => update),
+    now,
+    autoDisableAfterMs,
+  );
+}
+
+describe("consumer health", () => {
+  test("consumers are disabled after 5 days of failures unless configured otherwise", () => {
+    assert.equal(loadConfig({}).delivery.autoDisableAfterMs, FIVE_DAYS);
+  });
+
+  test("a failure starts a streak; a consumer already failing does not start another", () => {
+    const changes = changesFor([
+      [due("healthy", null), attempted(false)],
+      [due("failing", NOW - HOUR), attempted(false)],
+    ]);
+    assert.deepEqual(changes, { recovered: [], startedFailing: ["healthy"], overdue: [] });
+  });
+
+  test("a success ends the streak, even beside failures to the same consumer in the batch", () => {
+    const changes = changesFor([
+      [due("flaky", NOW - DAY), attempted(false)],
+      [due("flaky", NOW - DAY), attempted(true)],
+      [due("flaky", NOW - DAY), attempted(false)],
+    ]);
+    assert.deepEqual(changes, { recovered: ["flaky"], startedFailing: [], overdue: [] });
+  });
+
+  test("a success of a consumer that was not failing changes nothing", () => {
+    const changes = changesFor([[due("healthy", null), attempted(true)]]);
+    assert.deepEqual(changes, { recovered: [], startedFailing: [], overdue: [] });
+    assert.equal(hasHealthChanges(changes), false);
+  });
+
+  test("a consumer failing for exactly 5 days is overdue, one failing a millisecond less is not", () => {
+    const changes = changesFor([
+      [due("five days", NOW - FIVE_DAYS), attempted(false)],
+      [due("almost five days", NOW - FIVE_DAYS + 1), attempted(false)],
+      [due("a week", NOW - 7 * DAY), attempted(false)],
+    ]);
+    assert.deepEqual(changes, { recovered: [], startedFailing: [], overdue: ["five days", "a week"] });
+    assert.equal(hasHealthChanges(changes), true);
+  });
+
+  test("the auto-disable period is the configured one", () => {
+    const outcomes: Array<[DueDelivery, DeliveryUpdate]> = [[due("two days", NOW - 2 * DAY), attempted(false)]];
+    assert.deepEqual(changesFor(outcomes, NOW, 2 * DAY).overdue, ["two days"]);
+    assert.deepEqual(changesFor(outcomes, NOW, 3 * DAY).overdue, []);
+  });
+
+  test("the cutoff the database checks again is the same 5 days", () => {
+    assert.equal(autoDisableCutoff(NOW, FIVE_DAYS), NOW - FIVE_DAYS);
+  });
+
+  test("attempts skipped while a consumer was disabled count neither as failure nor as success", () => {
+    const changes = changesFor([
+      [due("disabled and failing", NOW - 6 * DAY), skipped],
+      [due("disabled", null), skipped],
+    ]);
+    assert.deepEqual(changes, { recovered: [], startedFailing: [], overdue: [] });
+    assert.equal(hasHealthChanges(changes), false);
+  });
+
+  test("the disabled event says since when every attempt failed, and for how long that is allowed", () => {
+    assert.equal(disabledReason(Date.parse("2024-08-08T09:29:41.000Z"), FIVE_DAYS), "Every delivery attempt failed since 2024-08-08T09:29:41.000Z (5 days)");
+    assert.match(disabledReason(NOW, 36 * HOUR), /\(36 hours\)$/);
+    assert.match(disabledReason(NOW, DAY), /\(1 day\)$/);
+    assert.match(disabledReason(NOW, 90_000), /\(90 seconds\)$/);
+    assert.match(disabledReason(NOW, 1500), /\(1500 ms\)$/);
+  });
+});
