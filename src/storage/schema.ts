@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { ClientId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -19,6 +20,7 @@ export interface Database {
   delivery_restarts: DeliveryRestartsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
+  job_runs: JobRunsTable;
 }
 
 export interface ClientsTable {
@@ -172,12 +174,25 @@ export interface IdempotencyKeysTable {
 }
 
 export interface ApiUsageTable {
-  client_id: string;
+  client_id: ClientId;
   window_start: number;
   window_end: number;
   request_count: number;
   /** 1 once client.rateLimit.reached was recorded for this window. */
   reached: number;
+}
+
+/** The claim of a periodic job's runs, shared by every process on the database. */
+export interface JobRunsTable {
+  name: string;
+  /**
+   * No process starts a run before this time: while a run goes on, when its
+   * lease ends; after it, when the next run is due.
+   */
+  due_at: number;
+  /** The process that claimed the latest run. */
+  owner: string;
+  claimed_at: number;
 }
 
 /** A resend or recovery that restarted an existing delivery's attempt schedule. */
