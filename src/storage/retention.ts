@@ -1,6 +1,6 @@
+import { PENDING_DELIVERY_STATUSES } from "../constants/statuses.ts";
 import type { Store } from "./database.ts";
 import { dialectOf, type Tx } from "./dialect/index.ts";
-import { PENDING_STATUSES } from "./messages.ts";
 
 /**
  * Empties the bodies of at most `limit` messages created before `cutoff`,
@@ -20,7 +20,7 @@ export async function purgeExpiredPayloadChunk(tx: Tx, cutoff: number, now: numb
             .selectFrom("deliveries")
             .select("deliveries.id")
             .whereRef("deliveries.message_id", "=", "messages.id")
-            .where("deliveries.status", "in", PENDING_STATUSES),
+            .where("deliveries.status", "in", PENDING_DELIVERY_STATUSES),
         ),
       ),
     )
@@ -30,7 +30,12 @@ export async function purgeExpiredPayloadChunk(tx: Tx, cutoff: number, now: numb
   const ids = (await dialectOf(tx).claimRows(expired).execute()).map((row) => row.id);
   if (ids.length === 0) return { selected: 0, emptied: 0 };
   // A redelivery that committed after the statement above started is seen by this one (each PostgreSQL statement reads the latest commits).
-  const pending = await tx.selectFrom("deliveries").select("message_id").where("message_id", "in", ids).where("status", "in", PENDING_STATUSES).execute();
+  const pending = await tx
+    .selectFrom("deliveries")
+    .select("message_id")
+    .where("message_id", "in", ids)
+    .where("status", "in", PENDING_DELIVERY_STATUSES)
+    .execute();
   const stillPending = new Set(pending.map((row) => row.message_id));
   const purgeable = ids.filter((id) => !stillPending.has(id));
   if (purgeable.length > 0) await tx.updateTable("messages").set({ body: "", payload_purged_at: now }).where("id", "in", purgeable).execute();

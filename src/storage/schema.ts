@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { ConnectionErrorStatus, ConnectionStatus, DeliveryStatus } from "../constants/statuses.ts";
 import type { ClientId } from "../ids.ts";
 
 /**
@@ -58,7 +59,7 @@ export interface ConnectionsTable {
   client_id: string;
   company_id: string;
   integration_key: string;
-  status: "PendingAuth" | "Linked" | "Unlinked" | "Deauthorized";
+  status: ConnectionStatus;
   created_at: number;
   last_sync_at: number | null;
 }
@@ -71,7 +72,7 @@ export interface ConnectionErrorsTable {
   status_text: string;
   error_message: string;
   errored_at: number;
-  status: "Active" | "Resolved";
+  status: ConnectionErrorStatus;
   resolved_at: number | null;
 }
 
@@ -123,7 +124,7 @@ export interface MessagesTable {
   example: number;
 }
 
-export type DeliveryStatus = "Sending" | "Attempting" | "Success" | "Failure";
+export type { DeliveryStatus };
 
 export interface DeliveriesTable {
   id: string;
