@@ -7,10 +7,10 @@ import { batchMetrics } from "./delivery/metrics.ts";
 import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
 import type { DomainContext } from "./domain/context.ts";
-import { startQuotaResets } from "./domain/quota.ts";
-import { startRetention } from "./domain/retention.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
+import { startQuotaResetJob } from "./jobs/quota-reset.ts";
+import { startRetentionJob } from "./jobs/retention.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
@@ -82,8 +82,8 @@ export async function startHookline(configured: Config, options: StartOptions = 
     http = buildOperationsApp(ctx, { logger, metrics, limits: config.httpLimits });
     await http.listen({ host: config.host, port: config.metricsPort });
   }
-  // Every API process runs the quota reset at each window boundary; the database hands each reset to one of them.
-  const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResets(ctx, config.dailyQuota, logger) : undefined;
+  // Every API process starts the quota reset; the database hands each boundary's run to one of them.
+  const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResetJob(ctx, config.dailyQuota, logger) : undefined;
   const worker = config.roles.worker ? await startWorker(config, ctx, logger, metrics) : undefined;
   return {
     ctx,
@@ -105,7 +105,7 @@ async function startWorker(config: Config, ctx: DomainContext, logger: Logger, m
     metrics.recordDeliveries(batchMetrics(updates)),
   );
   await worker.start();
-  const retention = startRetention(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
+  const retention = startRetentionJob(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
   return {
     async stop() {
       await worker.stop();

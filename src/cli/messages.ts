@@ -1,3 +1,4 @@
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "../constants/limits.ts";
 import type { Command, Option } from "commander";
 import type { DomainContext } from "../domain/context.ts";
 import type { CursorRequest } from "../domain/cursor.ts";
@@ -29,7 +30,7 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     .option("--company <companyId>", "only messages about this company")
     .option("--since <time>", `generated at or after (${ISO})`)
     .option("--until <time>", "generated before")
-    .option("--limit <n>", "results per page (1-250, default 50)")
+    .option("--limit <n>", `results per page (1-${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`)
     .option("--cursor <cursor>", "the nextCursor of the previous page")
     .action(
       (options: { client: string; webhook?: string; eventType?: string[]; status?: string; company?: string; since?: string; until?: string } & PageOptions) =>
@@ -54,7 +55,7 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     .description("List a message's delivery attempts, newest first")
     .addOption(clientOption)
     .option("--webhook <webhookId>", "only the attempts at this consumer")
-    .option("--limit <n>", "results per page (1-250, default 50)")
+    .option("--limit <n>", `results per page (1-${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`)
     .option("--cursor <cursor>", "the nextCursor of the previous page")
     .action((messageId: string, options: { client: string; webhook?: string } & PageOptions) =>
       withContext(async (ctx) => printJson(await listAttempts(ctx, options.client, messageId, options.webhook, pageOf(options)))),

@@ -1,6 +1,6 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
-import { RESERVED_HEADER_NAMES } from "../domain/custom-header-rules.ts";
+import { RESERVED_HEADER_NAMES } from "../constants/limits.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { StoredClientCertificate } from "../storage/deliveries.ts";
 import { refusal, type DestinationPolicy } from "./destination-policy.ts";

@@ -4,7 +4,8 @@ import { openCustomHeaders, sealCustomHeaders } from "../storage/consumers-codec
 import { findCustomHeaders } from "../storage/consumers.ts";
 import type { DomainContext } from "./context.ts";
 import { changeConsumer } from "./consumers.ts";
-import { headerErrors, maskedHeaders, MAX_HEADERS, mergedHeaders, type CustomHeaders } from "./custom-header-rules.ts";
+import { MAX_CUSTOM_HEADERS } from "../constants/limits.ts";
+import { headerErrors, maskedHeaders, mergedHeaders, type CustomHeaders } from "./custom-header-rules.ts";
 
 /**
  * Sets a consumer's custom headers: `replace` makes `headers` the whole set,
@@ -22,9 +23,9 @@ export async function setCustomHeaders(
   let result: CustomHeaders = {};
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     result = mergedHeaders(mode === "replace" ? {} : openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers), headers);
-    if (Object.keys(result).length > MAX_HEADERS) {
-      throw badRequest(`A consumer has at most ${MAX_HEADERS} custom headers`, [
-        { itemId: "headers", message: `At most ${MAX_HEADERS}`, validatorName: "headers" },
+    if (Object.keys(result).length > MAX_CUSTOM_HEADERS) {
+      throw badRequest(`A consumer has at most ${MAX_CUSTOM_HEADERS} custom headers`, [
+        { itemId: "headers", message: `At most ${MAX_CUSTOM_HEADERS}`, validatorName: "headers" },
       ]);
     }
     return { custom_headers: sealCustomHeaders(ctx.secretBox, consumerId, result) };

@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { isoDate } from "../clock.ts";
+import { MAX_CONSUMER_DESCRIPTION_LENGTH, MAX_CONSUMER_RATE_LIMIT, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH } from "../constants/limits.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import { newId, type ClientId, type ConsumerId } from "../ids.ts";
@@ -57,9 +58,7 @@ export interface ConsumerUpdate {
 /** A new Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64. */
 export const newSigningSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
 
-const COMPANY_TAG = /^([^:]{1,27}):(.{0,100})$/s;
-export const MAX_RATE_LIMIT = 10_000;
-export const MAX_DESCRIPTION_LENGTH = 500;
+const COMPANY_TAG = new RegExp(`^([^:]{1,${MAX_TAG_KEY_LENGTH}}):(.{0,${MAX_TAG_VALUE_LENGTH}})$`, "s");
 
 /** Errors in the subscription and settings fields present in `input`. */
 function inputErrors(input: ConsumerUpdate): ValidationItem[] {
@@ -79,19 +78,23 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
   }
   for (const tag of input.companyTags ?? []) {
     if (!COMPANY_TAG.test(tag)) {
-      errors.push({ itemId: "companyTags", message: `"${tag}" is not key:value (key 1-27 characters, value up to 100)`, validatorName: "companyTags" });
+      errors.push({
+        itemId: "companyTags",
+        message: `"${tag}" is not key:value (key 1-${MAX_TAG_KEY_LENGTH} characters, value up to ${MAX_TAG_VALUE_LENGTH})`,
+        validatorName: "companyTags",
+      });
     }
   }
   const { rateLimit, description } = input;
-  if (rateLimit !== undefined && rateLimit !== null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_RATE_LIMIT)) {
+  if (rateLimit !== undefined && rateLimit !== null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_CONSUMER_RATE_LIMIT)) {
     errors.push({
       itemId: "rateLimit",
-      message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_RATE_LIMIT}, or null for no limit`,
+      message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_CONSUMER_RATE_LIMIT}, or null for no limit`,
       validatorName: "rateLimit",
     });
   }
-  if (description !== undefined && description !== null && description.length > MAX_DESCRIPTION_LENGTH) {
-    errors.push({ itemId: "description", message: `description must be at most ${MAX_DESCRIPTION_LENGTH} characters`, validatorName: "description" });
+  if (description !== undefined && description !== null && description.length > MAX_CONSUMER_DESCRIPTION_LENGTH) {
+    errors.push({ itemId: "description", message: `description must be at most ${MAX_CONSUMER_DESCRIPTION_LENGTH} characters`, validatorName: "description" });
   }
   return errors;
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "../constants/limits.ts";
 import { badRequest } from "../errors.ts";
 
 /**
@@ -23,9 +24,6 @@ export interface Position {
   at: number;
   id: string;
 }
-
-export const DEFAULT_PAGE_LIMIT = 50;
-export const MAX_PAGE_LIMIT = 250;
 
 const invalid = (itemId: string, message: string) => badRequest(message, [{ itemId, message, validatorName: itemId }]);
 

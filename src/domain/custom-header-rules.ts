@@ -1,34 +1,12 @@
+import { RESERVED_HEADER_NAMES } from "../constants/limits.ts";
 import type { ValidationItem } from "../errors.ts";
 
 // The rules of consumers' custom headers, apart from the operations that store them: the sender thread applies them too, without a database.
-
-/**
- * Headers a consumer may not set: the Standard Webhooks signature headers and
- * the content type, which receivers rely on, and the ones that frame the HTTP
- * message. The sender drops them too, whatever is stored.
- */
-export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
-  "webhook-id",
-  "webhook-timestamp",
-  "webhook-signature",
-  "content-type",
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "host",
-  "te",
-  "trailer",
-  "expect",
-  "proxy-connection",
-]);
 
 /** RFC 7230 token. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Visible characters, spaces and tabs: no CR, LF or other control characters. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-export const MAX_HEADERS = 20;
 const MAX_NAME_LENGTH = 100;
 const MAX_VALUE_LENGTH = 4096;
 

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Clock } from "../clock.ts";
 import type { DeliveryMetricsDelta } from "../delivery/metrics.ts";
 import type { Store } from "../storage/database.ts";
+import { deliveryBacklog } from "../storage/delivery-backlog.ts";
 
 export const METRICS_PATH = "/metrics";
 
@@ -67,16 +68,11 @@ export class HooklineMetrics {
     this.httpDuration.observe({ method, route }, seconds);
   }
 
-  /** The exposition text, with the queue gauges read now: one query on the index of pending deliveries. */
+  /** The exposition text, with the queue gauges read now. */
   async scrape(): Promise<string> {
-    const row = await this.store.db
-      .selectFrom("deliveries")
-      .select((eb) => [eb.fn.countAll().as("pending"), eb.fn.min("next_attempt_at").as("earliest")])
-      .where("next_attempt_at", "is not", null)
-      .executeTakeFirst();
-    const earliest = row?.earliest === null || row?.earliest === undefined ? null : Number(row.earliest);
-    this.pending.set(Number(row?.pending ?? 0));
-    this.oldestDueAge.set(earliest === null ? 0 : Math.max(this.clock.now() - earliest, 0) / 1000);
+    const { pending, earliestDueAt } = await deliveryBacklog(this.store.db);
+    this.pending.set(pending);
+    this.oldestDueAge.set(earliestDueAt === null ? 0 : Math.max(this.clock.now() - earliestDueAt, 0) / 1000);
     return this.registry.metrics();
   }
 }

@@ -1,4 +1,3 @@
-import { operationalWebhooks } from "../domain/events/operational.ts";
 import { codatDocument, type JsonSchema } from "./codat.ts";
 import { hooklinePaths } from "./hookline/index.ts";
 
@@ -11,8 +10,12 @@ const CODAT_OPERATIONS = new Set([
   "list-api-keys", "create-api-key", "delete-api-key",
 ]);
 
-/** The OpenAPI document this server serves: Codat's shared operations, Hookline's additions, and the event catalog. */
-export function servedDocument(publicUrl: string): JsonSchema {
+/**
+ * The OpenAPI document this server serves: Codat's shared operations,
+ * Hookline's additions, and the event catalog: Codat's webhooks and
+ * `ownWebhooks`, Hookline's own event types (which the event catalog defines).
+ */
+export function servedDocument(publicUrl: string, ownWebhooks: Record<string, unknown>): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [path, operations] of Object.entries(codatDocument.paths)) {
     const kept = Object.fromEntries(
@@ -32,7 +35,7 @@ export function servedDocument(publicUrl: string): JsonSchema {
     },
     servers: [{ url: publicUrl, description: "This Hookline server" }],
     paths,
-    webhooks: { ...codatDocument.webhooks, ...operationalWebhooks },
+    webhooks: { ...codatDocument.webhooks, ...ownWebhooks },
   });
 }
 

@@ -1,6 +1,5 @@
-import { Migrator } from "kysely";
 import { connect, type Connection, type Db, type SqlDialect, type UnitOfWork } from "./dialect/index.ts";
-import { migrations } from "./migrations/index.ts";
+import { migratorOf } from "./migrations/index.ts";
 
 export type { Db, Tx, UnitOfWork, SqlDialect } from "./dialect/index.ts";
 export { sqliteFileOf } from "./dialect/index.ts";
@@ -30,8 +29,7 @@ export class Store {
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: { getMigrations: async () => migrations } });
-    const { error } = await migrator.migrateToLatest();
+    const { error } = await migratorOf(this.db).migrateToLatest();
     if (error) throw error;
   }
 

@@ -1,4 +1,46 @@
+import { PENDING_DELIVERY_STATUSES } from "../constants/statuses.ts";
 import type { Store } from "./database.ts";
+import { dialectOf, type Tx } from "./dialect/index.ts";
+
+/**
+ * Empties the bodies of at most `limit` messages created before `cutoff`,
+ * oldest first, and marks them purged at `now`, leaving those with a delivery
+ * still pending. Returns how many messages it looked at and how many it emptied.
+ */
+export async function purgeExpiredPayloadChunk(tx: Tx, cutoff: number, now: number, limit: number): Promise<{ selected: number; emptied: number }> {
+  const expired = tx
+    .selectFrom("messages")
+    .select("id")
+    .where("payload_purged_at", "is", null)
+    .where("created_at", "<", cutoff)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom("deliveries")
+            .select("deliveries.id")
+            .whereRef("deliveries.message_id", "=", "messages.id")
+            .where("deliveries.status", "in", PENDING_DELIVERY_STATUSES),
+        ),
+      ),
+    )
+    .orderBy("created_at")
+    .limit(limit);
+  // Messages a redelivery holds (lockMessages) are left for the next run; other workers' purges take other rows.
+  const ids = (await dialectOf(tx).claimRows(expired).execute()).map((row) => row.id);
+  if (ids.length === 0) return { selected: 0, emptied: 0 };
+  // A redelivery that committed after the statement above started is seen by this one (each PostgreSQL statement reads the latest commits).
+  const pending = await tx
+    .selectFrom("deliveries")
+    .select("message_id")
+    .where("message_id", "in", ids)
+    .where("status", "in", PENDING_DELIVERY_STATUSES)
+    .execute();
+  const stillPending = new Set(pending.map((row) => row.message_id));
+  const purgeable = ids.filter((id) => !stillPending.has(id));
+  if (purgeable.length > 0) await tx.updateTable("messages").set({ body: "", payload_purged_at: now }).where("id", "in", purgeable).execute();
+  return { selected: ids.length, emptied: purgeable.length };
+}
 
 /**
  * One chunk of the retention job's deletes, each a statement of its own so

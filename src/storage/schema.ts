@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { ConnectionErrorStatus, ConnectionStatus, DeliveryStatus } from "../constants/statuses.ts";
 import type { ApiKeyId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId } from "../ids.ts";
 
 /**
@@ -20,6 +21,7 @@ export interface Database {
   delivery_restarts: DeliveryRestartsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
+  job_runs: JobRunsTable;
 }
 
 export interface ClientsTable {
@@ -57,7 +59,7 @@ export interface ConnectionsTable {
   client_id: ClientId;
   company_id: CompanyId;
   integration_key: string;
-  status: "PendingAuth" | "Linked" | "Unlinked" | "Deauthorized";
+  status: ConnectionStatus;
   created_at: number;
   last_sync_at: number | null;
 }
@@ -70,7 +72,7 @@ export interface ConnectionErrorsTable {
   status_text: string;
   error_message: string;
   errored_at: number;
-  status: "Active" | "Resolved";
+  status: ConnectionErrorStatus;
   resolved_at: number | null;
 }
 
@@ -122,7 +124,7 @@ export interface MessagesTable {
   example: number;
 }
 
-export type DeliveryStatus = "Sending" | "Attempting" | "Success" | "Failure";
+export type { DeliveryStatus };
 
 export interface DeliveriesTable {
   id: string;
@@ -173,12 +175,25 @@ export interface IdempotencyKeysTable {
 }
 
 export interface ApiUsageTable {
-  client_id: string;
+  client_id: ClientId;
   window_start: number;
   window_end: number;
   request_count: number;
   /** 1 once client.rateLimit.reached was recorded for this window. */
   reached: number;
+}
+
+/** The claim of a periodic job's runs, shared by every process on the database. */
+export interface JobRunsTable {
+  name: string;
+  /**
+   * No process starts a run before this time: while a run goes on, when its
+   * lease ends; after it, when the next run is due.
+   */
+  due_at: number;
+  /** The process that claimed the latest run. */
+  owner: string;
+  claimed_at: number;
 }
 
 /** A resend or recovery that restarted an existing delivery's attempt schedule. */

@@ -1,7 +1,8 @@
 /** What a consumer's custom headers may be, and how they are shown, without a database. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { headerErrors, maskedHeaders, mergedHeaders, RESERVED_HEADER_NAMES } from "../../src/domain/custom-header-rules.ts";
+import { RESERVED_HEADER_NAMES } from "../../src/constants/limits.ts";
+import { headerErrors, maskedHeaders, mergedHeaders } from "../../src/domain/custom-header-rules.ts";
 
 describe("custom header rules", () => {
   test("values are shown masked: the last 4 characters of values of 12 or more, nothing of shorter ones", () => {

@@ -1,18 +1,15 @@
 import type { FastifyInstance } from "fastify";
-import { Migrator, sql } from "kysely";
 import { HooklineError } from "../../errors.ts";
 import type { Store } from "../../storage/database.ts";
-import { migrations } from "../../storage/migrations/index.ts";
+import { pendingMigrations } from "../../storage/health.ts";
 
 /** How long readiness waits for the database before calling it unreachable. */
 const READINESS_TIMEOUT_MS = 2000;
 
 async function unreadiness(store: Store): Promise<string | null> {
   try {
-    await sql`SELECT 1`.execute(store.db);
-    const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => migrations } });
-    const pending = (await migrator.getMigrations()).filter((migration) => migration.executedAt === undefined);
-    return pending.length === 0 ? null : `migrations not applied: ${pending.map((migration) => migration.name).join(", ")}`;
+    const pending = await pendingMigrations(store.db);
+    return pending.length === 0 ? null : `migrations not applied: ${pending.join(", ")}`;
   } catch {
     return "database unreachable";
   }

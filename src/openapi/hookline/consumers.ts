@@ -1,5 +1,11 @@
-import { MAX_HEADERS, RESERVED_HEADER_NAMES } from "../../domain/custom-header-rules.ts";
-import { MAX_DESCRIPTION_LENGTH, MAX_RATE_LIMIT } from "../../domain/consumers.ts";
+import {
+  MAX_CONSUMER_DESCRIPTION_LENGTH,
+  MAX_CONSUMER_RATE_LIMIT,
+  MAX_CUSTOM_HEADERS,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+  RESERVED_HEADER_NAMES,
+} from "../../constants/limits.ts";
 import type { JsonSchema } from "../codat.ts";
 import { errorResponse } from "./shared.ts";
 
@@ -48,10 +54,10 @@ export const consumerUpdateBody = closedObject({
   properties: {
     url: { type: "string", format: "uri", description: "Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one." },
     eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types; unknown ones are refused with the list of valid ones." },
-    companyTags: { type: ["array", "null"], maxItems: 10, items: { type: "string", maxLength: 128 }, description: "`key:value` tags; null or empty for every company." },
-    description: { type: ["string", "null"], maxLength: MAX_DESCRIPTION_LENGTH },
+    companyTags: { type: ["array", "null"], maxItems: 10, items: { type: "string", maxLength: MAX_TAG_KEY_LENGTH + 1 + MAX_TAG_VALUE_LENGTH }, description: "`key:value` tags; null or empty for every company." },
+    description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
-    rateLimit: { type: ["integer", "null"], minimum: 1, maximum: MAX_RATE_LIMIT, description: "Messages per second; null removes the limit." },
+    rateLimit: { type: ["integer", "null"], minimum: 1, maximum: MAX_CONSUMER_RATE_LIMIT, description: "Messages per second; null removes the limit." },
   },
 });
 
@@ -61,7 +67,7 @@ export const customHeadersBody = closedObject({
     headers: {
       type: "object",
       additionalProperties: { type: "string" },
-      description: `Header names (RFC 7230 tokens) and values (no CR, LF or other control characters), at most ${MAX_HEADERS}. Reserved, refused: ${[...RESERVED_HEADER_NAMES].join(", ")}.`,
+      description: `Header names (RFC 7230 tokens) and values (no CR, LF or other control characters), at most ${MAX_CUSTOM_HEADERS}. Reserved, refused: ${[...RESERVED_HEADER_NAMES].join(", ")}.`,
     },
   },
 });
@@ -161,7 +167,7 @@ export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
       tags: ["Webhooks"],
       parameters: [webhookId],
       requestBody: { required: true, content: json(customHeadersBody) },
-      responses: { "200": maskedHeaders, "400": errorResponse(`Invalid or reserved header name, invalid value, or more than ${MAX_HEADERS} headers`), ...common },
+      responses: { "200": maskedHeaders, "400": errorResponse(`Invalid or reserved header name, invalid value, or more than ${MAX_CUSTOM_HEADERS} headers`), ...common },
     },
     patch: {
       operationId: "update-webhook-consumer-headers",
@@ -170,7 +176,7 @@ export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
       tags: ["Webhooks"],
       parameters: [webhookId],
       requestBody: { required: true, content: json(customHeadersBody) },
-      responses: { "200": maskedHeaders, "400": errorResponse(`Invalid or reserved header name, invalid value, or more than ${MAX_HEADERS} headers`), ...common },
+      responses: { "200": maskedHeaders, "400": errorResponse(`Invalid or reserved header name, invalid value, or more than ${MAX_CUSTOM_HEADERS} headers`), ...common },
     },
   },
   "/webhooks/{webhookId}/headers/{headerName}": {

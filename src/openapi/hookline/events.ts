@@ -1,4 +1,4 @@
-import { MAX_BATCH_EVENTS } from "../../domain/events/publish.ts";
+import { MAX_BATCH_EVENTS, MAX_IDEMPOTENCY_KEY_LENGTH } from "../../constants/limits.ts";
 import type { JsonSchema } from "../codat.ts";
 import { errorResponse } from "./shared.ts";
 
@@ -52,7 +52,7 @@ const idempotencyKeyParameter = {
   name: "Idempotency-Key",
   in: "header",
   required: false,
-  schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
+  schema: { type: "string", minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, pattern: "^[\\x21-\\x7e]+$" },
   description:
     "Makes a retried publish safe: a request repeating a key of this client within the key's lifetime (24 hours by default, `HOOKLINE_IDEMPOTENCY_KEY_TTL`) publishes nothing and answers 200 with the original result and `Idempotent-Replayed: true`. The same key with a different request is a 422.",
 };

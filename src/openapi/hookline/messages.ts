@@ -1,3 +1,5 @@
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "../../constants/limits.ts";
+import { DELIVERY_STATUSES } from "../../constants/statuses.ts";
 import type { JsonSchema } from "../codat.ts";
 import { errorResponse } from "./shared.ts";
 
@@ -17,7 +19,6 @@ interface Parameter {
   explode?: boolean;
 }
 
-const DELIVERY_STATUSES = ["Sending", "Attempting", "Success", "Failure"];
 const dateTime = (description: string): JsonSchema => ({ type: "string", format: "date-time", description });
 const nullableDateTime = (description: string): JsonSchema => ({ type: ["string", "null"], format: "date-time", description });
 const instantText = { type: "string", maxLength: 40, examples: ["2024-05-01T12:00:00Z", "2024-05-01"] };
@@ -28,7 +29,7 @@ const webhookIdParameter = { $ref: "#/components/parameters/webhookId" };
 const messageIdParameter: Parameter = { name: "messageId", in: "path", required: true, description: "Unique identifier of the message (the event id).", schema: messageIdSchema };
 
 const pagingParameters: Parameter[] = [
-  { name: "limit", in: "query", description: "Results per page.", schema: { type: "integer", minimum: 1, maximum: 250, default: 50 } },
+  { name: "limit", in: "query", description: "Results per page.", schema: { type: "integer", minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT } },
   {
     name: "cursor",
     in: "query",

@@ -1,4 +1,5 @@
-import type { Migration } from "kysely";
+import { Migrator, type Migration } from "kysely";
+import type { Db } from "../dialect/index.ts";
 import * as initial from "./001_initial.ts";
 import * as consumerSettings from "./002_consumer_settings.ts";
 import * as messageLog from "./003_message_log.ts";
@@ -6,6 +7,7 @@ import * as events from "./004_events.ts";
 import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
 import * as unrecordedClaims from "./006_unrecorded_claims.ts";
 import * as retentionIndexes from "./007_retention_indexes.ts";
+import * as jobRuns from "./008_job_runs.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +18,8 @@ export const migrations: Record<string, Migration> = {
   "005_lease_as_due_time": leaseAsDueTime,
   "006_unrecorded_claims": unrecordedClaims,
   "007_retention_indexes": retentionIndexes,
+  "008_job_runs": jobRuns,
 };
+
+/** Applies or reports on these migrations in `db`. */
+export const migratorOf = (db: Db): Migrator => new Migrator({ db, provider: { getMigrations: async () => migrations } });

@@ -1,0 +1,49 @@
+/**
+ * The limits of what the API accepts, defined once for the domain's checks
+ * and the OpenAPI document's schemas, so that the two cannot disagree.
+ */
+
+/** Results per page of a cursor-paged list: when the request names none, and the most it may ask for. */
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 250;
+
+/** Events in one batch publish. */
+export const MAX_BATCH_EVENTS = 1000;
+
+/** An Idempotency-Key is 1 to this many visible ASCII characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** A webhook consumer's rate limit, in messages per second (1 at least; null is unlimited). */
+export const MAX_CONSUMER_RATE_LIMIT = 10_000;
+/** Characters of a webhook consumer's description. */
+export const MAX_CONSUMER_DESCRIPTION_LENGTH = 500;
+
+/** A consumer's company tag filter is `key:value`, a key of 1 to this many characters (no colon)... */
+export const MAX_TAG_KEY_LENGTH = 27;
+/** ...and a value of up to this many. */
+export const MAX_TAG_VALUE_LENGTH = 100;
+
+/** Custom headers a webhook consumer may have sent with every attempt. */
+export const MAX_CUSTOM_HEADERS = 20;
+
+/**
+ * Headers a consumer may not set: the Standard Webhooks signature headers and
+ * the content type, which receivers rely on, and the ones that frame the HTTP
+ * message. The sender drops them too, whatever is stored.
+ */
+export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+  "content-type",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "host",
+  "te",
+  "trailer",
+  "expect",
+  "proxy-connection",
+]);

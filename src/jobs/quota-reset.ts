@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import type { DailyQuotaConfig } from "../config.ts";
+import type { DomainContext } from "../domain/context.ts";
+import { emitQuotaResets } from "../domain/quota.ts";
+import { startPeriodicJob, type RunningJob } from "./periodic.ts";
+
+/**
+ * Records the quota resets just after each window boundary, and at start for
+ * windows that ended while no API process ran. Every API process starts it;
+ * one runs each boundary's.
+ */
+export function startQuotaResetJob(ctx: DomainContext, quota: DailyQuotaConfig, log: Logger): RunningJob {
+  return startPeriodicJob(ctx.store, ctx.clock, log, {
+    name: "quota-reset",
+    intervalMs: quota.windowMs,
+    retryAfterMs: 1000,
+    failureMessage: "recording quota resets failed; trying again in a second",
+    run: async () => {
+      await emitQuotaResets(ctx, quota);
+    },
+  });
+}
