@@ -1,7 +1,7 @@
 import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../domain/consumer-secrets.ts";
 import type { SecretBox } from "../secret-box.ts";
-import type { DueDelivery } from "../storage/deliveries.ts";
-import type { OpenedSecrets, Unsendable } from "./attempt.ts";
+import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import type { OpenedSecrets, Unsendable } from "./pipeline/request.ts";
 
 /**
  * Opens the secrets of one batch's consumers, each consumer's once: a batch

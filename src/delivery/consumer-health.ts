@@ -2,7 +2,8 @@ import { isoDate } from "../clock.ts";
 import { CONSUMER_DISABLED, type ConsumerDisabledPayload } from "../domain/events/operational.ts";
 import { recordEvent } from "../domain/events/outbox.ts";
 import type { Tx } from "../storage/database.ts";
-import type { DeliveryUpdate, DueDelivery } from "../storage/deliveries.ts";
+import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import type { DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 
 /** How a batch changes its consumers' failure streaks. Empty in the common case, where nothing needs writing. */
 export interface HealthChanges {

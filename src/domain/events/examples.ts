@@ -1,4 +1,6 @@
 import { badRequest, conflict, notFound } from "../../errors.ts";
+import type { ClientId, ConsumerId } from "../../ids.ts";
+import { readConsumerDisabled } from "../../storage/subscriptions.ts";
 import type { DomainContext } from "../context.ts";
 import { catalogEventTypes, findEventType } from "./catalog.ts";
 import { recordEvent } from "./outbox.ts";
@@ -10,7 +12,7 @@ import type { PublishedEvent } from "./publish.ts";
  * payload) marked as an example, delivered, signed and retried like any
  * other, to that consumer only.
  */
-export async function sendExample(ctx: DomainContext, clientId: string, consumerId: string, eventType: string): Promise<PublishedEvent> {
+export async function sendExample(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, eventType: string): Promise<PublishedEvent> {
   const definition = findEventType(eventType);
   if (!definition || eventType.includes("{")) {
     throw badRequest(
@@ -20,13 +22,12 @@ export async function sendExample(ctx: DomainContext, clientId: string, consumer
   }
   const example = definition.example as { payload?: unknown } | undefined;
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const consumer = await tx.selectFrom("consumers").select("disabled").where("client_id", "=", clientId).where("id", "=", consumerId).executeTakeFirst();
-    if (!consumer) throw notFound("Webhook consumer");
-    if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
+  return ctx.store.transaction(async (uow) => {
+    const disabled = await readConsumerDisabled(uow.tx, clientId, consumerId);
+    if (disabled === undefined) throw notFound("Webhook consumer");
+    if (disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
     const { body } = await recordEvent(
-      tx,
-      wake,
+      uow,
       { clientId, eventType, company: null, payload: example?.payload ?? {}, generatedAt: now },
       { exampleFor: consumerId },
     );
