@@ -12,6 +12,7 @@ import type { Store } from "../src/storage/database.ts";
 import type { Receiver } from "./support/receiver.ts";
 import { API_KEY_LINE, firstStart, Harness, until, WAIT_MS, within, type Api, type ServeOptions } from "./support/serve-process.ts";
 import { freePort } from "./support/server.ts";
+import { asId, type CompanyId } from "../src/ids.ts";
 
 const BATCH_SIZE = 10;
 const CONCURRENCY = 2;
@@ -236,7 +237,7 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   const counts = receivedPerMessage(receiver, messages);
   const messageIdByCompany = new Map(messages.map((message) => [message.company_id, message.id]));
   for (const outcome of acknowledged)
-    assert.ok((counts.get(messageIdByCompany.get(outcome.id!)!) ?? 0) >= 1, `company.created for ${outcome.name} was delivered`);
+    assert.ok((counts.get(messageIdByCompany.get(asId<CompanyId>(outcome.id!))!) ?? 0) >= 1, `company.created for ${outcome.name} was delivered`);
   for (const message of messages) assert.ok((counts.get(message.id) ?? 0) >= 1, `message ${message.id} was delivered`);
 
   // A repeat is a send whose outcome the kill kept from being recorded: only the batches in flight, each at most once more.

@@ -7,6 +7,7 @@ import { codatDocument } from "../src/openapi/codat.ts";
 import { cli, until } from "./support/consumers.ts";
 import { Receiver } from "./support/receiver.ts";
 import { callApi, startTestServer, type TestServer } from "./support/server.ts";
+import { asId, type MessageId } from "../src/ids.ts";
 
 /** A validator that knows nothing of the Codat document: catalog schemas must stand on their own. */
 function standaloneValidator() {
@@ -148,7 +149,7 @@ describe("example events", () => {
       ["company.created"],
     );
     const ordinary = bystander.events()[0]!;
-    assert.equal((await db.selectFrom("messages").select("example").where("id", "=", ordinary.id).executeTakeFirstOrThrow()).example, 0);
+    assert.equal((await db.selectFrom("messages").select("example").where("id", "=", asId<MessageId>(ordinary.id)).executeTakeFirstOrThrow()).example, 0);
   });
 
   test("{dataType} types take a data type, and the example carries it", async () => {

@@ -4,6 +4,7 @@ import { runCli } from "./support/cli.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { basicAuth, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
+import { asId, type ClientId } from "../src/ids.ts";
 
 /** A POST with extra headers (Idempotency-Key), as the operator's systems send it. */
 async function post(server: TestServer, apiKey: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
@@ -24,7 +25,7 @@ async function messageCount(server: TestServer): Promise<number> {
   const row = await server.hookline.ctx.store.db
     .selectFrom("messages")
     .select((eb) => eb.fn.countAll().as("count"))
-    .where("client_id", "=", server.clientId)
+    .where("client_id", "=", asId<ClientId>(server.clientId))
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }

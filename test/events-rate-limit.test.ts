@@ -6,6 +6,7 @@ import { startHookline, type Hookline } from "../src/server.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
 import { callApi, freePort, startTestServer, testConfig, type TestServer } from "./support/server.ts";
+import { asId, type ClientId } from "../src/ids.ts";
 
 /** A second API process on the test server's database, as a deployment behind a load balancer runs them. */
 async function secondApiProcess(server: TestServer, overrides: ConfigOverrides): Promise<{ hookline: Hookline; baseUrl: string }> {
@@ -17,7 +18,7 @@ async function messagesOfType(server: TestServer, eventType: string) {
   return server.hookline.ctx.store.db
     .selectFrom("messages")
     .select(["id", "body"])
-    .where("client_id", "=", server.clientId)
+    .where("client_id", "=", asId<ClientId>(server.clientId))
     .where("event_type", "=", eventType)
     .execute();
 }

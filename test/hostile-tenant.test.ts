@@ -16,6 +16,7 @@ import type { Store } from "../src/storage/database.ts";
 import { runCli } from "./support/cli.ts";
 import { firstStart, Harness, until, type Api, type ServeOptions } from "./support/serve-process.ts";
 import { callApi, freePort, startTestServer } from "./support/server.ts";
+import { asId, type ConsumerId } from "../src/ids.ts";
 
 /** Two retries 200 ms apart: a delivery that keeps failing is final after three attempts. */
 const ATTEMPTS = 3;
@@ -74,7 +75,15 @@ async function bystander(databaseUrl: string, baseUrl: string): Promise<Api> {
 /** Every delivery to these consumers is final and failed, after the whole schedule. */
 function allFailed(store: Store, consumerIds: string[]) {
   return async (): Promise<true | string> => {
-    const rows = await store.db.selectFrom("deliveries").select(["status", "attempt_count"]).where("consumer_id", "in", consumerIds).execute();
+    const rows = await store.db
+      .selectFrom("deliveries")
+      .select(["status", "attempt_count"])
+      .where(
+        "consumer_id",
+        "in",
+        consumerIds.map((id) => asId<ConsumerId>(id)),
+      )
+      .execute();
     const final = rows.filter((row) => row.status === "Failure" && row.attempt_count === ATTEMPTS).length;
     return (rows.length === consumerIds.length && final === rows.length) || `${final} of ${rows.length} deliveries failed after ${ATTEMPTS} attempts`;
   };
@@ -133,7 +142,15 @@ test("a sender thread that runs out of memory is replaced: the batches it held a
 
   assert.equal((await api("POST", "/events", { eventType: "read.completed", payload: READ_COMPLETED })).status, 201);
   await until("every delivery to the heavy consumers to end in Failure", allFailed(store, heavy));
-  const attempts = await store.db.selectFrom("attempts").select("error").where("consumer_id", "in", heavy).execute();
+  const attempts = await store.db
+    .selectFrom("attempts")
+    .select("error")
+    .where(
+      "consumer_id",
+      "in",
+      heavy.map((id) => asId<ConsumerId>(id)),
+    )
+    .execute();
   assert.ok(
     attempts.some((attempt) => /Outcome unknown: the sender thread failed: ERR_WORKER_OUT_OF_MEMORY/.test(attempt.error ?? "")),
     `some attempts were lost with the thread, and say why: ${[...new Set(attempts.map((attempt) => attempt.error))].join(" | ")}`,
@@ -175,7 +192,7 @@ test("a delivery whose sends keep killing the process is counted at each restart
   const attempts = await store.db
     .selectFrom("attempts")
     .select(["attempt_number", "error", "status_code"])
-    .where("consumer_id", "=", consumerId!)
+    .where("consumer_id", "=", asId<ConsumerId>(consumerId!))
     .orderBy("attempt_number")
     .execute();
   assert.deepEqual(
@@ -191,7 +208,11 @@ test("a delivery whose sends keep killing the process is counted at each restart
 
 function allFailedAfter(store: Store, consumerId: string, attempts: number) {
   return async (): Promise<true | string> => {
-    const row = await store.db.selectFrom("deliveries").select(["status", "attempt_count"]).where("consumer_id", "=", consumerId).executeTakeFirst();
+    const row = await store.db
+      .selectFrom("deliveries")
+      .select(["status", "attempt_count"])
+      .where("consumer_id", "=", asId<ConsumerId>(consumerId))
+      .executeTakeFirst();
     return (row?.status === "Failure" && row.attempt_count === attempts) || `delivery ${JSON.stringify(row)}`;
   };
 }

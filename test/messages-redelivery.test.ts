@@ -6,6 +6,7 @@ import { runCli } from "./support/cli.ts";
 import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
 import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
+import { asId, type ClientId } from "../src/ids.ts";
 
 /** A receiver that fails with 503 until `healthy` is set. */
 async function flakyReceiver(): Promise<{ receiver: Receiver; heal(): void }> {
@@ -373,9 +374,15 @@ describe("replay", () => {
   test("walks a range larger than one chunk and sends every matching message exactly once", async () => {
     const total = 1_234;
     const since = new Date().toISOString();
-    await server.hookline.ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
+    await server.hookline.ctx.store.transaction(async (uow) => {
       for (let index = 0; index < total; index++) {
-        await recordEvent(tx, wake, { clientId: server.clientId, eventType: "read.completed", company: null, payload: { index }, generatedAt: Date.now() });
+        await recordEvent(uow, {
+          clientId: asId<ClientId>(server.clientId),
+          eventType: "read.completed",
+          company: null,
+          payload: { index },
+          generatedAt: Date.now(),
+        });
       }
     });
     const receiver = await Receiver.start();

@@ -5,6 +5,7 @@ import { cli } from "./support/consumers.ts";
 import { allPages, createCompany, settledMessages, subscribe, until, webhookIdOf } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
+import { asId, type ClientId } from "../src/ids.ts";
 
 /** The message as the API shows it, once `done` holds. */
 const messageOnce = (server: TestServer, messageId: string, done: (message: any) => boolean, what: string) =>
@@ -35,7 +36,9 @@ const publish = async (server: TestServer, companyId: string, key: string) =>
   );
 /** The idempotency keys the database holds for the server's client. */
 const storedKeys = async (server: TestServer) =>
-  (await server.hookline.ctx.store.db.selectFrom("idempotency_keys").select("key").where("client_id", "=", server.clientId).execute()).map((row) => row.key);
+  (await server.hookline.ctx.store.db.selectFrom("idempotency_keys").select("key").where("client_id", "=", asId<ClientId>(server.clientId)).execute()).map(
+    (row) => row.key,
+  );
 
 describe("payload retention", () => {
   let server: TestServer;

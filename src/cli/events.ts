@@ -44,7 +44,7 @@ export function eventCommands(program: Command, withContext: WithContext, client
         await findClient(ctx, asId<ClientId>(options.client));
         const request: PublishRequest = { eventType, companyId: options.company, payload: jsonArgument(options.payload, "--payload") };
         const key = options.idempotencyKey === undefined ? null : idempotencyKey(options.idempotencyKey, "POST /events", request, idempotencyKeyTtlMs());
-        const { result, replayed } = await publishEvent(ctx, options.client, request, key);
+        const { result, replayed } = await publishEvent(ctx, asId<ClientId>(options.client), request, key);
         if (replayed) console.error("Already published with this idempotency key; nothing was published again.");
         console.log(JSON.stringify(result, null, 2));
       }),

@@ -4,6 +4,7 @@ import type { DomainContext } from "../domain/context.ts";
 import type { CursorRequest } from "../domain/cursor.ts";
 import { getMessage, listAttempts, listConsumerMessages, listMessages } from "../domain/messages.ts";
 import { recoverFailed, replayMissed, resendMessage } from "../domain/redelivery.ts";
+import { asId, type ClientId, type ConsumerId, type MessageId } from "../ids.ts";
 
 type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
 
@@ -38,8 +39,8 @@ export function messageCommands(program: Command, withContext: WithContext, clie
           const filter = { eventTypes: options.eventType, status: options.status, companyId: options.company, since: options.since, until: options.until };
           printJson(
             options.webhook === undefined
-              ? await listMessages(ctx, options.client, filter, pageOf(options))
-              : await listConsumerMessages(ctx, options.client, options.webhook, filter, pageOf(options)),
+              ? await listMessages(ctx, asId<ClientId>(options.client), filter, pageOf(options))
+              : await listConsumerMessages(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook), filter, pageOf(options)),
           );
         }),
     );
@@ -48,7 +49,9 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     .command("get <messageId>")
     .description("Print a message with its payload and its status at each consumer")
     .addOption(clientOption)
-    .action((messageId: string, options: { client: string }) => withContext(async (ctx) => printJson(await getMessage(ctx, options.client, messageId))));
+    .action((messageId: string, options: { client: string }) =>
+      withContext(async (ctx) => printJson(await getMessage(ctx, asId<ClientId>(options.client), asId<MessageId>(messageId)))),
+    );
 
   messages
     .command("attempts <messageId>")
@@ -58,7 +61,17 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     .option("--limit <n>", `results per page (1-${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`)
     .option("--cursor <cursor>", "the nextCursor of the previous page")
     .action((messageId: string, options: { client: string; webhook?: string } & PageOptions) =>
-      withContext(async (ctx) => printJson(await listAttempts(ctx, options.client, messageId, options.webhook, pageOf(options)))),
+      withContext(async (ctx) =>
+        printJson(
+          await listAttempts(
+            ctx,
+            asId<ClientId>(options.client),
+            asId<MessageId>(messageId),
+            options.webhook === undefined ? undefined : asId<ConsumerId>(options.webhook),
+            pageOf(options),
+          ),
+        ),
+      ),
     );
 
   messages
@@ -67,7 +80,9 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     .addOption(clientOption)
     .requiredOption("--webhook <webhookId>", "the consumer to send it to")
     .action((messageId: string, options: { client: string; webhook: string }) =>
-      withContext(async (ctx) => printJson(await resendMessage(ctx, options.client, options.webhook, messageId))),
+      withContext(async (ctx) =>
+        printJson(await resendMessage(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook), asId<MessageId>(messageId))),
+      ),
     );
 
   const range = (command: Command) =>
@@ -79,10 +94,12 @@ export function messageCommands(program: Command, withContext: WithContext, clie
   type RangeOptions = { client: string; webhook: string; since: string; until?: string };
 
   range(messages.command("recover").description("Schedule again, paced, every message whose delivery to the consumer ended in Failure")).action(
-    (options: RangeOptions) => withContext(async (ctx) => printJson(await recoverFailed(ctx, options.client, options.webhook, options))),
+    (options: RangeOptions) =>
+      withContext(async (ctx) => printJson(await recoverFailed(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook), options))),
   );
 
   range(messages.command("replay").description("Send, paced, the messages the consumer's current filters match but that it never got")).action(
-    (options: RangeOptions) => withContext(async (ctx) => printJson(await replayMissed(ctx, options.client, options.webhook, options))),
+    (options: RangeOptions) =>
+      withContext(async (ctx) => printJson(await replayMissed(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook), options))),
   );
 }

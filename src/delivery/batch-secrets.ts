@@ -1,8 +1,8 @@
 import { asId, type ConsumerId } from "../ids.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../storage/consumers-codec.ts";
-import type { DueDelivery } from "../storage/deliveries.ts";
-import type { OpenedSecrets, Unsendable } from "./attempt.ts";
+import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import type { OpenedSecrets, Unsendable } from "./pipeline/request.ts";
 
 /**
  * Opens the secrets of one batch's consumers, each consumer's once: a batch

@@ -4,7 +4,8 @@ import { recordEvent } from "../domain/events/outbox.ts";
 import { asId, type ConsumerId } from "../ids.ts";
 import { disableFailingConsumers, endFailureStreaks, startFailureStreaks } from "../storage/consumer-health.ts";
 import type { UnitOfWork } from "../storage/database.ts";
-import type { DeliveryUpdate, DueDelivery } from "../storage/deliveries.ts";
+import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import type { DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 
 /** How a batch changes its consumers' failure streaks. Empty in the common case, where nothing needs writing. */
 export interface HealthChanges {
@@ -64,7 +65,7 @@ export async function recordHealthChanges(uow: UnitOfWork, now: number, autoDisa
       reason: disabledReason(consumer.failing_since!, autoDisableAfterMs),
       disabledAt: isoDate(now),
     };
-    await recordEvent(uow.tx, uow.wakeWorkers, { clientId: consumer.client_id, eventType: CONSUMER_DISABLED, company: null, payload, generatedAt: now });
+    await recordEvent(uow, { clientId: consumer.client_id, eventType: CONSUMER_DISABLED, company: null, payload, generatedAt: now });
   }
 }
 

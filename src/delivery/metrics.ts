@@ -1,4 +1,4 @@
-import type { DeliveryUpdate } from "../storage/deliveries.ts";
+import type { DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 
 /** What became of one due delivery: delivered, failed with a retry scheduled, failed for good, or skipped while its consumer was disabled. */
 export type AttemptOutcome = "success" | "retrying" | "failed" | "skipped";

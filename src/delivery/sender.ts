@@ -1,8 +1,7 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
-import { RESERVED_HEADER_NAMES } from "../constants/limits.ts";
 import type { SecretBox } from "../secret-box.ts";
-import type { StoredClientCertificate } from "../storage/deliveries.ts";
+import type { StoredClientCertificate } from "../storage/deliveries/claim-batch.ts";
 import { refusal, type DestinationPolicy } from "./destination-policy.ts";
 
 export interface SendResult {
@@ -15,11 +14,9 @@ export interface SendResult {
 
 export interface SendRequest {
   url: string;
-  /** The Standard Webhooks headers of this attempt. */
+  /** Every header of the request, the signature's included. */
   headers: Record<string, string>;
   body: Buffer;
-  /** The consumer's own headers. Reserved names are dropped: they never replace the signature headers or the content type. */
-  customHeaders?: Record<string, string> | null;
   /** Presented as the TLS client certificate (mTLS). */
   clientCertificate?: StoredClientCertificate | null;
 }
@@ -31,7 +28,6 @@ export interface SenderTls {
   secretBox: SecretBox;
 }
 
-const USER_AGENT = "Hookline-Webhooks/0.1";
 /** Distinct consumer URLs kept parsed; past this the cache starts over. */
 const TARGET_CACHE_SIZE = 10_000;
 
@@ -101,7 +97,7 @@ export class WebhookSender {
     return agent;
   }
 
-  async send({ url, headers, body, customHeaders, clientCertificate }: SendRequest): Promise<SendResult> {
+  async send({ url, headers, body, clientCertificate }: SendRequest): Promise<SendResult> {
     let target: Target;
     let dispatcher: Agent;
     try {
@@ -119,7 +115,7 @@ export class WebhookSender {
           origin: target.origin,
           path: target.path,
           method: "POST",
-          headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)), ...headers },
+          headers,
           body,
         },
         attempt,
@@ -150,16 +146,6 @@ export class WebhookSender {
 /** An attempt that failed before anything was sent. */
 export function unsent(error: string): SendResult {
   return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error };
-}
-
-/** A consumer's headers with lower-case names, less the reserved ones: they may add headers and replace the user agent, nothing more. */
-function allowedHeaders(customHeaders: Record<string, string>): Record<string, string> {
-  const allowed: Record<string, string> = {};
-  for (const [name, value] of Object.entries(customHeaders)) {
-    const lower = name.toLowerCase();
-    if (!RESERVED_HEADER_NAMES.has(lower)) allowed[lower] = value;
-  }
-  return allowed;
 }
 
 /**

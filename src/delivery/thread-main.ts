@@ -3,8 +3,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
-import { sendAll } from "./attempt.ts";
 import { DestinationPolicy } from "./destination-policy.ts";
+import { sendBatch } from "./pipeline.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";
 
@@ -31,7 +31,7 @@ port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
     // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
     try {
-      const results = await sendAll(sender, systemClock, message);
+      const results = await sendBatch(sender, systemClock, message);
       post({ type: "sent", batch: message.batch, results });
     } catch (error) {
       post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });

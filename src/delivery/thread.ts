@@ -2,7 +2,8 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import type { AttemptResult, BatchSender, SendBatch } from "./attempt.ts";
+import type { BatchSender } from "./pipeline.ts";
+import type { AttemptResult, SendBatch } from "./pipeline/request.ts";
 
 /** Messages between the main thread and the sender thread. */
 export type ThreadMessage =

@@ -1,14 +1,19 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
-import type { Db, Store } from "../storage/database.ts";
-import { leaseDueDeliveries, nextDueAt, readLease, recordOutcomes, type DeliveryUpdate, type DueDelivery, type Lease } from "../storage/deliveries.ts";
+import { newId, type AttemptId, type MessageId } from "../ids.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { sendBatchOf, type AttemptResult, type BatchSender } from "./attempt.ts";
+import type { Db, Store } from "../storage/database.ts";
+import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
+import { nextDueAt } from "../storage/deliveries/next-due.ts";
+import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
+import type { BatchSender } from "./pipeline.ts";
+import { packBatch } from "./pipeline/prepare.ts";
+import type { AttemptResult } from "./pipeline/request.ts";
 import { afterFailure } from "./schedule.ts";
-import { newId } from "../ids.ts";
 
 /** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
 const MAX_RECORD_TRIES = 10;
@@ -94,7 +99,7 @@ export class DeliveryWorker {
   async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
     const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
     // The batches in flight share the body budget, so together they hold at most the whole of it.
-    const { deliveries: batch, bodies } = await readLease(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
+    const { deliveries: batch, bodies } = await claimLeaseBatch(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
     const claimed = lease.ids.length;
     if (batch.length === 0) return { claimed, next: null };
     // Attempts that fall due while a consumer is disabled are skipped, not postponed; a lost claim is counted, not sent.
@@ -118,10 +123,10 @@ export class DeliveryWorker {
     // Set by the record's transaction, the try that commits having the last word.
     let next = null as Lease | null;
     await this.recordWhileLeased(lease.expiresAt, () =>
-      recordOutcomes(this.store, lease.owner, now, updates, async (tx, wake) => {
+      recordOutcomes(this.store, lease.owner, now, updates, async (uow) => {
         next = null;
-        if (hasHealthChanges(health)) await recordHealthChanges({ tx, wakeWorkers: wake }, now, this.config.autoDisableAfterMs, health);
-        if (leaseNext) next = await this.leaseDue(tx);
+        if (hasHealthChanges(health)) await recordHealthChanges(uow, now, this.config.autoDisableAfterMs, health);
+        if (leaseNext) next = await this.leaseDue(uow.tx);
       }),
     );
     this.onRecorded(updates);
@@ -160,10 +165,10 @@ export class DeliveryWorker {
    * with that reason: it is counted on the delivery's schedule like any other,
    * so a delivery that keeps crashing the sender reaches Failure.
    */
-  private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<string, string>): Promise<AttemptResult[]> {
+  private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
     try {
-      return await this.sender.send(sendBatchOf(deliveries, bodies, batchSecrets(this.secretBox)));
+      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox)));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");
@@ -194,7 +199,7 @@ export class DeliveryWorker {
       );
     }
     return {
-      id: newId(),
+      id: newId<AttemptId>(),
       clientId: delivery.clientId,
       messageId: delivery.messageId,
       consumerId: delivery.consumerId,
@@ -210,7 +215,7 @@ export class DeliveryWorker {
   /** Sleeps until the next delivery falls due (at most the idle interval), unless a wake-up came since `seen`. */
   private async sleepUntilDue(seen: number): Promise<void> {
     if (this.wakeups !== seen || !this.running) return;
-    const due = await nextDueAt(this.store);
+    const due = await nextDueAt(this.store.db);
     const wait = due === null ? this.config.idlePollMs : Math.min(Math.max(due - this.clock.now(), 0), this.config.idlePollMs);
     if (wait > 0) await this.sleep(wait, seen);
   }

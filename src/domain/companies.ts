@@ -51,10 +51,10 @@ export async function createCompany(ctx: DomainContext, clientId: ClientId, inpu
     created_at: now,
     tags: input.tags ?? {},
   };
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    await companies.insertCompany(tx, clientId, company);
+  return ctx.store.transaction(async (uow) => {
+    await companies.insertCompany(uow.tx, clientId, company);
     const details = companyDetails(ctx.publicUrl, company);
-    await recordEvent(tx, wake, { clientId, eventType: "company.created", company, payload: details, generatedAt: now });
+    await recordEvent(uow, { clientId, eventType: "company.created", company, payload: details, generatedAt: now });
     return { ...details, dataConnections: [] };
   });
 }
@@ -97,11 +97,11 @@ export async function changeCompany(
 /** Deletes a company and its connections, emitting `connection.deleted` for each and then `company.deleted`. */
 export async function deleteCompany(ctx: DomainContext, clientId: ClientId, companyId: CompanyId): Promise<void> {
   const now = ctx.clock.now();
-  await ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const company = await findCompany(tx, clientId, companyId);
-    await connectionDeletedEvents(ctx, tx, wake, clientId, company);
+  await ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
+    await connectionDeletedEvents(ctx, uow, clientId, company);
     // Deleted meanwhile by a concurrent request, which emitted the events.
-    if (!(await companies.deleteCompany(tx, clientId, companyId))) throw notFound("Company");
-    await recordEvent(tx, wake, { clientId, eventType: "company.deleted", company, payload: companyDetails(ctx.publicUrl, company), generatedAt: now });
+    if (!(await companies.deleteCompany(uow.tx, clientId, companyId))) throw notFound("Company");
+    await recordEvent(uow, { clientId, eventType: "company.deleted", company, payload: companyDetails(ctx.publicUrl, company), generatedAt: now });
   });
 }

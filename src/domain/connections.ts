@@ -7,7 +7,7 @@ import { getIntegration } from "../integrations/registry.ts";
 import * as connectionErrors from "../storage/connection-errors.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionFilterColumn, ConnectionRow } from "../storage/connections.ts";
-import type { Db, Tx } from "../storage/database.ts";
+import type { Db, UnitOfWork } from "../storage/database.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./company-reference.ts";
 import type { DomainContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
@@ -80,15 +80,14 @@ async function findConnection(db: Db, clientId: ClientId, companyId: CompanyId, 
 /** Writes a `connection.*` event whose payload is the company reference and the connection as it is now. */
 async function recordConnectionEvent(
   ctx: DomainContext,
-  tx: Tx,
-  wake: () => void,
+  uow: UnitOfWork,
   clientId: ClientId,
   company: CompanySnapshot,
   eventType: string,
   connection: ConnectionResource,
   now: number,
 ): Promise<void> {
-  await recordEvent(tx, wake, {
+  await recordEvent(uow, {
     clientId,
     eventType,
     company,
@@ -100,8 +99,8 @@ async function recordConnectionEvent(
 export async function createConnection(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, platformKey: string): Promise<ConnectionResource> {
   const integration = getIntegration(platformKey);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const company = await findCompany(tx, clientId, companyId);
+  return ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
     const row: ConnectionRow = {
       id: newId<ConnectionId>(),
       company_id: companyId,
@@ -110,9 +109,9 @@ export async function createConnection(ctx: DomainContext, clientId: ClientId, c
       created_at: now,
       last_sync_at: null,
     };
-    await connections.insertConnection(tx, clientId, row);
-    const resource = await resourceOf(ctx, tx, row);
-    await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.created", resource, now);
+    await connections.insertConnection(uow.tx, clientId, row);
+    const resource = await resourceOf(ctx, uow.tx, row);
+    await recordConnectionEvent(ctx, uow, clientId, company, "connection.created", resource, now);
     return resource;
   });
 }
@@ -159,11 +158,11 @@ export async function recordLinkOutcome(
   outcome: LinkOutcome,
 ): Promise<ConnectionResource> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const company = await findCompany(tx, clientId, companyId);
-    const row = await findConnection(tx, clientId, companyId, connectionId);
+  return ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
+    const row = await findConnection(uow.tx, clientId, companyId, connectionId);
     if (!outcome.linked) {
-      await connectionErrors.insertConnectionError(tx, {
+      await connectionErrors.insertConnectionError(uow.tx, {
         id: newId<ConnectionErrorId>(),
         client_id: clientId,
         connection_id: row.id,
@@ -174,16 +173,16 @@ export async function recordLinkOutcome(
         status: "Active",
         resolved_at: null,
       });
-      const resource = await resourceOf(ctx, tx, row);
-      await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.failed", resource, now);
+      const resource = await resourceOf(ctx, uow.tx, row);
+      await recordConnectionEvent(ctx, uow, clientId, company, "connection.failed", resource, now);
       return resource;
     }
-    if (row.status === "Linked" || !(await connections.changeConnectionStatus(tx, row, "Linked")))
-      return resourceOf(ctx, tx, await findConnection(tx, clientId, companyId, connectionId));
+    if (row.status === "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Linked")))
+      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
-    await connectionErrors.resolveConnectionErrors(tx, row.id, now);
-    const resource = await resourceOf(ctx, tx, { ...row, status: "Linked" });
-    await recordConnectionEvent(ctx, tx, wake, clientId, company, eventType, resource, now);
+    await connectionErrors.resolveConnectionErrors(uow.tx, row.id, now);
+    const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Linked" });
+    await recordConnectionEvent(ctx, uow, clientId, company, eventType, resource, now);
     return resource;
   });
 }
@@ -214,35 +213,35 @@ export async function unlinkConnection(
 ): Promise<ConnectionResource> {
   if (status !== "Unlinked") throw badRequest(`Only {"status":"Unlinked"} is accepted, got ${JSON.stringify(status ?? null)}`);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const company = await findCompany(tx, clientId, companyId);
-    const row = await findConnection(tx, clientId, companyId, connectionId);
-    if (row.status === "Unlinked" || row.status === "Deauthorized") return resourceOf(ctx, tx, row);
+  return ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
+    const row = await findConnection(uow.tx, clientId, companyId, connectionId);
+    if (row.status === "Unlinked" || row.status === "Deauthorized") return resourceOf(ctx, uow.tx, row);
     if (row.status !== "Linked") throw badRequest(`Connection is ${row.status}: only a Linked connection can be unlinked`);
-    if (!(await connections.changeConnectionStatus(tx, row, "Unlinked")))
-      return resourceOf(ctx, tx, await findConnection(tx, clientId, companyId, connectionId));
-    const resource = await resourceOf(ctx, tx, { ...row, status: "Unlinked" });
-    await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.disconnected", resource, now);
+    if (!(await connections.changeConnectionStatus(uow.tx, row, "Unlinked")))
+      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
+    const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Unlinked" });
+    await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
     return resource;
   });
 }
 
 export async function deleteConnection(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<void> {
   const now = ctx.clock.now();
-  await ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const company = await findCompany(tx, clientId, companyId);
-    const row = await findConnection(tx, clientId, companyId, connectionId);
-    const resource = await resourceOf(ctx, tx, row);
+  await ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
+    const row = await findConnection(uow.tx, clientId, companyId, connectionId);
+    const resource = await resourceOf(ctx, uow.tx, row);
     // Deleted meanwhile by a concurrent request, which emitted the event.
-    if (!(await connections.deleteConnection(tx, row.id))) throw notFound("Connection");
-    await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.deleted", resource, now);
+    if (!(await connections.deleteConnection(uow.tx, row.id))) throw notFound("Connection");
+    await recordConnectionEvent(ctx, uow, clientId, company, "connection.deleted", resource, now);
   });
 }
 
 /** Emits `connection.deleted` for every connection of a company about to be deleted with it. */
-export async function connectionDeletedEvents(ctx: DomainContext, tx: Tx, wake: () => void, clientId: ClientId, company: CompanySnapshot): Promise<void> {
+export async function connectionDeletedEvents(ctx: DomainContext, uow: UnitOfWork, clientId: ClientId, company: CompanySnapshot): Promise<void> {
   const now = ctx.clock.now();
-  for (const { resource } of await companyConnections(ctx, tx, clientId, [company.id])) {
-    await recordConnectionEvent(ctx, tx, wake, clientId, company, "connection.deleted", resource, now);
+  for (const { resource } of await companyConnections(ctx, uow.tx, clientId, [company.id])) {
+    await recordConnectionEvent(ctx, uow, clientId, company, "connection.deleted", resource, now);
   }
 }

@@ -1,8 +1,10 @@
-import type { ExpressionBuilder } from "kysely";
 import { isoDate } from "../clock.ts";
 import { badRequest, notFound } from "../errors.ts";
-import type { Database, DeliveryStatus } from "../storage/schema.ts";
-import { asId, type ClientId, type ConsumerId } from "../ids.ts";
+import { asId, type AttemptId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../ids.ts";
+import { readAttemptPage } from "../storage/attempts.ts";
+import { readDeliveryStates } from "../storage/deliveries/states.ts";
+import { findMessage, readMessagePage, type MessageLogRow } from "../storage/messages.ts";
+import type { DeliveryStatus } from "../storage/schema.ts";
 import { getConsumer } from "./consumers.ts";
 import type { DomainContext } from "./context.ts";
 import { cursorPage, readCursorRequest, type CursorPage, type CursorRequest } from "./cursor.ts";
@@ -10,7 +12,7 @@ import { parseTimeRange, type TimeRangeInput } from "./time-range.ts";
 
 /** Where one message stands with one consumer. */
 export interface DeliveryState {
-  webhookId: string;
+  webhookId: ConsumerId;
   status: DeliveryStatus;
   /** Attempts made (or skipped while the consumer was disabled) in the current schedule. */
   attemptCount: number;
@@ -19,9 +21,9 @@ export interface DeliveryState {
 }
 
 export interface MessageSummary {
-  id: string;
+  id: MessageId;
   eventType: string;
-  companyId: string | null;
+  companyId: CompanyId | null;
   generatedDate: string;
   /** An example event sent on request to one consumer. */
   example: boolean;
@@ -36,9 +38,9 @@ export interface MessageDetails extends MessageSummary {
 }
 
 export interface AttemptResource {
-  id: string;
-  messageId: string;
-  webhookId: string;
+  id: AttemptId;
+  messageId: MessageId;
+  webhookId: ConsumerId;
   /** 1 for the message's first schedule with this consumer, one more after each resend or recovery that restarted it. */
   schedule: number;
   /** The attempt's place in its schedule (attempts skipped while the consumer was disabled count too). */
@@ -69,32 +71,16 @@ function deliveryStatus(status: string | undefined): DeliveryStatus | undefined 
 /** Messages of the client, newest first; across consumers, or only those delivered (or being delivered) to `consumerId`. */
 async function listMessagesOf(
   ctx: DomainContext,
-  clientId: string,
-  consumerId: string | undefined,
+  clientId: ClientId,
+  consumerId: ConsumerId | undefined,
   filter: MessageFilterInput,
   request: CursorRequest,
 ): Promise<CursorPage<MessageSummary>> {
   const { since, until } = parseTimeRange(filter);
   const status = deliveryStatus(filter.status);
   const { limit, after } = readCursorRequest(request);
-  let query = ctx.store.db
-    .selectFrom("messages")
-    .select(["id", "event_type", "company_id", "created_at", "example", "payload_purged_at"])
-    .where("client_id", "=", clientId);
-  if (filter.eventTypes && filter.eventTypes.length > 0) query = query.where("event_type", "in", filter.eventTypes);
-  if (filter.companyId !== undefined) query = query.where("company_id", "=", filter.companyId);
-  if (since !== undefined) query = query.where("created_at", ">=", since);
-  if (until !== undefined) query = query.where("created_at", "<", until);
-  if (consumerId !== undefined || status !== undefined) {
-    query = query.where((eb) => eb.exists(deliveriesOf(eb, consumerId, status)));
-  }
-  if (after) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(after.at, after.id)));
-  const rows = await query
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .limit(limit + 1)
-    .execute();
-
+  const companyId = filter.companyId === undefined ? undefined : asId<CompanyId>(filter.companyId);
+  const rows = await readMessagePage(ctx.store.db, clientId, { eventTypes: filter.eventTypes, companyId, since, until, consumerId, status }, after, limit + 1);
   const page = cursorPage(
     rows,
     limit,
@@ -110,30 +96,22 @@ async function listMessagesOf(
   return { ...page, results: page.results.map((row) => toSummary(row, states.get(row.id) ?? [])) };
 }
 
-function deliveriesOf(eb: ExpressionBuilder<Database, "messages">, consumerId: string | undefined, status: DeliveryStatus | undefined) {
-  let deliveries = eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id");
-  if (consumerId !== undefined) deliveries = deliveries.where("deliveries.consumer_id", "=", consumerId);
-  if (status !== undefined) deliveries = deliveries.where("deliveries.status", "=", status);
-  return deliveries;
-}
-
-async function deliveryStates(ctx: DomainContext, clientId: string, messageIds: string[], consumerId?: string): Promise<Map<string, DeliveryState[]>> {
-  const states = new Map<string, DeliveryState[]>();
+async function deliveryStates(
+  ctx: DomainContext,
+  clientId: ClientId,
+  messageIds: MessageId[],
+  consumerId?: ConsumerId,
+): Promise<Map<MessageId, DeliveryState[]>> {
+  const states = new Map<MessageId, DeliveryState[]>();
   if (messageIds.length === 0) return states;
-  let query = ctx.store.db
-    .selectFrom("deliveries")
-    .select(["message_id", "consumer_id", "status", "attempt_count", "next_attempt_at", "updated_at"])
-    .where("client_id", "=", clientId)
-    .where("message_id", "in", messageIds);
-  if (consumerId !== undefined) query = query.where("consumer_id", "=", consumerId);
-  for (const row of await query.orderBy("created_at").orderBy("consumer_id").execute()) {
+  for (const row of await readDeliveryStates(ctx.store.db, clientId, messageIds, consumerId)) {
     states.set(row.message_id, [...(states.get(row.message_id) ?? []), toDeliveryState(row)]);
   }
   return states;
 }
 
 export function toDeliveryState(row: {
-  consumer_id: string;
+  consumer_id: ConsumerId;
   status: DeliveryStatus;
   attempt_count: number;
   next_attempt_at: number | null;
@@ -148,9 +126,7 @@ export function toDeliveryState(row: {
   };
 }
 
-type MessageRow = Pick<Database["messages"], "id" | "event_type" | "company_id" | "created_at" | "example" | "payload_purged_at">;
-
-function toSummary(row: MessageRow, deliveries: DeliveryState[]): MessageSummary {
+function toSummary(row: MessageLogRow, deliveries: DeliveryState[]): MessageSummary {
   return {
     id: row.id,
     eventType: row.event_type,
@@ -163,15 +139,15 @@ function toSummary(row: MessageRow, deliveries: DeliveryState[]): MessageSummary
 }
 
 /** Every message of the client, newest first, each with its status at every consumer it was sent to. */
-export function listMessages(ctx: DomainContext, clientId: string, filter: MessageFilterInput, request: CursorRequest): Promise<CursorPage<MessageSummary>> {
+export function listMessages(ctx: DomainContext, clientId: ClientId, filter: MessageFilterInput, request: CursorRequest): Promise<CursorPage<MessageSummary>> {
   return listMessagesOf(ctx, clientId, undefined, filter, request);
 }
 
 /** The messages sent (or being sent) to one consumer, newest first, with their status there; `status` filters on it. */
 export async function listConsumerMessages(
   ctx: DomainContext,
-  clientId: string,
-  consumerId: string,
+  clientId: ClientId,
+  consumerId: ConsumerId,
   filter: MessageFilterInput,
   request: CursorRequest,
 ): Promise<CursorPage<MessageSummary>> {
@@ -179,13 +155,13 @@ export async function listConsumerMessages(
   return listMessagesOf(ctx, clientId, consumerId, filter, request);
 }
 
-async function findMessageRow(ctx: DomainContext, clientId: string, messageId: string) {
-  const row = await ctx.store.db.selectFrom("messages").selectAll().where("client_id", "=", clientId).where("id", "=", messageId).executeTakeFirst();
+async function findMessageRow(ctx: DomainContext, clientId: ClientId, messageId: MessageId) {
+  const row = await findMessage(ctx.store.db, clientId, messageId);
   if (!row) throw notFound("Message");
   return row;
 }
 
-export async function getMessage(ctx: DomainContext, clientId: string, messageId: string): Promise<MessageDetails> {
+export async function getMessage(ctx: DomainContext, clientId: ClientId, messageId: MessageId): Promise<MessageDetails> {
   const row = await findMessageRow(ctx, clientId, messageId);
   const states = await deliveryStates(ctx, clientId, [row.id]);
   return { ...toSummary(row, states.get(row.id) ?? []), payload: row.payload_purged_at === null ? JSON.parse(row.body) : null };
@@ -194,34 +170,15 @@ export async function getMessage(ctx: DomainContext, clientId: string, messageId
 /** The attempts of one message, newest first: at every consumer, or at `consumerId` only. */
 export async function listAttempts(
   ctx: DomainContext,
-  clientId: string,
-  messageId: string,
-  consumerId: string | undefined,
+  clientId: ClientId,
+  messageId: MessageId,
+  consumerId: ConsumerId | undefined,
   request: CursorRequest,
 ): Promise<CursorPage<AttemptResource>> {
   if (consumerId !== undefined) await getConsumer(ctx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
   await findMessageRow(ctx, clientId, messageId);
   const { limit, after } = readCursorRequest(request);
-  let query = ctx.store.db
-    .selectFrom("attempts")
-    .selectAll()
-    .select((eb) =>
-      eb
-        .selectFrom("delivery_restarts")
-        .select((count) => count.fn.countAll<number>().as("restarts"))
-        .whereRef("delivery_restarts.delivery_id", "=", "attempts.delivery_id")
-        .whereRef("delivery_restarts.restarted_at", "<=", "attempts.started_at")
-        .as("restarts"),
-    )
-    .where("client_id", "=", clientId)
-    .where("message_id", "=", messageId);
-  if (consumerId !== undefined) query = query.where("consumer_id", "=", consumerId);
-  if (after) query = query.where((eb) => eb(eb.refTuple("started_at", "id"), "<", eb.tuple(after.at, after.id)));
-  const rows = await query
-    .orderBy("started_at", "desc")
-    .orderBy("id", "desc")
-    .limit(limit + 1)
-    .execute();
+  const rows = await readAttemptPage(ctx.store.db, clientId, messageId, consumerId, after, limit + 1);
   return cursorPage(
     rows,
     limit,

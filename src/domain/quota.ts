@@ -26,11 +26,11 @@ export function quotaWindowAt(now: number, windowMs: number): QuotaWindow {
 export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfig, clientId: ClientId): Promise<QuotaUse> {
   const now = ctx.clock.now();
   const window = quotaWindowAt(now, quota.windowMs);
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const count = await countRequest(tx, clientId, window);
+  return ctx.store.transaction(async (uow) => {
+    const count = await countRequest(uow.tx, clientId, window);
     if (count === quota.limit + 1) {
-      await markQuotaReached(tx, clientId, window.start);
-      await recordEvent(tx, wake, {
+      await markQuotaReached(uow.tx, clientId, window.start);
+      await recordEvent(uow, {
         clientId,
         eventType: "client.rateLimit.reached",
         company: null,
@@ -51,12 +51,12 @@ export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfi
 export async function emitQuotaResets(ctx: DomainContext, quota: DailyQuotaConfig): Promise<number> {
   const now = ctx.clock.now();
   const window = quotaWindowAt(now, quota.windowMs);
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const reached = await takeEndedWindowsReached(tx, now);
+  return ctx.store.transaction(async (uow) => {
+    const reached = await takeEndedWindowsReached(uow.tx, now);
     if (reached.length === 0) return 0;
-    const used = await requestCounts(tx, reached, window.start);
+    const used = await requestCounts(uow.tx, reached, window.start);
     for (const clientId of reached) {
-      await recordEvent(tx, wake, {
+      await recordEvent(uow, {
         clientId,
         eventType: "client.rateLimit.reset",
         company: null,

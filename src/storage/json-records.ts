@@ -19,10 +19,27 @@ export function jsonRecords<Table extends keyof Database>(
   return dialectOf(db).jsonRecords(table, rows, alias, columns);
 }
 
-/** Inserts rows that all have the same fields with one statement, whatever their number. */
-export async function insertRecords<Table extends keyof Database>(db: Db, table: Table, rows: ReadonlyArray<Insertable<Database[Table]>>): Promise<void> {
-  if (rows.length === 0) return;
+/**
+ * Inserts rows that all have the same fields with one statement, whatever
+ * their number, and returns how many it inserted. With `skipConflictsOn`, a
+ * row whose values in those (uniquely indexed) columns a row of the table
+ * already holds is skipped instead of failing the statement.
+ */
+export async function insertRecords<Table extends keyof Database>(
+  db: Db,
+  table: Table,
+  rows: ReadonlyArray<Insertable<Database[Table]>>,
+  skipConflictsOn?: ReadonlyArray<keyof Database[Table] & string>,
+): Promise<number> {
+  if (rows.length === 0) return 0;
   const columns = Object.keys(rows[0]!) as Array<keyof Database[Table] & string>;
   const list = sql.raw(columns.join(", "));
-  await sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${jsonRecords(db, table, rows, "inserted", columns)}`.execute(db);
+  const records = jsonRecords(db, table, rows, "inserted", columns);
+  // SQLite reads `ON` after a FROM as a join's unless a WHERE comes between them.
+  const statement =
+    skipConflictsOn === undefined
+      ? sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${records}`
+      : sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${records} WHERE true ON CONFLICT (${sql.raw(skipConflictsOn.join(", "))}) DO NOTHING`;
+  const result = await statement.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

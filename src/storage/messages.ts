@@ -1,9 +1,23 @@
-import type { Tx } from "./database.ts";
+import { sql, type ExpressionBuilder } from "kysely";
+import { asId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../ids.ts";
+import type { Db, Tx } from "./database.ts";
 import { dialectOf } from "./dialect/index.ts";
-import type { DeliveryStatus } from "./schema.ts";
+import { insertRecords, jsonRecords } from "./json-records.ts";
+import type { Database, DeliveryStatus, MessagesTable } from "./schema.ts";
 
 /** Deliveries that still need the message body: the worker reads it at each attempt. */
 export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempting"];
+
+/** Where a page of a newest-first (or oldest-first) listing ends: the (created_at, id) of its last row. */
+export interface ListPosition {
+  at: number;
+  id: string;
+}
+
+/** Stores new messages: one statement whatever their number. */
+export async function insertMessages(tx: Tx, messages: readonly Omit<MessagesTable, "payload_purged_at">[]): Promise<void> {
+  await insertRecords(tx, "messages", messages);
+}
 
 /**
  * Reads a client's messages inside a transaction that is about to schedule
@@ -13,9 +27,130 @@ export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempti
  * purged under a delivery that needs its body. SQLite's write transaction
  * already excludes the two.
  */
-export async function lockMessages(tx: Tx, clientId: string, messageIds: readonly string[]) {
+export async function lockMessages(tx: Tx, clientId: ClientId, messageIds: readonly MessageId[]) {
   if (messageIds.length === 0) return [];
   let query = tx.selectFrom("messages").select(["id", "payload_purged_at"]).where("client_id", "=", clientId).where("id", "in", messageIds).orderBy("id");
   query = dialectOf(tx).lockRows(query);
   return query.execute();
+}
+
+/** The bodies of these messages, by id. */
+export async function readBodies(db: Db, messageIds: readonly MessageId[]): Promise<Map<MessageId, string>> {
+  if (messageIds.length === 0) return new Map();
+  const wanted = messageIds.map((id) => ({ id }));
+  const rows = await db
+    .selectFrom("messages")
+    .select(["id", "body"])
+    .where(sql<boolean>`id IN (SELECT id FROM ${jsonRecords(db, "messages", wanted, "wanted", ["id"])})`)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.body]));
+}
+
+/** One of the client's messages, whole, if it has it. */
+export function findMessage(db: Db, clientId: ClientId, messageId: MessageId) {
+  return db.selectFrom("messages").selectAll().where("client_id", "=", clientId).where("id", "=", messageId).executeTakeFirst();
+}
+
+export interface MessageLogFilter {
+  eventTypes?: readonly string[] | undefined;
+  companyId?: CompanyId | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  /** Only messages delivered (or being delivered) to this consumer. */
+  consumerId?: ConsumerId | undefined;
+  /** Only messages with a delivery in this status (to `consumerId`, when given). */
+  status?: DeliveryStatus | undefined;
+}
+
+/** Up to `limit` of the client's messages that pass the filter, newest first, after `after`. */
+export function readMessagePage(db: Db, clientId: ClientId, filter: MessageLogFilter, after: ListPosition | undefined, limit: number) {
+  let query = db
+    .selectFrom("messages")
+    .select(["id", "event_type", "company_id", "created_at", "example", "payload_purged_at"])
+    .where("client_id", "=", clientId);
+  if (filter.eventTypes && filter.eventTypes.length > 0) query = query.where("event_type", "in", filter.eventTypes);
+  if (filter.companyId !== undefined) query = query.where("company_id", "=", filter.companyId);
+  if (filter.since !== undefined) query = query.where("created_at", ">=", filter.since);
+  if (filter.until !== undefined) query = query.where("created_at", "<", filter.until);
+  const { consumerId, status } = filter;
+  if (consumerId !== undefined || status !== undefined) {
+    query = query.where((eb) => eb.exists(deliveriesOf(eb, consumerId, status)));
+  }
+  if (after) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(after.at, asId<MessageId>(after.id))));
+  return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
+}
+
+export type MessageLogRow = Awaited<ReturnType<typeof readMessagePage>>[number];
+
+function deliveriesOf(eb: ExpressionBuilder<Database, "messages">, consumerId: ConsumerId | undefined, status: DeliveryStatus | undefined) {
+  let deliveries = eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id");
+  if (consumerId !== undefined) deliveries = deliveries.where("deliveries.consumer_id", "=", consumerId);
+  if (status !== undefined) deliveries = deliveries.where("deliveries.status", "=", status);
+  return deliveries;
+}
+
+/** A range of creation times: from `since`, up to `until` (excluded) when given. */
+export interface CreatedRange {
+  since: number;
+  until?: number | undefined;
+}
+
+/** Up to `limit` of the client's messages in the range, oldest first (so they go out in order), after `after`. */
+function messagesInRange(db: Db, clientId: ClientId, range: CreatedRange, after: ListPosition | undefined, limit: number) {
+  let query = db
+    .selectFrom("messages")
+    .select(["id", "event_type", "company_id", "created_at"])
+    .where("client_id", "=", clientId)
+    .where("created_at", ">=", range.since);
+  if (range.until !== undefined) query = query.where("created_at", "<", range.until);
+  if (after) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), ">", eb.tuple(after.at, asId<MessageId>(after.id))));
+  return query.orderBy("created_at").orderBy("id").limit(limit);
+}
+
+/** Messages of the range whose delivery to the consumer ended in Failure: what a recovery restarts. */
+export function readFailedMessagesInRange(
+  db: Db,
+  clientId: ClientId,
+  consumerId: ConsumerId,
+  range: CreatedRange,
+  after: ListPosition | undefined,
+  limit: number,
+) {
+  return messagesInRange(db, clientId, range, after, limit)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom("deliveries")
+          .select("deliveries.id")
+          .whereRef("deliveries.message_id", "=", "messages.id")
+          .where("deliveries.consumer_id", "=", consumerId)
+          .where("deliveries.status", "=", "Failure"),
+      ),
+    )
+    .execute();
+}
+
+/** Messages of the range, examples aside (each was made for one consumer), that have no delivery to the consumer: what a replay may send. */
+export function readUndeliveredMessagesInRange(
+  db: Db,
+  clientId: ClientId,
+  consumerId: ConsumerId,
+  range: CreatedRange,
+  after: ListPosition | undefined,
+  limit: number,
+) {
+  return messagesInRange(db, clientId, range, after, limit)
+    .where("example", "=", 0)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom("deliveries")
+            .select("deliveries.id")
+            .whereRef("deliveries.message_id", "=", "messages.id")
+            .where("deliveries.consumer_id", "=", consumerId),
+        ),
+      ),
+    )
+    .execute();
 }

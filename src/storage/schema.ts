@@ -1,6 +1,6 @@
 import type { Generated } from "kysely";
 import type { ConnectionErrorStatus, ConnectionStatus, DeliveryStatus } from "../constants/statuses.ts";
-import type { ApiKeyId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId } from "../ids.ts";
+import type { ApiKeyId, AttemptId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId, DeliveryId, MessageId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -111,10 +111,10 @@ export interface PreviousSecret {
 }
 
 export interface MessagesTable {
-  id: string;
-  client_id: string;
+  id: MessageId;
+  client_id: ClientId;
   event_type: string;
-  company_id: string | null;
+  company_id: CompanyId | null;
   /** The event JSON exactly as signed and sent; empty once the retention job purged it. */
   body: string;
   created_at: number;
@@ -127,10 +127,10 @@ export interface MessagesTable {
 export type { DeliveryStatus };
 
 export interface DeliveriesTable {
-  id: string;
-  client_id: string;
-  message_id: string;
-  consumer_id: string;
+  id: DeliveryId;
+  client_id: ClientId;
+  message_id: MessageId;
+  consumer_id: ConsumerId;
   status: DeliveryStatus;
   /** Attempts made or skipped (while the consumer was disabled) so far. */
   attempt_count: number;
@@ -150,11 +150,11 @@ export interface DeliveriesTable {
 }
 
 export interface AttemptsTable {
-  id: string;
-  client_id: string;
-  delivery_id: string;
-  message_id: string;
-  consumer_id: string;
+  id: AttemptId;
+  client_id: ClientId;
+  delivery_id: DeliveryId;
+  message_id: MessageId;
+  consumer_id: ConsumerId;
   attempt_number: number;
   started_at: number;
   duration_ms: number;
@@ -165,7 +165,7 @@ export interface AttemptsTable {
 }
 
 export interface IdempotencyKeysTable {
-  client_id: string;
+  client_id: ClientId;
   key: string;
   /** SHA-256 of the request the key was first used with. */
   request_hash: string;
@@ -199,8 +199,8 @@ export interface JobRunsTable {
 /** A resend or recovery that restarted an existing delivery's attempt schedule. */
 export interface DeliveryRestartsTable {
   id: string;
-  client_id: string;
-  delivery_id: string;
+  client_id: ClientId;
+  delivery_id: DeliveryId;
   reason: "resend" | "recover";
   restarted_at: number;
 }

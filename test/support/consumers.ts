@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { runCli } from "./cli.ts";
 import type { ReceivedWebhook } from "./receiver.ts";
 import type { TestClient, TestServer } from "./server.ts";
+import { asId, type ConsumerId } from "../../src/ids.ts";
 
 /** Polls until `done` holds (bounded): it checks state the server recorded, it does not sleep through time. */
 export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
@@ -27,11 +28,11 @@ export function recorded(server: TestServer, consumerId: string) {
     .transaction()
     .setIsolationLevel("repeatable read")
     .execute(async (db) => {
-      const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", consumerId).execute();
+      const deliveries = await db.selectFrom("deliveries").selectAll().where("consumer_id", "=", asId<ConsumerId>(consumerId)).execute();
       const attempts = await db
         .selectFrom("attempts")
         .selectAll()
-        .where("consumer_id", "=", consumerId)
+        .where("consumer_id", "=", asId<ConsumerId>(consumerId))
         .orderBy("started_at")
         .orderBy("attempt_number")
         .execute();

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadConfig } from "../../src/config.ts";
 import { autoDisableCutoff, disabledReason, hasHealthChanges, healthChanges } from "../../src/delivery/consumer-health.ts";
-import type { DeliveryUpdate, DueDelivery } from "../../src/storage/deliveries.ts";
+import type { DueDelivery } from "../../src/storage/deliveries/claim-batch.ts";
+import type { DeliveryUpdate } from "../../src/storage/deliveries/record-outcomes.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

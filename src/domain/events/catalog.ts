@@ -1,16 +1,9 @@
-import { codatDocument, codatRef, type JsonSchema } from "../../openapi/codat.ts";
+import { codatDocument, codatRef } from "../../openapi/codat.ts";
+import type { EventTypeDefinition } from "./event-type.ts";
 import { operationalEvents } from "./operational.ts";
 
 /** Placeholder the catalog uses for write events, e.g. `{dataType}.write.successful`. */
 const DATA_TYPE_PLACEHOLDER = "{dataType}";
-
-export interface EventTypeDefinition {
-  eventType: string;
-  description: string;
-  /** JSON Schema of the whole event body: a reference into the Codat document, or inline for Hookline's own events. */
-  schema: JsonSchema;
-  example: unknown;
-}
 
 const dataTypes: readonly string[] = (codatDocument.components.schemas.DataStatus as { properties: { dataType: { enum: string[] } } }).properties.dataType.enum;
 

@@ -2,7 +2,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { ValidationItem } from "../../errors.ts";
 import { CODAT_SCHEMA_ID, validatorDocument, type JsonSchema } from "../../openapi/codat.ts";
-import type { EventTypeDefinition } from "./catalog.ts";
+import type { EventTypeDefinition } from "./event-type.ts";
 
 /**
  * Event schemas as clients and the publish endpoint use them: the catalog's

@@ -12,7 +12,7 @@ import type { PublishedEvent } from "./publish.ts";
  * payload) marked as an example, delivered, signed and retried like any
  * other, to that consumer only.
  */
-export async function sendExample(ctx: DomainContext, clientId: string, consumerId: string, eventType: string): Promise<PublishedEvent> {
+export async function sendExample(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, eventType: string): Promise<PublishedEvent> {
   const definition = findEventType(eventType);
   if (!definition || eventType.includes("{")) {
     throw badRequest(
@@ -22,13 +22,12 @@ export async function sendExample(ctx: DomainContext, clientId: string, consumer
   }
   const example = definition.example as { payload?: unknown } | undefined;
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
-    const consumer = await findConsumer(tx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
+  return ctx.store.transaction(async (uow) => {
+    const consumer = await findConsumer(uow.tx, asId<ClientId>(clientId), asId<ConsumerId>(consumerId));
     if (!consumer) throw notFound("Webhook consumer");
     if (consumer.disabled === 1) throw conflict("The webhook consumer is disabled; enable it to send it an example");
     const { body } = await recordEvent(
-      tx,
-      wake,
+      uow,
       { clientId, eventType, company: null, payload: example?.payload ?? {}, generatedAt: now },
       { exampleFor: consumerId },
     );

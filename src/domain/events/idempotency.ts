@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { badRequest, HooklineError } from "../../errors.ts";
+import type { ClientId } from "../../ids.ts";
 import type { Tx } from "../../storage/database.ts";
+import { deleteExpiredIdempotencyKeys, findIdempotencyKey, insertIdempotencyKey, setIdempotentResponse } from "../../storage/idempotency-keys.ts";
 
 /** An `Idempotency-Key` as sent with a request, and a fingerprint of that request to tell a retry from a different request. */
 export interface IdempotencyKey {
@@ -28,25 +30,10 @@ export function idempotencyKey(key: string, operation: string, body: unknown, tt
  * when the key is new. On PostgreSQL a concurrent request with the same key
  * waits on the insert until the first commits, then sees its response.
  */
-export async function claimIdempotencyKey(tx: Tx, clientId: string, key: IdempotencyKey, now: number): Promise<string | null> {
-  await tx
-    .deleteFrom("idempotency_keys")
-    .where("client_id", "=", clientId)
-    .where("created_at", "<=", now - key.ttlMs)
-    .execute();
-  const claimed = await tx
-    .insertInto("idempotency_keys")
-    .values({ client_id: clientId, key: key.key, request_hash: key.fingerprint, response: null, created_at: now })
-    .onConflict((conflict) => conflict.columns(["client_id", "key"]).doNothing())
-    .returning("key")
-    .executeTakeFirst();
-  if (claimed) return null;
-  const earlier = await tx
-    .selectFrom("idempotency_keys")
-    .select(["request_hash", "response"])
-    .where("client_id", "=", clientId)
-    .where("key", "=", key.key)
-    .executeTakeFirstOrThrow();
+export async function claimIdempotencyKey(tx: Tx, clientId: ClientId, key: IdempotencyKey, now: number): Promise<string | null> {
+  await deleteExpiredIdempotencyKeys(tx, clientId, now - key.ttlMs);
+  if (await insertIdempotencyKey(tx, clientId, key.key, key.fingerprint, now)) return null;
+  const earlier = await findIdempotencyKey(tx, clientId, key.key);
   if (earlier.request_hash !== key.fingerprint) {
     throw new HooklineError(422, "This Idempotency-Key was already used with a different request; use a new key for a new request");
   }
@@ -55,6 +42,6 @@ export async function claimIdempotencyKey(tx: Tx, clientId: string, key: Idempot
   return earlier.response;
 }
 
-export async function recordIdempotentResponse(tx: Tx, clientId: string, key: IdempotencyKey, response: string): Promise<void> {
-  await tx.updateTable("idempotency_keys").set({ response }).where("client_id", "=", clientId).where("key", "=", key.key).execute();
+export async function recordIdempotentResponse(tx: Tx, clientId: ClientId, key: IdempotencyKey, response: string): Promise<void> {
+  await setIdempotentResponse(tx, clientId, key.key, response);
 }

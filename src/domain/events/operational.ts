@@ -1,4 +1,4 @@
-import type { EventTypeDefinition } from "./catalog.ts";
+import type { EventTypeDefinition } from "./event-type.ts";
 
 /** Hookline's own event: a consumer was disabled because its every attempt failed for the configured period. */
 export const CONSUMER_DISABLED = "webhook.consumer.disabled";

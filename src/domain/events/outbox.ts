@@ -1,18 +1,19 @@
 import { isoDate } from "../../clock.ts";
 import { badRequest } from "../../errors.ts";
-import type { Tx } from "../../storage/database.ts";
+import { asId, newId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../../ids.ts";
 import { listSubscribers } from "../../storage/consumers.ts";
-import { insertRecords } from "../../storage/json-records.ts";
+import type { UnitOfWork } from "../../storage/database.ts";
+import { createDeliveries } from "../../storage/deliveries/create.ts";
+import { insertMessages } from "../../storage/messages.ts";
 import { subscriptionMatches } from "./catalog.ts";
-import { asId, newId, type ClientId, type ConsumerId } from "../../ids.ts";
 
 export interface NewEvent {
   /** Set when the caller needs the id before recording (to validate the exact body); a new UUID otherwise. */
-  id?: string;
-  clientId: string;
+  id?: MessageId;
+  clientId: ClientId;
   eventType: string;
   /** The company the event is about, if any; its tags drive the consumers' tag filters. */
-  company: { id: string; tags: Record<string, string> } | null;
+  company: { id: CompanyId; tags: Record<string, string> } | null;
   payload: unknown;
   generatedAt: number;
 }
@@ -22,13 +23,13 @@ export interface RecordOptions {
    * An example event sent on request to this one consumer: delivered to it
    * whatever its subscription and tags, to no other, and marked as an example.
    */
-  exampleFor?: string;
+  exampleFor?: ConsumerId;
   /** The most deliveries these events may create together; beyond it nothing is recorded and the call is a 400. */
   fanOutLimit?: number;
 }
 
 export interface RecordedEvent {
-  id: string;
+  id: MessageId;
   /** The event JSON exactly as signed and sent. */
   body: string;
 }
@@ -36,21 +37,21 @@ export interface RecordedEvent {
 /**
  * The transactional outbox: the one function that turns an event into a
  * stored message and one pending delivery per matching consumer. Callers run
- * it inside the transaction that made the change, so a change and its
- * event are committed together or not at all.
+ * it in the unit of work that made the change, so a change and its event are
+ * committed together or not at all, and workers are woken once they are.
  */
-export async function recordEvent(tx: Tx, wakeWorkers: () => void, event: NewEvent, options: RecordOptions = {}): Promise<RecordedEvent> {
-  return (await recordEvents(tx, wakeWorkers, [event], options))[0]!;
+export async function recordEvent(uow: UnitOfWork, event: NewEvent, options: RecordOptions = {}): Promise<RecordedEvent> {
+  return (await recordEvents(uow, [event], options))[0]!;
 }
 
 /** recordEvent for many events of one client at once: the consumers are read once and rows are inserted in bulk. */
-export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: readonly NewEvent[], options: RecordOptions = {}): Promise<RecordedEvent[]> {
+export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: readonly NewEvent[], options: RecordOptions = {}): Promise<RecordedEvent[]> {
   if (events.length === 0) return [];
   const clientId = events[0]!.clientId;
   if (events.some((event) => event.clientId !== clientId)) throw new Error("recordEvents takes the events of one client");
   const example = options.exampleFor !== undefined;
   const messages = events.map((event) => {
-    const id = event.id ?? newId();
+    const id = event.id ?? newId<MessageId>();
     const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
     return {
       id,
@@ -62,30 +63,20 @@ export async function recordEvents(tx: Tx, wakeWorkers: () => void, events: read
       example: example ? 1 : 0,
     };
   });
-  await insertRecords(tx, "messages", messages);
+  await insertMessages(tx, messages);
 
   const subscriptions = await listSubscribers(tx, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined);
   const deliveries = events.flatMap((event, index) =>
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))
-      .map((consumer) => ({
-        id: newId(),
-        client_id: clientId,
-        message_id: messages[index]!.id,
-        consumer_id: consumer.id,
-        status: "Sending" as const,
-        attempt_count: 0,
-        next_attempt_at: event.generatedAt,
-        created_at: event.generatedAt,
-        updated_at: event.generatedAt,
-      })),
+      .map((consumer) => ({ clientId, messageId: messages[index]!.id, consumerId: consumer.id, dueAt: event.generatedAt, createdAt: event.generatedAt })),
   );
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
     throw badRequest(
       `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
     );
   }
-  await insertRecords(tx, "deliveries", deliveries);
+  await createDeliveries(tx, deliveries);
   if (deliveries.length > 0) wakeWorkers();
   return messages.map(({ id, body }) => ({ id, body }));
 }

@@ -1,15 +1,16 @@
 import { isoDate } from "../../clock.ts";
 import { badRequest, notFound, type ValidationItem } from "../../errors.ts";
 import { codatDocument } from "../../openapi/codat.ts";
-import type { Tx } from "../../storage/database.ts";
+import type { UnitOfWork } from "../../storage/database.ts";
 import { findCompanies } from "../../storage/companies.ts";
 import { companyReference, type CompanySnapshot } from "../company-reference.ts";
 import type { DomainContext } from "../context.ts";
-import { eventCatalog, findEventType, type EventTypeDefinition } from "./catalog.ts";
+import { eventCatalog, findEventType } from "./catalog.ts";
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
+import type { EventTypeDefinition } from "./event-type.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
 import { recordEvents, type NewEvent } from "./outbox.ts";
-import { asId, newId, type ClientId, type CompanyId } from "../../ids.ts";
+import { asId, newId, type ClientId, type CompanyId, type MessageId } from "../../ids.ts";
 
 /** An event the operator's own systems publish, e.g. `read.completed` from its data-sync engine. */
 export interface PublishRequest {
@@ -48,12 +49,12 @@ export const publishableEventTypes = (): string[] => eventCatalog.filter(isPubli
 /** Publishes one event: 404 for an unknown company, 400 with the schema violations for an invalid event. */
 export function publishEvent(
   ctx: DomainContext,
-  clientId: string,
+  clientId: ClientId,
   request: PublishRequest,
   idempotency: IdempotencyKey | null,
 ): Promise<Published<PublishedEvent>> {
-  return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => {
-    const [event] = await recordPublished(tx, wake, ctx, clientId, [request], now, { single: true });
+  return withIdempotency(ctx, clientId, idempotency, async (uow, now) => {
+    const [event] = await recordPublished(uow, ctx, clientId, [request], now, { single: true });
     return event!;
   });
 }
@@ -61,7 +62,7 @@ export function publishEvent(
 /** Publishes up to MAX_BATCH_EVENTS events all or nothing: any invalid item is a 400 listing every item's problems by index. */
 export function publishBatch(
   ctx: DomainContext,
-  clientId: string,
+  clientId: ClientId,
   requests: PublishRequest[],
   idempotency: IdempotencyKey | null,
 ): Promise<Published<{ results: PublishedEvent[] }>> {
@@ -70,25 +71,26 @@ export function publishBatch(
       { itemId: "body/events", message: `1 to ${MAX_BATCH_EVENTS} events`, validatorName: "maxItems" },
     ]);
   }
-  return withIdempotency(ctx, clientId, idempotency, async (tx, wake, now) => ({
-    results: await recordPublished(tx, wake, ctx, clientId, requests, now, { single: false }),
+  return withIdempotency(ctx, clientId, idempotency, async (uow, now) => ({
+    results: await recordPublished(uow, ctx, clientId, requests, now, { single: false }),
   }));
 }
 
 /** Runs a publish in one transaction; with a key seen before, answers that publish's result instead. */
 function withIdempotency<T>(
   ctx: DomainContext,
-  clientId: string,
+  clientId: ClientId,
   idempotency: IdempotencyKey | null,
-  work: (tx: Tx, wake: () => void, now: number) => Promise<T>,
+  work: (uow: UnitOfWork, now: number) => Promise<T>,
 ): Promise<Published<T>> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async ({ tx, wakeWorkers: wake }) => {
+  return ctx.store.transaction(async (uow) => {
+    const { tx } = uow;
     if (idempotency) {
       const earlier = await claimIdempotencyKey(tx, clientId, idempotency, now);
       if (earlier !== null) return { result: JSON.parse(earlier) as T, replayed: true };
     }
-    const result = await work(tx, wake, now);
+    const result = await work(uow, now);
     if (idempotency) await recordIdempotentResponse(tx, clientId, idempotency, JSON.stringify(result));
     return { result, replayed: false };
   });
@@ -105,17 +107,16 @@ function referencedCompanyId(payload: unknown): string | undefined {
 const PROBLEMS_IN_MESSAGE = 5;
 
 async function recordPublished(
-  tx: Tx,
-  wake: () => void,
+  uow: UnitOfWork,
   ctx: Pick<DomainContext, "publicUrl" | "limits">,
-  clientId: string,
+  clientId: ClientId,
   requests: PublishRequest[],
   now: number,
   { single }: { single: boolean },
 ): Promise<PublishedEvent[]> {
   const { publicUrl } = ctx;
   const companyIds = requests.map((request) => (request.companyId ?? referencedCompanyId(request.payload)) as CompanyId | undefined);
-  const companies = await findCompanies(tx, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
+  const companies = await findCompanies(uow.tx, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
   const events: NewEvent[] = [];
   requests.forEach((request, index) => {
@@ -142,13 +143,13 @@ async function recordPublished(
         validatorName: "companyId",
       });
     }
-    const event: NewEvent = { id: newId(), clientId, eventType: request.eventType, company, payload, generatedAt: now };
+    const event: NewEvent = { id: newId<MessageId>(), clientId, eventType: request.eventType, company, payload, generatedAt: now };
     problems.push(...eventSchemaViolations(definition, { id: event.id, eventType: event.eventType, generatedDate: isoDate(now), payload }, where));
     events.push(event);
   });
   if (problems.length > 0) throw badRequest(problemSummary(problems), problems);
 
-  const recorded = await recordEvents(tx, wake, events, { fanOutLimit: ctx.limits.publishFanout });
+  const recorded = await recordEvents(uow, events, { fanOutLimit: ctx.limits.publishFanout });
   return recorded.map(({ body }) => JSON.parse(body) as PublishedEvent);
 }
 

@@ -5,6 +5,7 @@ import { sendExample } from "../../domain/events/examples.ts";
 import { idempotencyKey, type IdempotencyKey } from "../../domain/events/idempotency.ts";
 import { publishBatch, publishEvent, type Published, type PublishRequest } from "../../domain/events/publish.ts";
 import { exampleRequestSchema, publishBatchSchema, publishRequestSchema } from "../../openapi/hookline/events.ts";
+import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { pathParams } from "../schemas.ts";
 
 export interface EventRouteOptions {
@@ -30,16 +31,17 @@ export function eventRoutes(app: FastifyInstance, ctx: DomainContext, options: E
   app.get("/events/catalog", async () => describeCatalog());
 
   app.post<{ Body: PublishRequest }>("/events", { schema: { body: publishRequestSchema } }, async (request, reply) =>
-    answer(reply, await publishEvent(ctx, request.client.id, request.body, keyOf(request))),
+    answer(reply, await publishEvent(ctx, asId<ClientId>(request.client.id), request.body, keyOf(request))),
   );
 
   app.post<{ Body: { events: PublishRequest[] } }>("/events/batch", { schema: { body: publishBatchSchema } }, async (request, reply) =>
-    answer(reply, await publishBatch(ctx, request.client.id, request.body.events, keyOf(request))),
+    answer(reply, await publishBatch(ctx, asId<ClientId>(request.client.id), request.body.events, keyOf(request))),
   );
 
   app.post<{ Params: { webhookId: string }; Body: { eventType: string } }>(
     "/webhooks/:webhookId/examples",
     { schema: { params: pathParams("webhookId"), body: exampleRequestSchema } },
-    async (request, reply) => reply.status(202).send(await sendExample(ctx, request.client.id, request.params.webhookId, request.body.eventType)),
+    async (request, reply) =>
+      reply.status(202).send(await sendExample(ctx, asId<ClientId>(request.client.id), asId<ConsumerId>(request.params.webhookId), request.body.eventType)),
   );
 }

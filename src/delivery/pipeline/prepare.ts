@@ -1,0 +1,73 @@
+import { RESERVED_HEADER_NAMES } from "../../constants/limits.ts";
+import type { MessageId } from "../../ids.ts";
+import type { DueDelivery } from "../../storage/deliveries/claim-batch.ts";
+import type { OpenedSecrets, PackedAttempt, SendBatch, Unsendable, WebhookRequest } from "./request.ts";
+
+/**
+ * The first stage, in two halves on either side of the thread boundary: the
+ * worker packs a leased batch (packBatch), and the sender thread builds each
+ * attempt's request from it (prepareRequest).
+ */
+
+const USER_AGENT = "Hookline-Webhooks/0.1";
+
+/** Only what an attempt needs, since a batch crosses to the sender thread (an object literal: the type checks it holds no more and no less). */
+function packedAttemptOf(
+  { messageId, url, clientCertificate }: DueDelivery,
+  { signingSecret, previousSecrets, customHeaders }: OpenedSecrets,
+  [bodyStart, bodyEnd]: readonly [number, number],
+): PackedAttempt {
+  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd };
+}
+
+/**
+ * Packs the bodies of these deliveries' messages, each once, and the attempts
+ * pointing into them, with the secrets `secretsOf` opens for each.
+ */
+export function packBatch(
+  deliveries: readonly DueDelivery[],
+  bodies: ReadonlyMap<MessageId, string>,
+  secretsOf: (delivery: DueDelivery) => OpenedSecrets | Unsendable,
+): SendBatch {
+  const spans = new Map<MessageId, readonly [number, number]>();
+  let size = 0;
+  for (const { messageId } of deliveries) {
+    if (spans.has(messageId)) continue;
+    const length = Buffer.byteLength(bodies.get(messageId) ?? "");
+    spans.set(messageId, [size, size + length]);
+    size += length;
+  }
+  const packed = Buffer.from(new ArrayBuffer(size));
+  for (const [messageId, [start]] of spans) packed.write(bodies.get(messageId) ?? "", start, "utf8");
+  const requests = deliveries.map((delivery): PackedAttempt | Unsendable => {
+    const secrets = secretsOf(delivery);
+    return "unsendable" in secrets ? secrets : packedAttemptOf(delivery, secrets, spans.get(delivery.messageId)!);
+  });
+  return { bodies: packed.buffer as ArrayBuffer, requests };
+}
+
+/** One attempt's request, unsigned: its body a view of the packed bytes, never a copy, and its headers less the signature's. */
+export function prepareRequest(
+  { messageId, url, customHeaders, signingSecret, previousSecrets, clientCertificate, bodyStart, bodyEnd }: PackedAttempt,
+  bodies: ArrayBuffer,
+): WebhookRequest {
+  return {
+    messageId,
+    url,
+    headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)) },
+    body: Buffer.from(bodies, bodyStart, bodyEnd - bodyStart),
+    signingSecret,
+    previousSecrets,
+    clientCertificate,
+  };
+}
+
+/** A consumer's headers with lower-case names, less the reserved ones: they may add headers and replace the user agent, nothing more. */
+function allowedHeaders(customHeaders: Record<string, string>): Record<string, string> {
+  const allowed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(customHeaders)) {
+    const lower = name.toLowerCase();
+    if (!RESERVED_HEADER_NAMES.has(lower)) allowed[lower] = value;
+  }
+  return allowed;
+}

@@ -1,0 +1,49 @@
+import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../ids.ts";
+import type { Tx } from "../database.ts";
+import { insertRecords } from "../json-records.ts";
+import type { DeliveriesTable } from "../schema.ts";
+import { freshSchedule } from "./fresh-schedule.ts";
+
+/** A delivery to create: one message to one consumer. */
+export interface NewDelivery {
+  clientId: ClientId;
+  messageId: MessageId;
+  consumerId: ConsumerId;
+  /** When its first attempt is due. */
+  dueAt: number;
+  createdAt: number;
+}
+
+export interface CreateOptions {
+  /**
+   * Whether the message may already have a delivery to the consumer (a resend
+   * made meanwhile): that one stands and none is created beside it. A new
+   * event's messages have none, and their insert stays the plain one the
+   * event path needs.
+   */
+  keepExisting?: boolean;
+}
+
+/**
+ * Creates deliveries, each with a fresh attempt schedule: the one place
+ * deliveries are created, for new events (and examples), resends and replays.
+ * One statement whatever their number. Returns how many it created.
+ */
+export function createDeliveries(tx: Tx, deliveries: readonly NewDelivery[], { keepExisting = false }: CreateOptions = {}): Promise<number> {
+  const rows = deliveries.map(({ clientId, messageId, consumerId, dueAt, createdAt }) => {
+    const { status, attempt_count, next_attempt_at, updated_at } = freshSchedule(dueAt, createdAt);
+    const row: Omit<DeliveriesTable, "lease_owner" | "rate_slot_at" | "unrecorded_claims"> = {
+      id: newId<DeliveryId>(),
+      client_id: clientId,
+      message_id: messageId,
+      consumer_id: consumerId,
+      status,
+      attempt_count,
+      next_attempt_at,
+      created_at: createdAt,
+      updated_at,
+    };
+    return row;
+  });
+  return insertRecords(tx, "deliveries", rows, keepExisting ? ["message_id", "consumer_id"] : undefined);
+}
