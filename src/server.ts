@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
-import { DestinationPolicy } from "./delivery/destination-policy.ts";
+import { DestinationPolicy } from "./domain/destination-policy.ts";
 import { batchMetrics } from "./delivery/metrics.ts";
 import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
@@ -14,7 +14,7 @@ import { startRetentionJob } from "./jobs/retention.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
-import { withEncryptionKeys } from "./encryption-keys.ts";
+import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
 
 export interface Hookline {

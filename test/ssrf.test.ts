@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { lookup as dnsLookup, V4MAPPED, type LookupAddress } from "node:dns";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/config.ts";
-import { DestinationPolicy } from "../src/delivery/destination-policy.ts";
+import { DestinationPolicy } from "../src/domain/destination-policy.ts";
 import { asId, type ConsumerId } from "../src/ids.ts";
 import { createCompany, subscribe } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";

@@ -2,7 +2,7 @@ import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
 import type { SecretBox } from "../secret-box.ts";
 import type { StoredClientCertificate } from "../storage/deliveries/claim-batch.ts";
-import { refusal, type DestinationPolicy } from "./destination-policy.ts";
+import { refusal, type DestinationPolicy } from "../domain/destination-policy.ts";
 
 export interface SendResult {
   statusCode: number | null;

@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
-import { DestinationPolicy } from "./destination-policy.ts";
+import { DestinationPolicy } from "../domain/destination-policy.ts";
 import { sendBatch } from "./pipeline.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { TenantLimits } from "../config.ts";
-import type { DestinationPolicy } from "../delivery/destination-policy.ts";
+import type { DestinationPolicy } from "./destination-policy.ts";
 import type { Store } from "../storage/database.ts";
 import type { SecretBox } from "../secret-box.ts";
 

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
-import { ENV, parseEncryptionKeys, type Config } from "./config.ts";
-import { sqliteFileOf } from "./storage/database.ts";
+import { ENV, parseEncryptionKeys, type Config } from "../config.ts";
+import { sqliteFileOf } from "./dialect/index.ts";
 
 /** Where a SQLite deployment without a configured key keeps the one it made, beside its database file. */
 const KEY_FILE_NAME = "encryption.key";
