@@ -6,7 +6,7 @@ import { DestinationPolicy } from "./domain/destination-policy.ts";
 import { batchMetrics } from "./delivery/metrics.ts";
 import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
-import type { DomainContext } from "./domain/context.ts";
+import type { AppContext } from "./domain/context.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
@@ -18,7 +18,7 @@ import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
 
 export interface Hookline {
-  ctx: DomainContext;
+  ctx: AppContext;
   http: FastifyInstance | undefined;
   logger: Logger;
   /** Stops taking requests and work, lets attempts in flight finish and record, then closes the database. */
@@ -30,23 +30,14 @@ export interface Hookline {
  * stored in plaintext. Throws before touching the database when there is no
  * encryption key to be had (PostgreSQL without HOOKLINE_ENCRYPTION_KEY).
  */
-export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<DomainContext> {
+export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<AppContext> {
   const secretBox = new SecretBox(withEncryptionKeys(config, log).consumers.encryptionKeys);
   const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
   await store.migrate();
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");
   const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);
   if (sealed > 0) log.info({ resealed }, `Encrypted ${sealed} consumer secrets stored in plaintext by an earlier release`);
-  return {
-    store,
-    clock,
-    publicUrl: config.publicUrl,
-    destinations: new DestinationPolicy(config.allowedCidrs),
-    recoveryRatePerSecond: config.messages.recoveryRatePerSecond,
-    secretBox,
-    secretRotationOverlapMs: config.consumers.secretRotationOverlapMs,
-    limits: config.limits,
-  };
+  return { config, store, clock, secretBox, destinations: new DestinationPolicy(config.allowedCidrs), logger: log };
 }
 
 export interface StartOptions {
@@ -69,22 +60,15 @@ export async function startHookline(configured: Config, options: StartOptions = 
   let http: FastifyInstance | undefined;
   const metrics = new HooklineMetrics(ctx.store, ctx.clock);
   if (config.roles.api) {
-    http = await buildHttpApp(ctx, {
-      bodyLimitBytes: config.bodyLimitBytes,
-      limits: config.httpLimits,
-      logger,
-      metrics,
-      dailyQuota: config.dailyQuota,
-      idempotencyKeyTtlMs: config.idempotencyKeyTtlMs,
-    });
+    http = await buildHttpApp(ctx, metrics);
     await http.listen({ host: config.host, port: config.port });
   } else if (config.metricsPort !== null) {
-    http = buildOperationsApp(ctx, { logger, metrics, limits: config.httpLimits });
+    http = buildOperationsApp(ctx, metrics);
     await http.listen({ host: config.host, port: config.metricsPort });
   }
   // Every API process starts the quota reset; the database hands each boundary's run to one of them.
-  const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResetJob(ctx, config.dailyQuota, logger) : undefined;
-  const worker = config.roles.worker ? await startWorker(config, ctx, logger, metrics) : undefined;
+  const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResetJob(ctx, config.dailyQuota) : undefined;
+  const worker = config.roles.worker ? await startWorker(ctx, metrics) : undefined;
   return {
     ctx,
     http,
@@ -99,13 +83,11 @@ export async function startHookline(configured: Config, options: StartOptions = 
 }
 
 /** The worker role: the delivery worker, its sender thread, and the purge of expired payloads and their copies. */
-async function startWorker(config: Config, ctx: DomainContext, logger: Logger, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
-  const sender = await startSenderThread(config, logger);
-  const worker = new DeliveryWorker(ctx.store, config.delivery, ctx.clock, sender, ctx.secretBox, logger.child({ component: "worker" }), (updates) =>
-    metrics.recordDeliveries(batchMetrics(updates)),
-  );
+async function startWorker(ctx: AppContext, metrics: HooklineMetrics): Promise<{ stop(): Promise<void> }> {
+  const sender = await startSenderThread(ctx.config, ctx.logger);
+  const worker = new DeliveryWorker(ctx, sender, (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
-  const retention = startRetentionJob(ctx.store, config, ctx.clock, logger.child({ component: "worker" }));
+  const retention = startRetentionJob(ctx);
   return {
     async stop() {
       await worker.stop();

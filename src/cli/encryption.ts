@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { resealSecrets } from "../domain/reseal-secrets.ts";
 
-type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
 
 /** `hookline encryption ...`: the keys that encrypt consumers' secrets at rest. */
 export function encryptionCommands(program: Command, withContext: WithContext): void {

@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { findClient } from "../domain/clients.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { describeCatalog } from "../domain/events/catalog-view.ts";
 import { idempotencyKey } from "../domain/events/idempotency.ts";
 import { publishEvent, type PublishRequest } from "../domain/events/publish.ts";
 import { asId, type ClientId } from "../ids.ts";
 
-type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
 
 /** A JSON argument, or `@path` for a file holding it. */
 function jsonArgument(text: string, what: string): unknown {

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { loadConfig, type ConfigOverrides } from "../config.ts";
 import { createApiKey, createClient, deleteApiKey, findClient, listApiKeys, listClients } from "../domain/clients.ts";
 import { getSigningSecret } from "../domain/consumers.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { OPENAPI_PATH } from "../http/routes/openapi.ts";
 import { openContext, startHookline } from "../server.ts";
 import { runDemo } from "./demo.ts";
@@ -26,7 +26,7 @@ function overrides(): ConfigOverrides {
 }
 
 /** Runs a command against the database and closes it, whatever happens. Log lines go to standard error, apart from the command's output. */
-async function withContext(work: (ctx: DomainContext) => Promise<void>): Promise<void> {
+async function withContext(work: (ctx: AppContext) => Promise<void>): Promise<void> {
   const config = loadConfig(process.env, overrides());
   const ctx = await openContext(config, createLogger(config.logLevel, process.stderr));
   try {

@@ -1,12 +1,12 @@
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "../constants/limits.ts";
 import type { Command, Option } from "commander";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import type { CursorRequest } from "../domain/cursor.ts";
 import { getMessage, listAttempts, listConsumerMessages, listMessages } from "../domain/messages.ts";
 import { recoverFailed, replayMissed, resendMessage } from "../domain/redelivery.ts";
 import { asId, type ClientId, type ConsumerId, type MessageId } from "../ids.ts";
 
-type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
 
 interface PageOptions {
   limit?: string;

@@ -1,11 +1,11 @@
 import type { Command, Option } from "commander";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../domain/consumer-headers.ts";
 import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { badRequest } from "../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 
-type WithContext = (work: (ctx: DomainContext) => Promise<void>) => Promise<void>;
+type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
 
 const printJson = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import { newId, type AttemptId, type MessageId } from "../ids.ts";
+import type { AppContext } from "../domain/context.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Db, Store } from "../storage/database.ts";
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
@@ -36,18 +37,23 @@ export class DeliveryWorker {
   private unsubscribe: (() => void) | undefined;
   private readonly debug: boolean;
 
+  private readonly store: Store;
+  private readonly config: DeliveryConfig;
+  private readonly clock: Clock;
+  /** Opens consumers' sealed secrets, once per consumer of a batch. */
+  private readonly secretBox: SecretBox;
+  private readonly log: Logger;
+
   constructor(
-    private readonly store: Store,
-    private readonly config: DeliveryConfig,
-    private readonly clock: Clock,
+    ctx: AppContext,
     private readonly sender: BatchSender,
-    /** Opens consumers' sealed secrets, once per consumer of a batch. */
-    private readonly secretBox: SecretBox,
-    private readonly log: Logger,
     /** Told of every batch once it is recorded (for the metrics). */
     private readonly onRecorded: (updates: readonly DeliveryUpdate[]) => void = () => undefined,
   ) {
-    this.debug = log.isLevelEnabled("debug");
+    ({ store: this.store, clock: this.clock, secretBox: this.secretBox } = ctx);
+    this.config = ctx.config.delivery;
+    this.log = ctx.logger.child({ component: "worker" });
+    this.debug = this.log.isLevelEnabled("debug");
   }
 
   async start(): Promise<void> {

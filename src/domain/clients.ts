@@ -5,7 +5,7 @@ import { notFound } from "../errors.ts";
 import { newId, type ApiKeyId, type ClientId } from "../ids.ts";
 import * as apiKeys from "../storage/api-keys.ts";
 import * as clients from "../storage/clients.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 
 export type { Client } from "../storage/clients.ts";
 export type ApiKeyDetails = components["schemas"]["ApiKeyDetails"];
@@ -13,23 +13,23 @@ export type ApiKeyDetails = components["schemas"]["ApiKeyDetails"];
 /** API keys are stored only as SHA-256 hashes; the key itself is shown once, when it is created. */
 const hashKey = (apiKey: string) => createHash("sha256").update(apiKey).digest("hex");
 
-export async function createClient(ctx: DomainContext, name: string): Promise<clients.Client> {
+export async function createClient(ctx: AppContext, name: string): Promise<clients.Client> {
   const client = { id: newId<ClientId>(), name };
   await clients.insertClient(ctx.store.db, { ...client, created_at: ctx.clock.now() });
   return client;
 }
 
-export function listClients(ctx: DomainContext): Promise<clients.Client[]> {
+export function listClients(ctx: AppContext): Promise<clients.Client[]> {
   return clients.listClients(ctx.store.db);
 }
 
-export async function findClient(ctx: DomainContext, clientId: ClientId): Promise<clients.Client> {
+export async function findClient(ctx: AppContext, clientId: ClientId): Promise<clients.Client> {
   const client = await clients.findClient(ctx.store.db, clientId);
   if (!client) throw notFound("Client");
   return client;
 }
 
-export async function createApiKey(ctx: DomainContext, clientId: ClientId, name: string | null): Promise<ApiKeyDetails & { apiKey: string }> {
+export async function createApiKey(ctx: AppContext, clientId: ClientId, name: string | null): Promise<ApiKeyDetails & { apiKey: string }> {
   const apiKey = randomBytes(30).toString("base64url");
   const row = { id: newId<ApiKeyId>(), client_id: clientId, name, key_hash: hashKey(apiKey), key_hint: apiKey.slice(-4), created_at: ctx.clock.now() };
   await apiKeys.insertApiKey(ctx.store.db, row);
@@ -37,16 +37,16 @@ export async function createApiKey(ctx: DomainContext, clientId: ClientId, name:
 }
 
 /** Lists a client's keys; only the last four characters of each are shown. */
-export async function listApiKeys(ctx: DomainContext, clientId: ClientId): Promise<ApiKeyDetails[]> {
+export async function listApiKeys(ctx: AppContext, clientId: ClientId): Promise<ApiKeyDetails[]> {
   const rows = await apiKeys.listApiKeys(ctx.store.db, clientId);
   return rows.map((row) => ({ id: row.id, name: row.name, apiKey: `****${row.key_hint}`, createdDate: isoDate(row.created_at) }));
 }
 
-export async function deleteApiKey(ctx: DomainContext, clientId: ClientId, apiKeyId: ApiKeyId): Promise<void> {
+export async function deleteApiKey(ctx: AppContext, clientId: ClientId, apiKeyId: ApiKeyId): Promise<void> {
   if (!(await apiKeys.deleteApiKey(ctx.store.db, clientId, apiKeyId))) throw notFound("API key");
 }
 
 /** The client an API key belongs to, or undefined for an unknown or revoked key. */
-export function authenticate(ctx: DomainContext, apiKey: string): Promise<clients.Client | undefined> {
+export function authenticate(ctx: AppContext, apiKey: string): Promise<clients.Client | undefined> {
   return apiKeys.findClientByKeyHash(ctx.store.db, hashKey(apiKey));
 }

@@ -7,7 +7,7 @@ import type { CompanyRow, CompanySnapshot, Tags } from "../storage/companies.ts"
 import type { Db } from "../storage/database.ts";
 import { findCompany } from "./company-reference.ts";
 import { companyConnections, connectionDeletedEvents, type ConnectionResource } from "./connections.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
 import { pageEnvelope, type PageRequest } from "./paging.ts";
 import { parseFilter, parseOrderBy } from "./query.ts";
@@ -33,16 +33,16 @@ function companyDetails(publicUrl: string, company: CompanySnapshot): CompanyRes
   };
 }
 
-async function toResources(ctx: DomainContext, db: Db, clientId: ClientId, rows: CompanyRow[]): Promise<CompanyResource[]> {
+async function toResources(ctx: AppContext, db: Db, clientId: ClientId, rows: CompanyRow[]): Promise<CompanyResource[]> {
   const ids = rows.map((row) => row.id);
   const [tags, connections] = await Promise.all([companies.loadTags(db, ids), companyConnections(ctx, db, clientId, ids)]);
   return rows.map((row) => ({
-    ...companyDetails(ctx.publicUrl, { ...row, tags: tags.get(row.id)! }),
+    ...companyDetails(ctx.config.publicUrl, { ...row, tags: tags.get(row.id)! }),
     dataConnections: connections.filter((connection) => connection.companyId === row.id).map((connection) => connection.resource),
   }));
 }
 
-export async function createCompany(ctx: DomainContext, clientId: ClientId, input: CompanyInput): Promise<CompanyResource> {
+export async function createCompany(ctx: AppContext, clientId: ClientId, input: CompanyInput): Promise<CompanyResource> {
   const now = ctx.clock.now();
   const company: CompanySnapshot = {
     id: newId<CompanyId>(),
@@ -53,13 +53,13 @@ export async function createCompany(ctx: DomainContext, clientId: ClientId, inpu
   };
   return ctx.store.transaction(async (uow) => {
     await companies.insertCompany(uow.tx, clientId, company);
-    const details = companyDetails(ctx.publicUrl, company);
+    const details = companyDetails(ctx.config.publicUrl, company);
     await recordEvent(uow, { clientId, eventType: "company.created", company, payload: details, generatedAt: now });
     return { ...details, dataConnections: [] };
   });
 }
 
-export async function getCompany(ctx: DomainContext, clientId: ClientId, companyId: CompanyId): Promise<CompanyResource> {
+export async function getCompany(ctx: AppContext, clientId: ClientId, companyId: CompanyId): Promise<CompanyResource> {
   const company = await findCompany(ctx.store.db, clientId, companyId);
   return (await toResources(ctx, ctx.store.db, clientId, [company]))[0]!;
 }
@@ -67,7 +67,7 @@ export async function getCompany(ctx: DomainContext, clientId: ClientId, company
 const ORDERABLE = { name: "name", created: "created_at", id: "id" } as const;
 
 /** Lists companies; `query` keys `id` and `name` address the company, any other key a tag. */
-export async function listCompanies(ctx: DomainContext, clientId: ClientId, request: PageRequest) {
+export async function listCompanies(ctx: AppContext, clientId: ClientId, request: PageRequest) {
   const order = parseOrderBy(request.orderBy, ORDERABLE, "created_at");
   const filter = parseFilter(request.query);
   const { rows, total } = await companies.listCompanies(ctx.store.db, clientId, { filter, order, slice: request });
@@ -76,7 +76,7 @@ export async function listCompanies(ctx: DomainContext, clientId: ClientId, requ
 
 /** Replaces name, description and tags (absent ones are cleared); PATCH keeps what is absent. */
 export async function changeCompany(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   companyId: CompanyId,
   input: Partial<CompanyInput>,
@@ -95,13 +95,13 @@ export async function changeCompany(
 }
 
 /** Deletes a company and its connections, emitting `connection.deleted` for each and then `company.deleted`. */
-export async function deleteCompany(ctx: DomainContext, clientId: ClientId, companyId: CompanyId): Promise<void> {
+export async function deleteCompany(ctx: AppContext, clientId: ClientId, companyId: CompanyId): Promise<void> {
   const now = ctx.clock.now();
   await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
     await connectionDeletedEvents(ctx, uow, clientId, company);
     // Deleted meanwhile by a concurrent request, which emitted the events.
     if (!(await companies.deleteCompany(uow.tx, clientId, companyId))) throw notFound("Company");
-    await recordEvent(uow, { clientId, eventType: "company.deleted", company, payload: companyDetails(ctx.publicUrl, company), generatedAt: now });
+    await recordEvent(uow, { clientId, eventType: "company.deleted", company, payload: companyDetails(ctx.config.publicUrl, company), generatedAt: now });
   });
 }

@@ -9,7 +9,7 @@ import * as connections from "../storage/connections.ts";
 import type { ConnectionFilterColumn, ConnectionRow } from "../storage/connections.ts";
 import type { Db, UnitOfWork } from "../storage/database.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./company-reference.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
 import { pageEnvelope, type PageRequest } from "./paging.ts";
 import { malformed, parseFilter, parseOrderBy } from "./query.ts";
@@ -21,7 +21,7 @@ export const linkUrl = (publicUrl: string, companyId: CompanyId, connectionId: C
   `${publicUrl}/link/companies/${companyId}/connections/${connectionId}/start`;
 
 /** Connections with their errors, as the API and the events show them. */
-async function connectionResources(ctx: DomainContext, db: Db, rows: readonly ConnectionRow[]): Promise<ConnectionResource[]> {
+async function connectionResources(ctx: AppContext, db: Db, rows: readonly ConnectionRow[]): Promise<ConnectionResource[]> {
   const errors = await connectionErrors.listConnectionErrors(
     db,
     rows.map((row) => row.id),
@@ -44,7 +44,7 @@ async function connectionResources(ctx: DomainContext, db: Db, rows: readonly Co
       integrationKey: integration.key,
       sourceId: integration.sourceId,
       platformName: integration.name,
-      linkUrl: linkUrl(ctx.publicUrl, row.company_id, row.id),
+      linkUrl: linkUrl(ctx.config.publicUrl, row.company_id, row.id),
       status: row.status,
       ...(row.last_sync_at === null ? {} : { lastSync: isoDate(row.last_sync_at) }),
       created: isoDate(row.created_at),
@@ -56,7 +56,7 @@ async function connectionResources(ctx: DomainContext, db: Db, rows: readonly Co
 
 /** The client's connections of these companies, oldest first, each with the company it belongs to. */
 export async function companyConnections(
-  ctx: DomainContext,
+  ctx: AppContext,
   db: Db,
   clientId: ClientId,
   companyIds: readonly CompanyId[],
@@ -66,7 +66,7 @@ export async function companyConnections(
   return rows.map((row, index) => ({ companyId: row.company_id, resource: resources[index]! }));
 }
 
-async function resourceOf(ctx: DomainContext, db: Db, row: ConnectionRow): Promise<ConnectionResource> {
+async function resourceOf(ctx: AppContext, db: Db, row: ConnectionRow): Promise<ConnectionResource> {
   return (await connectionResources(ctx, db, [row]))[0]!;
 }
 
@@ -79,7 +79,7 @@ async function findConnection(db: Db, clientId: ClientId, companyId: CompanyId, 
 
 /** Writes a `connection.*` event whose payload is the company reference and the connection as it is now. */
 async function recordConnectionEvent(
-  ctx: DomainContext,
+  ctx: AppContext,
   uow: UnitOfWork,
   clientId: ClientId,
   company: CompanySnapshot,
@@ -91,12 +91,12 @@ async function recordConnectionEvent(
     clientId,
     eventType,
     company,
-    payload: { referenceCompany: companyReference(ctx.publicUrl, company), connection },
+    payload: { referenceCompany: companyReference(ctx.config.publicUrl, company), connection },
     generatedAt: now,
   });
 }
 
-export async function createConnection(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, platformKey: string): Promise<ConnectionResource> {
+export async function createConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, platformKey: string): Promise<ConnectionResource> {
   const integration = getIntegration(platformKey);
   const now = ctx.clock.now();
   return ctx.store.transaction(async (uow) => {
@@ -116,7 +116,7 @@ export async function createConnection(ctx: DomainContext, clientId: ClientId, c
   });
 }
 
-export async function getConnection(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<ConnectionResource> {
+export async function getConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<ConnectionResource> {
   await findCompany(ctx.store.db, clientId, companyId);
   return resourceOf(ctx, ctx.store.db, await findConnection(ctx.store.db, clientId, companyId, connectionId));
 }
@@ -129,7 +129,7 @@ const FILTERABLE: Record<string, ConnectionFilterColumn> = {
   platformKey: "integration_key",
 };
 
-export async function listConnections(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, request: PageRequest) {
+export async function listConnections(ctx: AppContext, clientId: ClientId, companyId: CompanyId, request: PageRequest) {
   await findCompany(ctx.store.db, clientId, companyId);
   const order = parseOrderBy(request.orderBy, ORDERABLE, "created_at");
   const filter = parseFilter(request.query).map((all) =>
@@ -151,7 +151,7 @@ export async function listConnections(ctx: DomainContext, clientId: ClientId, co
  * error and emits `connection.failed`.
  */
 export async function recordLinkOutcome(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   companyId: CompanyId,
   connectionId: ConnectionId,
@@ -189,7 +189,7 @@ export async function recordLinkOutcome(
 
 /** Asks the connection's integration whether the grant links it, and records the outcome. */
 export async function authorizeConnection(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   companyId: CompanyId,
   connectionId: ConnectionId,
@@ -205,7 +205,7 @@ export async function authorizeConnection(
 
 /** A client unlinks a Linked connection (`connection.disconnected`); unlinking one already disconnected changes nothing. */
 export async function unlinkConnection(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   companyId: CompanyId,
   connectionId: ConnectionId,
@@ -226,7 +226,7 @@ export async function unlinkConnection(
   });
 }
 
-export async function deleteConnection(ctx: DomainContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<void> {
+export async function deleteConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<void> {
   const now = ctx.clock.now();
   await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
@@ -239,7 +239,7 @@ export async function deleteConnection(ctx: DomainContext, clientId: ClientId, c
 }
 
 /** Emits `connection.deleted` for every connection of a company about to be deleted with it. */
-export async function connectionDeletedEvents(ctx: DomainContext, uow: UnitOfWork, clientId: ClientId, company: CompanySnapshot): Promise<void> {
+export async function connectionDeletedEvents(ctx: AppContext, uow: UnitOfWork, clientId: ClientId, company: CompanySnapshot): Promise<void> {
   const now = ctx.clock.now();
   for (const { resource } of await companyConnections(ctx, uow.tx, clientId, [company.id])) {
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.deleted", resource, now);

@@ -2,7 +2,7 @@ import { badRequest, invalidFields, notFound } from "../errors.ts";
 import type { ClientId, ConsumerId } from "../ids.ts";
 import { openCustomHeaders, sealCustomHeaders } from "../storage/consumers-codec.ts";
 import { findCustomHeaders } from "../storage/consumers.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { changeConsumer } from "./consumers.ts";
 import { MAX_CUSTOM_HEADERS } from "../constants/limits.ts";
 import { headerErrors, maskedHeaders, mergedHeaders, type CustomHeaders } from "./custom-header-rules.ts";
@@ -12,7 +12,7 @@ import { headerErrors, maskedHeaders, mergedHeaders, type CustomHeaders } from "
  * otherwise they are added to (or replace) the existing ones.
  */
 export async function setCustomHeaders(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId,
   headers: CustomHeaders,
@@ -33,14 +33,14 @@ export async function setCustomHeaders(
   return maskedHeaders(result);
 }
 
-export async function listCustomHeaders(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ headers: CustomHeaders }> {
+export async function listCustomHeaders(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ headers: CustomHeaders }> {
   const row = await findCustomHeaders(ctx.store.db, clientId, consumerId);
   if (!row) throw notFound("Webhook consumer");
   return maskedHeaders(openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers));
 }
 
 /** Removes one header (any letter case); 404 when the consumer has no such header. */
-export async function removeCustomHeader(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, name: string): Promise<void> {
+export async function removeCustomHeader(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, name: string): Promise<void> {
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     const headers = openCustomHeaders(ctx.secretBox, consumerId, row.custom_headers);
     const stored = Object.keys(headers).find((existing) => existing.toLowerCase() === name.toLowerCase());

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { badRequest } from "../errors.ts";
 import type { ClientId, ConsumerId } from "../ids.ts";
 import { sealClientKey } from "../storage/consumers-codec.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { changeConsumer, type WebhookConsumerResource } from "./consumers.ts";
 
 export interface ClientCertificateInput {
@@ -34,7 +34,7 @@ function validated({ privateKey, certificate }: ClientCertificateInput, now: num
 
 /** Gives a consumer a client certificate that every delivery presents; its private key is stored sealed. */
 export async function setClientCertificate(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId,
   input: ClientCertificateInput,
@@ -45,6 +45,6 @@ export async function setClientCertificate(
   });
 }
 
-export async function removeClientCertificate(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
+export async function removeClientCertificate(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
   await changeConsumer(ctx, clientId, consumerId, () => ({ mtls_certificate: null, mtls_private_key: null }));
 }

@@ -26,7 +26,7 @@ import {
   type ConsumerChanges,
   type ConsumerRow,
 } from "../storage/consumers.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { catalogEventTypes, findEventType } from "./events/catalog.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
@@ -139,7 +139,7 @@ const distinct = (eventTypes: readonly string[]): string[] => [...new Set(eventT
  * returns the columns to set. 404 for another client's ids.
  */
 export async function changeConsumer(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId,
   change: (row: ConsumerRow, uow: UnitOfWork) => Promise<ConsumerChanges> | ConsumerChanges,
@@ -152,7 +152,7 @@ export async function changeConsumer(
   });
 }
 
-export async function createConsumer(ctx: DomainContext, clientId: ClientId, input: ConsumerInput): Promise<WebhookConsumerResource> {
+export async function createConsumer(ctx: AppContext, clientId: ClientId, input: ConsumerInput): Promise<WebhookConsumerResource> {
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   await ctx.destinations.assertAllowedUrl(input.url);
   const id = newId<ConsumerId>();
@@ -170,19 +170,19 @@ export async function createConsumer(ctx: DomainContext, clientId: ClientId, inp
     mtls_certificate: null,
   };
   await ctx.store.transaction(async ({ tx }) => {
-    if ((await countConsumersLockingClient(tx, clientId)) >= ctx.limits.consumersPerClient) {
-      throw badRequest(`This client already has ${ctx.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
+    if ((await countConsumersLockingClient(tx, clientId)) >= ctx.config.limits.consumersPerClient) {
+      throw badRequest(`This client already has ${ctx.config.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
     }
     await insertConsumer(tx, row);
   });
   return toResource(row);
 }
 
-export async function listConsumers(ctx: DomainContext, clientId: ClientId): Promise<{ results: WebhookConsumerResource[] }> {
+export async function listConsumers(ctx: AppContext, clientId: ClientId): Promise<{ results: WebhookConsumerResource[] }> {
   return { results: (await listConsumersOf(ctx.store.db, clientId)).map(toResource) };
 }
 
-export async function getConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<WebhookConsumerResource> {
+export async function getConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<WebhookConsumerResource> {
   return toResource(found(await findConsumer(ctx.store.db, clientId, consumerId)));
 }
 
@@ -192,7 +192,7 @@ export async function getConsumer(ctx: DomainContext, clientId: ClientId, consum
  * slots reserved under the old one: the deliveries waiting for them fall due
  * at once and are paced under the new limit (or sent, without one).
  */
-export async function updateConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
+export async function updateConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
   assertValid(update);
   found(await findConsumer(ctx.store.db, clientId, consumerId));
   if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
@@ -218,11 +218,11 @@ function enabledChanges(row: ConsumerRow, enabled: boolean): ConsumerChanges {
 }
 
 /** Enables or disables a consumer. While disabled, attempts that fall due are skipped; the rest of each schedule goes on once enabled. */
-export function setConsumerEnabled(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
+export function setConsumerEnabled(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
   return changeConsumer(ctx, clientId, consumerId, (row) => enabledChanges(row, enabled));
 }
 
-export async function getSigningSecret(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
+export async function getSigningSecret(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
   return { key: openSigningSecret(ctx.secretBox, consumerId, found(await findConsumer(ctx.store.db, clientId, consumerId)).signing_secret) };
 }
 
@@ -231,20 +231,23 @@ export async function getSigningSecret(ctx: DomainContext, clientId: ClientId, c
  * for the configured overlap, so receivers can switch secrets without
  * rejecting a delivery; secrets whose overlap ended are dropped.
  */
-export async function rotateSigningSecret(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
+export async function rotateSigningSecret(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {
   const key = newSigningSecret();
   await changeConsumer(ctx, clientId, consumerId, (row) => {
     const now = ctx.clock.now();
     const previous = openPreviousSecrets(ctx.secretBox, consumerId, row.previous_secrets).filter((secret) => secret.expiresAt > now);
-    if (ctx.secretRotationOverlapMs > 0)
-      previous.unshift({ key: openSigningSecret(ctx.secretBox, consumerId, row.signing_secret), expiresAt: now + ctx.secretRotationOverlapMs });
+    if (ctx.config.consumers.secretRotationOverlapMs > 0)
+      previous.unshift({
+        key: openSigningSecret(ctx.secretBox, consumerId, row.signing_secret),
+        expiresAt: now + ctx.config.consumers.secretRotationOverlapMs,
+      });
     return { signing_secret: sealSigningSecret(ctx.secretBox, consumerId, key), previous_secrets: sealPreviousSecrets(ctx.secretBox, consumerId, previous) };
   });
   return { key };
 }
 
 /** Deletes a consumer and with it every attempt still scheduled for it. */
-export async function deleteConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
+export async function deleteConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
   await ctx.store.transaction(async ({ tx }) => {
     found(await findConsumer(tx, clientId, consumerId));
     await deleteDeliveriesOfConsumer(tx, consumerId);

@@ -1,20 +1,22 @@
+import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
-import type { TenantLimits } from "../config.ts";
-import type { DestinationPolicy } from "./destination-policy.ts";
-import type { Store } from "../storage/database.ts";
+import type { Config } from "../config.ts";
 import type { SecretBox } from "../secret-box.ts";
+import type { Store } from "../storage/database.ts";
+import type { DestinationPolicy } from "./destination-policy.ts";
 
-/** What every domain operation needs: the database, the time, the URL the server is reached at, and where webhooks may go. */
-export interface DomainContext {
+/**
+ * The one context every layer above storage is given: the settings, as the
+ * config module read them, and the services made from them once at start.
+ * Code reads a setting from `config`, never from a copy of its own.
+ */
+export interface AppContext {
+  config: Config;
   store: Store;
   clock: Clock;
-  publicUrl: string;
-  destinations: DestinationPolicy;
-  /** Messages per second that recover and replay send to a consumer without a rate limit of its own. */
-  recoveryRatePerSecond: number;
   /** Seals consumers' secrets (signing secrets, custom header values, mTLS private keys) at rest. */
   secretBox: SecretBox;
-  /** How long a rotated-out signing secret keeps signing beside the new one. */
-  secretRotationOverlapMs: number;
-  limits: TenantLimits;
+  /** Where webhooks may go: the SSRF policy, with the deployment's allow-list. */
+  destinations: DestinationPolicy;
+  logger: Logger;
 }

@@ -6,7 +6,7 @@ import { findCompanyOwner } from "../storage/companies.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
 import { companyConnections, type ConnectionResource } from "./connections.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 
 /**
  * What the hosted link pages read. They are reached without an API key, by
@@ -15,12 +15,12 @@ import type { DomainContext } from "./context.ts";
  */
 
 /** The company a link page is for, with the client it belongs to; undefined for an unknown id. */
-export function findLinkCompany(ctx: DomainContext, companyId: CompanyId): Promise<{ clientId: ClientId; name: string } | undefined> {
+export function findLinkCompany(ctx: AppContext, companyId: CompanyId): Promise<{ clientId: ClientId; name: string } | undefined> {
   return findCompanyOwner(ctx.store.db, companyId);
 }
 
 /** What a company's link page shows: its name and its connections; undefined for an unknown id. */
-export async function findCompanyLinkPage(ctx: DomainContext, companyId: CompanyId): Promise<{ name: string; connections: ConnectionResource[] } | undefined> {
+export async function findCompanyLinkPage(ctx: AppContext, companyId: CompanyId): Promise<{ name: string; connections: ConnectionResource[] } | undefined> {
   const company = await findLinkCompany(ctx, companyId);
   if (!company) return undefined;
   const connections = await companyConnections(ctx, ctx.store.db, company.clientId, [companyId]);
@@ -37,7 +37,7 @@ export interface LinkSession {
 }
 
 /** What a connection's link page shows; 404 for unknown ids. */
-export async function findLinkSession(ctx: DomainContext, companyId: CompanyId, connectionId: ConnectionId): Promise<LinkSession> {
+export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId): Promise<LinkSession> {
   const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
   if (!row) throw notFound("Connection");
   const integration = getIntegration(row.integrationKey);

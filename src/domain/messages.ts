@@ -6,7 +6,7 @@ import { readDeliveryStates } from "../storage/deliveries/states.ts";
 import { findMessage, readMessagePage, type MessageLogRow } from "../storage/messages.ts";
 import type { DeliveryStatus } from "../storage/schema.ts";
 import { getConsumer } from "./consumers.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { cursorPage, readCursorRequest, type CursorPage, type CursorRequest } from "./cursor.ts";
 import { parseTimeRange, type TimeRangeInput } from "./time-range.ts";
 
@@ -70,7 +70,7 @@ function deliveryStatus(status: string | undefined): DeliveryStatus | undefined 
 
 /** Messages of the client, newest first; across consumers, or only those delivered (or being delivered) to `consumerId`. */
 async function listMessagesOf(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId | undefined,
   filter: MessageFilterInput,
@@ -96,12 +96,7 @@ async function listMessagesOf(
   return { ...page, results: page.results.map((row) => toSummary(row, states.get(row.id) ?? [])) };
 }
 
-async function deliveryStates(
-  ctx: DomainContext,
-  clientId: ClientId,
-  messageIds: MessageId[],
-  consumerId?: ConsumerId,
-): Promise<Map<MessageId, DeliveryState[]>> {
+async function deliveryStates(ctx: AppContext, clientId: ClientId, messageIds: MessageId[], consumerId?: ConsumerId): Promise<Map<MessageId, DeliveryState[]>> {
   const states = new Map<MessageId, DeliveryState[]>();
   if (messageIds.length === 0) return states;
   for (const row of await readDeliveryStates(ctx.store.db, clientId, messageIds, consumerId)) {
@@ -139,13 +134,13 @@ function toSummary(row: MessageLogRow, deliveries: DeliveryState[]): MessageSumm
 }
 
 /** Every message of the client, newest first, each with its status at every consumer it was sent to. */
-export function listMessages(ctx: DomainContext, clientId: ClientId, filter: MessageFilterInput, request: CursorRequest): Promise<CursorPage<MessageSummary>> {
+export function listMessages(ctx: AppContext, clientId: ClientId, filter: MessageFilterInput, request: CursorRequest): Promise<CursorPage<MessageSummary>> {
   return listMessagesOf(ctx, clientId, undefined, filter, request);
 }
 
 /** The messages sent (or being sent) to one consumer, newest first, with their status there; `status` filters on it. */
 export async function listConsumerMessages(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId,
   filter: MessageFilterInput,
@@ -155,13 +150,13 @@ export async function listConsumerMessages(
   return listMessagesOf(ctx, clientId, consumerId, filter, request);
 }
 
-async function findMessageRow(ctx: DomainContext, clientId: ClientId, messageId: MessageId) {
+async function findMessageRow(ctx: AppContext, clientId: ClientId, messageId: MessageId) {
   const row = await findMessage(ctx.store.db, clientId, messageId);
   if (!row) throw notFound("Message");
   return row;
 }
 
-export async function getMessage(ctx: DomainContext, clientId: ClientId, messageId: MessageId): Promise<MessageDetails> {
+export async function getMessage(ctx: AppContext, clientId: ClientId, messageId: MessageId): Promise<MessageDetails> {
   const row = await findMessageRow(ctx, clientId, messageId);
   const states = await deliveryStates(ctx, clientId, [row.id]);
   return { ...toSummary(row, states.get(row.id) ?? []), payload: row.payload_purged_at === null ? JSON.parse(row.body) : null };
@@ -169,7 +164,7 @@ export async function getMessage(ctx: DomainContext, clientId: ClientId, message
 
 /** The attempts of one message, newest first: at every consumer, or at `consumerId` only. */
 export async function listAttempts(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   messageId: MessageId,
   consumerId: ConsumerId | undefined,

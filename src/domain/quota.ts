@@ -2,7 +2,7 @@ import { intervalEndAfter, isoDate } from "../clock.ts";
 import type { DailyQuotaConfig } from "../config.ts";
 import type { ClientId } from "../ids.ts";
 import { countRequest, markQuotaReached, requestCounts, takeEndedWindowsReached, type QuotaWindow } from "../storage/api-usage.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
 
 /**
@@ -23,7 +23,7 @@ export function quotaWindowAt(now: number, windowMs: number): QuotaWindow {
 }
 
 /** Counts one request; the request that first goes beyond the quota records `client.rateLimit.reached` in the same transaction. */
-export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfig, clientId: ClientId): Promise<QuotaUse> {
+export async function countApiRequest(ctx: AppContext, quota: DailyQuotaConfig, clientId: ClientId): Promise<QuotaUse> {
   const now = ctx.clock.now();
   const window = quotaWindowAt(now, quota.windowMs);
   return ctx.store.transaction(async (uow) => {
@@ -48,7 +48,7 @@ export async function countApiRequest(ctx: DomainContext, quota: DailyQuotaConfi
  * Each ended window goes to exactly one transaction, so several API processes
  * running this at the same boundary emit one reset.
  */
-export async function emitQuotaResets(ctx: DomainContext, quota: DailyQuotaConfig): Promise<number> {
+export async function emitQuotaResets(ctx: AppContext, quota: DailyQuotaConfig): Promise<number> {
   const now = ctx.clock.now();
   const window = quotaWindowAt(now, quota.windowMs);
   return ctx.store.transaction(async (uow) => {

@@ -9,7 +9,7 @@ import { freshSchedule } from "../storage/deliveries/fresh-schedule.ts";
 import { restartDelivery, restartFailedDeliveries } from "../storage/deliveries/restart.ts";
 import { lockMessages, readFailedMessagesInRange, readUndeliveredMessagesInRange } from "../storage/messages.ts";
 import { getConsumer } from "./consumers.ts";
-import type { DomainContext } from "./context.ts";
+import type { AppContext } from "./context.ts";
 import type { Position } from "./cursor.ts";
 import { subscriptionMatches } from "./events/catalog.ts";
 import { tagFilterMatches } from "./events/outbox.ts";
@@ -41,10 +41,14 @@ const CHUNK = 500;
 const purgedGone = (message: string) => new HooklineError(410, message);
 
 /** A consumer that may be sent to now; a disabled one would skip the attempts as they fall due, so it is refused. */
-async function redeliverableConsumer(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId) {
+async function redeliverableConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId) {
   const consumer = await getConsumer(ctx, clientId, consumerId);
   if (consumer.disabled) throw conflict("Webhook consumer is disabled: enable it first, or the attempts would be skipped as they fall due");
-  return { eventTypes: consumer.eventTypes ?? [], companyTags: consumer.companyTags ?? null, ratePerSecond: consumer.rateLimit ?? ctx.recoveryRatePerSecond };
+  return {
+    eventTypes: consumer.eventTypes ?? [],
+    companyTags: consumer.companyTags ?? null,
+    ratePerSecond: consumer.rateLimit ?? ctx.config.messages.recoveryRatePerSecond,
+  };
 }
 
 /**
@@ -53,7 +57,7 @@ async function redeliverableConsumer(ctx: DomainContext, clientId: ClientId, con
  * already has restarts (its earlier attempts stay in the log, under the
  * previous schedule number); otherwise one is created.
  */
-export async function resendMessage(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, messageId: MessageId): Promise<DeliveryState> {
+export async function resendMessage(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, messageId: MessageId): Promise<DeliveryState> {
   await redeliverableConsumer(ctx, clientId, consumerId);
   return ctx.store.transaction(async ({ tx, wakeWorkers }) => {
     const [message] = await lockMessages(tx, clientId, [messageId]);
@@ -94,7 +98,7 @@ interface Redelivery<C extends Candidate> {
  * at the consumer's rate.
  */
 async function redeliverRange<C extends Candidate>(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   consumerId: ConsumerId,
   input: TimeRangeInput,
@@ -142,7 +146,7 @@ const continueAfter = (rows: Candidate[]): Position | undefined => {
 };
 
 /** Restarts, at a paced rate, every delivery to the consumer that ended in Failure for a message of the range. */
-export async function recoverFailed(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, input: TimeRangeInput): Promise<RedeliveryResult> {
+export async function recoverFailed(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, input: TimeRangeInput): Promise<RedeliveryResult> {
   return redeliverRange(ctx, clientId, consumerId, input, (consumer, range, pacer) => ({
     select: async (after) => {
       const rows = await readFailedMessagesInRange(ctx.store.db, clientId, consumerId, range, after, CHUNK);
@@ -166,7 +170,7 @@ export async function recoverFailed(ctx: DomainContext, clientId: ClientId, cons
  * consumer, are never replayed to another. Tag filters are matched against
  * the company's current tags.
  */
-export async function replayMissed(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, input: TimeRangeInput): Promise<RedeliveryResult> {
+export async function replayMissed(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, input: TimeRangeInput): Promise<RedeliveryResult> {
   return redeliverRange(ctx, clientId, consumerId, input, (consumer, range, pacer) => ({
     select: async (after) => {
       const rows = await readUndeliveredMessagesInRange(ctx.store.db, clientId, consumerId, range, after, CHUNK);

@@ -1,8 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
 import type { Logger } from "pino";
-import type { DailyQuotaConfig, HttpLimitsConfig } from "../config.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { HttpLimitsConfig } from "../config.ts";
+import type { AppContext } from "../domain/context.ts";
 import { apiKeyAuth } from "./auth.ts";
 import { HooklineError } from "../errors.ts";
 import { clientErrorHandler, errorHandler, newCorrelationId, rejectMalformedText, routeNotFound } from "./errors.ts";
@@ -22,20 +22,12 @@ import { webhookRoutes } from "./routes/webhooks.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
 
-export interface HttpOptions {
-  bodyLimitBytes: number;
-  limits: HttpLimitsConfig;
-  logger: Logger;
-  metrics: HooklineMetrics;
-  dailyQuota: DailyQuotaConfig | null;
-  idempotencyKeyTtlMs: number;
-}
-
 /** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
-export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Promise<FastifyInstance> {
-  const app = newApp(options.logger, options.limits, options.bodyLimitBytes);
-  openapiRoutes(app, ctx.publicUrl);
-  operationsRoutes(app, ctx, options.metrics);
+export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = newApp(ctx.logger, config.httpLimits, config.bodyLimitBytes);
+  openapiRoutes(app, config.publicUrl);
+  operationsRoutes(app, ctx, metrics);
 
   const guard = linkFormGuard(ctx);
   await app.register(async (link) => {
@@ -45,7 +37,7 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
 
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));
-    if (options.dailyQuota) api.addHook("onRequest", dailyQuota(ctx, options.dailyQuota));
+    if (config.dailyQuota) api.addHook("onRequest", dailyQuota(ctx, config.dailyQuota));
     api.addHook("preValidation", rejectMalformedText);
     companyRoutes(api, ctx);
     connectionRoutes(api, ctx);
@@ -53,20 +45,20 @@ export async function buildHttpApp(ctx: DomainContext, options: HttpOptions): Pr
     webhookRoutes(api, ctx);
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
-    eventRoutes(api, ctx, { idempotencyKeyTtlMs: options.idempotencyKeyTtlMs });
+    eventRoutes(api, ctx);
   });
   return app;
 }
 
 /** What a process without the API role serves, when asked to: only the operations endpoints, for its probes and its metrics. */
-export function buildOperationsApp(ctx: DomainContext, options: Pick<HttpOptions, "logger" | "metrics" | "limits">): FastifyInstance {
-  const app = newApp(options.logger, options.limits);
-  operationsRoutes(app, ctx, options.metrics);
+export function buildOperationsApp(ctx: AppContext, metrics: HooklineMetrics): FastifyInstance {
+  const app = newApp(ctx.logger, ctx.config.httpLimits);
+  operationsRoutes(app, ctx, metrics);
   return app;
 }
 
 /** Liveness, readiness and the Prometheus metrics: no API key, keep them off the public internet. */
-function operationsRoutes(app: FastifyInstance, ctx: DomainContext, metrics: HooklineMetrics): void {
+function operationsRoutes(app: FastifyInstance, ctx: AppContext, metrics: HooklineMetrics): void {
   app.get("/healthz", async () => ({ status: "ok" }));
   readinessRoutes(app, ctx.store);
   metricsRoutes(app, metrics);

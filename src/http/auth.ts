@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { authenticate, type Client } from "../domain/clients.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { unauthorized } from "../errors.ts";
 
 declare module "fastify" {
@@ -14,7 +14,7 @@ declare module "fastify" {
  * The decoded key is looked up by its hash; a missing, malformed or revoked
  * key is a 401 that never echoes what was sent.
  */
-export function apiKeyAuth(ctx: DomainContext) {
+export function apiKeyAuth(ctx: AppContext) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const match = /^Basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
     if (!match) throw unauthorized();

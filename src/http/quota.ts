@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { isoDate } from "../clock.ts";
 import type { DailyQuotaConfig } from "../config.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { countApiRequest } from "../domain/quota.ts";
 import { HooklineError } from "../errors.ts";
 import { asId, type ClientId } from "../ids.ts";
 
 /** Counts every authenticated request against the client's quota; beyond it, 429 with Retry-After until the window ends. */
-export function dailyQuota(ctx: DomainContext, quota: DailyQuotaConfig) {
+export function dailyQuota(ctx: AppContext, quota: DailyQuotaConfig) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const use = await countApiRequest(ctx, quota, asId<ClientId>(request.client.id));
     if (!use.exceeded) return;

@@ -1,6 +1,5 @@
-import type { Logger } from "pino";
 import type { DailyQuotaConfig } from "../config.ts";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { emitQuotaResets } from "../domain/quota.ts";
 import { startPeriodicJob, type RunningJob } from "./periodic.ts";
 
@@ -9,8 +8,8 @@ import { startPeriodicJob, type RunningJob } from "./periodic.ts";
  * windows that ended while no API process ran. Every API process starts it;
  * one runs each boundary's.
  */
-export function startQuotaResetJob(ctx: DomainContext, quota: DailyQuotaConfig, log: Logger): RunningJob {
-  return startPeriodicJob(ctx.store, ctx.clock, log, {
+export function startQuotaResetJob(ctx: AppContext, quota: DailyQuotaConfig): RunningJob {
+  return startPeriodicJob(ctx.store, ctx.clock, ctx.logger, {
     name: "quota-reset",
     intervalMs: quota.windowMs,
     retryAfterMs: 1000,

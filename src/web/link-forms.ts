@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import type { DomainContext } from "../domain/context.ts";
+import type { AppContext } from "../domain/context.ts";
 import { HooklineError } from "../errors.ts";
 
 /** The hidden field that carries a page's token back with its forms. */
@@ -34,9 +34,9 @@ function originOf(url: string | undefined): string | undefined {
  * current key and accepted under any configured one, so a key rotation does
  * not break the pages open at the time.
  */
-export function linkFormGuard(ctx: DomainContext): LinkFormGuard {
+export function linkFormGuard(ctx: AppContext): LinkFormGuard {
   const keys = ctx.secretBox.derivedKeys("link-form-token");
-  const publicOrigin = new URL(ctx.publicUrl).origin;
+  const publicOrigin = new URL(ctx.config.publicUrl).origin;
   const tokenUnder = (key: Buffer, ids: readonly string[]) =>
     createHmac("sha256", key)
       .update(["link-form", ...ids].join("\n"))

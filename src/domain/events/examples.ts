@@ -1,7 +1,7 @@
 import { badRequest, conflict, notFound } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { findConsumer } from "../../storage/consumers.ts";
-import type { DomainContext } from "../context.ts";
+import type { AppContext } from "../context.ts";
 import { catalogEventTypes, findEventType } from "./catalog.ts";
 import { recordEvent } from "./outbox.ts";
 import type { PublishedEvent } from "./publish.ts";
@@ -12,7 +12,7 @@ import type { PublishedEvent } from "./publish.ts";
  * payload) marked as an example, delivered, signed and retried like any
  * other, to that consumer only.
  */
-export async function sendExample(ctx: DomainContext, clientId: ClientId, consumerId: ConsumerId, eventType: string): Promise<PublishedEvent> {
+export async function sendExample(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, eventType: string): Promise<PublishedEvent> {
   const definition = findEventType(eventType);
   if (!definition || eventType.includes("{")) {
     throw badRequest(

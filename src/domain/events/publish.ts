@@ -4,7 +4,7 @@ import { codatDocument } from "../../openapi/codat.ts";
 import type { UnitOfWork } from "../../storage/database.ts";
 import { findCompanies } from "../../storage/companies.ts";
 import { companyReference, type CompanySnapshot } from "../company-reference.ts";
-import type { DomainContext } from "../context.ts";
+import type { AppContext } from "../context.ts";
 import { eventCatalog, findEventType } from "./catalog.ts";
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import type { EventTypeDefinition } from "./event-type.ts";
@@ -48,7 +48,7 @@ export const publishableEventTypes = (): string[] => eventCatalog.filter(isPubli
 
 /** Publishes one event: 404 for an unknown company, 400 with the schema violations for an invalid event. */
 export function publishEvent(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   request: PublishRequest,
   idempotency: IdempotencyKey | null,
@@ -61,7 +61,7 @@ export function publishEvent(
 
 /** Publishes up to MAX_BATCH_EVENTS events all or nothing: any invalid item is a 400 listing every item's problems by index. */
 export function publishBatch(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   requests: PublishRequest[],
   idempotency: IdempotencyKey | null,
@@ -78,7 +78,7 @@ export function publishBatch(
 
 /** Runs a publish in one transaction; with a key seen before, answers that publish's result instead. */
 function withIdempotency<T>(
-  ctx: DomainContext,
+  ctx: AppContext,
   clientId: ClientId,
   idempotency: IdempotencyKey | null,
   work: (uow: UnitOfWork, now: number) => Promise<T>,
@@ -108,13 +108,13 @@ const PROBLEMS_IN_MESSAGE = 5;
 
 async function recordPublished(
   uow: UnitOfWork,
-  ctx: Pick<DomainContext, "publicUrl" | "limits">,
+  ctx: Pick<AppContext, "config">,
   clientId: ClientId,
   requests: PublishRequest[],
   now: number,
   { single }: { single: boolean },
 ): Promise<PublishedEvent[]> {
-  const { publicUrl } = ctx;
+  const { publicUrl } = ctx.config;
   const companyIds = requests.map((request) => (request.companyId ?? referencedCompanyId(request.payload)) as CompanyId | undefined);
   const companies = await findCompanies(uow.tx, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
@@ -149,7 +149,7 @@ async function recordPublished(
   });
   if (problems.length > 0) throw badRequest(problemSummary(problems), problems);
 
-  const recorded = await recordEvents(uow, events, { fanOutLimit: ctx.limits.publishFanout });
+  const recorded = await recordEvents(uow, events, { fanOutLimit: ctx.config.limits.publishFanout });
   return recorded.map(({ body }) => JSON.parse(body) as PublishedEvent);
 }
 

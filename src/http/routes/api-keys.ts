@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { createApiKey, deleteApiKey, listApiKeys } from "../../domain/clients.ts";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { asId, type ApiKeyId } from "../../ids.ts";
 import { requestBody } from "../schemas.ts";
 
-export function apiKeyRoutes(app: FastifyInstance, ctx: DomainContext): void {
+export function apiKeyRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get("/apiKeys", async (request) => ({ results: await listApiKeys(ctx, request.client.id) }));
 
   app.post<{ Body: { name?: string | null } | undefined }>(

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { components } from "../../generated/codat.d.ts";
 import { changeCompany, createCompany, deleteCompany, getCompany, listCompanies } from "../../domain/companies.ts";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { asId, type CompanyId } from "../../ids.ts";
 import { pageRequest, pagingQuery, pathParams, requestBody, type PagingQuerystring } from "../schemas.ts";
 
@@ -14,7 +14,7 @@ const withDescription = (pointer: string) => ({
   allOf: [requestBody(pointer), { type: "object", properties: { description: { type: "string", maxLength: 2000 } } }],
 });
 
-export function companyRoutes(app: FastifyInstance, ctx: DomainContext): void {
+export function companyRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Querystring: PagingQuerystring }>("/companies", { schema: { querystring: pagingQuery } }, (request) =>
     listCompanies(ctx, request.client.id, pageRequest(request.query)),
   );

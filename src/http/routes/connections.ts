@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { components } from "../../generated/codat.d.ts";
 import { authorizeConnection, createConnection, deleteConnection, getConnection, listConnections, unlinkConnection } from "../../domain/connections.ts";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { badRequest } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { pageRequest, pagingQuery, pathParams, requestBody, type PagingQuerystring } from "../schemas.ts";
@@ -12,7 +12,7 @@ type ConnectionParams = { companyId: string; connectionId: string };
 const companyOf = (params: CompanyParams) => asId<CompanyId>(params.companyId);
 const connectionOf = (params: ConnectionParams) => [asId<CompanyId>(params.companyId), asId<ConnectionId>(params.connectionId)] as const;
 
-export function connectionRoutes(app: FastifyInstance, ctx: DomainContext): void {
+export function connectionRoutes(app: FastifyInstance, ctx: AppContext): void {
   const base = "/companies/:companyId/connections";
   const connectionParams = pathParams("companyId", "connectionId");
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { describeCatalog } from "../../domain/events/catalog-view.ts";
 import { sendExample } from "../../domain/events/examples.ts";
 import { idempotencyKey, type IdempotencyKey } from "../../domain/events/idempotency.ts";
@@ -8,12 +8,8 @@ import { exampleRequestSchema, publishBatchSchema, publishRequestSchema } from "
 import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { pathParams } from "../schemas.ts";
 
-export interface EventRouteOptions {
-  idempotencyKeyTtlMs: number;
-}
-
 /** The event catalog, publishing events (one or a batch) and sending an example to a consumer. */
-export function eventRoutes(app: FastifyInstance, ctx: DomainContext, options: EventRouteOptions): void {
+export function eventRoutes(app: FastifyInstance, ctx: AppContext): void {
   const keyOf = (request: FastifyRequest): IdempotencyKey | null => {
     const header = request.headers["idempotency-key"];
     if (header === undefined) return null;
@@ -21,7 +17,7 @@ export function eventRoutes(app: FastifyInstance, ctx: DomainContext, options: E
       Array.isArray(header) ? header.join(",") : header,
       `${request.method} ${request.routeOptions.url}`,
       request.body,
-      options.idempotencyKeyTtlMs,
+      ctx.config.idempotencyKeyTtlMs,
     );
   };
   // A replay answers what the first request did, with 200 instead of 201 and a header saying so.

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { getIntegration, listIntegrations, toIntegrationResource } from "../../integrations/registry.ts";
 import { pageEnvelope } from "../../domain/paging.ts";
 import { malformed, parseOrderBy, parseQuery, type Condition } from "../../domain/query.ts";
@@ -29,7 +29,7 @@ function holds(resource: Resource, { key, operator, value }: Condition): boolean
 }
 
 /** Integrations are few and held in memory, so their list is filtered and paged here rather than in SQL. */
-export function integrationRoutes(app: FastifyInstance, _ctx: DomainContext): void {
+export function integrationRoutes(app: FastifyInstance, _ctx: AppContext): void {
   app.get<{ Querystring: PagingQuerystring }>("/integrations", { schema: { querystring: pagingQuery } }, (request) => {
     const page = pageRequest(request.query);
     const alternatives = page.query ? parseQuery(page.query) : [[]];

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import type { CursorRequest } from "../../domain/cursor.ts";
 import { getMessage, listAttempts, listConsumerMessages, listMessages, type MessageFilterInput } from "../../domain/messages.ts";
 import { recoverFailed, replayMissed, resendMessage } from "../../domain/redelivery.ts";
@@ -31,7 +31,7 @@ const pageOf = ({ limit, cursor }: CursorRequest): CursorRequest => ({ limit, cu
 const clientOf = (request: FastifyRequest) => asId<ClientId>(request.client.id);
 
 /** The message log (messages and attempts) and redelivery (resend, recover, replay). */
-export function messageRoutes(app: FastifyInstance, ctx: DomainContext): void {
+export function messageRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Querystring: MessageListQuery }>("/messages", { schema: { querystring: messageListQuery } }, (request) =>
     listMessages(ctx, clientOf(request), filterOf(request.query), pageOf(request.query)),
   );

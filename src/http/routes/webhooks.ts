@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../../domain/consumer-headers.ts";
 import { removeClientCertificate, setClientCertificate, type ClientCertificateInput } from "../../domain/consumer-mtls.ts";
 import {
@@ -26,7 +26,7 @@ const consumerParams = { params: pathParams("webhookId") };
 const clientOf = (request: FastifyRequest) => asId<ClientId>(request.client.id);
 const consumerOf = (request: FastifyRequest<{ Params: ConsumerParams }>) => asId<ConsumerId>(request.params.webhookId);
 
-export function webhookRoutes(app: FastifyInstance, ctx: DomainContext): void {
+export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get("/webhooks", (request) => listConsumers(ctx, clientOf(request)));
 
   app.post<{ Body: Partial<ConsumerInput> }>(

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome } from "../../domain/connections.ts";
-import type { DomainContext } from "../../domain/context.ts";
+import type { AppContext } from "../../domain/context.ts";
 import { findCompanyLinkPage, findLinkCompany, findLinkSession } from "../../domain/link.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { CANCELLED_OUTCOME } from "../../integrations/provider.ts";
@@ -20,7 +20,7 @@ type FormBody = { Body: Record<string, unknown> | undefined };
  * unguessable ids in the URL rather than an API key, and every form POST
  * checked by the guard against cross-site requests.
  */
-export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: LinkFormGuard): void {
+export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFormGuard): void {
   const connectionPath = "/link/companies/:companyId/connections/:connectionId";
   type Params = { companyId: string; connectionId: string };
   const schema = { params: pathParams("companyId", "connectionId") };
@@ -49,7 +49,7 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
       if (!company) return reply.callNotFound();
       const platformKey = request.body?.platformKey;
       const connection = await createConnection(ctx, company.clientId, companyId, typeof platformKey === "string" ? platformKey : "");
-      return reply.redirect(connection.linkUrl.replace(ctx.publicUrl, ""), 303);
+      return reply.redirect(connection.linkUrl.replace(ctx.config.publicUrl, ""), 303);
     },
   );
 
@@ -86,7 +86,7 @@ export function linkRoutes(app: FastifyInstance, ctx: DomainContext, guard: Link
           : connection.status === "Linked"
             ? "Your data is now connected. You can close this page."
             : `${session.integration.name} did not link your data. Nothing was shared.`;
-      return renderPage(reply, "outcome", { message, status: connection.status, backUrl: linkUrl(ctx.publicUrl, companyId, connectionId) });
+      return renderPage(reply, "outcome", { message, status: connection.status, backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId) });
     });
   }
 }
