@@ -92,7 +92,8 @@ describe("automatic disabling", () => {
         ({ deliveries }) => deliveries[0]?.status === "Failure",
         "the rest of the schedule to be skipped",
       );
-      assert.ok(attempts.length >= 5 && attempts.length < 13, `attempts until disabled, none after: ${attempts.length}`);
+      // How many of the 200 ms retries fit in the 1 s period depends on the machine's speed; that it kept trying, and stopped, does not.
+      assert.ok(attempts.length >= 2 && attempts.length < 13, `attempts until disabled, none after: ${attempts.length}`);
       assert.ok(attempts.every((attempt) => attempt.started_at <= disabledAt));
       assert.ok(
         failing.received.every((received) => JSON.parse(received.body).eventType === "company.created"),

@@ -241,9 +241,14 @@ test("SIGKILL during a burst: every acknowledged company's event arrives, duplic
   for (const message of messages) assert.ok((counts.get(message.id) ?? 0) >= 1, `message ${message.id} was delivered`);
 
   // A repeat is a send whose outcome the kill kept from being recorded: only the batches in flight, each at most once more.
+  // An attempt recorded as failed without an answer (a timeout on a loaded machine) may have arrived too, and is retried.
   const duplicates = receiver.received.length - counts.size;
-  t.diagnostic(`${receiver.received.length} webhooks for ${counts.size} messages: ${duplicates} duplicates`);
-  assert.ok(duplicates <= IN_FLIGHT, `${duplicates} duplicates, more than the ${IN_FLIGHT} deliveries a worker holds in flight`);
+  const unanswered = [...attemptsByDelivery.values()].flat().filter((attempt) => attempt.succeeded === 0 && attempt.status_code === null).length;
+  t.diagnostic(`${receiver.received.length} webhooks for ${counts.size} messages: ${duplicates} duplicates; ${unanswered} attempts recorded without an answer`);
+  assert.ok(
+    duplicates <= IN_FLIGHT + unanswered,
+    `${duplicates} duplicates, more than the ${IN_FLIGHT} deliveries a worker holds in flight and the ${unanswered} attempts recorded without an answer`,
+  );
   for (const delivery of deliveries) {
     const attempts = attemptsByDelivery.get(delivery.id) ?? [];
     assert.equal(delivery.status, "Success");
