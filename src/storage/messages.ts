@@ -5,9 +5,6 @@ import { dialectOf } from "./dialect/index.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { Database, DeliveryStatus, MessagesTable } from "./schema.ts";
 
-/** Deliveries that still need the message body: the worker reads it at each attempt. */
-export const PENDING_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempting"];
-
 /** Where a page of a newest-first (or oldest-first) listing ends: the (created_at, id) of its last row. */
 export interface ListPosition {
   at: number;
@@ -74,7 +71,7 @@ export function readMessagePage(db: Db, clientId: ClientId, filter: MessageLogFi
   if (filter.until !== undefined) query = query.where("created_at", "<", filter.until);
   const { consumerId, status } = filter;
   if (consumerId !== undefined || status !== undefined) {
-    query = query.where((eb) => eb.exists(deliveriesOf(eb, consumerId, status)));
+    query = query.where((eb) => eb.exists(deliveriesOf(eb, consumerId, status === undefined ? undefined : [status])));
   }
   if (after) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(after.at, asId<MessageId>(after.id))));
   return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
@@ -82,10 +79,11 @@ export function readMessagePage(db: Db, clientId: ClientId, filter: MessageLogFi
 
 export type MessageLogRow = Awaited<ReturnType<typeof readMessagePage>>[number];
 
-function deliveriesOf(eb: ExpressionBuilder<Database, "messages">, consumerId: ConsumerId | undefined, status: DeliveryStatus | undefined) {
+/** The deliveries of the message a query on `messages` is at, to one consumer and in some statuses when given: for EXISTS filters. */
+export function deliveriesOf(eb: ExpressionBuilder<Database, "messages">, consumerId: ConsumerId | undefined, statuses: readonly DeliveryStatus[] | undefined) {
   let deliveries = eb.selectFrom("deliveries").select("deliveries.id").whereRef("deliveries.message_id", "=", "messages.id");
   if (consumerId !== undefined) deliveries = deliveries.where("deliveries.consumer_id", "=", consumerId);
-  if (status !== undefined) deliveries = deliveries.where("deliveries.status", "=", status);
+  if (statuses !== undefined) deliveries = deliveries.where("deliveries.status", "in", statuses);
   return deliveries;
 }
 
@@ -117,16 +115,7 @@ export function readFailedMessagesInRange(
   limit: number,
 ) {
   return messagesInRange(db, clientId, range, after, limit)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom("deliveries")
-          .select("deliveries.id")
-          .whereRef("deliveries.message_id", "=", "messages.id")
-          .where("deliveries.consumer_id", "=", consumerId)
-          .where("deliveries.status", "=", "Failure"),
-      ),
-    )
+    .where((eb) => eb.exists(deliveriesOf(eb, consumerId, ["Failure"])))
     .execute();
 }
 
@@ -141,16 +130,6 @@ export function readUndeliveredMessagesInRange(
 ) {
   return messagesInRange(db, clientId, range, after, limit)
     .where("example", "=", 0)
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom("deliveries")
-            .select("deliveries.id")
-            .whereRef("deliveries.message_id", "=", "messages.id")
-            .where("deliveries.consumer_id", "=", consumerId),
-        ),
-      ),
-    )
+    .where((eb) => eb.not(eb.exists(deliveriesOf(eb, consumerId, undefined))))
     .execute();
 }

@@ -1,6 +1,7 @@
 import { PENDING_DELIVERY_STATUSES } from "../constants/statuses.ts";
 import type { Store } from "./database.ts";
 import { dialectOf, type Tx } from "./dialect/index.ts";
+import { deliveriesOf } from "./messages.ts";
 
 /**
  * Empties the bodies of at most `limit` messages created before `cutoff`,
@@ -13,17 +14,7 @@ export async function purgeExpiredPayloadChunk(tx: Tx, cutoff: number, now: numb
     .select("id")
     .where("payload_purged_at", "is", null)
     .where("created_at", "<", cutoff)
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom("deliveries")
-            .select("deliveries.id")
-            .whereRef("deliveries.message_id", "=", "messages.id")
-            .where("deliveries.status", "in", PENDING_DELIVERY_STATUSES),
-        ),
-      ),
-    )
+    .where((eb) => eb.not(eb.exists(deliveriesOf(eb, undefined, PENDING_DELIVERY_STATUSES))))
     .orderBy("created_at")
     .limit(limit);
   // Messages a redelivery holds (lockMessages) are left for the next run; other workers' purges take other rows.
