@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import pg from "pg";
 import { newId, type ClientId, type CompanyId } from "../../src/ids.ts";
 import { findClient, insertClient, listClients } from "../../src/storage/clients.ts";
 import { findCompany, updateCompany } from "../../src/storage/companies.ts";
@@ -147,6 +148,44 @@ test("a transaction that rolls back never wakes workers, even when it asked to",
   assert.deepEqual(phases, ["committed"]);
 });
 
+test("on PostgreSQL a rolled-back transaction notifies no other process", postgresOnly, async (t) => {
+  const { store, url } = await openTestStore(t);
+  t.after(await store.onWake(() => undefined));
+  // Watches the channel the Store listens on, as another process does, where each notification can be told apart.
+  const observer = new pg.Client({ connectionString: url });
+  const payloads: string[] = [];
+  const barrier = deferred();
+  await observer.connect();
+  try {
+    const { rows } = await observer.query("SELECT query FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'");
+    const channel = String(rows[0].query).slice("LISTEN ".length);
+    observer.on("notification", ({ payload }) => {
+      payloads.push(payload ?? "");
+      if (payload === "barrier") barrier.resolve();
+    });
+    await observer.query(`LISTEN ${channel}`);
+
+    await assert.rejects(
+      store.transaction(async ({ tx, wakeWorkers }) => {
+        await insertClient(tx, newClient("Undone"));
+        wakeWorkers();
+        throw new Error("rollback");
+      }),
+    );
+    await store.transaction(async ({ tx, wakeWorkers }) => {
+      await insertClient(tx, newClient("Kept"));
+      wakeWorkers();
+    });
+    // Notifications arrive in commit order: once the barrier is in, any from the two transactions is too.
+    await observer.query("SELECT pg_notify($1, 'barrier')", [channel]);
+    await barrier.promise;
+  } finally {
+    // Before the database is dropped under it.
+    await observer.end();
+  }
+  assert.deepEqual(payloads, ["", "barrier"], "one wake-up, from the transaction that committed");
+});
+
 test("another Store on the same database is woken by a commit that asked for it", waits, async (t) => {
   const { store, openAnother } = await openTestStore(t);
   const other = await openAnother();
@@ -180,10 +219,11 @@ test("a listener that stopped listening is not called again", waits, async (t) =
 });
 
 /** A lock on one company row, as storage operations take it, returning the row. */
-const lockCompany = (db: Db, companyId: CompanyId, lock: "lockRows" | "claimRows" = "lockRows") =>
-  dialectOf(db)
-    [lock](db.selectFrom("companies").select(["id", "name"]).where("id", "=", companyId))
-    .execute();
+function lockCompany(db: Db, companyId: CompanyId, lock: "lockRows" | "claimRows" = "lockRows") {
+  const dialect = dialectOf(db);
+  const query = db.selectFrom("companies").select(["id", "name"]).where("id", "=", companyId);
+  return (lock === "lockRows" ? dialect.lockRows(query) : dialect.claimRows(query)).execute();
+}
 
 // Storage operations ask the handle for its dialect; it must be the Store's.
 test("the dialect of a handle is the Store's", async (t) => {
@@ -230,9 +270,11 @@ test("lockRows makes a second transaction's lock on the same row wait until the 
   );
 
   await settledOrWaitingForLock(testStore.url, second);
-  assert.equal(second.settled, false, "the second lock waits while the first transaction holds the row");
+  // Noted before letting go, and checked after, so that a failure does not leave the first transaction open.
+  const settledWhileHeld = second.settled;
   release.resolve();
   await first;
+  assert.equal(settledWhileHeld, false, "the second lock waits while the first transaction holds the row");
   assert.equal(await second.promise, "After", "the second transaction reads the row as the first committed it");
   assert.deepEqual(order, ["first commits", "second holds the lock"]);
 });
@@ -312,9 +354,10 @@ test("a write transaction keeps a second writer out until it commits", sqliteOnl
   });
   // Room for the second transaction to begin if nothing kept it out.
   await turnEventLoop(50);
-  assert.deepEqual(order, [], "the second transaction has not begun while the first is open");
+  const begunWhileOpen = [...order];
   release.resolve();
   await first;
+  assert.deepEqual(begunWhileOpen, [], "the second transaction has not begun while the first is open");
   assert.equal(await second, "After", "the second transaction reads what the first committed");
   assert.deepEqual(order, ["first commits", "second starts"]);
 });

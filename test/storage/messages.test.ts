@@ -70,9 +70,10 @@ test(
       }),
     );
     await settledOrWaitingForLock(testStore.url, second);
-    assert.equal(second.settled, false, "the second lock waits");
+    const settledWhileHeld = second.settled;
     release.resolve();
     await first;
+    assert.equal(settledWhileHeld, false, "the second lock waits");
     assert.deepEqual(await second.promise, [{ id: message!.id, payload_purged_at: null }]);
     assert.deepEqual(order, ["first ends", "second holds the lock"]);
   },
