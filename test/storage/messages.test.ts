@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { newId, type ClientId } from "../../src/ids.ts";
+import type { Store } from "../../src/storage/database.ts";
+import { insertRecords } from "../../src/storage/json-records.ts";
+import { lockMessages } from "../../src/storage/messages.ts";
+import type { MessagesTable } from "../../src/storage/schema.ts";
+import { deferred, nextTimestamp, openTestStore, seedClient, settledOrWaitingForLock, testDialect, watch } from "../support/storage.ts";
+
+async function seedMessages(store: Store, clientId: ClientId, count: number, message: Partial<MessagesTable> = {}): Promise<MessagesTable[]> {
+  const rows = Array.from({ length: count }, () => ({
+    id: newId(),
+    client_id: clientId,
+    event_type: "company.created",
+    company_id: null,
+    body: "{}",
+    created_at: nextTimestamp(),
+    payload_purged_at: null,
+    example: 0,
+    ...message,
+  }));
+  await store.transaction(({ tx }) => insertRecords(tx, "messages", rows));
+  return rows;
+}
+
+test("lockMessages reads the client's messages among the ids, in id order, with whether their body was purged", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientA = await seedClient(store, "A");
+  const clientB = await seedClient(store, "B");
+  const held = await seedMessages(store, clientA, 3);
+  const [purged] = await seedMessages(store, clientA, 1, { body: "", payload_purged_at: 7_000 });
+  const [foreign] = await seedMessages(store, clientB, 1);
+  const asked = [held[2]!.id, purged!.id, foreign!.id, newId(), held[0]!.id];
+
+  const locked = await store.transaction(({ tx }) => lockMessages(tx, clientA, asked));
+  const expected = [
+    { id: held[2]!.id, payload_purged_at: null },
+    { id: purged!.id, payload_purged_at: 7_000 },
+    { id: held[0]!.id, payload_purged_at: null },
+  ].sort((a, b) => (a.id < b.id ? -1 : 1));
+  assert.deepEqual(locked, expected);
+  assert.deepEqual(await store.transaction(({ tx }) => lockMessages(tx, clientA, [])), []);
+  assert.deepEqual(await store.transaction(({ tx }) => lockMessages(tx, clientA, [foreign!.id])), [], "B's message is not A's to lock");
+});
+
+test(
+  "a message lockMessages holds makes another transaction's lockMessages wait until the first ends",
+  { timeout: 60_000, skip: testDialect !== "postgres" && "row locks are PostgreSQL's" },
+  async (t) => {
+    const testStore = await openTestStore(t);
+    const { store } = testStore;
+    const other = await testStore.openAnother();
+    const clientId = await seedClient(store);
+    const [message] = await seedMessages(store, clientId, 1);
+    const order: string[] = [];
+    const locked = deferred();
+    const release = deferred();
+    const first = store.transaction(async ({ tx }) => {
+      await lockMessages(tx, clientId, [message!.id]);
+      locked.resolve();
+      await release.promise;
+      order.push("first ends");
+    });
+    await locked.promise;
+    const second = watch(
+      other.transaction(async ({ tx }) => {
+        const rows = await lockMessages(tx, clientId, [message!.id]);
+        order.push("second holds the lock");
+        return rows;
+      }),
+    );
+    await settledOrWaitingForLock(testStore.url, second);
+    const settledWhileHeld = second.settled;
+    release.resolve();
+    await first;
+    assert.equal(settledWhileHeld, false, "the second lock waits");
+    assert.deepEqual(await second.promise, [{ id: message!.id, payload_purged_at: null }]);
+    assert.deepEqual(order, ["first ends", "second holds the lock"]);
+  },
+);
