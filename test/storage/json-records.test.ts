@@ -1,7 +1,7 @@
 /** Bulk inserts that pass their rows as one JSON parameter (json-records.ts). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newId } from "../../src/ids.ts";
+import { asId, newId, type AttemptId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import { insertRecords } from "../../src/storage/json-records.ts";
 import type { AttemptsTable, MessagesTable } from "../../src/storage/schema.ts";
 import { openTestStore, readTable, seedClient } from "../support/storage.ts";
@@ -29,10 +29,10 @@ test("every row of a large batch is written, with its values as given", async (t
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const rows: MessagesTable[] = Array.from({ length: 5_000 }, (_, index) => ({
-    id: `message-${String(index).padStart(5, "0")}`,
+    id: asId<MessageId>(`message-${String(index).padStart(5, "0")}`),
     client_id: clientId,
     event_type: index % 2 ? "company.created" : "connection.linked",
-    company_id: index % 3 ? `company-${index}` : null,
+    company_id: index % 3 ? asId<CompanyId>(`company-${index}`) : null,
     body: awkwardTexts[index % awkwardTexts.length]!,
     // Epoch milliseconds are beyond 32 bits.
     created_at: 1_700_000_000_000 + index,
@@ -47,11 +47,11 @@ test("nulls, zeros and empty text stay distinct", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const attempt = (id: string, fields: Partial<AttemptsTable>): AttemptsTable => ({
-    id,
+    id: asId<AttemptId>(id),
     client_id: clientId,
-    delivery_id: "delivery",
-    message_id: "message",
-    consumer_id: "consumer",
+    delivery_id: asId<DeliveryId>("delivery"),
+    message_id: asId<MessageId>("message"),
+    consumer_id: asId<ConsumerId>("consumer"),
     attempt_number: 1,
     started_at: 1_700_000_000_000,
     duration_ms: 0,
@@ -76,7 +76,7 @@ test("a batch is written in the caller's transaction, and undone with it", async
   const outside = await openAnother();
   const clientId = await seedClient(store);
   const rows = [1, 2, 3].map((index) => ({
-    id: newId(),
+    id: newId<MessageId>(),
     client_id: clientId,
     event_type: "company.created",
     company_id: null,
@@ -98,7 +98,16 @@ test("a batch is written in the caller's transaction, and undone with it", async
 test("a batch with a row that breaks a constraint is written not at all", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
-  const row = (id: string) => ({ id, client_id: clientId, event_type: "e", company_id: null, body: "{}", created_at: 1, payload_purged_at: null, example: 0 });
+  const row = (id: string) => ({
+    id: asId<MessageId>(id),
+    client_id: clientId,
+    event_type: "e",
+    company_id: null,
+    body: "{}",
+    created_at: 1,
+    payload_purged_at: null,
+    example: 0,
+  });
   await assert.rejects(store.writeStatement((db) => insertRecords(db, "messages", [row("one"), row("two"), row("one")])));
   assert.deepEqual(await readTable(store, "messages", "id"), []);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newId, type ClientId } from "../../src/ids.ts";
+import { newId, type ClientId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertRecords } from "../../src/storage/json-records.ts";
 import { lockMessages } from "../../src/storage/messages.ts";
@@ -8,8 +8,8 @@ import type { MessagesTable } from "../../src/storage/schema.ts";
 import { deferred, nextTimestamp, openTestStore, seedClient, settledOrWaitingForLock, testDialect, watch } from "../support/storage.ts";
 
 async function seedMessages(store: Store, clientId: ClientId, count: number, message: Partial<MessagesTable> = {}): Promise<MessagesTable[]> {
-  const rows = Array.from({ length: count }, () => ({
-    id: newId(),
+  const rows: MessagesTable[] = Array.from({ length: count }, () => ({
+    id: newId<MessageId>(),
     client_id: clientId,
     event_type: "company.created",
     company_id: null,
@@ -30,7 +30,7 @@ test("lockMessages reads the client's messages among the ids, in id order, with 
   const held = await seedMessages(store, clientA, 3);
   const [purged] = await seedMessages(store, clientA, 1, { body: "", payload_purged_at: 7_000 });
   const [foreign] = await seedMessages(store, clientB, 1);
-  const asked = [held[2]!.id, purged!.id, foreign!.id, newId(), held[0]!.id];
+  const asked = [held[2]!.id, purged!.id, foreign!.id, newId<MessageId>(), held[0]!.id];
 
   const locked = await store.transaction(({ tx }) => lockMessages(tx, clientA, asked));
   const expected = [
