@@ -77,9 +77,12 @@ export async function updateCompany(tx: Tx, clientId: ClientId, companyId: Compa
   await tx.updateTable("companies").set(changes).where("id", "=", companyId).where("client_id", "=", clientId).execute();
 }
 
-/** Makes `tags` the company's tags, dropping any others. */
-export async function replaceTags(tx: Tx, clientId: ClientId, companyId: CompanyId, tags: Tags): Promise<void> {
-  await tx.deleteFrom("company_tags").where("company_id", "=", companyId).execute();
+/** Makes `tags` the company's tags, dropping any others; false, changing nothing, when the client has no such company. */
+export async function replaceTags(tx: Tx, clientId: ClientId, companyId: CompanyId, tags: Tags): Promise<boolean> {
+  // Tags rows carry the company's client too, but only the companies table says whose a company is.
+  const owned = await tx.selectFrom("companies").select("id").where("id", "=", companyId).where("client_id", "=", clientId).executeTakeFirst();
+  if (!owned) return false;
+  await tx.deleteFrom("company_tags").where("company_id", "=", companyId).where("client_id", "=", clientId).execute();
   const entries = Object.entries(tags);
   if (entries.length > 0) {
     await tx
@@ -87,6 +90,7 @@ export async function replaceTags(tx: Tx, clientId: ClientId, companyId: Company
       .values(entries.map(([key, value]) => ({ company_id: companyId, client_id: clientId, key, value })))
       .execute();
   }
+  return true;
 }
 
 /** Deletes a company (its tags, connections and their errors go with it); false when it was not there. */
