@@ -1,15 +1,31 @@
 /**
  * The SSRF destination policy, address by address: which addresses a webhook
  * may go to, the IPv6 forms that lead to an IPv4 address, and the operator's
- * allow-list. No database and no network (`localhost` resolves locally).
+ * allow-list. No database and no network: `localhost` resolves locally, and
+ * the names of the last part resolve through a stand-in for `dns.lookup`.
  */
 import assert from "node:assert/strict";
-import type { LookupAddress } from "node:dns";
-import { describe, test } from "node:test";
+import dns, { type LookupAddress } from "node:dns";
+import { syncBuiltinESMExports } from "node:module";
+import { after, before, describe, mock, test } from "node:test";
 import { DestinationPolicy, refusal } from "../../src/delivery/destination-policy.ts";
 import { HooklineError } from "../../src/errors.ts";
 
 const policy = new DestinationPolicy([]);
+
+const REFUSED_REASON = "the host does not resolve to an address webhooks may be sent to (a public address, or one in a range the operator allow-listed)";
+/** The one answer for a refused address and for a host that does not resolve. */
+const REFUSED_URL = {
+  message: `url is refused: ${REFUSED_REASON}`,
+  items: [{ itemId: "url", message: "Private, loopback, link-local, reserved and unresolvable hosts are refused alike", validatorName: "destination" }],
+};
+
+/** Checks the 400 a client sees, message and validation items. */
+const rejection = (expected: { message: string; items: unknown }) => (error: unknown) => {
+  assert.ok(error instanceof HooklineError);
+  assert.deepEqual({ status: error.statusCode, message: error.message, items: error.validationErrors }, { status: 400, ...expected });
+  return true;
+};
 
 function assertVerdicts(subject: DestinationPolicy, expected: Record<string, boolean>) {
   const actual = Object.fromEntries(Object.keys(expected).map((address) => [address, subject.isAllowedAddress(address)]));
@@ -116,29 +132,23 @@ describe("allow-listed ranges", () => {
 });
 
 describe("consumer URLs", () => {
-  const rejection = (message: RegExp) => (error: unknown) => error instanceof HooklineError && error.statusCode === 400 && message.test(error.message);
-
   test("only absolute http and https URLs", async () => {
-    await assert.rejects(policy.assertAllowedUrl("not a url"), rejection(/^url must be an absolute http or https URL$/));
-    await assert.rejects(policy.assertAllowedUrl("/relative/path"), rejection(/^url must be an absolute http or https URL$/));
-    await assert.rejects(policy.assertAllowedUrl("ftp://8.8.8.8/file"), rejection(/^url must use http or https$/));
-    await assert.rejects(policy.assertAllowedUrl("file:///etc/passwd"), rejection(/^url must use http or https$/));
+    const invalid = { message: "url must be an absolute http or https URL", items: [{ itemId: "url", message: "Not a valid URL", validatorName: "url" }] };
+    await assert.rejects(policy.assertAllowedUrl("not a url"), rejection(invalid));
+    await assert.rejects(policy.assertAllowedUrl("/relative/path"), rejection(invalid));
+    const scheme = (protocol: string) => ({
+      message: "url must use http or https",
+      items: [{ itemId: "url", message: `Scheme ${protocol} is not allowed`, validatorName: "url" }],
+    });
+    await assert.rejects(policy.assertAllowedUrl("ftp://8.8.8.8/file"), rejection(scheme("ftp:")));
+    await assert.rejects(policy.assertAllowedUrl("file:///etc/passwd"), rejection(scheme("file:")));
     await policy.assertAllowedUrl("http://8.8.8.8/hook");
     await policy.assertAllowedUrl("https://[2001:4860:4860::8888]:8443/hook");
   });
 
   test("a refused address, literal or resolved, gets the one answer that does not tell them apart", async () => {
     for (const url of ["http://127.0.0.1/", "http://[::1]:8080/", "http://[::ffff:169.254.169.254]/", "http://localhost:3000/"]) {
-      await assert.rejects(policy.assertAllowedUrl(url), (error: unknown) => {
-        assert.ok(error instanceof HooklineError);
-        assert.equal(error.statusCode, 400);
-        assert.match(error.message, /^url is refused: the host does not resolve to an address webhooks may be sent to/);
-        assert.deepEqual(
-          error.validationErrors.map((item) => item.validatorName),
-          ["destination"],
-        );
-        return true;
-      });
+      await assert.rejects(policy.assertAllowedUrl(url), rejection(REFUSED_URL));
     }
     await new DestinationPolicy(["127.0.0.0/8", "::1/128"]).assertAllowedUrl("http://localhost:3000/");
   });
@@ -152,19 +162,21 @@ describe("consumer URLs", () => {
   });
 });
 
-describe("the lookup given to the HTTP client", () => {
-  function lookup(subject: DestinationPolicy, all: boolean) {
-    return new Promise<{ error: NodeJS.ErrnoException | null; address: string | LookupAddress[]; family: number | undefined }>((resolve) =>
-      subject.lookup("localhost", { all }, (error, address, family) => resolve({ error, address, family })),
-    );
-  }
+function lookup(subject: DestinationPolicy, all: boolean, hostname = "localhost") {
+  return new Promise<{ error: NodeJS.ErrnoException | null; address: string | LookupAddress[]; family: number | undefined }>((resolve) =>
+    subject.lookup(hostname, { all }, (error, address, family) => resolve({ error, address, family })),
+  );
+}
 
+function assertRefusal(error: NodeJS.ErrnoException | null) {
+  assert.equal(error?.code, "EDESTINATIONREFUSED");
+  assert.equal(error?.message, `Destination refused: ${REFUSED_REASON}`);
+}
+
+describe("the lookup given to the HTTP client", () => {
   test("refuses a host resolving to a refused address, with the refusal's code", async () => {
-    for (const all of [false, true]) {
-      const { error } = await lookup(policy, all);
-      assert.equal(error?.code, "EDESTINATIONREFUSED");
-      assert.equal(error?.message, refusal().message);
-    }
+    for (const all of [false, true]) assertRefusal((await lookup(policy, all)).error);
+    assertRefusal(refusal());
   });
 
   test("answers like dns.lookup for an allowed one: one address and its family, or all of them", async () => {
@@ -177,5 +189,50 @@ describe("the lookup given to the HTTP client", () => {
     assert.equal(every.error, null);
     assert.ok(Array.isArray(every.address) && every.address.length > 0);
     assert.ok(every.address.some((entry) => entry.address === one.address && entry.family === one.family));
+  });
+});
+
+describe("names whose addresses the test decides", () => {
+  const ANSWERS: Record<string, LookupAddress[] | "ENOTFOUND"> = {
+    "public.example": [{ address: "8.8.8.8", family: 4 }],
+    "mixed.example": [
+      { address: "8.8.8.8", family: 4 },
+      { address: "10.0.0.1", family: 4 },
+    ],
+    "no-addresses.example": [],
+    "unresolvable.example": "ENOTFOUND",
+  };
+
+  before(() => {
+    const real = dns.lookup;
+    mock.method(dns, "lookup", (hostname: string, options: dns.LookupAllOptions, callback: (error: Error | null, addresses?: LookupAddress[]) => void) => {
+      const answer = ANSWERS[hostname];
+      if (answer === undefined) return real(hostname, options, callback);
+      if (answer === "ENOTFOUND") return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }));
+      callback(null, answer);
+    });
+    // The policy imports `lookup` by name: make that binding the stand-in too.
+    syncBuiltinESMExports();
+  });
+  after(() => {
+    mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+
+  test("a name is allowed only when every address it resolves to is", async () => {
+    await policy.assertAllowedUrl("https://public.example/hook");
+    await assert.rejects(policy.assertAllowedUrl("https://mixed.example/hook"), rejection(REFUSED_URL));
+    await new DestinationPolicy(["10.0.0.0/8"]).assertAllowedUrl("https://mixed.example/hook");
+    for (const all of [false, true]) {
+      assertRefusal((await lookup(policy, all, "mixed.example")).error);
+      assert.equal((await lookup(new DestinationPolicy(["10.0.0.0/8"]), all, "mixed.example")).error, null);
+    }
+  });
+
+  test("a name that does not resolve, or resolves to nothing, is refused like a private one", async () => {
+    for (const hostname of ["unresolvable.example", "no-addresses.example"]) {
+      await assert.rejects(policy.assertAllowedUrl(`https://${hostname}/hook`), rejection(REFUSED_URL));
+      for (const all of [false, true]) assertRefusal((await lookup(policy, all, hostname)).error);
+    }
   });
 });
