@@ -21,7 +21,7 @@ const layers = [
 ];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "src/generated/", "data/"] },
+  { ignores: ["node_modules/", "dist/", "src/generated/", "data/", "coverage/", "reports/", ".stryker-tmp/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

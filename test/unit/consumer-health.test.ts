@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadConfig } from "../../src/config.ts";
 import { autoDisableCutoff, disabledReason, hasHealthChanges, healthChanges } from "../../src/delivery/consumer-health.ts";
+import { asId, type ConsumerId } from "../../src/ids.ts";
 import type { DueDelivery } from "../../src/storage/deliveries/claim-batch.ts";
 import type { DeliveryUpdate } from "../../src/storage/deliveries/record-outcomes.ts";
 
@@ -72,6 +73,14 @@ describe("consumer health", () => {
     const outcomes: Array<[DueDelivery, DeliveryUpdate]> = [[due("two days", NOW - 2 * DAY), attempted(false)]];
     assert.deepEqual(changesFor(outcomes, NOW, 2 * DAY).overdue, ["two days"]);
     assert.deepEqual(changesFor(outcomes, NOW, 3 * DAY).overdue, []);
+  });
+
+  test("any change is one to write, whichever kinds the batch holds", () => {
+    const [a, b] = [asId<ConsumerId>("a"), asId<ConsumerId>("b")];
+    assert.equal(hasHealthChanges({ recovered: [a], startedFailing: [], overdue: [] }), true);
+    assert.equal(hasHealthChanges({ recovered: [], startedFailing: [a], overdue: [] }), true);
+    assert.equal(hasHealthChanges({ recovered: [], startedFailing: [], overdue: [a] }), true);
+    assert.equal(hasHealthChanges({ recovered: [a], startedFailing: [b], overdue: [] }), true);
   });
 
   test("the cutoff the database checks again is the same 5 days", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { MAX_CONDITIONS, parseOrderBy, parseQuery, type Condition } from "../../src/domain/query.ts";
+import { MAX_CONDITIONS, parseFilter, parseOrderBy, parseQuery, type Condition } from "../../src/domain/query.ts";
 import { HooklineError } from "../../src/errors.ts";
 
 interface Company {
@@ -63,12 +63,30 @@ describe("query language parser", () => {
     assert.deepEqual(matching("name!=Acme"), ["Beta/us", "Beta/eu", "Gamma Ltd/-"]);
   });
 
+  test("every operator, one character or two", () => {
+    for (const operator of ["=", "!=", "~", ">", "<", ">=", "<="]) {
+      assert.deepEqual(parseQuery(`amount${operator}5`), [[{ key: "amount", operator, value: "5" }]], operator);
+      assert.deepEqual(parseQuery(`amount ${operator} 5`), [[{ key: "amount", operator, value: "5" }]], operator);
+    }
+  });
+
   test("values are trimmed, may hold operator characters, and lose the quotes around them", () => {
     assert.deepEqual(parseQuery("   name   ~   gamma  "), [[{ key: "name", operator: "~", value: "gamma" }]]);
     assert.deepEqual(parseQuery("name = a=b"), [[{ key: "name", operator: "=", value: "a=b" }]]);
     assert.deepEqual(matching('name = "Gamma Ltd"'), ["Gamma Ltd/-"]);
     assert.deepEqual(matching("name = 'Beta' && tags.region = 'eu'"), ["Beta/eu"]);
     assert.deepEqual(parseQuery('name = "Gamma')[0]![0]!.value, '"Gamma', "an unmatched quote is part of the value");
+  });
+
+  test("only a matching pair of quotes is taken off", () => {
+    const valueOf = (query: string) => parseQuery(query)[0]![0]!.value;
+    assert.equal(valueOf('name = ""'), "", "an empty quoted value");
+    assert.equal(valueOf("name = ''"), "");
+    assert.equal(valueOf('name = "'), '"', "a lone quote is the value");
+    assert.equal(valueOf("name = '"), "'");
+    assert.equal(valueOf("name = 'Gamma\""), "'Gamma\"", "quotes of two kinds");
+    assert.equal(valueOf("name = abca"), "abca", "a value starting and ending with the same letter");
+    assert.equal(valueOf("name = a"), "a");
   });
 
   test("a part that is not key operator value is reported with the whole query", () => {
@@ -86,6 +104,18 @@ describe("query language parser", () => {
         validation: [{ itemId: "query", message: `Could not parse "${query}"`, validatorName: "query" }],
       });
     }
+  });
+
+  test("the part named in the message is trimmed", () => {
+    assert.equal(malformedError("name = Acme &&   tags  ").message, 'Malformed query: "tags" is not of the form key operator value');
+  });
+
+  test("an absent or blank query filters nothing; any other is parsed", () => {
+    assert.deepEqual(parseFilter(undefined), []);
+    assert.deepEqual(parseFilter(""), []);
+    assert.deepEqual(parseFilter("  \t "), []);
+    assert.deepEqual(parseFilter(" name = Acme "), [[{ key: "name", operator: "=", value: "Acme" }]]);
+    assert.throws(() => parseFilter("name"), HooklineError);
   });
 
   test(`a query holds at most ${MAX_CONDITIONS} conditions`, () => {

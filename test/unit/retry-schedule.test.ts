@@ -28,3 +28,7 @@ test("the n-th failed attempt waits the schedule's n-th delay, and the one after
 test("without retries the first failed attempt fails the delivery", () => {
   assert.deepEqual(afterFailure([], 1, 0), { status: "Failure", nextAttemptAt: null });
 });
+
+test("a zero entry retries at once", () => {
+  assert.deepEqual(afterFailure([0, MINUTE], 1, 0), { status: "Attempting", nextAttemptAt: 0 });
+});
