@@ -3,11 +3,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { after, afterEach, before, describe, test } from "node:test";
 import { asId, type ConsumerId } from "../src/ids.ts";
 import { CertificateAuthority, MutualTlsReceiver, type Issued } from "./support/certificates.ts";
 import { recorded, subscribe, until } from "./support/consumers.ts";
-import { startTestServer, type TestServer } from "./support/server.ts";
+import { startHookline, type Hookline } from "../src/server.ts";
+import { startTestServer, testConfig, type TestServer } from "./support/server.ts";
 
 const ca = CertificateAuthority.create("Hookline test CA");
 const otherCa = CertificateAuthority.create("Someone else's CA");
@@ -154,4 +156,57 @@ describe("mTLS client certificates", () => {
       await untrusted.close();
     }
   });
+});
+
+test("a client certificate whose key was sealed under a key the process no longer has fails its attempts unsent, saying why, and sends nothing", async (t) => {
+  const [firstKey, nextKey] = [randomBytes(32).toString("base64"), randomBytes(32).toString("base64")];
+  const folder = mkdtempSync(join(tmpdir(), "hookline-mtls-"));
+  const extraCaFile = join(folder, "ca.pem");
+  writeFileSync(extraCaFile, ca.certificate);
+  const receiver = await MutualTlsReceiver.start(serverCertificate, ca.certificate);
+  const server = await startTestServer({ encryptionKey: firstKey, extraCaFile, retrySchedule: "none" });
+  let running: Hookline | undefined = server.hookline;
+  let restartedLogs = "";
+  t.after(async () => {
+    await running?.close();
+    await server.database.drop();
+    await receiver.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+  /** The same database and port under other keys, as an operator restarting with another HOOKLINE_ENCRYPTION_KEY would. */
+  const restartWith = async (encryptionKey: string) => {
+    await running!.close();
+    running = undefined;
+    const logs = new PassThrough();
+    logs.on("data", (chunk: Buffer) => (restartedLogs += chunk.toString("utf8")));
+    const port = new URL(server.baseUrl).port;
+    running = await startHookline(
+      { ...testConfig(server.database.url, { encryptionKey, extraCaFile, retrySchedule: "none", port }), logLevel: "debug" },
+      { logDestination: logs },
+    );
+  };
+
+  // Sealed under the first key; then, with the next key added in front, the signing secret is rotated and so sealed under it,
+  // while the mTLS key stays under the first (nobody ran `hookline encryption rotate`). The first key is then dropped.
+  const id = await subscribe(server, receiver.url);
+  assert.equal((await server.api("PUT", `/webhooks/${id}/mtls`, mtls(client))).status, 200);
+  await restartWith(`${nextKey},${firstKey}`);
+  assert.equal((await server.api("POST", `/webhooks/${id}/secret/rotate`)).status, 200);
+  await restartWith(nextKey);
+
+  await server.api("POST", "/companies", { name: "Key lost" });
+  const { deliveries, attempts } = await until(
+    () => recorded({ ...server, hookline: running! }, id),
+    ({ deliveries }) => deliveries[0]?.status === "Failure",
+    "the delivery to fail",
+  );
+  assert.equal(deliveries.length, 1);
+  assert.equal(attempts.length, 1);
+  assert.equal(attempts[0]!.succeeded, 0);
+  assert.equal(attempts[0]!.status_code, null, "nothing was sent");
+  assert.match(String(attempts[0]!.error), /mTLS key cannot be decrypted/);
+  assert.equal(receiver.clientNames.length, 0, "the receiver got nothing");
+  for (const text of [String(attempts[0]!.error), server.logs(), restartedLogs]) {
+    for (const secret of [firstKey, nextKey, keyMaterial(client)]) assert.ok(!text.includes(secret), "no key in the error or the logs");
+  }
 });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { loadConfig } from "../src/config.ts";
 import { startHookline } from "../src/server.ts";
+import { testDialect } from "./support/database.ts";
+import { until } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
 import { callApi, freePort, startTestServer, testConfig, type TestServer } from "./support/server.ts";
 
@@ -173,6 +176,38 @@ describe("readiness and correlation ids", () => {
     assert.equal((await callApi(server.baseUrl, null, "GET", "/readyz")).status, 200);
     assert.equal((await callApi(server.baseUrl, null, "GET", "/healthz")).status, 200);
   });
+
+  test(
+    "/readyz is 503 while the database does not answer in time, and 200 again as soon as it does",
+    {
+      timeout: 30_000,
+      skip:
+        testDialect !== "postgres" &&
+        "PostgreSQL only: on SQLite a write lock keeps no WAL reader waiting, and a read that did wait would block the event loop, timers included, until it ended",
+    },
+    async (t) => {
+      // Another session holds the migrations table in a transaction left open: the readiness check's read of it waits.
+      const holder = new pg.Client({ connectionString: server.database.url });
+      await holder.connect();
+      t.after(() => holder.end());
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE kysely_migration IN ACCESS EXCLUSIVE MODE");
+
+      const waiting = await callApi(server.baseUrl, null, "GET", "/readyz");
+      assert.equal(waiting.status, 503);
+      assert.equal(waiting.body.statusCode, 503);
+      assert.equal(waiting.body.error, "Not ready: database did not answer in time");
+      assert.equal((await callApi(server.baseUrl, null, "GET", "/healthz")).status, 200, "the process is alive all the same");
+
+      await holder.query("ROLLBACK");
+      const ready = await until(
+        () => callApi(server.baseUrl, null, "GET", "/readyz"),
+        (response) => response.status === 200,
+        "/readyz to answer 200 once the lock is released",
+      );
+      assert.deepEqual(ready.body, { status: "ready" });
+    },
+  );
 
   test("every log line of a request carries its correlation id, the one its answer and its ErrorMessage give", async () => {
     const failed = await server.api("GET", "/companies/6c0c1b1e-0000-4000-8000-000000000000");
