@@ -1,4 +1,3 @@
-import { asId, type ConsumerId } from "../ids.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { openCustomHeaders, openPreviousSecrets, openSigningSecret } from "../storage/consumers-codec.ts";
 import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
@@ -22,8 +21,7 @@ export function batchSecrets(box: SecretBox): (delivery: DueDelivery) => OpenedS
   };
 }
 
-function openSecrets(box: SecretBox, { consumerId, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | Unsendable {
-  const consumer = asId<ConsumerId>(consumerId);
+function openSecrets(box: SecretBox, { consumerId: consumer, signingSecret, previousSecrets, customHeaders }: DueDelivery): OpenedSecrets | Unsendable {
   try {
     const previous = openPreviousSecrets(box, consumer, previousSecrets);
     const headers = openCustomHeaders(box, consumer, customHeaders);

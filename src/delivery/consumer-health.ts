@@ -1,7 +1,7 @@
 import { isoDate } from "../clock.ts";
 import { CONSUMER_DISABLED, type ConsumerDisabledPayload } from "../domain/events/operational.ts";
 import { recordEvent } from "../domain/events/outbox.ts";
-import { asId, type ConsumerId } from "../ids.ts";
+import type { ConsumerId } from "../ids.ts";
 import { disableFailingConsumers, endFailureStreaks, startFailureStreaks } from "../storage/consumer-health.ts";
 import type { UnitOfWork } from "../storage/database.ts";
 import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
@@ -30,7 +30,7 @@ export function healthChanges(batch: readonly DueDelivery[], updates: readonly D
   updates.forEach((update, index) => {
     if (update.attempt === null) return;
     const { failingSince } = batch[index]!;
-    const consumerId = asId<ConsumerId>(batch[index]!.consumerId);
+    const consumerId = batch[index]!.consumerId;
     const seen = outcomes.get(consumerId);
     outcomes.set(consumerId, { failingSince, succeeded: (seen?.succeeded ?? false) || update.attempt.succeeded });
   });
