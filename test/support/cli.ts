@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { encryptionEnvFor } from "./database.ts";
+import type { TestServer } from "./server.ts";
 
 /**
  * The built `hookline` CLI, as `npm start` and the `hookline` bin run it:
@@ -42,3 +43,6 @@ export async function runCliWith(env: Record<string, string>, databaseUrl: strin
     env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent", ...encryptionEnvFor(databaseUrl), ...env },
   });
 }
+
+/** Runs the `hookline` CLI against a test server's database and returns its standard output. */
+export const cli = async (server: TestServer, ...args: string[]): Promise<string> => (await runCli(server.database.url, ...args)).stdout;

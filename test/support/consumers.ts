@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
-import { runCli } from "./cli.ts";
 import type { ReceivedWebhook } from "./receiver.ts";
 import type { TestClient, TestServer } from "./server.ts";
 import { asId, type ConsumerId } from "../../src/ids.ts";
 
-/** Polls until `done` holds (bounded): it checks state the server recorded, it does not sleep through time. */
-export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Creates a consumer and returns its id. */
-export async function subscribe(client: TestClient, url: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const response = await client.api("POST", "/webhooks", { url, eventTypes: ["company.created"], ...extra });
+/** Creates a consumer (of `company.created` unless `settings` name other event types) and returns its id. */
+export async function subscribe(client: TestClient, url: string, settings: { eventTypes?: string[] } & Record<string, unknown> = {}): Promise<string> {
+  const response = await client.api("POST", "/webhooks", { url, eventTypes: ["company.created"], ...settings });
   assert.equal(response.status, 201, JSON.stringify(response.body));
   return response.body.id as string;
 }
@@ -46,6 +34,3 @@ export const signatureHeadersOf = (webhook: ReceivedWebhook) => ({
   "webhook-timestamp": String(webhook.headers["webhook-timestamp"]),
   "webhook-signature": String(webhook.headers["webhook-signature"]),
 });
-
-/** Runs the `hookline` CLI against the server's database and returns its standard output. */
-export const cli = async (server: TestServer, ...args: string[]): Promise<string> => (await runCli(server.database.url, ...args)).stdout;

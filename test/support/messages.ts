@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import type { TestClient } from "./server.ts";
-
-/** Polls `read` until `done` holds (bounded; it checks state, it does not sleep through time). */
-export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}: last saw ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from "./wait.ts";
 
 /** Every result of a cursor-paged list, page after page (from `cursor` when given). */
 export async function allPages(client: TestClient, path: string, limit = 250, from: string | null = null): Promise<any[]> {
@@ -26,13 +16,6 @@ export async function allPages(client: TestClient, path: string, limit = 250, fr
   return results;
 }
 
-/** Subscribes a consumer and returns its id. */
-export async function subscribe(client: TestClient, url: string, eventTypes: string[], extra: Record<string, unknown> = {}): Promise<string> {
-  const response = await client.api("POST", "/webhooks", { url, eventTypes, ...extra });
-  assert.equal(response.status, 201, JSON.stringify(response.body));
-  return response.body.id;
-}
-
 /** Creates a company (a company.created message) and returns its id. */
 export async function createCompany(client: TestClient, name: string, tags?: Record<string, string>): Promise<string> {
   const response = await client.api("POST", "/companies", { name, ...(tags ? { tags } : {}) });
@@ -43,9 +26,9 @@ export async function createCompany(client: TestClient, name: string, tags?: Rec
 /** The consumer's messages once none of them is pending any more. */
 export function settledMessages(client: TestClient, webhookId: string, expected: number): Promise<any[]> {
   return until(
+    `${expected} final deliveries to ${webhookId}`,
     () => allPages(client, `/webhooks/${webhookId}/messages`),
     (messages) => messages.length === expected && messages.every((message) => ["Success", "Failure"].includes(message.deliveries[0]?.status)),
-    `${expected} final deliveries to ${webhookId}`,
   );
 }
 

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TestContext } from "node:test";
 
 export interface ReceivedWebhook {
   headers: IncomingHttpHeaders;
@@ -67,4 +68,11 @@ export class Receiver {
     this.server.close();
     await once(this.server, "close");
   }
+}
+
+/** A receiver for one test, closed when the test ends (passed or failed). */
+export async function withReceiver(t: TestContext, respond?: Responder): Promise<Receiver> {
+  const receiver = await Receiver.start(respond);
+  t.after(() => receiver.close());
+  return receiver;
 }

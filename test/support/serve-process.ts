@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { setTimeout as delay } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Store } from "../../src/storage/database.ts";
@@ -7,11 +6,9 @@ import { CLI } from "./cli.ts";
 import { createTestDatabase, encryptionEnvFor, type TestDatabase } from "./database.ts";
 import { Receiver } from "./receiver.ts";
 import { callApi, freePort, type ApiResponse } from "./server.ts";
+import { until, WAIT_MS, within } from "./wait.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** Upper bound on any single wait: generous for a loaded machine, but a hang still fails. */
-export const WAIT_MS = 45_000;
-const POLL_MS = 100;
 export const API_KEY_LINE = /API key \(shown once[^)]*\): (\S+)/;
 
 export interface ServeOptions {
@@ -65,18 +62,18 @@ export class ServeProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Polls GET /healthz a bounded number of times; fails at once if the process exits. */
+  /** Polls GET /healthz (bounded); fails at once if the process exits. */
   async ready(): Promise<void> {
-    for (let tries = 0; tries < WAIT_MS / POLL_MS; tries++) {
+    const healthy = async () => {
       if (!this.running) throw new Error(`serve exited before answering /healthz:\n${this.output}`);
-      const healthy = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+      return fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
         (response) => response.ok,
         () => false,
       );
-      if (healthy) return;
-      await delay(POLL_MS);
-    }
-    throw new Error(`serve did not answer /healthz within ${WAIT_MS} ms:\n${this.output}`);
+    };
+    await until("serve to answer /healthz", healthy).catch((error: Error) => {
+      throw new Error(`${error.message}:\n${this.output}`);
+    });
   }
 
   /** Resolves with the first match of `pattern` in stdout or stderr, as soon as it is printed. */
@@ -146,7 +143,6 @@ export class Harness {
     return database;
   }
 
-  /** Starts `serve` and waits until it answers; the process is killed at cleanup if still alive. */
   /** Starts `serve` and, when it runs the API, waits until it answers; the process is killed at cleanup if still alive. */
   async serve(databaseUrl: string, options: ServeOptions = {}): Promise<ServeProcess> {
     const server = ServeProcess.spawn(databaseUrl, options.port ?? (await freePort()), options);
@@ -175,27 +171,6 @@ export class Harness {
     }
     if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
   }
-}
-
-/** `promise`, or a failure after WAIT_MS; the timer is cleared either way so it keeps nothing alive. */
-export async function within<T>(promise: Promise<T>, failure: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(failure())), WAIT_MS)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls the database (bounded) until `probe` returns true; any other value describes the state so far. */
-export async function until(what: string, probe: () => Promise<true | string>): Promise<void> {
-  let state: true | string = "not checked";
-  for (const deadline = Date.now() + WAIT_MS; Date.now() < deadline; await delay(POLL_MS)) {
-    state = await probe();
-    if (state === true) return;
-  }
-  throw new Error(`Timed out after ${WAIT_MS} ms waiting for ${what} (last state: ${state})`);
 }
 
 export type Api = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;

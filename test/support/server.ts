@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
+import type { TestContext } from "node:test";
 import { CodatPlatform } from "@codat/platform";
 import { loadConfig, type Config, type ConfigOverrides } from "../../src/config.ts";
 import { createApiKey, createClient } from "../../src/domain/clients.ts";
@@ -86,6 +87,13 @@ export async function startTestServer(overrides: ConfigOverrides = {}): Promise<
       await database.drop();
     },
   };
+}
+
+/** A test server for one test, closed (and its database dropped) when the test ends. */
+export async function withServer(t: TestContext, overrides: ConfigOverrides = {}): Promise<TestServer> {
+  const server = await startTestServer(overrides);
+  t.after(() => server.close());
+  return server;
 }
 
 export async function callApi<T = any>(baseUrl: string, apiKey: string | null, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
