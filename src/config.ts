@@ -90,12 +90,21 @@ export interface DeliveryConfig {
   responseExcerptBytes: number;
   /** A consumer whose every attempt failed for this long is disabled. */
   autoDisableAfterMs: number;
+  /** When a consumer's circuit opens and how long it stays open before a probe; null when the breaker is off. */
+  circuitBreaker: CircuitBreakerConfig | null;
   /** PEM file of CA certificates trusted for HTTPS deliveries besides the system ones; null for none. */
   extraCaFile: string | null;
   /** UTF-8 bytes of event bodies a worker holds in flight across its batches (each batch a share, at least one body). */
   bodyBudgetBytes: number;
   /** The sender thread's heap limit, in MB. */
   senderHeapMb: number;
+}
+
+export interface CircuitBreakerConfig {
+  /** Attempts in a row that found a consumer unreachable (no answer, or a 5xx) before its circuit opens. */
+  failures: number;
+  /** How long an open circuit holds the consumer's deliveries before one probe is sent. */
+  cooldownMs: number;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h";
@@ -230,6 +239,8 @@ export const ENV = {
   secretRotationOverlap: "HOOKLINE_SECRET_ROTATION_OVERLAP",
   encryptionKey: "HOOKLINE_ENCRYPTION_KEY",
   autoDisableAfter: "HOOKLINE_AUTO_DISABLE_AFTER",
+  circuitBreakerFailures: "HOOKLINE_CIRCUIT_BREAKER_FAILURES",
+  circuitBreakerCooldown: "HOOKLINE_CIRCUIT_BREAKER_COOLDOWN",
   extraCaFile: "HOOKLINE_EXTRA_CA_FILE",
   workerBodyBudget: "HOOKLINE_WORKER_BODY_BUDGET_BYTES",
   senderHeap: "HOOKLINE_SENDER_HEAP_MB",
@@ -256,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
     responseExcerptBytes: 1024,
     autoDisableAfterMs: parseDuration(read("autoDisableAfter") ?? "5d"),
+    circuitBreaker: circuitBreaker(integer(ENV.circuitBreakerFailures, read("circuitBreakerFailures"), 0), parseDuration(read("circuitBreakerCooldown") ?? "1m")),
     extraCaFile: read("extraCaFile") || null,
     bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
     senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),
@@ -293,4 +305,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
     },
   };
+}
+
+/** The breaker is off with 0 failures (the default: deliveries then follow their retry schedule whatever the consumer's state). */
+function circuitBreaker(failures: number, cooldownMs: number): CircuitBreakerConfig | null {
+  if (failures === 0) return null;
+  return { failures, cooldownMs: positive(ENV.circuitBreakerCooldown, cooldownMs) };
 }

@@ -10,6 +10,8 @@ export interface SendResult {
   responseExcerpt: string | null;
   error: string | null;
   succeeded: boolean;
+  /** The answer's Retry-After header when it was a 429 or 503: when the receiver asks to be tried again. */
+  retryAfter: string | null;
 }
 
 export interface SendRequest {
@@ -145,7 +147,7 @@ export class WebhookSender {
 
 /** An attempt that failed before anything was sent. */
 export function unsent(error: string): SendResult {
-  return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error };
+  return { statusCode: null, durationMs: 0, responseExcerpt: null, succeeded: false, error, retryAfter: null };
 }
 
 /**
@@ -165,6 +167,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private sentAt: number | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private statusCode: number | null = null;
+  /** What a failed answer's headers add to its recorded error: a redirect's target, a throttling answer's Retry-After. */
+  private said: { location: string | null; retryAfter: string | null } = { location: null, retryAfter: null };
   private readonly chunks: Buffer[] = [];
   private received = 0;
   private settled = false;
@@ -189,8 +193,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.deadline = setTimeout(() => this.timeOut(), this.timeoutMs);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.statusCode = statusCode;
+    if (statusCode >= 300 && statusCode < 400) this.said.location = headerValue(headers.location);
+    if (statusCode === 429 || statusCode === 503) this.said.retryAfter = headerValue(headers["retry-after"]);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -234,16 +240,31 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const succeeded = statusCode >= 200 && statusCode < 300;
     // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
     const excerpt = this.received === 0 ? "" : Buffer.concat(this.chunks).toString("utf8").replaceAll("\u0000", "\uFFFD");
-    this.settle({ statusCode, responseExcerpt: excerpt, succeeded, error: succeeded ? null : `HTTP ${statusCode}` });
+    this.settle({ statusCode, responseExcerpt: excerpt, succeeded, error: succeeded ? null : failedAnswer(statusCode, this.said), retryAfter: this.said.retryAfter });
   }
 
-  private settle(result: Omit<SendResult, "durationMs">): void {
+  private settle(result: Omit<SendResult, "durationMs" | "retryAfter"> & { retryAfter?: string | null }): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.giveUp);
     clearTimeout(this.deadline);
-    this.resolve({ ...result, durationMs: this.sentAt === undefined ? 0 : Math.round(performance.now() - this.sentAt) });
+    this.resolve({ retryAfter: null, ...result, durationMs: this.sentAt === undefined ? 0 : Math.round(performance.now() - this.sentAt) });
   }
+}
+
+/** Longest header value kept in an attempt's error: enough to recognise a URL or a date, not a place to store a receiver's output. */
+const MAX_HEADER_IN_ERROR = 300;
+
+const headerValue = (value: string | string[] | undefined): string | null => {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === "" ? null : first.slice(0, MAX_HEADER_IN_ERROR);
+};
+
+/** A non-2xx answer as its attempt records it: the status, and where a redirect pointed or when a throttling receiver asked to be tried again. */
+function failedAnswer(statusCode: number, said: { location: string | null; retryAfter: string | null }): string {
+  if (said.location !== null) return `HTTP ${statusCode}: redirect to ${said.location} not followed`;
+  if (said.retryAfter !== null) return `HTTP ${statusCode}, Retry-After: ${said.retryAfter}`;
+  return `HTTP ${statusCode}`;
 }
 
 function describe(error: unknown): string {

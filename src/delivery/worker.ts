@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import { isoDate, type Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import { newId, type AttemptId, type MessageId } from "../ids.ts";
 import type { AppContext } from "../domain/context.ts";
@@ -10,11 +10,11 @@ import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
-import { hasHealthChanges, healthChanges, recordHealthChanges } from "./consumer-health.ts";
+import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
 import type { BatchSender } from "./pipeline.ts";
 import { packBatch } from "./pipeline/prepare.ts";
 import type { AttemptResult } from "./pipeline/request.ts";
-import { afterFailure } from "./schedule.ts";
+import { afterFailure, retryAfterDelayMs } from "./schedule.ts";
 
 /** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
 const MAX_RECORD_TRIES = 10;
@@ -117,24 +117,27 @@ export class DeliveryWorker {
     const now = this.clock.now();
     let sent = 0;
     const updates = batch.map((delivery): DeliveryUpdate => {
-      const attempt = delivery.disabled
-        ? null
-        : this.attemptRecord(delivery, delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!);
+      const result = delivery.disabled ? null : delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!;
+      const attempt = result === null ? null : this.attemptRecord(delivery, result);
       const attemptCount = delivery.attemptCount + 1;
-      const next = attempt?.succeeded ? { status: "Success" as const, nextAttemptAt: null } : afterFailure(this.config.retryScheduleMs, attemptCount, now);
+      const next = attempt?.succeeded
+        ? { status: "Success" as const, nextAttemptAt: null }
+        : afterFailure(this.config.retryScheduleMs, attemptCount, now, retryAfterDelayMs(result?.retryAfter ?? null, now));
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
     });
-    const health = healthChanges(batch, updates, now, this.config.autoDisableAfterMs);
+    const health = healthChanges(batch, updates, now, this.config);
     const leaseNext = this.running && claimed === this.config.batchSize;
     // Set by the record's transaction, the try that commits having the last word.
     let next = null as Lease | null;
+    let circuits: CircuitChange[] = [];
     await this.recordWhileLeased(lease.expiresAt, () =>
       recordOutcomes(this.store, lease.owner, now, updates, async (uow) => {
         next = null;
-        if (hasHealthChanges(health)) await recordHealthChanges(uow, now, this.config.autoDisableAfterMs, health);
+        if (hasHealthChanges(health)) circuits = await recordHealthChanges(uow, now, this.config, health);
         if (leaseNext) next = await this.leaseDue(uow.tx);
       }),
     );
+    for (const circuit of circuits) this.logCircuit(circuit);
     this.onRecorded(updates);
     return { claimed, next: next !== null && next.ids.length > 0 ? next : null };
   }
@@ -185,9 +188,19 @@ export class DeliveryWorker {
         responseExcerpt: null,
         succeeded: false,
         error: `Outcome unknown: ${reason}`,
+        retryAfter: null,
         startedAt,
       }));
     }
+  }
+
+  private logCircuit({ consumerId, change, consecutiveFailures, openUntil }: CircuitChange): void {
+    if (change === "closed") this.log.info({ consumerId }, "consumer circuit closed: the consumer answered; its held deliveries are sent");
+    else
+      this.log.warn(
+        { consumerId, consecutiveFailures, probeAt: isoDate(openUntil!) },
+        change === "opened" ? "consumer circuit opened: its deliveries wait for a probe" : "consumer circuit stays open: the probe failed",
+      );
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
@@ -254,6 +267,7 @@ function lostAttempt(lostClaims: number, now: number): AttemptResult {
     responseExcerpt: null,
     succeeded: false,
     error: `Outcome unknown: the worker holding ${claims} stopped before recording it`,
+    retryAfter: null,
     startedAt: now,
   };
 }

@@ -6,6 +6,7 @@ import { badRequest, invalidFields, notFound, type ValidationItem } from "../err
 import { newId, type ClientId, type ConsumerId } from "../ids.ts";
 import type { UnitOfWork } from "../storage/database.ts";
 import { deleteDeliveriesOfConsumer, releaseRateSlots } from "../storage/deliveries/on-consumer-change.ts";
+import { releaseParked } from "../storage/deliveries/park.ts";
 import {
   decodeSubscription,
   encodeCompanyTags,
@@ -36,6 +37,8 @@ export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] &
   rateLimit: number | null;
   /** The client certificate presented for mTLS (never its key), or null. */
   mtls: { subject: string; expiresAt: string } | null;
+  /** The consumer's circuit breaker: its run of unreachable attempts, and while open, when the next probe goes. */
+  circuit: { state: "closed" | "open"; consecutiveFailures: number; nextProbeAt: string | null };
 };
 
 export interface ConsumerInput {
@@ -104,7 +107,10 @@ function assertValid(input: ConsumerUpdate): void {
   if (errors.length > 0) throw invalidFields(errors);
 }
 
-type ShownColumns = Pick<ConsumerRow, "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate">;
+type ShownColumns = Pick<
+  ConsumerRow,
+  "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate" | "consecutive_failures" | "circuit_open_until"
+>;
 
 function toResource(row: ShownColumns): WebhookConsumerResource {
   return {
@@ -115,6 +121,11 @@ function toResource(row: ShownColumns): WebhookConsumerResource {
     description: row.description ?? null,
     rateLimit: row.rate_limit ?? null,
     mtls: row.mtls_certificate ? describeCertificate(row.mtls_certificate) : null,
+    circuit: {
+      state: row.circuit_open_until === null ? "closed" : "open",
+      consecutiveFailures: row.consecutive_failures,
+      nextProbeAt: row.circuit_open_until === null ? null : isoDate(row.circuit_open_until),
+    },
   };
 }
 
@@ -168,6 +179,8 @@ export async function createConsumer(ctx: AppContext, clientId: ClientId, input:
     description: null,
     rate_limit: null,
     mtls_certificate: null,
+    consecutive_failures: 0,
+    circuit_open_until: null,
   };
   await ctx.store.transaction(async ({ tx }) => {
     if ((await countConsumersLockingClient(tx, clientId)) >= ctx.config.limits.consumersPerClient) {
@@ -198,11 +211,11 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
   if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
   return changeConsumer(ctx, clientId, consumerId, async (row, uow) => {
     const changes: ConsumerChanges = {};
-    if (update.url !== undefined) changes.url = update.url;
+    if (update.url !== undefined && update.url !== row.url) Object.assign(changes, { url: update.url }, await closedCircuit(row, uow, ctx.clock.now()));
     if (update.eventTypes !== undefined) changes.event_types = encodeEventTypes(distinct(update.eventTypes));
     if (update.companyTags !== undefined) changes.company_tags = encodeCompanyTags(update.companyTags);
     if (update.description !== undefined) changes.description = update.description;
-    if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled));
+    if (update.disabled !== undefined) Object.assign(changes, await enabledChanges(row, !update.disabled, uow, ctx.clock.now()));
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
       changes.rate_next_at = null;
@@ -212,14 +225,26 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
   });
 }
 
-function enabledChanges(row: ConsumerRow, enabled: boolean): ConsumerChanges {
+/** Enabling a consumer starts its failure streak afresh and closes its circuit. */
+async function enabledChanges(row: ConsumerRow, enabled: boolean, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
   if (enabled === (row.disabled === 0)) return {};
-  return enabled ? { disabled: 0, failing_since: null } : { disabled: 1 };
+  return enabled ? { disabled: 0, failing_since: null, ...(await closedCircuit(row, uow, now)) } : { disabled: 1 };
+}
+
+/**
+ * A consumer enabled again or given a new URL starts with a closed circuit:
+ * its run of failures says nothing about the endpoint now, and the deliveries
+ * its open circuit held are sent.
+ */
+async function closedCircuit(row: ConsumerRow, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
+  if (row.circuit_open_until === null && row.consecutive_failures === 0) return {};
+  if (row.circuit_open_until !== null) await releaseParked(uow, [{ consumerId: row.id, openUntil: row.circuit_open_until }], now);
+  return { consecutive_failures: 0, circuit_open_until: null };
 }
 
 /** Enables or disables a consumer. While disabled, attempts that fall due are skipped; the rest of each schedule goes on once enabled. */
 export function setConsumerEnabled(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
-  return changeConsumer(ctx, clientId, consumerId, (row) => enabledChanges(row, enabled));
+  return changeConsumer(ctx, clientId, consumerId, (row, uow) => enabledChanges(row, enabled, uow, ctx.clock.now()));
 }
 
 export async function getSigningSecret(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {

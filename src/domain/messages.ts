@@ -8,6 +8,7 @@ import type { DeliveryStatus } from "../storage/schema.ts";
 import { getConsumer } from "./consumers.ts";
 import type { AppContext } from "./context.ts";
 import { cursorPage, readCursorRequest, type CursorPage, type CursorRequest } from "./cursor.ts";
+import { PARKED_AT } from "../storage/deliveries/park.ts";
 import { parseTimeRange, type TimeRangeInput } from "./time-range.ts";
 
 /** Where one message stands with one consumer. */
@@ -116,7 +117,8 @@ export function toDeliveryState(row: {
     webhookId: row.consumer_id,
     status: row.status,
     attemptCount: row.attempt_count,
-    nextAttemptAt: row.next_attempt_at === null ? null : isoDate(row.next_attempt_at),
+    // A parked delivery waits for its consumer's circuit to close: no time is set for it.
+    nextAttemptAt: row.next_attempt_at === null || row.next_attempt_at === PARKED_AT ? null : isoDate(row.next_attempt_at),
     updatedAt: isoDate(row.updated_at),
   };
 }

@@ -38,6 +38,16 @@ export class HooklineMetrics {
     help: "How long the longest-waiting due delivery has been due; 0 when none is due",
     registers: [this.registry],
   });
+  private readonly parked = new Gauge({
+    name: "hookline_deliveries_parked",
+    help: "Pending deliveries held by their consumer's open circuit (all processes)",
+    registers: [this.registry],
+  });
+  private readonly openCircuits = new Gauge({
+    name: "hookline_consumer_circuits_open",
+    help: "Webhook consumers whose circuit breaker is open (all processes)",
+    registers: [this.registry],
+  });
   private readonly httpRequests = new Counter({
     name: "hookline_http_requests_total",
     help: "HTTP requests answered, by method, route and status code",
@@ -70,8 +80,10 @@ export class HooklineMetrics {
 
   /** The exposition text, with the queue gauges read now. */
   async scrape(): Promise<string> {
-    const { pending, earliestDueAt } = await deliveryBacklog(this.store.db);
+    const { pending, earliestDueAt, parked, openCircuits } = await deliveryBacklog(this.store.db);
     this.pending.set(pending);
+    this.parked.set(parked);
+    this.openCircuits.set(openCircuits);
     this.oldestDueAge.set(earliestDueAt === null ? 0 : Math.max(this.clock.now() - earliestDueAt, 0) / 1000);
     return this.registry.metrics();
   }

@@ -2,7 +2,7 @@ import type { ConsumerId } from "../ids.ts";
 import type { Tx } from "./database.ts";
 import type { ConsumersTable } from "./schema.ts";
 
-// Consumers' failure streaks (failing_since) and their automatic disabling.
+// Consumers' failure streaks (failing_since) and their disabling by the worker.
 
 /** The consumers succeeded: their streaks end. */
 export async function endFailureStreaks(tx: Tx, consumerIds: readonly ConsumerId[]): Promise<void> {
@@ -15,22 +15,17 @@ export async function startFailureStreaks(tx: Tx, consumerIds: readonly Consumer
 }
 
 /**
- * Disables those of the consumers that are enabled and have been failing
- * since `failingSinceAtMost` or earlier, checked in the statement so that a
- * success another worker recorded meanwhile keeps a consumer enabled.
- * Returns the consumers it disabled.
+ * Disables those of the consumers that are enabled and, when
+ * `failingSinceAtMost` is given, have been failing since then or earlier:
+ * checked in the statement, so that a success another worker recorded
+ * meanwhile keeps a consumer enabled. Returns the consumers it disabled.
  */
-export function disableFailingConsumers(
+export function disableConsumers(
   tx: Tx,
   consumerIds: readonly ConsumerId[],
-  failingSinceAtMost: number,
+  failingSinceAtMost?: number,
 ): Promise<Array<Pick<ConsumersTable, "id" | "client_id" | "url" | "failing_since">>> {
-  return tx
-    .updateTable("consumers")
-    .set({ disabled: 1 })
-    .where("id", "in", consumerIds)
-    .where("disabled", "=", 0)
-    .where("failing_since", "<=", failingSinceAtMost)
-    .returning(["id", "client_id", "url", "failing_since"])
-    .execute();
+  let update = tx.updateTable("consumers").set({ disabled: 1 }).where("id", "in", consumerIds).where("disabled", "=", 0);
+  if (failingSinceAtMost !== undefined) update = update.where("failing_since", "<=", failingSinceAtMost);
+  return update.returning(["id", "client_id", "url", "failing_since"]).execute();
 }

@@ -1,13 +1,13 @@
-import type { Insertable } from "kysely";
+import type { Insertable, Selectable, Updateable } from "kysely";
 import type { ClientId, ConsumerId } from "../ids.ts";
 import { decodeSubscription } from "./consumers-codec.ts";
 import type { Db, Tx } from "./database.ts";
 import { dialectOf } from "./dialect/index.ts";
 import type { ConsumersTable } from "./schema.ts";
 
-export type ConsumerRow = ConsumersTable;
+export type ConsumerRow = Selectable<ConsumersTable>;
 /** The columns a change to a consumer may set: its ids and creation time never change. */
-export type ConsumerChanges = Partial<Omit<ConsumersTable, "id" | "client_id" | "created_at">>;
+export type ConsumerChanges = Omit<Updateable<ConsumersTable>, "id" | "client_id" | "created_at">;
 
 const consumerOf = (db: Db, clientId: ClientId, consumerId: ConsumerId) =>
   db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("id", "=", consumerId);

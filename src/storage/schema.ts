@@ -103,6 +103,10 @@ export interface ConsumersTable {
   mtls_private_key: string | null;
   /** When the first failed attempt since the last success was recorded; null while the consumer succeeds. */
   failing_since: number | null;
+  /** Attempts in a row that found the consumer unreachable (no answer, or a 5xx): what opens its circuit. */
+  consecutive_failures: Generated<number>;
+  /** While the consumer's circuit is open: when a probe may go (its deliveries wait parked until one succeeds); null while closed. */
+  circuit_open_until: number | null;
 }
 
 export interface PreviousSecret {

@@ -18,6 +18,17 @@ const consumerSchema: JsonSchema = {
       properties: {
         description: { type: ["string", "null"], description: "Hookline extension. A note about the consumer." },
         rateLimit: { type: ["integer", "null"], minimum: 1, description: "Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited." },
+        circuit: {
+          description:
+            "Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent.",
+          type: "object",
+          properties: {
+            state: { type: "string", enum: ["closed", "open"] },
+            consecutiveFailures: { type: "integer", minimum: 0 },
+            nextProbeAt: { type: ["string", "null"], format: "date-time" },
+          },
+          required: ["state", "consecutiveFailures", "nextProbeAt"],
+        },
         mtls: {
           description: "Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off.",
           oneOf: [

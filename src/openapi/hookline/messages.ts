@@ -84,7 +84,7 @@ const deliveryState: JsonSchema = {
     webhookId: { type: "string", format: "uuid" },
     status: { type: "string", enum: DELIVERY_STATUSES },
     attemptCount: { type: "integer", description: "Attempts made, or skipped while the consumer was disabled, in the current schedule." },
-    nextAttemptAt: nullableDateTime("When the next attempt is due (while an attempt is in flight, when it would be made again if its outcome went unrecorded); null once the delivery is final."),
+    nextAttemptAt: nullableDateTime("When the next attempt is due (while an attempt is in flight, when it would be made again if its outcome went unrecorded); null once the delivery is final, and while its consumer's open circuit holds it (see the consumer's `circuit`)."),
     updatedAt: dateTime("When the delivery last changed."),
   },
   required: ["webhookId", "status", "attemptCount", "nextAttemptAt", "updatedAt"],

@@ -5,6 +5,7 @@ import { readBodies } from "../messages.ts";
 import type { DeliveryStatus } from "../schema.ts";
 import { deleteOrphanedDeliveries } from "./delete-orphans.ts";
 import { handBack } from "./hand-back.ts";
+import { holdForOpenCircuits, type CircuitHeld } from "./park.ts";
 import type { Lease } from "./lease.ts";
 import { paceRateLimited } from "./rate-slots.ts";
 import { readLeasedDeliveries, type LeasedDelivery } from "./read-lease.ts";
@@ -31,6 +32,10 @@ export interface DueDelivery {
   clientCertificate: StoredClientCertificate | null;
   /** When the consumer's current streak of failed attempts began; null while it succeeds. */
   failingSince: number | null;
+  /** Attempts in a row that found the consumer unreachable, as claimed. */
+  consecutiveFailures: number;
+  /** Set when this delivery is the probe of the consumer's open circuit (or went out as it opened): its cool-down's end. */
+  circuitOpenUntil: number | null;
 }
 
 export interface StoredClientCertificate {
@@ -71,10 +76,13 @@ export async function claimLeaseBatch(store: Store, lease: Lease, clock: Clock, 
   if (orphans.length > 0) await store.writeStatement((db) => deleteOrphanedDeliveries(db, owner, orphans));
   const { batch, overBudget } = withinBodyBudget(rows, bodyBudgetBytes);
   if (overBudget.length > 0) await store.writeStatement((db) => handBack(db, owner, overBudget, clock.now()));
-  // Consumers without a rate limit (the common case) cost nothing more; disabled ones are skipped, not paced.
-  const limited = batch.filter((row) => row.rateLimit !== null && sends(row));
+  // Consumers whose circuit is closed (the common case) cost nothing more; disabled ones are skipped, not held.
+  const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row));
+  const held = open.length > 0 ? await holdForOpenCircuits(store, owner, clock.now(), lease.expiresAt, open) : new Set<DeliveryId>();
+  // Nor does a rate limit: only rate-limited consumers' deliveries are paced.
+  const limited = batch.filter((row) => row.rateLimit !== null && sends(row) && !held.has(row.id));
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<DeliveryId>();
-  const processed = batch.filter((row) => !waiting.has(row.id));
+  const processed = batch.filter((row) => !waiting.has(row.id) && !held.has(row.id));
   const messageIds = [...new Set(processed.filter(sends).map((row) => row.messageId))];
   return { deliveries: processed.map(dueDelivery), bodies: await readBodies(store.db, messageIds) };
 }
@@ -126,5 +134,7 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
         ? { consumerId: row.consumerId, certificate: row.mtlsCertificate, sealedKey: row.mtlsPrivateKey }
         : null,
     failingSince: row.failingSince,
+    consecutiveFailures: row.consecutiveFailures,
+    circuitOpenUntil: row.circuitOpenUntil,
   };
 }

@@ -33,6 +33,8 @@ export function readLeasedDeliveries(db: Db, { owner, ids }: Lease) {
         "consumers.mtls_certificate as mtlsCertificate",
         "consumers.mtls_private_key as mtlsPrivateKey",
         "consumers.failing_since as failingSince",
+        "consumers.consecutive_failures as consecutiveFailures",
+        "consumers.circuit_open_until as circuitOpenUntil",
         "consumers.rate_limit as rateLimit",
         "deliveries.rate_slot_at as rateSlotAt",
       ])

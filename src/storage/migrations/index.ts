@@ -8,6 +8,7 @@ import * as leaseAsDueTime from "./005_lease_as_due_time.ts";
 import * as unrecordedClaims from "./006_unrecorded_claims.ts";
 import * as retentionIndexes from "./007_retention_indexes.ts";
 import * as jobRuns from "./008_job_runs.ts";
+import * as circuitBreaker from "./009_circuit_breaker.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   "006_unrecorded_claims": unrecordedClaims,
   "007_retention_indexes": retentionIndexes,
   "008_job_runs": jobRuns,
+  "009_circuit_breaker": circuitBreaker,
 };
 
 /** Applies or reports on these migrations in `db`. */

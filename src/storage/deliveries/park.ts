@@ -1,0 +1,91 @@
+import type { ConsumerId, DeliveryId } from "../../ids.ts";
+import { takeProbe } from "../consumer-circuit.ts";
+import type { Store, Tx, UnitOfWork } from "../database.ts";
+import { handBack } from "./hand-back.ts";
+
+// Deliveries to a consumer whose circuit is open wait "parked": due at a time no clock reaches, so no
+// claim takes them, until a probe reaches the consumer and releases them. Waiting spends no attempt.
+
+/** The due time of a parked delivery: the latest time a JavaScript Date holds. */
+export const PARKED_AT = 8_640_000_000_000_000;
+
+/** Parks the deliveries (those still pending and not leased): their consumer's circuit is open. */
+export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.updateTable("deliveries").set({ next_attempt_at: PARKED_AT }).where("id", "in", ids).where("next_attempt_at", "is not", null).where("lease_owner", "is", null).execute();
+}
+
+/**
+ * Makes one parked delivery of the consumer due at `probeAt`, the end of its
+ * circuit's cool-down, so that a probe goes then: the one that has spent
+ * fewest attempts, so that a long outage spreads its probes' attempts over
+ * the held deliveries rather than using up one delivery's schedule. With
+ * none parked, the next delivery claimed after the cool-down probes.
+ */
+export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number): Promise<void> {
+  const probe = tx
+    .selectFrom("deliveries")
+    .select("id")
+    .where("next_attempt_at", "=", PARKED_AT)
+    .where("consumer_id", "=", consumerId)
+    .orderBy("attempt_count")
+    .orderBy("id")
+    .limit(1);
+  await tx.updateTable("deliveries").set({ next_attempt_at: probeAt }).where("id", "in", probe).execute();
+}
+
+/**
+ * The consumers' circuits closed: what they held falls due `now` (the parked
+ * deliveries, and those due by the end of the circuit's last cool-down, the
+ * probe among them), and the workers are woken for them.
+ */
+export async function releaseParked({ tx, wakeWorkers }: UnitOfWork, circuits: ReadonlyArray<{ consumerId: ConsumerId; openUntil: number }>, now: number): Promise<void> {
+  let released = 0n;
+  for (const { consumerId, openUntil } of circuits) {
+    const result = await tx
+      .updateTable("deliveries")
+      .set({ next_attempt_at: now })
+      .where("consumer_id", "=", consumerId)
+      .where("lease_owner", "is", null)
+      .where((eb) => eb.or([eb("next_attempt_at", "=", PARKED_AT), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]))
+      .executeTakeFirst();
+    released += result.numUpdatedRows;
+  }
+  if (released > 0n) wakeWorkers();
+}
+
+/** A claimed delivery to a consumer whose circuit is open, and until when it is. */
+export interface CircuitHeld {
+  id: DeliveryId;
+  consumerId: ConsumerId;
+  attemptCount: number;
+  circuitOpenUntil: number;
+}
+
+/**
+ * Holds back claimed deliveries whose consumer's circuit is open, without
+ * spending an attempt. Once the cool-down has ended, the delivery of each
+ * consumer that has spent fewest attempts becomes the probe if this claim is
+ * the first to take it (it is then not held); before, that one goes back due
+ * at the cool-down's end, so that a probe goes then whatever else is parked.
+ * The rest are parked. `probeUntil` is the claim's lease: another probe may
+ * go once it runs out. Returns the deliveries held.
+ */
+export async function holdForOpenCircuits(store: Store, owner: string, now: number, probeUntil: number, claimed: readonly CircuitHeld[]): Promise<Set<DeliveryId>> {
+  const candidates = new Map<ConsumerId, CircuitHeld>();
+  for (const delivery of claimed) {
+    const best = candidates.get(delivery.consumerId);
+    if (best === undefined || delivery.attemptCount < best.attemptCount) candidates.set(delivery.consumerId, delivery);
+  }
+  const probes = new Set<DeliveryId>();
+  const toCoolDownEnd = new Set<DeliveryId>();
+  for (const { id, consumerId, circuitOpenUntil } of candidates.values()) {
+    if (circuitOpenUntil > now) {
+      await store.writeStatement((db) => handBack(db, owner, [id], circuitOpenUntil));
+      toCoolDownEnd.add(id);
+    } else if (await store.writeStatement((db) => takeProbe(db, consumerId, circuitOpenUntil, probeUntil))) probes.add(id);
+  }
+  const parked = claimed.filter(({ id }) => !probes.has(id) && !toCoolDownEnd.has(id)).map(({ id }) => id);
+  if (parked.length > 0) await store.writeStatement((db) => handBack(db, owner, parked, PARKED_AT));
+  return new Set(claimed.filter(({ id }) => !probes.has(id)).map(({ id }) => id));
+}
