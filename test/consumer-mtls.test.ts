@@ -7,9 +7,10 @@ import { PassThrough } from "node:stream";
 import { after, afterEach, before, describe, test } from "node:test";
 import { asId, type ConsumerId } from "../src/ids.ts";
 import { CertificateAuthority, MutualTlsReceiver, type Issued } from "./support/certificates.ts";
-import { recorded, subscribe, until } from "./support/consumers.ts";
+import { recorded, subscribe } from "./support/consumers.ts";
 import { startHookline, type Hookline } from "../src/server.ts";
 import { startTestServer, testConfig, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 const ca = CertificateAuthority.create("Hookline test CA");
 const otherCa = CertificateAuthority.create("Someone else's CA");
@@ -49,9 +50,9 @@ describe("mTLS client certificates", () => {
     const before = (await recorded(server, consumerId)).attempts.length;
     await server.api("POST", "/companies", { name: "mTLS" });
     const { attempts } = await until(
+      "a recorded attempt",
       () => recorded(server, consumerId),
       ({ attempts }) => attempts.length > before,
-      "a recorded attempt",
     );
     return attempts[attempts.length - 1]!;
   }
@@ -89,9 +90,9 @@ describe("mTLS client certificates", () => {
     await server.api("POST", "/companies", { name: "Refused" });
     for (const id of [plain, foreign]) {
       const { attempts } = await until(
+        "Failure",
         () => recorded(server, id),
         ({ deliveries }) => deliveries[0]?.status === "Failure",
-        "Failure",
       );
       assert.equal(attempts.length, 1);
       assert.equal(attempts[0]!.succeeded, 0);
@@ -143,18 +144,15 @@ describe("mTLS client certificates", () => {
     assert.equal((await server.api("GET", `/webhooks/${id}`)).body.mtls, null);
   });
 
-  test("the receiver's certificate is verified: one from a CA the operator did not add fails the attempt", async () => {
+  test("the receiver's certificate is verified: one from a CA the operator did not add fails the attempt", async (t) => {
     const untrusted = await MutualTlsReceiver.start(otherCa.issue("receiver", "server"), ca.certificate);
-    try {
-      const id = await subscribe(server, untrusted.url);
-      await server.api("PUT", `/webhooks/${id}/mtls`, mtls(client));
-      const attempt = await deliverOnce(id);
-      assert.equal(attempt.succeeded, 0);
-      assert.match(String(attempt.error), /certificate|self.signed|verify/i);
-      assert.equal(untrusted.clientNames.length, 0);
-    } finally {
-      await untrusted.close();
-    }
+    t.after(() => untrusted.close());
+    const id = await subscribe(server, untrusted.url);
+    await server.api("PUT", `/webhooks/${id}/mtls`, mtls(client));
+    const attempt = await deliverOnce(id);
+    assert.equal(attempt.succeeded, 0);
+    assert.match(String(attempt.error), /certificate|self.signed|verify/i);
+    assert.equal(untrusted.clientNames.length, 0);
   });
 });
 
@@ -196,9 +194,9 @@ test("a client certificate whose key was sealed under a key the process no longe
 
   await server.api("POST", "/companies", { name: "Key lost" });
   const { deliveries, attempts } = await until(
+    "the delivery to fail",
     () => recorded({ ...server, hookline: running! }, id),
     ({ deliveries }) => deliveries[0]?.status === "Failure",
-    "the delivery to fail",
   );
   assert.equal(deliveries.length, 1);
   assert.equal(attempts.length, 1);

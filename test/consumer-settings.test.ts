@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { asId, type ConsumerId } from "../src/ids.ts";
-import { cli, recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
-import { Receiver } from "./support/receiver.ts";
+import { cli } from "./support/cli.ts";
+import { recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
+import { Receiver, withReceiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 describe("getting and updating a consumer", () => {
@@ -97,25 +98,21 @@ describe("getting and updating a consumer", () => {
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, before);
   });
 
-  test("a disabled consumer gets no deliveries for new events until enabled", async () => {
-    const receiver = await Receiver.start();
-    try {
-      const id = await subscribe(server, receiver.url);
-      const disabled = await server.api("POST", `/webhooks/${id}/disable`);
-      assert.equal(disabled.status, 200);
-      assert.equal(disabled.body.disabled, true);
-      await server.api("POST", "/companies", { name: "While disabled" });
-      assert.equal((await recorded(server, id)).deliveries.length, 0, "no delivery is even scheduled");
+  test("a disabled consumer gets no deliveries for new events until enabled", async (t) => {
+    const receiver = await withReceiver(t);
+    const id = await subscribe(server, receiver.url);
+    const disabled = await server.api("POST", `/webhooks/${id}/disable`);
+    assert.equal(disabled.status, 200);
+    assert.equal(disabled.body.disabled, true);
+    await server.api("POST", "/companies", { name: "While disabled" });
+    assert.equal((await recorded(server, id)).deliveries.length, 0, "no delivery is even scheduled");
 
-      const enabled = await server.api("POST", `/webhooks/${id}/enable`);
-      assert.equal(enabled.body.disabled, false);
-      const company = (await server.api("POST", "/companies", { name: "After enabling" })).body;
-      const [webhook] = await receiver.waitFor(1);
-      assert.equal(JSON.parse(webhook!.body).payload.id, company.id);
-      assert.equal((await server.api("PATCH", `/webhooks/${id}`, { disabled: true })).body.disabled, true, "PATCH disables too");
-    } finally {
-      await receiver.close();
-    }
+    const enabled = await server.api("POST", `/webhooks/${id}/enable`);
+    assert.equal(enabled.body.disabled, false);
+    const company = (await server.api("POST", "/companies", { name: "After enabling" })).body;
+    const [webhook] = await receiver.waitFor(1);
+    assert.equal(JSON.parse(webhook!.body).payload.id, company.id);
+    assert.equal((await server.api("PATCH", `/webhooks/${id}`, { disabled: true })).body.disabled, true, "PATCH disables too");
   });
 
   test("another client's consumer answers 404 to every operation and is left as it was", async () => {
@@ -179,34 +176,30 @@ describe("custom headers", () => {
 
   const token = "Bearer tok_9f8e7d6c5b4a";
 
-  test("are sent with every attempt, listed masked, never logged, and removable", async () => {
-    const receiver = await Receiver.start((index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
-    try {
-      const id = await subscribe(server, receiver.url);
-      const set = await server.api("PUT", `/webhooks/${id}/headers`, { headers: { Authorization: token, "X-Codat-ClientId": "c-42" } });
-      assert.equal(set.status, 200, JSON.stringify(set.body));
-      assert.deepEqual(set.body, { headers: { Authorization: "****5b4a", "X-Codat-ClientId": "****" } });
-      assert.deepEqual((await server.api("GET", `/webhooks/${id}/headers`)).body, set.body, "values are never returned in full");
+  test("are sent with every attempt, listed masked, never logged, and removable", async (t) => {
+    const receiver = await withReceiver(t, (index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
+    const id = await subscribe(server, receiver.url);
+    const set = await server.api("PUT", `/webhooks/${id}/headers`, { headers: { Authorization: token, "X-Codat-ClientId": "c-42" } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(set.body, { headers: { Authorization: "****5b4a", "X-Codat-ClientId": "****" } });
+    assert.deepEqual((await server.api("GET", `/webhooks/${id}/headers`)).body, set.body, "values are never returned in full");
 
-      await server.api("POST", "/companies", { name: "With headers" });
-      const [failed, retried] = await receiver.waitFor(2);
-      for (const webhook of [failed!, retried!]) {
-        assert.equal(webhook.headers.authorization, token, "sent with every attempt");
-        assert.equal(webhook.headers["x-codat-clientid"], "c-42");
-        assert.equal(webhook.headers["content-type"], "application/json");
-      }
-      assert.ok(!server.logs().includes("tok_9f8e7d6c5b4a"), "header values are not logged");
-
-      assert.equal((await server.api("DELETE", `/webhooks/${id}/headers/authorization`)).status, 204, "names match in any letter case");
-      assert.deepEqual((await server.api("GET", `/webhooks/${id}/headers`)).body, { headers: { "X-Codat-ClientId": "****" } });
-      assert.equal((await server.api("DELETE", `/webhooks/${id}/headers/authorization`)).status, 404);
-      await server.api("POST", "/companies", { name: "Without authorization" });
-      const [, , third] = await receiver.waitFor(3);
-      assert.equal(third!.headers.authorization, undefined);
-      assert.equal(third!.headers["x-codat-clientid"], "c-42");
-    } finally {
-      await receiver.close();
+    await server.api("POST", "/companies", { name: "With headers" });
+    const [failed, retried] = await receiver.waitFor(2);
+    for (const webhook of [failed!, retried!]) {
+      assert.equal(webhook.headers.authorization, token, "sent with every attempt");
+      assert.equal(webhook.headers["x-codat-clientid"], "c-42");
+      assert.equal(webhook.headers["content-type"], "application/json");
     }
+    assert.ok(!server.logs().includes("tok_9f8e7d6c5b4a"), "header values are not logged");
+
+    assert.equal((await server.api("DELETE", `/webhooks/${id}/headers/authorization`)).status, 204, "names match in any letter case");
+    assert.deepEqual((await server.api("GET", `/webhooks/${id}/headers`)).body, { headers: { "X-Codat-ClientId": "****" } });
+    assert.equal((await server.api("DELETE", `/webhooks/${id}/headers/authorization`)).status, 404);
+    await server.api("POST", "/companies", { name: "Without authorization" });
+    const [, , third] = await receiver.waitFor(3);
+    assert.equal(third!.headers.authorization, undefined);
+    assert.equal(third!.headers["x-codat-clientid"], "c-42");
   });
 
   test("PATCH adds to the set, PUT replaces it, and a name given in another case replaces the stored one", async () => {
@@ -243,28 +236,24 @@ describe("custom headers", () => {
     assert.deepEqual((await server.api("GET", `/webhooks/${id}/headers`)).body, { headers: { "X-Kept": "****" } });
   });
 
-  test("the sender never lets stored headers replace the signature headers or the content type", async () => {
-    const receiver = await Receiver.start();
-    try {
-      const id = await subscribe(server, receiver.url);
-      // Written past the API's validation, as an older version or a manual edit might have stored them.
-      await server.hookline.ctx.store.db
-        .updateTable("consumers")
-        .set({
-          custom_headers: JSON.stringify({ "Content-Type": "text/plain", "Webhook-Signature": "v1,forged", "webhook-id": "msg_forged", "X-Fine": "yes" }),
-        })
-        .where("id", "=", asId<ConsumerId>(id))
-        .execute();
-      await server.api("POST", "/companies", { name: "Forged headers" });
-      const [webhook] = await receiver.waitFor(1);
-      assert.equal(webhook!.headers["content-type"], "application/json");
-      assert.equal(webhook!.headers["x-fine"], "yes");
-      assert.equal(webhook!.headers["webhook-id"], JSON.parse(webhook!.body).id);
-      const secret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
-      new Webhook(secret).verify(webhook!.body, signatureHeadersOf(webhook!));
-    } finally {
-      await receiver.close();
-    }
+  test("the sender never lets stored headers replace the signature headers or the content type", async (t) => {
+    const receiver = await withReceiver(t);
+    const id = await subscribe(server, receiver.url);
+    // Written past the API's validation, as an older version or a manual edit might have stored them.
+    await server.hookline.ctx.store.db
+      .updateTable("consumers")
+      .set({
+        custom_headers: JSON.stringify({ "Content-Type": "text/plain", "Webhook-Signature": "v1,forged", "webhook-id": "msg_forged", "X-Fine": "yes" }),
+      })
+      .where("id", "=", asId<ConsumerId>(id))
+      .execute();
+    await server.api("POST", "/companies", { name: "Forged headers" });
+    const [webhook] = await receiver.waitFor(1);
+    assert.equal(webhook!.headers["content-type"], "application/json");
+    assert.equal(webhook!.headers["x-fine"], "yes");
+    assert.equal(webhook!.headers["webhook-id"], JSON.parse(webhook!.body).id);
+    const secret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
+    new Webhook(secret).verify(webhook!.body, signatureHeadersOf(webhook!));
   });
 });
 

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
-import { recorded, subscribe, until } from "./support/consumers.ts";
-import { Receiver } from "./support/receiver.ts";
+import { recorded, subscribe } from "./support/consumers.ts";
+import { Receiver, withReceiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 describe("retries on a compressed schedule", () => {
   let server: TestServer;
@@ -13,125 +14,104 @@ describe("retries on a compressed schedule", () => {
   });
   after(() => server.close());
 
-  test("failed attempts are retried after each scheduled delay until a 2xx, then Success", async () => {
-    const receiver = await Receiver.start((index, _webhook, response) => {
+  test("failed attempts are retried after each scheduled delay until a 2xx, then Success", async (t) => {
+    const receiver = await withReceiver(t, (index, _webhook, response) => {
       if (index < 2) response.writeHead(500, { "content-type": "text/plain" }).end(`failure ${index}`);
       else response.writeHead(200).end("ok");
     });
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      await server.api("POST", "/companies", { name: "Retried" });
-      const arrivals = await receiver.waitFor(3);
-      assert.ok(arrivals[1]!.receivedAt - arrivals[0]!.receivedAt >= 100, "the first retry waits the first delay");
-      assert.ok(arrivals[2]!.receivedAt - arrivals[1]!.receivedAt >= 200, "the second retry waits the second delay");
-      assert.equal(new Set(arrivals.map((webhook) => webhook.headers["webhook-id"])).size, 1, "webhook-id is the same on every attempt");
-      assert.equal(new Set(arrivals.map((webhook) => webhook.body)).size, 1, "the body is byte for byte the same on every attempt");
+    const consumerId = await subscribe(server, receiver.url);
+    await server.api("POST", "/companies", { name: "Retried" });
+    const arrivals = await receiver.waitFor(3);
+    assert.ok(arrivals[1]!.receivedAt - arrivals[0]!.receivedAt >= 100, "the first retry waits the first delay");
+    assert.ok(arrivals[2]!.receivedAt - arrivals[1]!.receivedAt >= 200, "the second retry waits the second delay");
+    assert.equal(new Set(arrivals.map((webhook) => webhook.headers["webhook-id"])).size, 1, "webhook-id is the same on every attempt");
+    assert.equal(new Set(arrivals.map((webhook) => webhook.body)).size, 1, "the body is byte for byte the same on every attempt");
 
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Success",
-        "Success",
-      );
-      assert.equal(deliveries[0]!.attempt_count, 3);
-      assert.equal(deliveries[0]!.next_attempt_at, null);
-      assert.deepEqual(
-        attempts.map((attempt) => [attempt.attempt_number, attempt.status_code, attempt.succeeded]),
-        [
-          [1, 500, 0],
-          [2, 500, 0],
-          [3, 200, 1],
-        ],
-      );
-      assert.equal(attempts[0]!.response_excerpt, "failure 0");
-      assert.equal(attempts[0]!.error, "HTTP 500");
-      assert.ok(attempts.every((attempt) => attempt.duration_ms >= 0));
-    } finally {
-      await receiver.close();
-    }
+    const { deliveries, attempts } = await until(
+      "Success",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Success",
+    );
+    assert.equal(deliveries[0]!.attempt_count, 3);
+    assert.equal(deliveries[0]!.next_attempt_at, null);
+    assert.deepEqual(
+      attempts.map((attempt) => [attempt.attempt_number, attempt.status_code, attempt.succeeded]),
+      [
+        [1, 500, 0],
+        [2, 500, 0],
+        [3, 200, 1],
+      ],
+    );
+    assert.equal(attempts[0]!.response_excerpt, "failure 0");
+    assert.equal(attempts[0]!.error, "HTTP 500");
+    assert.ok(attempts.every((attempt) => attempt.duration_ms >= 0));
   });
 
-  test("a delivery that fails every scheduled attempt ends in Failure", async () => {
-    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(503).end());
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      await server.api("POST", "/companies", { name: "Never delivered" });
-      await receiver.waitFor(4);
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Failure",
-        "Failure",
-      );
-      assert.equal(attempts.length, 4, "the first attempt and one retry per schedule entry");
-      assert.equal(deliveries[0]!.next_attempt_at, null);
-    } finally {
-      await receiver.close();
-    }
+  test("a delivery that fails every scheduled attempt ends in Failure", async (t) => {
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());
+    const consumerId = await subscribe(server, receiver.url);
+    await server.api("POST", "/companies", { name: "Never delivered" });
+    await receiver.waitFor(4);
+    const { deliveries, attempts } = await until(
+      "Failure",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Failure",
+    );
+    assert.equal(attempts.length, 4, "the first attempt and one retry per schedule entry");
+    assert.equal(deliveries[0]!.next_attempt_at, null);
   });
 
-  test("a redirect is a failed attempt and is not followed", async () => {
-    const target = await Receiver.start();
-    const redirecting = await Receiver.start((_index, _webhook, response) => response.writeHead(302, { location: target.url }).end());
-    try {
-      const consumerId = await subscribe(server, redirecting.url);
-      await server.api("POST", "/companies", { name: "Redirected" });
-      await redirecting.waitFor(4);
-      const { attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Failure",
-        "Failure",
-      );
-      assert.ok(attempts.every((attempt) => attempt.status_code === 302 && attempt.succeeded === 0));
-      assert.equal(target.received.length, 0, "the redirect target never hears from Hookline");
-    } finally {
-      await redirecting.close();
-      await target.close();
-    }
+  test("a redirect is a failed attempt and is not followed", async (t) => {
+    const target = await withReceiver(t);
+    const redirecting = await withReceiver(t, (_index, _webhook, response) => response.writeHead(302, { location: target.url }).end());
+    const consumerId = await subscribe(server, redirecting.url);
+    await server.api("POST", "/companies", { name: "Redirected" });
+    await redirecting.waitFor(4);
+    const { attempts } = await until(
+      "Failure",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Failure",
+    );
+    assert.ok(attempts.every((attempt) => attempt.status_code === 302 && attempt.succeeded === 0));
+    assert.equal(target.received.length, 0, "the redirect target never hears from Hookline");
   });
 
-  test("a receiver slower than the timeout fails the attempt with a timeout error", async () => {
-    const slow = await Receiver.start((_index, _webhook, response) => {
+  test("a receiver slower than the timeout fails the attempt with a timeout error", async (t) => {
+    const slow = await withReceiver(t, (_index, _webhook, response) => {
       const timer = setTimeout(() => response.writeHead(200).end(), 5_000);
       response.on("close", () => clearTimeout(timer));
     });
-    try {
-      const consumerId = await subscribe(server, slow.url);
-      await server.api("POST", "/companies", { name: "Slow" });
-      const { attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ attempts }) => attempts.length >= 1,
-        "a recorded attempt",
-      );
-      assert.equal(attempts[0]!.status_code, null);
-      assert.match(attempts[0]!.error ?? "", /timed out/i);
-    } finally {
-      await slow.close();
-    }
+    const consumerId = await subscribe(server, slow.url);
+    await server.api("POST", "/companies", { name: "Slow" });
+    const { attempts } = await until(
+      "a recorded attempt",
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length >= 1,
+    );
+    assert.equal(attempts[0]!.status_code, null);
+    assert.match(attempts[0]!.error ?? "", /timed out/i);
   });
 
-  test("a receiver that answers 200 but trickles its body past the timeout has the event: the attempt succeeds and is not repeated", async () => {
+  test("a receiver that answers 200 but trickles its body past the timeout has the event: the attempt succeeds and is not repeated", async (t) => {
     // A byte every 100 ms keeps the connection busy, so only the attempt's own deadline can end it.
-    const trickling = await Receiver.start((_index, _webhook, response) => {
+    const trickling = await withReceiver(t, (_index, _webhook, response) => {
       response.writeHead(200, { "content-type": "text/plain" });
       const timer = setInterval(() => response.write("x"), 100);
       response.on("close", () => clearInterval(timer));
     });
-    try {
-      const consumerId = await subscribe(server, trickling.url);
-      await server.api("POST", "/companies", { name: "Trickling" });
-      const { attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Success",
-        "the delivery recorded",
-      );
-      assert.equal(attempts.length, 1);
-      assert.equal(attempts[0]!.succeeded, 1);
-      assert.equal(attempts[0]!.status_code, 200);
-      assert.equal(attempts[0]!.error, null);
-      assert.match(attempts[0]!.response_excerpt ?? "", /^x+$/, "the excerpt holds what arrived before the deadline");
-      assert.equal(trickling.received.length, 1, "an acknowledged event is not sent again");
-    } finally {
-      await trickling.close();
-    }
+    const consumerId = await subscribe(server, trickling.url);
+    await server.api("POST", "/companies", { name: "Trickling" });
+    const { attempts } = await until(
+      "the delivery recorded",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Success",
+    );
+    assert.equal(attempts.length, 1);
+    assert.equal(attempts[0]!.succeeded, 1);
+    assert.equal(attempts[0]!.status_code, 200);
+    assert.equal(attempts[0]!.error, null);
+    assert.match(attempts[0]!.response_excerpt ?? "", /^x+$/, "the excerpt holds what arrived before the deadline");
+    assert.equal(trickling.received.length, 1, "an acknowledged event is not sent again");
   });
 
   test("a refused connection is a failed attempt with the network error recorded", async () => {
@@ -141,48 +121,40 @@ describe("retries on a compressed schedule", () => {
     const consumerId = await subscribe(server, url);
     await server.api("POST", "/companies", { name: "Nobody home" });
     const { deliveries, attempts } = await until(
+      "a recorded attempt",
       () => recorded(server, consumerId),
       ({ attempts }) => attempts.length >= 1,
-      "a recorded attempt",
     );
     assert.match(attempts[0]!.error ?? "", /ECONNREFUSED/);
     assert.ok(["Attempting", "Failure"].includes(deliveries[0]!.status));
   });
 
-  test("a binary response body is recorded without breaking the record of its batch", async () => {
-    const binary = await Receiver.start((_index, _webhook, response) =>
+  test("a binary response body is recorded without breaking the record of its batch", async (t) => {
+    const binary = await withReceiver(t, (_index, _webhook, response) =>
       response.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0x47, 0x49, 0x46, 0x00, 0x01])),
     );
-    try {
-      const consumerId = await subscribe(server, binary.url);
-      await server.api("POST", "/companies", { name: "Binary" });
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Success",
-        "Success",
-      );
-      assert.equal(deliveries[0]!.attempt_count, 1, "recorded at the first attempt, not re-sent");
-      assert.equal(attempts[0]!.response_excerpt, "GIF\uFFFD\u0001");
-    } finally {
-      await binary.close();
-    }
+    const consumerId = await subscribe(server, binary.url);
+    await server.api("POST", "/companies", { name: "Binary" });
+    const { deliveries, attempts } = await until(
+      "Success",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Success",
+    );
+    assert.equal(deliveries[0]!.attempt_count, 1, "recorded at the first attempt, not re-sent");
+    assert.equal(attempts[0]!.response_excerpt, "GIF\uFFFD\u0001");
   });
 
-  test("a long response body is kept as a bounded excerpt", async () => {
-    const verbose = await Receiver.start((_index, _webhook, response) => response.writeHead(200).end("x".repeat(10_000)));
-    try {
-      const consumerId = await subscribe(server, verbose.url);
-      await server.api("POST", "/companies", { name: "Verbose" });
-      const { attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ attempts }) => attempts.length >= 1,
-        "a recorded attempt",
-      );
-      assert.equal(attempts[0]!.response_excerpt, "x".repeat(1024));
-      assert.equal(attempts[0]!.succeeded, 1);
-    } finally {
-      await verbose.close();
-    }
+  test("a long response body is kept as a bounded excerpt", async (t) => {
+    const verbose = await withReceiver(t, (_index, _webhook, response) => response.writeHead(200).end("x".repeat(10_000)));
+    const consumerId = await subscribe(server, verbose.url);
+    await server.api("POST", "/companies", { name: "Verbose" });
+    const { attempts } = await until(
+      "a recorded attempt",
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length >= 1,
+    );
+    assert.equal(attempts[0]!.response_excerpt, "x".repeat(1024));
+    assert.equal(attempts[0]!.succeeded, 1);
   });
 });
 
@@ -193,32 +165,28 @@ describe("a slow consumer with more attempts due than connections", () => {
   });
   after(() => server.close());
 
-  test("attempts queued for one of its connections are not failed for the wait: each has its full timeout once sent", async () => {
+  test("attempts queued for one of its connections are not failed for the wait: each has its full timeout once sent", async (t) => {
     // 250 attempts over the 64 connections a consumer gets: four rounds of 400 ms, the last ending well past one attempt timeout.
-    const slow = await Receiver.start((_index, _webhook, response) => {
+    const slow = await withReceiver(t, (_index, _webhook, response) => {
       const timer = setTimeout(() => response.writeHead(200).end(), 400);
       response.on("close", () => clearTimeout(timer));
     });
-    try {
-      const consumerId = await subscribe(server, slow.url, { eventTypes: ["read.completed"] });
-      const company = await server.api("POST", "/companies", { name: "Busy consumer" });
-      const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
-      const events = Array.from({ length: 250 }, () => ({ eventType: "read.completed", companyId: company.body.id, payload }));
-      assert.equal((await server.api("POST", "/events/batch", { events })).status, 201);
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries.length === 250 && deliveries.every((delivery) => delivery.attempt_count > 0),
-        "every first attempt",
-      );
-      assert.deepEqual(new Set(deliveries.map((delivery) => delivery.status)), new Set(["Success"]), "no attempt timed out while it waited");
-      assert.equal(attempts.length, 250, "one attempt each");
-      assert.ok(
-        attempts.every((attempt) => attempt.duration_ms < 1000),
-        "a duration counts from the request's sending, not from its wait",
-      );
-    } finally {
-      await slow.close();
-    }
+    const consumerId = await subscribe(server, slow.url, { eventTypes: ["read.completed"] });
+    const company = await server.api("POST", "/companies", { name: "Busy consumer" });
+    const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+    const events = Array.from({ length: 250 }, () => ({ eventType: "read.completed", companyId: company.body.id, payload }));
+    assert.equal((await server.api("POST", "/events/batch", { events })).status, 201);
+    const { deliveries, attempts } = await until(
+      "every first attempt",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries.length === 250 && deliveries.every((delivery) => delivery.attempt_count > 0),
+    );
+    assert.deepEqual(new Set(deliveries.map((delivery) => delivery.status)), new Set(["Success"]), "no attempt timed out while it waited");
+    assert.equal(attempts.length, 250, "one attempt each");
+    assert.ok(
+      attempts.every((attempt) => attempt.duration_ms < 1000),
+      "a duration counts from the request's sending, not from its wait",
+    );
   });
 });
 
@@ -229,41 +197,33 @@ describe("statuses while a retry is pending", () => {
   });
   after(() => server.close());
 
-  test("a failed first attempt leaves the delivery Attempting with the next attempt scheduled", async () => {
-    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      const before = Date.now();
-      await server.api("POST", "/companies", { name: "Pending retry" });
-      const { deliveries } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.attempt_count === 1,
-        "the first attempt",
-      );
-      assert.equal(deliveries[0]!.status, "Attempting");
-      assert.ok(deliveries[0]!.next_attempt_at! >= before + 3_600_000, "the retry waits the configured hour");
-    } finally {
-      await receiver.close();
-    }
+  test("a failed first attempt leaves the delivery Attempting with the next attempt scheduled", async (t) => {
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(500).end());
+    const consumerId = await subscribe(server, receiver.url);
+    const before = Date.now();
+    await server.api("POST", "/companies", { name: "Pending retry" });
+    const { deliveries } = await until(
+      "the first attempt",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.attempt_count === 1,
+    );
+    assert.equal(deliveries[0]!.status, "Attempting");
+    assert.ok(deliveries[0]!.next_attempt_at! >= before + 3_600_000, "the retry waits the configured hour");
   });
 
-  test("a consumer deleted with a retry pending loses it", async () => {
-    const receiver = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      await server.api("POST", "/companies", { name: "Deleted consumer" });
-      await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.attempt_count === 1,
-        "the first attempt",
-      );
-      assert.equal((await server.api("DELETE", `/webhooks/${consumerId}`)).status, 204);
-      const { deliveries, attempts } = await recorded(server, consumerId);
-      assert.equal(deliveries.length, 0);
-      assert.equal(attempts.length, 0, "its attempt log goes with it");
-    } finally {
-      await receiver.close();
-    }
+  test("a consumer deleted with a retry pending loses it", async (t) => {
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(500).end());
+    const consumerId = await subscribe(server, receiver.url);
+    await server.api("POST", "/companies", { name: "Deleted consumer" });
+    await until(
+      "the first attempt",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.attempt_count === 1,
+    );
+    assert.equal((await server.api("DELETE", `/webhooks/${consumerId}`)).status, 204);
+    const { deliveries, attempts } = await recorded(server, consumerId);
+    assert.equal(deliveries.length, 0);
+    assert.equal(attempts.length, 0, "its attempt log goes with it");
   });
 });
 
@@ -352,37 +312,33 @@ describe("a resend while an attempt is in flight", () => {
   });
   after(() => server.close());
 
-  test("the resent attempt's outcome stands; the older attempt, answered meanwhile, cannot overwrite it", async () => {
+  test("the resent attempt's outcome stands; the older attempt, answered meanwhile, cannot overwrite it", async (t) => {
     const answers: Array<(status: number) => void> = [];
-    const receiver = await Receiver.start((_index, _webhook, response) => answers.push((status) => response.writeHead(status).end()));
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      await server.api("POST", "/companies", { name: "Resent in flight" });
-      const [first] = await receiver.waitFor(1);
-      const messageId = first!.headers["webhook-id"] as string;
-      assert.equal((await server.api("POST", `/webhooks/${consumerId}/messages/${messageId}/resend`)).status, 202);
-      // The worker's other loop sends the resent delivery while the first attempt still waits for its answer.
-      await receiver.waitFor(2);
-      answers[0]!(500);
-      await until(
-        () => recorded(server, consumerId),
-        ({ attempts }) => attempts.length === 1,
-        "the older attempt logged",
-      );
-      answers[1]!(204);
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ attempts }) => attempts.length === 2,
-        "both attempts logged",
-      );
-      assert.deepEqual(
-        attempts.map((attempt) => attempt.status_code),
-        [500, 204],
-      );
-      assert.equal(deliveries[0]!.status, "Success", "the older attempt's failure did not take over the resent delivery");
-    } finally {
-      await receiver.close();
-    }
+    const receiver = await withReceiver(t, (_index, _webhook, response) => answers.push((status) => response.writeHead(status).end()));
+    const consumerId = await subscribe(server, receiver.url);
+    await server.api("POST", "/companies", { name: "Resent in flight" });
+    const [first] = await receiver.waitFor(1);
+    const messageId = first!.headers["webhook-id"] as string;
+    assert.equal((await server.api("POST", `/webhooks/${consumerId}/messages/${messageId}/resend`)).status, 202);
+    // The worker's other loop sends the resent delivery while the first attempt still waits for its answer.
+    await receiver.waitFor(2);
+    answers[0]!(500);
+    await until(
+      "the older attempt logged",
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length === 1,
+    );
+    answers[1]!(204);
+    const { deliveries, attempts } = await until(
+      "both attempts logged",
+      () => recorded(server, consumerId),
+      ({ attempts }) => attempts.length === 2,
+    );
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.status_code),
+      [500, 204],
+    );
+    assert.equal(deliveries[0]!.status, "Success", "the older attempt's failure did not take over the resent delivery");
   });
 });
 
@@ -393,52 +349,82 @@ describe("recording under a busy database", () => {
   });
   after(() => server.close());
 
-  test("a batch sent while the database is locked past its lock timeout is recorded once it frees, not sent again", async () => {
-    let release: Promise<() => Promise<void>> | undefined;
+  test("a batch sent while the database is locked past its lock timeout is recorded once it frees, not sent again", async (t) => {
+    let lock: Promise<WriteLock> | undefined;
     // The receiver takes the database's write lock before it answers, so the worker's record of this attempt has to wait for it.
-    const receiver = await Receiver.start((_index, _webhook, response) => {
-      release ??= holdWriteLock(server.database.url);
-      void release.then(() => response.writeHead(204).end());
+    const receiver = await withReceiver(t, (_index, _webhook, response) => {
+      lock ??= holdWriteLock(server.database.url);
+      void lock.then(() => response.writeHead(204).end());
     });
-    try {
-      const consumerId = await subscribe(server, receiver.url);
-      await server.api("POST", "/companies", { name: "Busy" });
-      await until(async () => release !== undefined, Boolean, "the attempt");
-      // SQLite gives up a write after 5 s of waiting for the lock; a record abandoned then would be sent again when the lease ran out.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
-      await (
-        await release!
-      )();
-      const { deliveries, attempts } = await until(
-        () => recorded(server, consumerId),
-        ({ deliveries }) => deliveries[0]?.status === "Success",
-        "the delivery recorded",
-      );
-      assert.equal(attempts.length, 1);
-      assert.equal(deliveries[0]!.attempt_count, 1);
-      assert.equal(receiver.received.length, 1, "the webhook was sent once");
-    } finally {
-      await receiver.close();
-    }
+    t.after(async () => (await lock)?.release());
+    const consumerId = await subscribe(server, receiver.url);
+    await server.api("POST", "/companies", { name: "Busy" });
+    await until("the attempt", async () => lock !== undefined);
+    const held = await lock!;
+    // SQLite gives up a write after 5 s of waiting for the lock: the lock is held until the worker's record was refused so at least once
+    // (a record abandoned then would be sent again when the lease ran out). PostgreSQL has no lock timeout: there, until the record queues behind it.
+    await until("the worker's record of the attempt held up by the lock", () => held.recordHeldUp(server));
+    await held.release();
+    const { deliveries, attempts } = await until(
+      "the delivery recorded",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries[0]?.status === "Success",
+    );
+    assert.equal(attempts.length, 1);
+    assert.equal(deliveries[0]!.attempt_count, 1);
+    assert.equal(receiver.received.length, 1, "the webhook was sent once");
   });
 });
 
-/** Takes the database's write lock from a connection of the test's own; resolves to what releases it. */
-async function holdWriteLock(databaseUrl: string): Promise<() => Promise<void>> {
+interface WriteLock {
+  /** True once the worker's record of a sent batch has been held up by this lock, else what was seen so far. */
+  recordHeldUp(server: TestServer): Promise<true | string>;
+  /** Releases the lock (once; later calls do nothing). */
+  release(): Promise<void>;
+}
+
+/** What the worker logs when its record of a sent batch fails (on SQLite, refused at the lock timeout) and is tried again. */
+const RECORD_RETRIED = "recording a delivery batch failed; trying again while its lease holds";
+
+/** Takes the database's write lock from a connection of the test's own. */
+async function holdWriteLock(databaseUrl: string): Promise<WriteLock> {
+  let released = false;
   if (databaseUrl.startsWith("sqlite:")) {
     const sqlite = new SqliteDatabase(databaseUrl.slice("sqlite:".length));
     sqlite.exec("BEGIN IMMEDIATE");
-    return async () => {
-      sqlite.exec("COMMIT");
-      sqlite.close();
+    return {
+      async recordHeldUp(server) {
+        const retried = server
+          .logs()
+          .split("\n")
+          .filter((line) => line.includes(RECORD_RETRIED));
+        return retried.some((line) => /SQLITE_BUSY|database is locked/.test(line)) || `no record refused by the lock yet (${retried.length} retried)`;
+      },
+      async release() {
+        if (released) return;
+        released = true;
+        sqlite.exec("COMMIT");
+        sqlite.close();
+      },
     };
   }
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   await client.query("BEGIN");
   await client.query("LOCK TABLE attempts IN EXCLUSIVE MODE");
-  return async () => {
-    await client.query("COMMIT");
-    await client.end();
+  return {
+    async recordHeldUp() {
+      // The worker's INSERT of the attempt, queued behind this lock.
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS waiting FROM pg_locks WHERE relation = 'attempts'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND NOT granted",
+      );
+      return rows[0].waiting > 0 || "nothing waits for the lock yet";
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await client.query("COMMIT");
+      await client.end();
+    },
   };
 }

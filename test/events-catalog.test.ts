@@ -4,9 +4,11 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { Webhook } from "standardwebhooks";
 import { codatDocument } from "../src/openapi/codat.ts";
-import { cli, until } from "./support/consumers.ts";
+import { cli } from "./support/cli.ts";
+import { assertErrorMessage } from "./support/errors.ts";
 import { Receiver } from "./support/receiver.ts";
 import { callApi, startTestServer, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 import { asId, type MessageId } from "../src/ids.ts";
 
 /** A validator that knows nothing of the Codat document: catalog schemas must stand on their own. */
@@ -18,10 +20,12 @@ function standaloneValidator() {
 
 /** The webhook with this id, once the receiver has it (whatever else arrives meanwhile). */
 async function receivedWithId(receiver: Receiver, id: string) {
-  for (let count = 1; ; count++) {
-    const found = (await receiver.waitFor(count)).find((webhook) => webhook.headers["webhook-id"] === id);
-    if (found) return found;
-  }
+  const found = await until(
+    `the webhook ${id}`,
+    async () => receiver.received.find((webhook) => webhook.headers["webhook-id"] === id),
+    (webhook) => webhook !== undefined,
+  );
+  return found!;
 }
 
 describe("event catalog", () => {
@@ -75,8 +79,7 @@ describe("event catalog", () => {
 
   test("needs an API key", async () => {
     const response = await callApi(server.baseUrl, null, "GET", "/events/catalog");
-    assert.equal(response.status, 401);
-    assert.equal(response.body.statusCode, 401);
+    assertErrorMessage(response, 401);
   });
 
   test("the CLI prints the same catalog", async () => {
@@ -136,9 +139,9 @@ describe("example events", () => {
     const deliveries = await db.selectFrom("deliveries").select("consumer_id").where("message_id", "=", response.body.id).execute();
     assert.deepEqual(deliveries, [{ consumer_id: targetId }], "one delivery, to the target");
     await until(
+      "the example delivered",
       () => db.selectFrom("deliveries").select("status").where("message_id", "=", response.body.id).executeTakeFirstOrThrow(),
       (row) => row.status === "Success",
-      "the example delivered",
     );
 
     // The bystander subscribes to connection.failed but got nothing: the next thing it receives is an ordinary event.
@@ -173,6 +176,7 @@ describe("example events", () => {
 
   test("a disabled consumer is not sent examples until it is enabled", async () => {
     assert.equal((await server.api("POST", `/webhooks/${targetId}/disable`)).status, 200);
+    // The target is shared with the other tests of this block: it is enabled again whatever happens here.
     try {
       const response = await server.api("POST", `/webhooks/${targetId}/examples`, { eventType: "company.created" });
       assert.equal(response.status, 409);

@@ -2,18 +2,19 @@ import assert from "node:assert/strict";
 import { createCipheriv, randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { after, before, describe, test, type TestContext } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { asId, type ConsumerId } from "../src/ids.ts";
 import { SecretBox } from "../src/secret-box.ts";
 import type { Db } from "../src/storage/database.ts";
 import { CertificateAuthority } from "./support/certificates.ts";
 import { runCli, runCliWith } from "./support/cli.ts";
-import { recorded, signatureHeadersOf, subscribe, until } from "./support/consumers.ts";
+import { recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
 import { testDialect } from "./support/database.ts";
-import { Receiver, type ReceivedWebhook } from "./support/receiver.ts";
+import { withReceiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { firstStart, Harness, ServeProcess, until as untilRecorded } from "./support/serve-process.ts";
 import { callApi, freePort, startTestServer, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 const newKey = () => randomBytes(32).toString("base64");
 const newSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
@@ -57,15 +58,9 @@ describe("secrets at rest", () => {
   });
   after(() => server.close());
 
-  /** A receiver of this test's own, so other tests' consumers do not count. */
-  async function ownReceiver(t: TestContext): Promise<Receiver> {
-    const receiver = await Receiver.start();
-    t.after(() => receiver.close());
-    return receiver;
-  }
-
+  // Each test has a receiver of its own, so other tests' consumers do not count.
   test("signing secrets, rotated-out secrets and header values are stored encrypted; deliveries are signed with them and carry the headers", async (t) => {
-    const receiver = await ownReceiver(t);
+    const receiver = await withReceiver(t);
     const id = await subscribe(server, receiver.url);
     const oldSecret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
     const secret = (await server.api("POST", `/webhooks/${id}/secret/rotate`)).body.key;
@@ -84,7 +79,7 @@ describe("secrets at rest", () => {
   });
 
   test("a secret copied onto another consumer does not decrypt there: its attempts fail unsent, saying why", async (t) => {
-    const receiver = await ownReceiver(t);
+    const receiver = await withReceiver(t);
     const source = await subscribe(server, receiver.url);
     const target = await subscribe(server, receiver.url);
     const { db } = server.hookline.ctx.store;
@@ -93,9 +88,9 @@ describe("secrets at rest", () => {
 
     await server.api("POST", "/companies", { name: "Copied" });
     const { attempts } = await until(
+      "the delivery to fail",
       () => recorded(server, target),
       ({ deliveries }) => deliveries[0]?.status === "Failure",
-      "the delivery to fail",
     );
     assert.equal(attempts[0]!.status_code, null);
     assert.match(String(attempts[0]!.error), /signing secret cannot be decrypted/);
@@ -106,7 +101,7 @@ describe("secrets at rest", () => {
   });
 
   test("plaintext secrets from an earlier release are used as they are until `hookline migrate` (or the next start) encrypts them", async (t) => {
-    const receiver = await ownReceiver(t);
+    const receiver = await withReceiver(t);
     const id = await subscribe(server, receiver.url);
     const [secret, previous, token] = [newSecret(), newSecret(), `Bearer legacy-${randomBytes(8).toString("hex")}`];
     const { db } = server.hookline.ctx.store;
