@@ -267,7 +267,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
     responseExcerptBytes: 1024,
     autoDisableAfterMs: parseDuration(read("autoDisableAfter") ?? "5d"),
-    circuitBreaker: circuitBreaker(integer(ENV.circuitBreakerFailures, read("circuitBreakerFailures"), 0), parseDuration(read("circuitBreakerCooldown") ?? "1m")),
+    circuitBreaker: circuitBreaker(
+      integer(ENV.circuitBreakerFailures, read("circuitBreakerFailures"), 0),
+      parseDuration(read("circuitBreakerCooldown") ?? "1m"),
+    ),
     extraCaFile: read("extraCaFile") || null,
     bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
     senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),

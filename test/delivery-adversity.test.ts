@@ -171,11 +171,16 @@ describe("the circuit breaker", () => {
     const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(down ? 500 : 204).end());
     const consumerId = await subscribe(server, receiver.url);
     for (let index = 0; index < 3; index++) await server.api("POST", "/companies", { name: `Parked ${index}` });
-    await until("the circuit to open", () => circuitOf(server, consumerId), (circuit) => circuit.state === "open");
+    await until(
+      "the circuit to open",
+      () => circuitOf(server, consumerId),
+      (circuit) => circuit.state === "open",
+    );
     await until(
       "every delivery held",
       () => recorded(server, consumerId),
-      ({ deliveries }) => deliveries.length === 3 && deliveries.every((delivery) => delivery.lease_owner === null && delivery.next_attempt_at! > Date.now() + 60_000),
+      ({ deliveries }) =>
+        deliveries.length === 3 && deliveries.every((delivery) => delivery.lease_owner === null && delivery.next_attempt_at! > Date.now() + 60_000),
     );
     down = false;
     await server.api("POST", `/webhooks/${consumerId}/disable`);
@@ -192,7 +197,11 @@ describe("the circuit breaker", () => {
     const downId = await subscribe(server, down.url);
     const upId = await subscribe(server, up.url);
     await server.api("POST", "/companies", { name: "First" });
-    await until("the down consumer's circuit to open", () => circuitOf(server, downId), (circuit) => circuit.state === "open");
+    await until(
+      "the down consumer's circuit to open",
+      () => circuitOf(server, downId),
+      (circuit) => circuit.state === "open",
+    );
     for (let index = 0; index < 3; index++) await server.api("POST", "/companies", { name: `Later ${index}` });
     await delivered(server, upId, 4);
     assert.equal((await circuitOf(server, upId)).state, "closed");

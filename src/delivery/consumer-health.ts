@@ -90,7 +90,13 @@ export function healthChanges(batch: readonly DueDelivery[], updates: readonly D
 }
 
 export const hasHealthChanges = (changes: HealthChanges) =>
-  changes.recovered.length + changes.startedFailing.length + changes.overdue.length + changes.gone.length + changes.reachable.length + changes.unreachable.length > 0;
+  changes.recovered.length +
+    changes.startedFailing.length +
+    changes.overdue.length +
+    changes.gone.length +
+    changes.reachable.length +
+    changes.unreachable.length >
+  0;
 
 /**
  * Writes the changes in the transaction that records the batch: streaks,

@@ -240,7 +240,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const succeeded = statusCode >= 200 && statusCode < 300;
     // Receivers may answer binary content; PostgreSQL text cannot hold NUL, and one such excerpt would fail its whole batch's record.
     const excerpt = this.received === 0 ? "" : Buffer.concat(this.chunks).toString("utf8").replaceAll("\u0000", "\uFFFD");
-    this.settle({ statusCode, responseExcerpt: excerpt, succeeded, error: succeeded ? null : failedAnswer(statusCode, this.said), retryAfter: this.said.retryAfter });
+    this.settle({
+      statusCode,
+      responseExcerpt: excerpt,
+      succeeded,
+      error: succeeded ? null : failedAnswer(statusCode, this.said),
+      retryAfter: this.said.retryAfter,
+    });
   }
 
   private settle(result: Omit<SendResult, "durationMs" | "retryAfter"> & { retryAfter?: string | null }): void {

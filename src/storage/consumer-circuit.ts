@@ -26,7 +26,9 @@ export async function countUnreachable(
     .updateTable("consumers")
     .set((eb) => ({
       consecutive_failures: eb("consecutive_failures", "+", count),
-      circuit_open_until: sql<number | null>`CASE WHEN consecutive_failures + ${count} >= ${breaker.failures} THEN CAST(${now + breaker.cooldownMs} AS bigint) ELSE circuit_open_until END`,
+      circuit_open_until: sql<
+        number | null
+      >`CASE WHEN consecutive_failures + ${count} >= ${breaker.failures} THEN CAST(${now + breaker.cooldownMs} AS bigint) ELSE circuit_open_until END`,
     }))
     .where("id", "=", consumerId)
     .returning(["consecutive_failures", "circuit_open_until"])
@@ -36,7 +38,12 @@ export async function countUnreachable(
 
 /** The consumers were reached: their runs end and their circuits close. Returns those whose circuit was open, and until when. */
 export async function closeCircuits(tx: Tx, consumerIds: readonly ConsumerId[]): Promise<Array<{ consumerId: ConsumerId; openUntil: number }>> {
-  const open = await tx.selectFrom("consumers").select(["id", "circuit_open_until"]).where("id", "in", consumerIds).where("circuit_open_until", "is not", null).execute();
+  const open = await tx
+    .selectFrom("consumers")
+    .select(["id", "circuit_open_until"])
+    .where("id", "in", consumerIds)
+    .where("circuit_open_until", "is not", null)
+    .execute();
   await tx.updateTable("consumers").set({ consecutive_failures: 0, circuit_open_until: null }).where("id", "in", consumerIds).execute();
   return open.map((row) => ({ consumerId: row.id, openUntil: row.circuit_open_until! }));
 }

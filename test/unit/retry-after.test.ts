@@ -20,7 +20,8 @@ test("Retry-After as an HTTP date, in each of the three forms RFC 9110 allows, i
 });
 
 test("a missing or unreadable Retry-After asks for nothing", () => {
-  for (const value of [null, "", "soon", "1.5", "-3", "2015-10-21", "Wed, 21 Oct 2015 07:28:00"]) assert.equal(retryAfterDelayMs(value, NOW), null, String(value));
+  for (const value of [null, "", "soon", "1.5", "-3", "2015-10-21", "Wed, 21 Oct 2015 07:28:00"])
+    assert.equal(retryAfterDelayMs(value, NOW), null, String(value));
 });
 
 test("the retry waits what the receiver asked when that is longer than the schedule's step", () => {

@@ -12,7 +12,13 @@ export const PARKED_AT = 8_640_000_000_000_000;
 /** Parks the deliveries (those still pending and not leased): their consumer's circuit is open. */
 export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx.updateTable("deliveries").set({ next_attempt_at: PARKED_AT }).where("id", "in", ids).where("next_attempt_at", "is not", null).where("lease_owner", "is", null).execute();
+  await tx
+    .updateTable("deliveries")
+    .set({ next_attempt_at: PARKED_AT })
+    .where("id", "in", ids)
+    .where("next_attempt_at", "is not", null)
+    .where("lease_owner", "is", null)
+    .execute();
 }
 
 /**
@@ -39,7 +45,11 @@ export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: nu
  * deliveries, and those due by the end of the circuit's last cool-down, the
  * probe among them), and the workers are woken for them.
  */
-export async function releaseParked({ tx, wakeWorkers }: UnitOfWork, circuits: ReadonlyArray<{ consumerId: ConsumerId; openUntil: number }>, now: number): Promise<void> {
+export async function releaseParked(
+  { tx, wakeWorkers }: UnitOfWork,
+  circuits: ReadonlyArray<{ consumerId: ConsumerId; openUntil: number }>,
+  now: number,
+): Promise<void> {
   let released = 0n;
   for (const { consumerId, openUntil } of circuits) {
     const result = await tx
@@ -71,7 +81,13 @@ export interface CircuitHeld {
  * The rest are parked. `probeUntil` is the claim's lease: another probe may
  * go once it runs out. Returns the deliveries held.
  */
-export async function holdForOpenCircuits(store: Store, owner: string, now: number, probeUntil: number, claimed: readonly CircuitHeld[]): Promise<Set<DeliveryId>> {
+export async function holdForOpenCircuits(
+  store: Store,
+  owner: string,
+  now: number,
+  probeUntil: number,
+  claimed: readonly CircuitHeld[],
+): Promise<Set<DeliveryId>> {
   const candidates = new Map<ConsumerId, CircuitHeld>();
   for (const delivery of claimed) {
     const best = candidates.get(delivery.consumerId);
