@@ -1,4 +1,5 @@
 import type { Command, Option } from "commander";
+import { CONSUMER_ORDERINGS, type ConsumerOrdering } from "../constants/statuses.ts";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../domain/consumer-headers.ts";
 import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
 import type { AppContext } from "../domain/context.ts";
@@ -17,6 +18,7 @@ interface UpdateOptions {
   allCompanies?: boolean;
   description?: string;
   rateLimit?: string;
+  ordering?: string;
 }
 
 function updateFrom(options: UpdateOptions): ConsumerUpdate {
@@ -27,7 +29,14 @@ function updateFrom(options: UpdateOptions): ConsumerUpdate {
   if (options.allCompanies) update.companyTags = null;
   if (options.description !== undefined) update.description = options.description === "" ? null : options.description;
   if (options.rateLimit !== undefined) update.rateLimit = options.rateLimit === "none" ? null : Number(options.rateLimit);
+  if (options.ordering !== undefined) update.ordering = orderingOf(options.ordering);
   return update;
+}
+
+function orderingOf(text: string): ConsumerOrdering {
+  const ordering = CONSUMER_ORDERINGS.find((name) => name === text);
+  if (ordering === undefined) throw badRequest(`--ordering must be one of ${CONSUMER_ORDERINGS.join(", ")}`);
+  return ordering;
 }
 
 /** `Name: value` as on the wire; the value keeps everything after the first colon, less leading spaces. */
@@ -51,13 +60,14 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
   webhooks
     .command("update <webhookId>")
     .addOption(clientOption)
-    .description("Change a consumer's URL, subscription, description or rate limit (validated as in the API)")
+    .description("Change a consumer's URL, subscription, description, rate limit or ordering (validated as in the API)")
     .option("--url <url>", "new URL")
     .option("--event-types <eventType...>", "new event types (replace the old ones)")
     .option("--company-tags <tag...>", "key:value tags (replace the old ones)")
     .option("--all-companies", "remove the company tag filter")
     .option("--description <text>", 'a note ("" removes it)')
     .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
+    .option("--ordering <ordering>", '"fifo" (one at a time, in event order) or "unordered"')
     .action((webhookId: string, options: UpdateOptions) =>
       withContext(async (ctx) => printJson(await updateConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), updateFrom(options)))),
     );

@@ -14,6 +14,10 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** Deliveries still to be attempted: the worker sends their message's body at each attempt. */
 export const PENDING_DELIVERY_STATUSES: readonly DeliveryStatus[] = ["Sending", "Attempting"];
 
+/** How a consumer's deliveries are sent: concurrently, in any order, or one at a time in event order. */
+export const CONSUMER_ORDERINGS = ["unordered", "fifo"] as const;
+export type ConsumerOrdering = (typeof CONSUMER_ORDERINGS)[number];
+
 /** A connection's authorization status (Codat's dataConnectionStatus). */
 export const CONNECTION_STATUSES = ["PendingAuth", "Linked", "Unlinked", "Deauthorized"] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];

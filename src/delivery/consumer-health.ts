@@ -30,7 +30,7 @@ export interface HealthChanges {
    * attempts did, and those of the deliveries still pending: they are parked if the circuit opens.
    * Only counted while the circuit breaker is on.
    */
-  unreachable: Array<{ consumerId: ConsumerId; count: number; pending: DeliveryId[] }>;
+  unreachable: Array<{ consumerId: ConsumerId; count: number; pending: DeliveryId[]; fifo: boolean }>;
 }
 
 /** A consumer whose circuit was opened or closed by a batch's record, for the log. */
@@ -84,7 +84,8 @@ export function healthChanges(batch: readonly DueDelivery[], updates: readonly D
     if (gone) changes.gone.push(consumerId);
     if (reached) {
       if (claimed.consecutiveFailures > 0 || claimed.circuitOpenUntil !== null) changes.reachable.push(consumerId);
-    } else if (unreachable > 0 && config.circuitBreaker !== null) changes.unreachable.push({ consumerId, count: unreachable, pending });
+    } else if (unreachable > 0 && config.circuitBreaker !== null)
+      changes.unreachable.push({ consumerId, count: unreachable, pending, fifo: claimed.ordering === "fifo" });
   }
   return changes;
 }
@@ -118,12 +119,12 @@ export async function recordHealthChanges(uow: UnitOfWork, now: number, config: 
     for (const { consumerId } of closed) circuits.push({ consumerId, change: "closed", consecutiveFailures: 0, openUntil: null });
   }
   if (config.circuitBreaker !== null) {
-    for (const { consumerId, count, pending } of changes.unreachable) {
+    for (const { consumerId, count, pending, fifo } of changes.unreachable) {
       const circuit = await countUnreachable(tx, consumerId, count, now, config.circuitBreaker);
       if (circuit?.openUntil == null) continue;
       // What failed waits with the rest, and one of them (not always the same) goes as the next probe.
       await parkDeliveries(tx, pending);
-      await designateProbe(tx, consumerId, circuit.openUntil);
+      await designateProbe(tx, consumerId, circuit.openUntil, fifo ? "head of line" : "fewest attempts");
       circuits.push({ consumerId, change: circuit.wasOpen ? "reopened" : "opened", ...circuit });
     }
   }

@@ -6,6 +6,7 @@ import type { AppContext } from "../domain/context.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Db, Store } from "../storage/database.ts";
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
+import { advanceLines } from "../storage/deliveries/fifo.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
@@ -126,6 +127,13 @@ export class DeliveryWorker {
       return { deliveryId: delivery.id, attemptCount, ...next, attempt };
     });
     const health = healthChanges(batch, updates, now, this.config);
+    // Ordered consumers' lines, and those whose head became final: the next in line may go.
+    const lines = [...new Set(batch.filter((delivery) => delivery.ordering === "fifo").map((delivery) => delivery.consumerId))];
+    const linesMoved = [
+      ...new Set(
+        batch.filter((delivery, index) => delivery.ordering === "fifo" && updates[index]!.nextAttemptAt === null).map((delivery) => delivery.consumerId),
+      ),
+    ];
     const leaseNext = this.running && claimed === this.config.batchSize;
     // Set by the record's transaction, the try that commits having the last word.
     let next = null as Lease | null;
@@ -133,6 +141,7 @@ export class DeliveryWorker {
     await this.recordWhileLeased(lease.expiresAt, () =>
       recordOutcomes(this.store, lease.owner, now, updates, async (uow) => {
         next = null;
+        await advanceLines(uow, lines, linesMoved, now);
         if (hasHealthChanges(health)) circuits = await recordHealthChanges(uow, now, this.config, health);
         if (leaseNext) next = await this.leaseDue(uow.tx);
       }),

@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { isoDate } from "../clock.ts";
+import type { ConsumerOrdering } from "../constants/statuses.ts";
 import { MAX_CONSUMER_DESCRIPTION_LENGTH, MAX_CONSUMER_RATE_LIMIT, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH } from "../constants/limits.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
@@ -37,6 +38,8 @@ export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] &
   rateLimit: number | null;
   /** The client certificate presented for mTLS (never its key), or null. */
   mtls: { subject: string; expiresAt: string } | null;
+  /** `fifo`: one delivery at a time, in event order; `unordered` (the default): concurrently. */
+  ordering: ConsumerOrdering;
   /** The consumer's circuit breaker: its run of unreachable attempts, and while open, when the next probe goes. */
   circuit: { state: "closed" | "open"; consecutiveFailures: number; nextProbeAt: string | null };
 };
@@ -56,6 +59,7 @@ export interface ConsumerUpdate {
   description?: string | null;
   disabled?: boolean;
   rateLimit?: number | null;
+  ordering?: ConsumerOrdering;
 }
 
 /** A new Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64. */
@@ -109,7 +113,17 @@ function assertValid(input: ConsumerUpdate): void {
 
 type ShownColumns = Pick<
   ConsumerRow,
-  "id" | "url" | "event_types" | "company_tags" | "disabled" | "description" | "rate_limit" | "mtls_certificate" | "consecutive_failures" | "circuit_open_until"
+  | "id"
+  | "url"
+  | "event_types"
+  | "company_tags"
+  | "disabled"
+  | "description"
+  | "rate_limit"
+  | "mtls_certificate"
+  | "consecutive_failures"
+  | "circuit_open_until"
+  | "ordering"
 >;
 
 function toResource(row: ShownColumns): WebhookConsumerResource {
@@ -121,6 +135,7 @@ function toResource(row: ShownColumns): WebhookConsumerResource {
     description: row.description ?? null,
     rateLimit: row.rate_limit ?? null,
     mtls: row.mtls_certificate ? describeCertificate(row.mtls_certificate) : null,
+    ordering: row.ordering,
     circuit: {
       state: row.circuit_open_until === null ? "closed" : "open",
       consecutiveFailures: row.consecutive_failures,
@@ -181,6 +196,7 @@ export async function createConsumer(ctx: AppContext, clientId: ClientId, input:
     mtls_certificate: null,
     consecutive_failures: 0,
     circuit_open_until: null,
+    ordering: "unordered" as const,
   };
   await ctx.store.transaction(async ({ tx }) => {
     if ((await countConsumersLockingClient(tx, clientId)) >= ctx.config.limits.consumersPerClient) {
@@ -216,6 +232,12 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
     if (update.companyTags !== undefined) changes.company_tags = encodeCompanyTags(update.companyTags);
     if (update.description !== undefined) changes.description = update.description;
     if (update.disabled !== undefined) Object.assign(changes, await enabledChanges(row, !update.disabled, uow, ctx.clock.now()));
+    if (update.ordering !== undefined && update.ordering !== row.ordering) {
+      changes.ordering = update.ordering;
+      // Unordered from now on: what waited behind its line's head goes (unless its open circuit still holds it).
+      if (update.ordering === "unordered" && row.circuit_open_until === null)
+        await releaseParked(uow, [{ consumerId, openUntil: ctx.clock.now() }], ctx.clock.now());
+    }
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
       changes.rate_next_at = null;

@@ -1,5 +1,5 @@
 import type { Generated } from "kysely";
-import type { ConnectionErrorStatus, ConnectionStatus, DeliveryStatus } from "../constants/statuses.ts";
+import type { ConnectionErrorStatus, ConnectionStatus, ConsumerOrdering, DeliveryStatus } from "../constants/statuses.ts";
 import type { ApiKeyId, AttemptId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId, DeliveryId, MessageId } from "../ids.ts";
 
 /**
@@ -107,6 +107,8 @@ export interface ConsumersTable {
   consecutive_failures: Generated<number>;
   /** While the consumer's circuit is open: when a probe may go (its deliveries wait parked until one succeeds); null while closed. */
   circuit_open_until: number | null;
+  /** `fifo`: one delivery at a time, in event order; `unordered`: concurrently. */
+  ordering: Generated<ConsumerOrdering>;
 }
 
 export interface PreviousSecret {
@@ -128,7 +130,7 @@ export interface MessagesTable {
   example: number;
 }
 
-export type { DeliveryStatus };
+export type { ConsumerOrdering, DeliveryStatus };
 
 export interface DeliveriesTable {
   id: DeliveryId;

@@ -17,7 +17,7 @@ const FIVE_DAYS = 5 * DAY;
 
 /** A claimed delivery to `consumerId`, whose streak began at `failingSince` (null: not failing), with its circuit as claimed. */
 const due = (consumerId: string, failingSince: number | null, circuit: Partial<DueDelivery> = {}) =>
-  ({ id: `delivery to ${consumerId}`, consumerId, failingSince, lostClaims: 0, consecutiveFailures: 0, circuitOpenUntil: null, ...circuit }) as DueDelivery;
+  ({ id: `delivery to ${consumerId}`, consumerId, failingSince, lostClaims: 0, consecutiveFailures: 0, circuitOpenUntil: null, ordering: "unordered", ...circuit }) as DueDelivery;
 
 /** An attempt answered with `statusCode` (null: no answer), with a retry scheduled unless `final`. */
 const answered = (statusCode: number | null, final = false) =>
@@ -95,7 +95,7 @@ describe("consumer health", () => {
     const a = asId<ConsumerId>("a");
     assert.equal(hasHealthChanges({ ...none, gone: [a] }), true);
     assert.equal(hasHealthChanges({ ...none, reachable: [a] }), true);
-    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [] }] }), true);
+    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [], fifo: false }] }), true);
   });
 
   test("410 Gone marks the consumer gone, beside its failure streak", () => {
@@ -118,7 +118,7 @@ describe("consumer health", () => {
       FIVE_DAYS,
       BREAKER,
     );
-    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"] }]);
+    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"], fifo: false }]);
   });
 
   test("a 4xx answer reaches the consumer: its run of unreachable attempts ends and its circuit closes", () => {

@@ -6,6 +6,7 @@ import {
   MAX_TAG_VALUE_LENGTH,
   RESERVED_HEADER_NAMES,
 } from "../../constants/limits.ts";
+import { CONSUMER_ORDERINGS } from "../../constants/statuses.ts";
 import type { JsonSchema } from "../codat.ts";
 import { errorResponse } from "./shared.ts";
 
@@ -18,6 +19,11 @@ const consumerSchema: JsonSchema = {
       properties: {
         description: { type: ["string", "null"], description: "Hookline extension. A note about the consumer." },
         rateLimit: { type: ["integer", "null"], minimum: 1, description: "Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited." },
+        ordering: {
+          type: "string",
+          enum: CONSUMER_ORDERINGS,
+          description: "Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.",
+        },
         circuit: {
           description:
             "Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent.",
@@ -69,6 +75,7 @@ export const consumerUpdateBody = closedObject({
     description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
     rateLimit: { type: ["integer", "null"], minimum: 1, maximum: MAX_CONSUMER_RATE_LIMIT, description: "Messages per second; null removes the limit." },
+    ordering: { type: "string", enum: CONSUMER_ORDERINGS, description: "`fifo` or `unordered`. Turning `fifo` off sends what waited in line at once." },
   },
 });
 

@@ -2,8 +2,9 @@ import type { Clock } from "../../clock.ts";
 import type { ClientId, ConsumerId, DeliveryId, MessageId } from "../../ids.ts";
 import type { Store } from "../database.ts";
 import { readBodies } from "../messages.ts";
-import type { DeliveryStatus } from "../schema.ts";
+import type { ConsumerOrdering, DeliveryStatus } from "../schema.ts";
 import { deleteOrphanedDeliveries } from "./delete-orphans.ts";
+import { holdBehindHeads } from "./fifo.ts";
 import { handBack } from "./hand-back.ts";
 import { holdForOpenCircuits, type CircuitHeld } from "./park.ts";
 import type { Lease } from "./lease.ts";
@@ -36,6 +37,8 @@ export interface DueDelivery {
   consecutiveFailures: number;
   /** Set when this delivery is the probe of the consumer's open circuit (or went out as it opened): its cool-down's end. */
   circuitOpenUntil: number | null;
+  /** `fifo`: this delivery is the head of its consumer's line, and the next one goes once it is final. */
+  ordering: ConsumerOrdering;
 }
 
 export interface StoredClientCertificate {
@@ -76,9 +79,13 @@ export async function claimLeaseBatch(store: Store, lease: Lease, clock: Clock, 
   if (orphans.length > 0) await store.writeStatement((db) => deleteOrphanedDeliveries(db, owner, orphans));
   const { batch, overBudget } = withinBodyBudget(rows, bodyBudgetBytes);
   if (overBudget.length > 0) await store.writeStatement((db) => handBack(db, owner, overBudget, clock.now()));
-  // Consumers whose circuit is closed (the common case) cost nothing more; disabled ones are skipped, not held.
-  const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row));
+  // Unordered consumers (the common case) cost nothing more; disabled ones are skipped, not held.
+  const ordered = batch.filter((row) => row.ordering === "fifo" && sends(row));
+  const inLine = ordered.length > 0 ? await holdBehindHeads(store, owner, ordered) : new Set<DeliveryId>();
+  // Nor do consumers whose circuit is closed.
+  const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row) && !inLine.has(row.id));
   const held = open.length > 0 ? await holdForOpenCircuits(store, owner, clock.now(), lease.expiresAt, open) : new Set<DeliveryId>();
+  for (const id of inLine) held.add(id);
   // Nor does a rate limit: only rate-limited consumers' deliveries are paced.
   const limited = batch.filter((row) => row.rateLimit !== null && sends(row) && !held.has(row.id));
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<DeliveryId>();
@@ -136,5 +143,6 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
     failingSince: row.failingSince,
     consecutiveFailures: row.consecutiveFailures,
     circuitOpenUntil: row.circuitOpenUntil,
+    ordering: row.ordering,
   };
 }

@@ -25,19 +25,14 @@ export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promis
  * Makes one parked delivery of the consumer due at `probeAt`, the end of its
  * circuit's cool-down, so that a probe goes then: the one that has spent
  * fewest attempts, so that a long outage spreads its probes' attempts over
- * the held deliveries rather than using up one delivery's schedule. With
- * none parked, the next delivery claimed after the cool-down probes.
+ * the held deliveries rather than using up one delivery's schedule; for a
+ * `fifo` consumer, the head of its line, the only one it may send. With none
+ * parked, the next delivery claimed after the cool-down probes.
  */
-export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number): Promise<void> {
-  const probe = tx
-    .selectFrom("deliveries")
-    .select("id")
-    .where("next_attempt_at", "=", PARKED_AT)
-    .where("consumer_id", "=", consumerId)
-    .orderBy("attempt_count")
-    .orderBy("id")
-    .limit(1);
-  await tx.updateTable("deliveries").set({ next_attempt_at: probeAt }).where("id", "in", probe).execute();
+export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number, choice: "fewest attempts" | "head of line"): Promise<void> {
+  let probe = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "=", PARKED_AT).where("consumer_id", "=", consumerId);
+  probe = choice === "head of line" ? probe.orderBy("id") : probe.orderBy("attempt_count").orderBy("id");
+  await tx.updateTable("deliveries").set({ next_attempt_at: probeAt }).where("id", "in", probe.limit(1)).execute();
 }
 
 /**

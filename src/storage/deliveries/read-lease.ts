@@ -35,6 +35,7 @@ export function readLeasedDeliveries(db: Db, { owner, ids }: Lease) {
         "consumers.failing_since as failingSince",
         "consumers.consecutive_failures as consecutiveFailures",
         "consumers.circuit_open_until as circuitOpenUntil",
+        "consumers.ordering",
         "consumers.rate_limit as rateLimit",
         "deliveries.rate_slot_at as rateSlotAt",
       ])
