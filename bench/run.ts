@@ -32,9 +32,10 @@ const { values: flags } = parseArgs({
     "steady-seconds": { type: "string", default: "10" },
     "steady-warmup-seconds": { type: "string", default: "3" },
     queued: { type: "string", default: "100000" },
+    "ingest-requests": { type: "string", default: "1000" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued" },
+    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -42,7 +43,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued]
+  [--ingest-requests 1000]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -347,6 +349,47 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
   }
 }
 
+interface IngestFigures {
+  name: string;
+  requestsPerSecond: number;
+  latency: { p50: number; p99: number };
+}
+
+/**
+ * What a client publishing one event per request, one request at a time, sees
+ * while the worker delivers them: each request's latency (one commit each)
+ * and the requests per second that allows.
+ */
+async function ingestLatency(name: string, dialect: "sqlite" | "postgres", env: Record<string, string>, receiver: ReceiverProcess): Promise<IngestFigures> {
+  const database = await createTestDatabase(dialect);
+  const deployment = await HooklineDeployment.start(database, 0, env);
+  const pool = new Pool(deployment.baseUrl, { connections: 1 });
+  try {
+    const [companyId] = await prepare(deployment, receiver, 1);
+    const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
+    const requests = Number(flags["ingest-requests"]);
+    await receiver.reset();
+    const latencies: number[] = [];
+    const started = performance.now();
+    for (let index = 0; index < requests; index++) {
+      const sent = performance.now();
+      const response = await pool.request({ path: "/events", method: "POST", headers, body: JSON.stringify(readCompleted(companyId!)) });
+      const text = await response.body.text();
+      if (response.statusCode !== 201) throw new Error(`publish: ${response.statusCode} ${text}`);
+      latencies.push(performance.now() - sent);
+    }
+    const elapsed = performance.now() - started;
+    await receiver.waitForUnique(requests);
+    latencies.sort((a, b) => a - b);
+    const at = (quantile: number) => latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))]!;
+    return { name, requestsPerSecond: (requests / elapsed) * 1000, latency: { p50: at(0.5), p99: at(0.99) } };
+  } finally {
+    await pool.close();
+    await deployment.stop();
+    await database.drop();
+  }
+}
+
 /** Peak memory while `queued` deliveries wait: the receiver answers 503, so every delivery stays scheduled for a retry. */
 async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number; peakRssMb: number[] }> {
   const consumers = 10;
@@ -430,6 +473,7 @@ const receiver = await ReceiverProcess.start();
 const runs = new Map<string, Figures[]>();
 let steady: Figures | undefined;
 let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
+const ingestRuns: IngestFigures[] = [];
 try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!only.has(key)) return undefined;
@@ -472,6 +516,14 @@ try {
     }),
   );
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
+  for (const [name, dialect, env] of [
+    ["SQLite (synchronous NORMAL)", "sqlite", {}],
+    ["PostgreSQL (synchronous_commit on)", "postgres", {}],
+    ["PostgreSQL (synchronous_commit off)", "postgres", { HOOKLINE_POSTGRES_SYNCHRONOUS_COMMIT: "off" }],
+  ] as const) {
+    const figures = await step("ingest", `ingest latency, ${name}`, () => ingestLatency(name, dialect, env, receiver));
+    if (figures) ingestRuns.push(figures);
+  }
 } finally {
   receiver.stop();
 }
@@ -481,5 +533,13 @@ const rows = [...runs.values()].map((rounds) => summarize(rounds, physical, bull
 if (steady) rows.push({ figures: steady, rates: [steady.deliveriesPerSecond] });
 printTable(rows);
 if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
+if (ingestRuns.length > 0) {
+  console.log(`\nSingle publishes, one request at a time, while the worker delivers (${flags["ingest-requests"]} requests):`);
+  for (const run of ingestRuns) {
+    console.log(
+      `  ${run.name.padEnd(36)}  ${fixed(run.requestsPerSecond)} requests/s  p50 ${fixed(run.latency.p50, 1)} ms  p99 ${fixed(run.latency.p99, 1)} ms`,
+    );
+  }
+}
 console.log(`\nThe run took ${fixed((performance.now() - benchStarted) / 1000)} s`);
 process.exit(0);

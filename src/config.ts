@@ -9,6 +9,8 @@ export interface Config {
   /** `sqlite:<path>` (embedded default) or `postgres://...`. */
   databaseUrl: string;
   sqliteSynchronous: "NORMAL" | "FULL";
+  /** PostgreSQL's `synchronous_commit` for Hookline's sessions. */
+  postgresSynchronousCommit: "on" | "off";
   host: string;
   port: number;
   /** Where a process without the API role serves /healthz, /readyz and /metrics; null: it serves no HTTP. */
@@ -135,6 +137,12 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+function postgresSynchronousCommit(text: string): Config["postgresSynchronousCommit"] {
+  const value = text.trim().toLowerCase();
+  if (value !== "on" && value !== "off") throw new Error(`${ENV.postgresSynchronousCommit} must be on or off, got "${text}"`);
+  return value;
+}
+
 function sqliteSynchronous(text: string): Config["sqliteSynchronous"] {
   const value = text.toUpperCase();
   if (value !== "NORMAL" && value !== "FULL") throw new Error(`${ENV.sqliteSynchronous} must be NORMAL or FULL, got "${text}"`);
@@ -213,6 +221,7 @@ export type ConfigOverrides = Partial<Record<keyof typeof ENV, string>>;
 export const ENV = {
   databaseUrl: "HOOKLINE_DATABASE_URL",
   sqliteSynchronous: "HOOKLINE_SQLITE_SYNCHRONOUS",
+  postgresSynchronousCommit: "HOOKLINE_POSTGRES_SYNCHRONOUS_COMMIT",
   host: "HOOKLINE_HOST",
   port: "HOOKLINE_PORT",
   metricsPort: "HOOKLINE_METRICS_PORT",
@@ -289,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   return {
     databaseUrl: read("databaseUrl") ?? env.DATABASE_URL ?? "sqlite:data/hookline.db",
     sqliteSynchronous: sqliteSynchronous(read("sqliteSynchronous") ?? "NORMAL"),
+    postgresSynchronousCommit: postgresSynchronousCommit(read("postgresSynchronousCommit") ?? "on"),
     host,
     port,
     metricsPort: metricsPort ? integer(ENV.metricsPort, metricsPort, 0) : null,

@@ -10,14 +10,18 @@ export interface StoreOptions {
    * but may lose the last commits to a power loss; FULL syncs every commit.
    */
   sqliteSynchronous: "NORMAL" | "FULL";
+  /** PostgreSQL's `synchronous_commit` for Hookline's sessions: `off` trades the last commits before a database crash for commit latency. */
+  postgresSynchronousCommit: "on" | "off";
 }
 
 /** The database: a handle for reads, transactions for writes, and the wake-up of workers after commits that made work. */
 export class Store {
   private constructor(private readonly connection: Connection) {}
 
-  static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL" }): Promise<Store> {
-    return new Store(connect(databaseUrl, { synchronous: options.sqliteSynchronous }));
+  static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL", postgresSynchronousCommit: "on" }): Promise<Store> {
+    return new Store(
+      connect(databaseUrl, { sqlite: { synchronous: options.sqliteSynchronous }, postgres: { synchronousCommit: options.postgresSynchronousCommit } }),
+    );
   }
 
   get db(): Db {

@@ -14,6 +14,16 @@ export const postgresDialect: SqlDialect = {
   jsonRecords: (table, rows, alias) => sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${JSON.stringify(rows)} AS json)) AS ${sql.raw(alias)}`,
 };
 
+export interface PostgresOptions {
+  /**
+   * PostgreSQL's `synchronous_commit` for Hookline's sessions. `off` answers a
+   * commit before its WAL record is flushed: a crash of the database server
+   * (not of Hookline) may lose the last few hundred milliseconds of commits,
+   * but nothing is ever left half-written.
+   */
+  synchronousCommit: "on" | "off";
+}
+
 /** PostgreSQL: a pool of connections, and LISTEN/NOTIFY so that workers in other processes hear of new deliveries. */
 export class PostgresConnection implements Connection {
   readonly dialect = postgresDialect;
@@ -21,10 +31,13 @@ export class PostgresConnection implements Connection {
   private readonly wakeups = new EventEmitter();
   private listener: pg.Client | undefined;
 
-  constructor(private readonly url: string) {
+  constructor(
+    private readonly url: string,
+    options: PostgresOptions,
+  ) {
     // int8 columns hold epoch milliseconds, well inside Number's exact range.
     pg.types.setTypeParser(pg.types.builtins.INT8, Number);
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const pool = new pg.Pool({ connectionString: url, max: 10, options: `-c synchronous_commit=${options.synchronousCommit}` });
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     this.wakeups.setMaxListeners(0);
   }
