@@ -11,6 +11,7 @@ import { webhookCommands } from "./webhooks.ts";
 import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
+import { backupCommand } from "./backup.ts";
 import { createLogger } from "../logger.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
@@ -149,6 +150,8 @@ webhookCommands(webhooks, withContext, clientOption);
 messageCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
+// Not withContext: a backup copies the database as it is, without migrating it first.
+backupCommand(program, () => loadConfig(process.env, overrides()));
 
 program
   .command("demo")

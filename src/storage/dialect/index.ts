@@ -4,7 +4,8 @@ import { SqliteConnection, sqliteDialect, type SqliteOptions } from "./sqlite.ts
 import type { Connection, Db, SqlDialect } from "./types.ts";
 
 export type { Connection, Db, SqlDialect, Tx, UnitOfWork } from "./types.ts";
-export type { SqliteOptions } from "./sqlite.ts";
+export type { SqliteBackup, SqliteOptions } from "./sqlite.ts";
+export { backupSqliteFile } from "./sqlite.ts";
 export type { PostgresOptions } from "./postgres.ts";
 
 /** The SQLite file a database URL names (`:memory:` for none), or null for PostgreSQL. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
@@ -74,6 +74,58 @@ function withStatementCache(sqlite: SqliteDatabase.Database) {
       return statement;
     },
   };
+}
+
+/** What a backup copied: the database's size in pages and bytes. */
+export interface SqliteBackup {
+  pages: number;
+  bytes: number;
+}
+
+/**
+ * Copies the SQLite database at `source` into `destination` with SQLite's
+ * online backup API, while other processes keep reading and writing it. The
+ * copy is made in one step, under one read transaction: in WAL mode that
+ * blocks no writer, and the copy is the database as one commit left it. (Copied
+ * in small steps, the backup would start again after every commit of another
+ * process, and might never finish beside a busy server.) A new destination is
+ * removed when the copy fails; an existing database is replaced by SQLite in
+ * one transaction (its own WAL, if any, taken into account), so it is never
+ * left half written. An existing file that is no SQLite database is removed
+ * first: SQLite writes a backup only over a database.
+ */
+export async function backupSqliteFile(source: string, destination: string): Promise<SqliteBackup> {
+  const sqlite = new SqliteDatabase(source, { fileMustExist: true });
+  try {
+    if (!isSqliteFile(destination)) rmSync(destination, { force: true });
+    sqlite.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
+    // The first step copies nothing and counts the pages; the answer makes the next step copy them all.
+    const { totalPages } = await sqlite.backup(destination, { progress: () => ALL_PAGES });
+    const pageSize = sqlite.pragma("page_size", { simple: true }) as number;
+    return { pages: totalPages, bytes: totalPages * pageSize };
+  } finally {
+    sqlite.close();
+  }
+}
+/** The most pages better-sqlite3 lets one backup step copy. */
+const ALL_PAGES = 0x7fffffff;
+const SQLITE_HEADER = "SQLite format 3\0";
+
+/** Whether `path` is a SQLite database: SQLite's header, or empty (SQLite takes an empty file for an empty database). */
+function isSqliteFile(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const header = Buffer.alloc(SQLITE_HEADER.length);
+    const read = readSync(fd, header, 0, header.length, 0);
+    return read === 0 || header.toString("latin1") === SQLITE_HEADER;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** SQLite: one file, an in-process signal for wake-ups, carried to the other Stores of this process on the same file. */
