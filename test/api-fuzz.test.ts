@@ -3,6 +3,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { test } from "node:test";
 import fc from "fast-check";
 import { runCli } from "./support/cli.ts";
+import { assertErrorMessage } from "./support/errors.ts";
 import { deeplyNested, hostileString, hostileValue, schemaArbitrary, type Schema } from "./support/json-schema-arbitrary.ts";
 import { operationsOf, type Operation, type Parameter } from "./support/openapi-operations.ts";
 import { firstStart, Harness, type ServeProcess } from "./support/serve-process.ts";
@@ -686,8 +687,12 @@ test(
         }
         // A HEAD answer has no body to be an ErrorMessage.
         if (status >= 400 && sent.method !== "HEAD") {
-          const problems = errorMessageProblems(body, status, answer.headers["x-correlation-id"]);
-          if (problems.length > 0) throw failure(`a ${status} that is not an ErrorMessage: ${problems.join(", ")}`);
+          try {
+            assertErrorMessage({ status, body, headers: fetchHeaders(answer.headers) }, status);
+            assert.ok(body.validation === null || Array.isArray(body.validation?.errors), "validation is null or holds a list of errors");
+          } catch (error) {
+            throw failure(`a ${status} that is not an ErrorMessage: ${(error as Error).message}`);
+          }
         }
         if (status >= 400) {
           const after = await snapshot(store);
@@ -725,16 +730,9 @@ function assertRunning(server: ServeProcess, when: string): void {
   assert.ok(server.running, `the server process exited ${when} (seed ${SEED}):\n${server.logs().slice(-5_000)}`);
 }
 
-/** What keeps `body` from being Codat's ErrorMessage for `status`; empty when it is one. */
-function errorMessageProblems(body: any, status: number, correlationHeader: unknown): string[] {
-  if (body === null || typeof body !== "object") return ["not an object"];
-  const problems: string[] = [];
-  if (body.statusCode !== status) problems.push(`statusCode ${body.statusCode}`);
-  if (typeof body.service !== "string") problems.push("service");
-  if (typeof body.error !== "string" || body.error.length === 0) problems.push("error");
-  if (typeof body.correlationId !== "string" || body.correlationId !== correlationHeader) problems.push("correlationId (or x-correlation-id)");
-  if (!(body.validation === null || Array.isArray(body.validation?.errors))) problems.push("validation");
-  if (typeof body.canBeRetried !== "string") problems.push("canBeRetried");
-  if (typeof body.detailedErrorCode !== "number") problems.push("detailedErrorCode");
-  return problems;
+/** An answer's headers as fetch's Headers, which assertErrorMessage reads the x-correlation-id header from. */
+function fetchHeaders(headers: Record<string, unknown>): Headers {
+  const result = new Headers();
+  for (const [name, value] of Object.entries(headers)) for (const item of [value].flat()) if (typeof item === "string") result.append(name, item);
+  return result;
 }

@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Store } from "../src/storage/database.ts";
 import type { Receiver } from "./support/receiver.ts";
-import { API_KEY_LINE, firstStart, Harness, until, WAIT_MS, within, type Api, type ServeOptions } from "./support/serve-process.ts";
+import { API_KEY_LINE, firstStart, Harness, type Api, type ServeOptions } from "./support/serve-process.ts";
 import { freePort } from "./support/server.ts";
+import { until, WAIT_MS, within } from "./support/wait.ts";
 import { asId, type CompanyId } from "../src/ids.ts";
 
 const BATCH_SIZE = 10;

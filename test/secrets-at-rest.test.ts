@@ -12,7 +12,7 @@ import { runCli, runCliWith } from "./support/cli.ts";
 import { recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
 import { testDialect } from "./support/database.ts";
 import { withReceiver, type ReceivedWebhook } from "./support/receiver.ts";
-import { firstStart, Harness, ServeProcess, until as untilRecorded } from "./support/serve-process.ts";
+import { firstStart, Harness, ServeProcess } from "./support/serve-process.ts";
 import { callApi, freePort, startTestServer, type TestServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
@@ -204,7 +204,7 @@ test("rotating HOOKLINE_ENCRYPTION_KEY: processes with either key first run side
   // A process left with the old key alone cannot decrypt them: its attempts fail unsent, saying why.
   const stale = await harness.serve(database.url, { env: { HOOKLINE_ENCRYPTION_KEY: oldKey } });
   await callApi(stale.baseUrl, apiKey, "POST", "/companies", { name: "Old key only" });
-  await untilRecorded("the attempt under the old key alone", async () => {
+  await until("the attempt under the old key alone", async () => {
     const failed = await store.db.selectFrom("attempts").select("error").where("consumer_id", "=", id).where("succeeded", "=", 0).execute();
     return failed.length > 0 ? true : "no failed attempt yet";
   });

@@ -9,17 +9,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { CertificateAuthority } from "./support/certificates.ts";
-import { Receiver } from "./support/receiver.ts";
-import { callApi, startTestServer } from "./support/server.ts";
+import { subscribe } from "./support/consumers.ts";
+import { withReceiver } from "./support/receiver.ts";
+import { callApi, withServer } from "./support/server.ts";
 
 test("secrets never appear in the logs of a full run nor in error messages", async (t) => {
   const encryptionKey = randomBytes(32).toString("base64");
-  const server = await startTestServer({ encryptionKey, retrySchedule: "50ms" });
-  const receiver = await Receiver.start((index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
-  t.after(async () => {
-    await server.close();
-    await receiver.close();
-  });
+  const server = await withServer(t, { encryptionKey, retrySchedule: "50ms" });
+  const receiver = await withReceiver(t, (index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
   const secrets: string[] = [server.apiKey, encryptionKey];
   const errors: string[] = [];
   const api = async (method: string, path: string, body?: unknown) => {
@@ -36,22 +33,22 @@ test("secrets never appear in the logs of a full run nor in error messages", asy
   errors.push(JSON.stringify(refused.body));
   secrets.push(wrongKey);
 
-  const consumer = (await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created", "connection.failed", "connection.connected"] })).body;
-  secrets.push((await api("GET", `/webhooks/${consumer.id}/secret`)).body.key);
-  secrets.push((await api("POST", `/webhooks/${consumer.id}/secret/rotate`)).body.key);
+  const consumerId = await subscribe(server, receiver.url, { eventTypes: ["company.created", "connection.failed", "connection.connected"] });
+  secrets.push((await api("GET", `/webhooks/${consumerId}/secret`)).body.key);
+  secrets.push((await api("POST", `/webhooks/${consumerId}/secret/rotate`)).body.key);
   const headerValue = `Bearer ${randomBytes(18).toString("hex")}`;
   secrets.push(headerValue);
-  assert.equal((await api("PUT", `/webhooks/${consumer.id}/headers`, { headers: { Authorization: headerValue } })).status, 200);
+  assert.equal((await api("PUT", `/webhooks/${consumerId}/headers`, { headers: { Authorization: headerValue } })).status, 200);
   const badHeaderValue = `secret-${randomBytes(8).toString("hex")}\r\nX-Injected: 1`;
   secrets.push(badHeaderValue.split("\r")[0]!);
-  assert.equal((await api("PUT", `/webhooks/${consumer.id}/headers`, { headers: { Authorization: badHeaderValue } })).status, 400);
+  assert.equal((await api("PUT", `/webhooks/${consumerId}/headers`, { headers: { Authorization: badHeaderValue } })).status, 400);
 
   const client = CertificateAuthority.create("Logs CA").issue("hookline-client", "client");
-  assert.equal((await api("PUT", `/webhooks/${consumer.id}/mtls`, { privateKey: client.privateKey, certificate: client.certificate })).status, 200);
+  assert.equal((await api("PUT", `/webhooks/${consumerId}/mtls`, { privateKey: client.privateKey, certificate: client.certificate })).status, 200);
   secrets.push(client.privateKey.split("\n")[5]!);
-  assert.equal((await api("DELETE", `/webhooks/${consumer.id}/mtls`)).status, 204);
+  assert.equal((await api("DELETE", `/webhooks/${consumerId}/mtls`)).status, 204);
   const mismatched = CertificateAuthority.create("Other CA").issue("other", "client");
-  assert.equal((await api("PUT", `/webhooks/${consumer.id}/mtls`, { privateKey: mismatched.privateKey, certificate: client.certificate })).status, 400);
+  assert.equal((await api("PUT", `/webhooks/${consumerId}/mtls`, { privateKey: mismatched.privateKey, certificate: client.certificate })).status, 400);
   secrets.push(mismatched.privateKey.split("\n")[5]!);
 
   const company = (await api("POST", "/companies", { name: "Secretive" })).body;

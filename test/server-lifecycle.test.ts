@@ -6,6 +6,7 @@ import { CLI } from "./support/cli.ts";
 import { resolvePointer } from "./support/json-schema-arbitrary.ts";
 import { API_KEY_LINE, firstStart, Harness } from "./support/serve-process.ts";
 import { callApi } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 test("the first start creates a client and prints the API URL, the OpenAPI URL and a working API key, apart from the JSON logs", async (t) => {
   const harness = new Harness(t);
@@ -53,16 +54,13 @@ test("the first start creates a client and prints the API URL, the OpenAPI URL a
   assert.doesNotMatch(second.logs(), API_KEY_LINE, "a restart creates no second client");
 });
 
-async function stopsListening(baseUrl: string): Promise<void> {
-  for (let tries = 0; tries < 200; tries++) {
-    const listening = await fetch(`${baseUrl}/healthz`).then(
-      () => true,
-      () => false,
-    );
-    if (!listening) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error("the API kept listening after SIGTERM");
+function stopsListening(baseUrl: string): Promise<true | string> {
+  return until("the API to stop listening after SIGTERM", () =>
+    fetch(`${baseUrl}/healthz`).then(
+      () => "still listening",
+      () => true as const,
+    ),
+  );
 }
 
 test("SIGTERM lets an attempt in flight finish and records it before the process exits", async (t) => {

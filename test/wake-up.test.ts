@@ -8,20 +8,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { testDialect } from "./support/database.ts";
-import { Receiver } from "./support/receiver.ts";
-import { firstStart, Harness, until } from "./support/serve-process.ts";
-import { startTestServer } from "./support/server.ts";
+import { subscribe } from "./support/consumers.ts";
+import { withReceiver } from "./support/receiver.ts";
+import { firstStart, Harness } from "./support/serve-process.ts";
+import { withServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 const IDLE_POLL = "10m";
 /** Far below the poll: only a wake-up or the due timer delivers within it. */
 const WAIT_MS = 20_000;
 
 test("in one process, a new event wakes the idle worker, and a retry is made when it falls due", async (t) => {
-  const server = await startTestServer({ workerIdlePoll: IDLE_POLL, retrySchedule: "300ms" });
-  t.after(() => server.close());
-  const receiver = await Receiver.start((index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
-  t.after(() => receiver.close());
-  assert.equal((await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).status, 201);
+  const server = await withServer(t, { workerIdlePoll: IDLE_POLL, retrySchedule: "300ms" });
+  const receiver = await withReceiver(t, (index, _webhook, response) => response.writeHead(index === 0 ? 500 : 204).end());
+  await subscribe(server, receiver.url);
 
   const company = await server.api("POST", "/companies", { name: "Woken" });
   const [first, retry] = await receiver.waitFor(2, WAIT_MS);
