@@ -8,7 +8,8 @@ import { describe, test } from "node:test";
 import { asId, type ConsumerId } from "../src/ids.ts";
 import { recorded, subscribe } from "./support/consumers.ts";
 import { withReceiver } from "./support/receiver.ts";
-import { withServer, type TestServer } from "./support/server.ts";
+import { startHookline } from "../src/server.ts";
+import { startTestServer, testConfig, withServer, type TestServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
 const delivered = (server: TestServer, consumerId: string, count: number, status = "Success") =>
@@ -163,6 +164,40 @@ describe("the circuit breaker", () => {
     assert.deepEqual(await circuitOf(server, consumerId), { state: "closed", consecutiveFailures: 0, nextProbeAt: null });
     assert.match(server.logs(), /consumer circuit closed/);
     assert.equal(new Set(receiver.received.slice(-5).map((webhook) => webhook.headers["webhook-id"])).size, 5, "each held message went once");
+  });
+
+  test("holds across workers: two worker processes on one database send one probe per cool-down between them", async (t) => {
+    const settings = { retrySchedule: "50ms,50ms,50ms,50ms,50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "700ms" };
+    const server = await startTestServer(settings);
+    const secondWorker = await startHookline({ ...testConfig(server.database.url, { ...settings, roles: "worker" }), logLevel: "silent" });
+    // The second worker goes first: the database is dropped with the server.
+    t.after(async () => {
+      await secondWorker.close();
+      await server.close();
+    });
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());
+    const consumerId = await subscribe(server, receiver.url);
+    for (let index = 0; index < 20; index++) await server.api("POST", "/companies", { name: `Both workers ${index}` });
+    await until(
+      "the circuit to open",
+      () => circuitOf(server, consumerId),
+      (circuit) => circuit.state === "open",
+    );
+    const sentWhenOpened = receiver.received.length;
+    await until(
+      "four probes",
+      async () => receiver.received.length,
+      (count) => count >= sentWhenOpened + 5,
+    );
+    // Attempts that were in flight as the circuit opened may land just after; from the second request on, each is a probe.
+    const probes = receiver.received.slice(sentWhenOpened + 1).map((webhook) => webhook.receivedAt);
+    const gaps = probes.slice(1).map((at, index) => at - probes[index]!);
+    assert.ok(
+      gaps.every((gap) => gap >= 600),
+      `one probe per 700 ms cool-down, never one from each worker: gaps ${gaps.join(", ")} ms`,
+    );
+    const { deliveries } = await recorded(server, consumerId);
+    assert.equal(deliveries.filter((delivery) => delivery.status === "Failure").length, 0);
   });
 
   test("enabling a consumer again closes its circuit and sends what it held", async (t) => {
