@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   /** Where a process without the API role serves /healthz, /readyz and /metrics; null: it serves no HTTP. */
   metricsPort: number | null;
+  /** How long /metrics reuses its read of the queue gauges, which count the pending deliveries. */
+  metricsQueueRefreshMs: number;
   /** Base URL clients and SMBs reach this server at; used in linkUrl, redirect and portal links. */
   publicUrl: string;
   roles: { api: boolean; worker: boolean };
@@ -225,6 +227,7 @@ export const ENV = {
   host: "HOOKLINE_HOST",
   port: "HOOKLINE_PORT",
   metricsPort: "HOOKLINE_METRICS_PORT",
+  metricsQueueRefresh: "HOOKLINE_METRICS_QUEUE_REFRESH",
   publicUrl: "HOOKLINE_PUBLIC_URL",
   roles: "HOOKLINE_ROLES",
   logLevel: "HOOKLINE_LOG_LEVEL",
@@ -302,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     host,
     port,
     metricsPort: metricsPort ? integer(ENV.metricsPort, metricsPort, 0) : null,
+    metricsQueueRefreshMs: parseDuration(read("metricsQueueRefresh") ?? "5s"),
     publicUrl,
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",

@@ -61,7 +61,7 @@ export async function startHookline(configured: Config, options: StartOptions = 
   const config = withEncryptionKeys(configured, logger);
   const ctx = await openContext(config, logger, options.clock);
   let http: FastifyInstance | undefined;
-  const metrics = new HooklineMetrics(ctx.store, ctx.clock);
+  const metrics = new HooklineMetrics(ctx.store, ctx.clock, config.metricsQueueRefreshMs);
   if (config.roles.api) {
     http = await buildHttpApp(ctx, metrics);
     await http.listen({ host: config.host, port: config.port });

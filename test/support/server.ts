@@ -44,10 +44,23 @@ export interface TestServer extends TestClient {
   close(): Promise<void>;
 }
 
-/** The configuration of a test process on `databaseUrl`: loopback receivers allowed, a short idle poll, the PostgreSQL encryption key. */
+/**
+ * The configuration of a test process on `databaseUrl`: loopback receivers allowed, a short idle poll, queue
+ * gauges read at every scrape, the PostgreSQL encryption key.
+ */
 export function testConfig(databaseUrl: string, overrides: ConfigOverrides = {}): Config {
   const encryptionKey = encryptionKeyFor(databaseUrl);
-  return loadConfig({}, { databaseUrl, allowedCidrs: "127.0.0.0/8,::1/128", workerIdlePoll: "200ms", ...(encryptionKey && { encryptionKey }), ...overrides });
+  return loadConfig(
+    {},
+    {
+      databaseUrl,
+      allowedCidrs: "127.0.0.0/8,::1/128",
+      workerIdlePoll: "200ms",
+      metricsQueueRefresh: "0",
+      ...(encryptionKey && { encryptionKey }),
+      ...overrides,
+    },
+  );
 }
 
 /**
