@@ -9,6 +9,7 @@ import * as unrecordedClaims from "./006_unrecorded_claims.ts";
 import * as retentionIndexes from "./007_retention_indexes.ts";
 import * as jobRuns from "./008_job_runs.ts";
 import * as circuitBreaker from "./009_circuit_breaker.ts";
+import * as messageRetention from "./010_message_retention.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   "007_retention_indexes": retentionIndexes,
   "008_job_runs": jobRuns,
   "009_circuit_breaker": circuitBreaker,
+  "010_message_retention": messageRetention,
 };
 
 /** Applies or reports on these migrations in `db`. */
