@@ -71,11 +71,16 @@ export interface DailyQuotaConfig {
   windowMs: number;
 }
 
-/** The message log: how long payloads are kept, and the pace of recoveries and replays. */
+/** The message log: how long messages and their payloads are kept, and the pace of recoveries and replays. */
 export interface MessageLogConfig {
-  /** Message bodies older than this are purged (their metadata stays); null keeps them forever. */
+  /**
+   * Messages older than this are deleted, with their deliveries, attempts and
+   * restarts (a message with a pending delivery waits until it is final); null keeps them forever.
+   */
+  messageRetentionMs: number | null;
+  /** Message bodies older than this are purged (their metadata stays); never longer than messageRetentionMs; null keeps them forever. */
   payloadRetentionMs: number | null;
-  /** How often the retention job looks for expired bodies. */
+  /** How often the retention job looks for expired messages and bodies. */
   retentionIntervalMs: number;
   /** Messages per second that recover and replay send to a consumer without a rate limit of its own. */
   recoveryRatePerSecond: number;
@@ -175,11 +180,40 @@ function httpLimits(requestTimeout: string, connectionTimeout: string, maxHeader
   return limits;
 }
 
-function messageLog(retention: string, interval: string, recoveryRatePerSecond: number): MessageLogConfig {
+/** How long messages and payloads are kept by default. */
+export const DEFAULT_RETENTION = "30d";
+
+/** A retention period: a duration, or `none` (kept forever, null). */
+const retentionPeriod = (text: string): number | null => (text.trim() === "none" ? null : parseDuration(text));
+const describeRetention = (ms: number | null, text: string): string => (ms === null ? "none" : `${text.trim()}, ${ms} ms`);
+
+/**
+ * A payload cannot outlive its message. Unset, the payload retention is the
+ * default or the message retention, whichever is shorter; set longer than the
+ * message retention (or `none` while messages expire), Hookline refuses to
+ * start rather than delete payloads earlier than the operator asked.
+ */
+function messageLog(message: string | undefined, payload: string | undefined, interval: string, recoveryRatePerSecond: number): MessageLogConfig {
   if (recoveryRatePerSecond === 0) throw new Error(`${ENV.recoveryRate} must be at least 1 message per second`);
   const retentionIntervalMs = parseDuration(interval);
   if (retentionIntervalMs === 0) throw new Error(`${ENV.retentionInterval} must be longer than 0`);
-  return { payloadRetentionMs: retention.trim() === "none" ? null : parseDuration(retention), retentionIntervalMs, recoveryRatePerSecond };
+  const messageText = message ?? DEFAULT_RETENTION;
+  const messageRetentionMs = retentionPeriod(messageText);
+  let payloadRetentionMs: number | null;
+  if (payload === undefined) {
+    const fallback = retentionPeriod(DEFAULT_RETENTION)!;
+    payloadRetentionMs = messageRetentionMs === null ? fallback : Math.min(fallback, messageRetentionMs);
+  } else {
+    payloadRetentionMs = retentionPeriod(payload);
+    if (messageRetentionMs !== null && (payloadRetentionMs === null || payloadRetentionMs > messageRetentionMs)) {
+      throw new Error(
+        `${ENV.payloadRetention} (${describeRetention(payloadRetentionMs, payload)}) is longer than ${ENV.messageRetention} ` +
+          `(${describeRetention(messageRetentionMs, messageText)}${message === undefined ? ", the default" : ""}), and a payload cannot outlive its message: ` +
+          `set ${ENV.messageRetention} to at least as long (or none), or ${ENV.payloadRetention} to at most as long`,
+      );
+    }
+  }
+  return { messageRetentionMs, payloadRetentionMs, retentionIntervalMs, recoveryRatePerSecond };
 }
 
 /**
@@ -242,6 +276,7 @@ export const ENV = {
   requestTimeout: "HOOKLINE_REQUEST_TIMEOUT",
   connectionTimeout: "HOOKLINE_CONNECTION_TIMEOUT",
   maxHeaderBytes: "HOOKLINE_MAX_HEADER_BYTES",
+  messageRetention: "HOOKLINE_MESSAGE_RETENTION",
   payloadRetention: "HOOKLINE_PAYLOAD_RETENTION",
   retentionInterval: "HOOKLINE_RETENTION_INTERVAL",
   recoveryRate: "HOOKLINE_RECOVERY_RATE",
@@ -295,7 +330,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       `${ENV.workerLease} (${delivery.leaseMs} ms) must be at least twice ${ENV.attemptTimeout} (${delivery.attemptTimeoutMs} ms) plus ${LEASE_MARGIN_MS} ms: ${shortestLease} ms`,
     );
   }
-  const messages = messageLog(read("payloadRetention") ?? "90d", read("retentionInterval") ?? "1h", integer(ENV.recoveryRate, read("recoveryRate"), 10));
+  const messages = messageLog(
+    read("messageRetention") || undefined,
+    read("payloadRetention") || undefined,
+    read("retentionInterval") ?? "1h",
+    integer(ENV.recoveryRate, read("recoveryRate"), 10),
+  );
   // A key keeps its publish's answer, the events themselves: it may not outlive their payload retention.
   const idempotencyKeyTtlMs = Math.min(parseDuration(read("idempotencyKeyTtl") ?? "24h"), messages.payloadRetentionMs ?? Infinity);
   return {

@@ -1,9 +1,18 @@
 import type { Config } from "../config.ts";
 import type { Store } from "../storage/database.ts";
-import { clearResponseExcerpts, deleteIdempotencyKeys, purgeExpiredPayloadChunk } from "../storage/retention.ts";
+import { clearResponseExcerpts, deleteExpiredMessageChunk, deleteIdempotencyKeys, purgeExpiredPayloadChunk } from "../storage/retention.ts";
 
 /** Rows per purge statement or transaction, so the job never holds the write lock for long. */
 const PURGE_CHUNK = 500;
+/**
+ * Rows a deletion transaction aims at. A message takes its deliveries and
+ * attempts along, from one row to thousands (a message to many consumers that
+ * retried), so the number of messages per transaction follows the rows the
+ * previous one deleted, between 1 and MAX_DELETE_CHUNK. 500 rows take about
+ * 15 ms to delete on SQLite on a 2-core machine (docs/performance.md).
+ */
+const DELETE_TARGET_ROWS = 500;
+const MAX_DELETE_CHUNK = 200;
 
 /**
  * Empties the bodies of messages created before `now - retentionMs` and marks
@@ -19,6 +28,31 @@ async function purgeExpiredPayloads(store: Store, now: number, retentionMs: numb
     const { selected, emptied } = await store.transaction(({ tx }) => purgeExpiredPayloadChunk(tx, cutoff, now, PURGE_CHUNK));
     purged += emptied;
     if (selected < PURGE_CHUNK) return purged;
+  }
+}
+
+/** What message retention deleted in one run. */
+export interface DeletedRows {
+  messages: number;
+  deliveries: number;
+  attempts: number;
+}
+
+/**
+ * Deletes messages created before `now - retentionMs`, with their
+ * deliveries, their attempts and their deliveries' restarts, a chunk of messages per transaction. A
+ * message with a delivery still pending stays until that delivery is final.
+ */
+async function deleteExpiredMessages(store: Store, now: number, retentionMs: number): Promise<DeletedRows> {
+  const cutoff = now - retentionMs;
+  const deleted: DeletedRows = { messages: 0, deliveries: 0, attempts: 0 };
+  let limit = MAX_DELETE_CHUNK / 4;
+  for (;;) {
+    const { selected, ...chunk } = await store.transaction(({ tx }) => deleteExpiredMessageChunk(tx, cutoff, limit));
+    for (const key of Object.keys(deleted) as Array<keyof DeletedRows>) deleted[key] += chunk[key];
+    if (selected < limit) return deleted;
+    const rowsPerMessage = (chunk.messages + chunk.deliveries + chunk.attempts) / Math.max(chunk.messages, 1);
+    limit = Math.max(1, Math.min(MAX_DELETE_CHUNK, Math.floor(DELETE_TARGET_ROWS / rowsPerMessage)));
   }
 }
 
@@ -38,19 +72,23 @@ export interface RetentionRun {
   payloads: number;
   responseExcerpts: number;
   idempotencyKeys: number;
+  deleted: DeletedRows;
 }
 
 /**
  * Removes what outlived its time: idempotency keys past their TTL (their
- * stored answer holds the published events), and, unless payload retention
- * is off, message bodies and attempts' response excerpts (a receiver may
- * echo the event) older than the retention period.
+ * stored answer holds the published events); unless message retention is
+ * off, messages older than it with all their rows; and, unless payload
+ * retention is off, message bodies and attempts' response excerpts (a
+ * receiver may echo the event) older than the payload retention. Messages
+ * go before bodies, so that a body about to be deleted is not emptied first.
  */
 export async function purgeExpired(store: Store, now: number, settings: RetentionSettings): Promise<RetentionRun> {
   const idempotencyKeys = await inChunks((limit) => deleteIdempotencyKeys(store, now - settings.idempotencyKeyTtlMs, limit));
-  const retentionMs = settings.messages.payloadRetentionMs;
-  if (retentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys };
-  const payloads = await purgeExpiredPayloads(store, now, retentionMs);
-  const responseExcerpts = await inChunks((limit) => clearResponseExcerpts(store, now - retentionMs, limit));
-  return { payloads, responseExcerpts, idempotencyKeys };
+  const { messageRetentionMs, payloadRetentionMs } = settings.messages;
+  const deleted = messageRetentionMs === null ? { messages: 0, deliveries: 0, attempts: 0 } : await deleteExpiredMessages(store, now, messageRetentionMs);
+  if (payloadRetentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys, deleted };
+  const payloads = await purgeExpiredPayloads(store, now, payloadRetentionMs);
+  const responseExcerpts = await inChunks((limit) => clearResponseExcerpts(store, now - payloadRetentionMs, limit));
+  return { payloads, responseExcerpts, idempotencyKeys, deleted };
 }

@@ -55,6 +55,14 @@ export class Store {
     return this.connection.onWake(listener);
   }
 
+  /**
+   * Gives the space of deleted rows back to the file system where the
+   * database does so (SQLite); returns the bytes given back.
+   */
+  releaseFreeSpace(): Promise<number> {
+    return this.connection.releaseFreeSpace();
+  }
+
   close(): Promise<void> {
     return this.connection.close();
   }

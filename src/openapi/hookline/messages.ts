@@ -202,7 +202,8 @@ export const messagePaths: Record<string, Record<string, JsonSchema>> = {
     get: {
       operationId: "get-message",
       summary: "Get message",
-      description: "Hookline extension. One message with its payload (null once purged) and its status at every consumer.",
+      description:
+        "Hookline extension. One message with its payload (null once purged) and its status at every consumer. Messages older than the message retention (`HOOKLINE_MESSAGE_RETENTION`) are deleted with their deliveries and attempts, and then not found.",
       tags,
       parameters: [messageIdParameter],
       responses: { "200": json(messageDetails), "400": errorResponse("Malformed message id"), "401": errorResponse("Unauthorized"), "404": errorResponse("Not found") },

@@ -12,6 +12,10 @@ export const postgresDialect: SqlDialect = {
   claimRows: (query) => query.forUpdate().skipLocked(),
   // PostgreSQL types each field by the table's own columns.
   jsonRecords: (table, rows, alias) => sql`json_populate_recordset(NULL::${sql.raw(table)}, CAST(${JSON.stringify(rows)} AS json)) AS ${sql.raw(alias)}`,
+  async vacuumAfterChurn(db, table, fraction) {
+    // A storage parameter of the table: an operator's later ALTER TABLE ... SET or RESET overrides it.
+    await sql`ALTER TABLE ${sql.table(table)} SET (autovacuum_vacuum_scale_factor = ${sql.lit(fraction)})`.execute(db);
+  },
 };
 
 export interface PostgresOptions {
@@ -67,6 +71,11 @@ export class PostgresConnection implements Connection {
       await this.listener.query(`LISTEN ${WAKE_CHANNEL}`);
     }
     return () => this.wakeups.off("wake", listener);
+  }
+
+  /** Autovacuum marks deleted rows' space free for the table's new rows; the files keep their size. */
+  async releaseFreeSpace(): Promise<number> {
+    return 0;
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,8 @@ export interface SqliteOptions {
 const STATEMENT_CACHE_SIZE = 500;
 /** How long a SQLite write waits for another connection's transaction before it fails. */
 const SQLITE_LOCK_TIMEOUT_MS = 5000;
+/** Free pages given back per write transaction: 256 pages (1 MiB) take a few milliseconds to move and truncate (docs/performance.md). */
+const RELEASE_CHUNK_PAGES = 256;
 
 export const sqliteDialect: SqlDialect = {
   name: "sqlite",
@@ -29,7 +31,12 @@ export const sqliteDialect: SqlDialect = {
     const json = JSON.stringify(rows.map((row) => columns.map((column) => (row as Record<string, unknown>)[column])));
     return sql`(SELECT ${sql.raw(columns.map((column, index) => `value ->> ${index} AS ${column}`).join(", "))} FROM json_each(${json})) AS ${sql.raw(alias)}`;
   },
+  // The pages of deleted rows go on the file's free list and new rows take them first.
+  vacuumAfterChurn: async () => undefined,
 };
+
+/** SQLite's auto_vacuum modes, as PRAGMA auto_vacuum reads them. */
+const AUTO_VACUUM_INCREMENTAL = 2;
 
 /**
  * BEGIN IMMEDIATE without blocking the event loop: SQLite's own busy handler
@@ -134,10 +141,16 @@ export class SqliteConnection implements Connection {
   readonly db: Db;
   private readonly wakeups = new EventEmitter();
   private readonly threads: BroadcastChannel;
+  /** The connection under Kysely, for the pragmas whose every row must be read. */
+  private readonly sqlite: SqliteDatabase.Database;
 
   constructor(path: string, options: SqliteOptions) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
+    this.sqlite = sqlite;
+    // Free pages can be given back to the file system (releaseFreeSpace) only in a file made so: the mode can be
+    // set while the file has no table yet, and an existing file changes it only by a VACUUM (README, "What is kept, and for how long").
+    if (sqlite.prepare("SELECT count(*) AS objects FROM sqlite_schema").pluck().get() === 0) sqlite.pragma("auto_vacuum = INCREMENTAL");
     sqlite.pragma("journal_mode = WAL");
     // Checkpoints run inside a commit and sync the database file: every 10,000 pages (about
     // 40 MB of WAL) rather than SQLite's 1,000, they come ten times less often and copy each
@@ -184,6 +197,35 @@ export class SqliteConnection implements Connection {
   async onWake(listener: () => void): Promise<() => void> {
     this.wakeups.on("wake", listener);
     return () => this.wakeups.off("wake", listener);
+  }
+
+  /**
+   * Truncates the file's free pages off, RELEASE_CHUNK_PAGES per write
+   * transaction (moving the last pages into free ones first), then copies the
+   * WAL into the file without waiting for anyone, which is when the file
+   * shrinks. A file made without incremental auto-vacuum keeps its free pages
+   * for new rows.
+   */
+  async releaseFreeSpace(): Promise<number> {
+    // Kysely's one connection, held for each use: never in the middle of another flow's transaction on it.
+    const read = (pragma: "auto_vacuum" | "freelist_count" | "page_size") =>
+      this.db.connection().execute(async () => Number(this.sqlite.pragma(pragma, { simple: true })));
+    if ((await read("auto_vacuum")) !== AUTO_VACUUM_INCREMENTAL) return 0;
+    const before = await read("freelist_count");
+    if (before === 0) return 0;
+    let free = before;
+    for (;;) {
+      // The pragma frees one page per row it returns, so it is read to the end (Kysely would read one row).
+      await this.transaction(async () => this.sqlite.pragma(`incremental_vacuum(${RELEASE_CHUNK_PAGES})`));
+      const left = await read("freelist_count");
+      // Another writer may free pages meanwhile; stop once a chunk gets no further.
+      const done = left === 0 || left >= free;
+      free = left;
+      if (done) break;
+    }
+    // The file is cut short when the WAL is copied into it; PASSIVE waits for no reader or writer.
+    await this.db.connection().execute(async () => this.sqlite.pragma("wal_checkpoint(PASSIVE)"));
+    return Math.max(before - free, 0) * (await read("page_size"));
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,13 @@ export interface SqlDialect {
     alias: string,
     columns: ReadonlyArray<keyof Database[Table] & string>,
   ): RawBuilder<unknown>;
+  /**
+   * For a migration: has the database's own clean-up visit `table` once
+   * `fraction` of its rows were updated or deleted. PostgreSQL's autovacuum
+   * waits for 20% by default; SQLite reuses a deleted row's space at once and
+   * has nothing to set.
+   */
+  vacuumAfterChurn(db: Kysely<unknown>, table: keyof Database & string, fraction: number): Promise<void>;
 }
 
 /** A dialect plus a connection to one database: transactions, and how writers wake workers. */
@@ -56,5 +63,13 @@ export interface Connection {
   writeStatement<T>(statement: (db: Db) => Promise<T>): Promise<T>;
   /** Calls `listener` whenever new deliveries were committed by any process sharing this database. */
   onWake(listener: () => void): Promise<() => void>;
+  /**
+   * Gives the space of deleted rows back to the file system, in short write
+   * transactions, after the retention job deleted rows. Returns the bytes
+   * given back: SQLite's free pages (on a file made with incremental
+   * auto-vacuum); 0 on PostgreSQL, whose autovacuum makes the space reusable
+   * in place.
+   */
+  releaseFreeSpace(): Promise<number>;
   close(): Promise<void>;
 }

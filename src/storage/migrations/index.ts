@@ -10,6 +10,7 @@ import * as retentionIndexes from "./007_retention_indexes.ts";
 import * as jobRuns from "./008_job_runs.ts";
 import * as circuitBreaker from "./009_circuit_breaker.ts";
 import * as fifoOrdering from "./010_fifo_ordering.ts";
+import * as messageRetention from "./011_message_retention.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   "008_job_runs": jobRuns,
   "009_circuit_breaker": circuitBreaker,
   "010_fifo_ordering": fifoOrdering,
+  "011_message_retention": messageRetention,
 };
 
 /** Applies or reports on these migrations in `db`. */
