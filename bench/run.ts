@@ -16,6 +16,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Pool } from "undici";
+import { sql } from "kysely";
+import { asId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../src/ids.ts";
+import { Store } from "../src/storage/database.ts";
+import { leaseDueDeliveries } from "../src/storage/deliveries/lease.ts";
+import { nextDueAt } from "../src/storage/deliveries/next-due.ts";
+import { deliveryBacklog } from "../src/storage/delivery-backlog.ts";
 import { CLI } from "../test/support/cli.ts";
 import { freePort, basicAuth } from "../test/support/server.ts";
 import { createTestDatabase, encryptionEnvFor, type TestDatabase } from "../test/support/database.ts";
@@ -33,9 +39,10 @@ const { values: flags } = parseArgs({
     "steady-warmup-seconds": { type: "string", default: "3" },
     queued: { type: "string", default: "100000" },
     "ingest-requests": { type: "string", default: "1000" },
+    backlog: { type: "string", default: "1000000" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest" },
+    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -43,8 +50,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
-  [--ingest-requests 1000]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest]
+  [--ingest-requests 1000] [--backlog 1000000]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -312,6 +319,8 @@ interface Load {
   events: number;
   batchSize: number;
   perSecond?: number;
+  /** Deliveries already queued (due tomorrow) before the run starts: the claim must stay as fast with them. */
+  backlog?: number;
   /** Events published and delivered the same way before the measured ones, so a just-started server's first deliveries (its code not yet optimized, its connections to the receiver not yet open) are not measured. */
   warmupEvents?: number;
 }
@@ -319,6 +328,7 @@ interface Load {
 /** One run: a fresh database and deployment, K consumers, E published events, figures from the receiver. */
 async function hookline(name: string, dialect: "sqlite" | "postgres", workers: number, receiver: ReceiverProcess, load: Load): Promise<Figures> {
   const database = await createTestDatabase(dialect);
+  if (load.backlog) await queueBacklog(database, load.backlog);
   const deployment = await HooklineDeployment.start(database, workers);
   try {
     const companies = await prepare(deployment, receiver, CONSUMERS);
@@ -389,6 +399,66 @@ async function ingestLatency(name: string, dialect: "sqlite" | "postgres", env: 
     await database.drop();
   }
 }
+
+/**
+ * Fills a migrated database with `deliveries` deliveries of one message,
+ * due a day from now, as a consumer that was down for long would have
+ * queued: written straight into the tables, since publishing a million
+ * events through the API would take longer than the runs it sets up.
+ * Reports how long the queries that meet every pending delivery take.
+ */
+async function queueBacklog(database: TestDatabase, deliveries: number): Promise<void> {
+  const store = await Store.open(database.url);
+  try {
+    await store.migrate();
+    const now = Date.now();
+    await store.db
+      .insertInto("messages")
+      .values({
+        id: asId<MessageId>("00000000-0000-7000-8000-000000000000"),
+        client_id: asId<ClientId>("backlog"),
+        event_type: "read.completed",
+        company_id: null,
+        body: "{}",
+        created_at: now,
+        payload_purged_at: null,
+        example: 0,
+      })
+      .execute();
+    for (let start = 0; start < deliveries; start += 10_000) {
+      await store.transaction(async ({ tx }) => {
+        for (let offset = start; offset < Math.min(start + 10_000, deliveries); offset += 1000) {
+          const rows = Array.from({ length: Math.min(1000, deliveries - offset) }, (_, index) => ({
+            id: asId<DeliveryId>(`00000000-0000-7000-8000-${String(offset + index).padStart(12, "0")}`),
+            client_id: asId<ClientId>("backlog"),
+            message_id: asId<MessageId>("00000000-0000-7000-8000-000000000000"),
+            consumer_id: asId<ConsumerId>(`backlog-${offset + index}`),
+            status: "Attempting" as const,
+            attempt_count: 1,
+            next_attempt_at: now + 86_400_000 + offset + index,
+            created_at: now,
+            updated_at: now,
+          }));
+          await tx.insertInto("deliveries").values(rows).execute();
+        }
+      });
+    }
+    if (dialectOfUrl(database.url) === "postgres") await sql`ANALYZE`.execute(store.db);
+    const timed = async (what: () => Promise<unknown>) => {
+      const started = performance.now();
+      await what();
+      return fixed(performance.now() - started, 1);
+    };
+    const gauge = await timed(() => deliveryBacklog(store.db));
+    const claim = await timed(() => store.writeStatement((db) => leaseDueDeliveries(db, "bench", Date.now(), 60_000, 256)));
+    const nextDue = await timed(() => nextDueAt(store.db));
+    process.stdout.write(`(${deliveries} queued: queue gauges ${gauge} ms, a claim ${claim} ms, next due ${nextDue} ms) `);
+  } finally {
+    await store.close();
+  }
+}
+
+const dialectOfUrl = (url: string) => (url.startsWith("postgres") ? "postgres" : "sqlite");
 
 /** Peak memory while `queued` deliveries wait: the receiver answers 503, so every delivery stays scheduled for a retry. */
 async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number; peakRssMb: number[] }> {
@@ -488,14 +558,16 @@ try {
     ["bullmq", "BullMQ reference", () => bullmqReference(receiver)],
     ...(
       [
-        ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0],
-        ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0],
-        ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2],
+        ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0, 0],
+        ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0, 0],
+        ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2, 0],
+        ["sqlite-backlog", `Hookline SQLite, 1 process, ${flags.backlog} queued`, "sqlite", 0, Number(flags.backlog)],
+        ["postgres-backlog", `Hookline PostgreSQL, 1 process, ${flags.backlog} queued`, "postgres", 0, Number(flags.backlog)],
       ] as const
-    ).map(([key, name, dialect, workers]): [string, string, () => Promise<Figures>] => [
+    ).map(([key, name, dialect, workers, backlog]): [string, string, () => Promise<Figures>] => [
       key,
       name,
-      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]) }),
+      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]), backlog }),
     ]),
   ];
   for (let round = 1; round <= ROUNDS; round++) {
