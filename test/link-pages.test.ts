@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { assertErrorMessage } from "./support/errors.ts";
 import { openLinkPage, postLinkForm, pressLinkButton } from "./support/link-page.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
@@ -55,10 +56,7 @@ test("a form POST from another site, or without its page's token, links nothing 
   ];
   for (const [what, answer] of refused) {
     const response = await answer;
-    assert.equal(response.status, 403, what);
-    const body = await response.json();
-    assert.equal(body.statusCode, 403, what);
-    assert.match(body.error, /not sent from its link page/, what);
+    assertErrorMessage({ status: response.status, headers: response.headers, body: await response.json() }, 403, what, /not sent from its link page/);
   }
   const unchanged = await connectionOf(company.id, connection.id);
   assert.equal(unchanged.status, "PendingAuth");

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "./support/cli.ts";
-import { allPages, createCompany, settledMessages, subscribe, until } from "./support/messages.ts";
+import { cli } from "./support/cli.ts";
+import { subscribe } from "./support/consumers.ts";
+import { assertErrorMessage } from "./support/errors.ts";
+import { allPages, createCompany, settledMessages } from "./support/messages.ts";
 import { Receiver } from "./support/receiver.ts";
-import { startTestServer, type ApiResponse, type TestClient, type TestServer } from "./support/server.ts";
+import { startTestServer, type TestClient, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 let server: TestServer;
 let ok: Receiver;
@@ -11,23 +14,14 @@ let failing: Receiver;
 /** Consumers: `ok` takes company and connection creations and answers 204; `failing` takes company creations and answers 500. */
 const ids = { ok: "", failing: "", alpha: "", beta: "", alphaCreated: "", betaCreated: "", connectionCreated: "" };
 
-const cli = async (...args: string[]) => (await runCli(server.database.url, ...args)).stdout;
-
-function assertError(response: ApiResponse, status: number, pattern: RegExp, context: string): void {
-  assert.equal(response.status, status, `${context}: ${JSON.stringify(response.body)}`);
-  assert.equal(response.body.statusCode, status, context);
-  assert.match(response.body.error, pattern, context);
-  assert.equal(typeof response.body.correlationId, "string", context);
-}
-
 const idsOf = (messages: any[]) => messages.map((message) => message.id);
 
 before(async () => {
   server = await startTestServer({ retrySchedule: "100ms,100ms" });
   ok = await Receiver.start();
   failing = await Receiver.start((_index, _webhook, response) => response.writeHead(500, { "content-type": "text/plain" }).end("down for maintenance"));
-  ids.ok = await subscribe(server, ok.url, ["company.created", "connection.created"]);
-  ids.failing = await subscribe(server, failing.url, ["company.created"]);
+  ids.ok = await subscribe(server, ok.url, { eventTypes: ["company.created", "connection.created"] });
+  ids.failing = await subscribe(server, failing.url);
 
   ids.alpha = await createCompany(server, "Alpha", { region: "uk" });
   ids.beta = await createCompany(server, "Beta");
@@ -152,7 +146,7 @@ describe("the message log", () => {
     assert.equal(JSON.stringify(message.body.payload), sent.body, "the payload is the webhook body, byte for byte");
     assert.equal(message.body.payload.id, ids.alphaCreated);
     assert.equal(message.body.deliveries.length, 2);
-    assertError(await server.api("GET", "/messages/00000000-0000-4000-8000-000000000000"), 404, /Message not found/, "unknown message");
+    assertErrorMessage(await server.api("GET", "/messages/00000000-0000-4000-8000-000000000000"), 404, "unknown message", /Message not found/);
   });
 
   test("attempts are listed newest first with time, status code, duration, response excerpt and error", async () => {
@@ -207,7 +201,7 @@ describe("the message log", () => {
       [`/webhooks/${ids.ok}/messages?since=05/01/2024`, /since/],
       [`/messages/${ids.alphaCreated}/attempts?cursor=eyJ4IjoxfQ`, /cursor is not valid/],
     ];
-    for (const [path, pattern] of cases) assertError(await server.api("GET", path), 400, pattern, path);
+    for (const [path, pattern] of cases) assertErrorMessage(await server.api("GET", path), 400, path, pattern);
   });
 
   test("the OpenAPI document describes every message endpoint", async () => {
@@ -236,7 +230,7 @@ describe("tenant isolation of the message log", () => {
   let bConsumer: string;
   before(async () => {
     b = await server.addClient("Client B");
-    bConsumer = await subscribe(b, ok.url, ["company.created"]);
+    bConsumer = await subscribe(b, ok.url);
   });
 
   test("another client's messages and consumers answer 404 and never show in its lists", async () => {
@@ -256,7 +250,7 @@ describe("tenant isolation of the message log", () => {
     ];
     for (const [method, path, body] of refused) {
       const response = await b.api(method, path, body);
-      assertError(response, 404, /not found/, `B ${method} ${path}`);
+      assertErrorMessage(response, 404, `B ${method} ${path}`, /not found/);
       assert.ok(!JSON.stringify(response.body).includes("Alpha"), "tells nothing of A's message");
     }
   });
@@ -268,9 +262,9 @@ describe("tenant isolation of the message log", () => {
       "no resend was scheduled",
     );
     await until(
+      "every message the log shows delivered to A's consumer to have arrived",
       () => Promise.resolve(ok.received.length),
       (count) => count >= delivered.length,
-      "every message the log shows delivered to A's consumer to have arrived",
     );
     assert.equal(new Set(ok.received.map((webhook) => webhook.headers["webhook-id"])).size, ok.received.length, "no message arrived twice");
   });
@@ -278,25 +272,27 @@ describe("tenant isolation of the message log", () => {
 
 describe("the messages CLI", () => {
   test("lists, filters and pages messages and attempts as JSON", async () => {
-    const listed = JSON.parse(await cli("messages", "list", "--client", server.clientId, "--event-type", "connection.created"));
+    const listed = JSON.parse(await cli(server, "messages", "list", "--client", server.clientId, "--event-type", "connection.created"));
     assert.deepEqual(idsOf(listed.results), [ids.connectionCreated]);
-    const failed = JSON.parse(await cli("messages", "list", "--client", server.clientId, "--webhook", ids.failing, "--status", "Failure", "--limit", "1"));
+    const failed = JSON.parse(
+      await cli(server, "messages", "list", "--client", server.clientId, "--webhook", ids.failing, "--status", "Failure", "--limit", "1"),
+    );
     assert.deepEqual([failed.results.length, failed.hasMore], [1, true]);
-    const attempts = JSON.parse(await cli("messages", "attempts", ids.alphaCreated, "--client", server.clientId, "--webhook", ids.failing));
+    const attempts = JSON.parse(await cli(server, "messages", "attempts", ids.alphaCreated, "--client", server.clientId, "--webhook", ids.failing));
     assert.deepEqual(
       attempts.results.map((attempt: any) => attempt.attemptNumber),
       [3, 2, 1],
     );
-    const message = JSON.parse(await cli("messages", "get", ids.alphaCreated, "--client", server.clientId));
+    const message = JSON.parse(await cli(server, "messages", "get", ids.alphaCreated, "--client", server.clientId));
     assert.equal(message.payload.id, ids.alphaCreated);
   });
 
   test("another client's message is not found, and bad input is reported", async () => {
     const b = await server.addClient("Client C");
-    await assert.rejects(cli("messages", "get", ids.alphaCreated, "--client", b.clientId), (error: { stderr: string }) =>
+    await assert.rejects(cli(server, "messages", "get", ids.alphaCreated, "--client", b.clientId), (error: { stderr: string }) =>
       /Message not found/.test(error.stderr),
     );
-    await assert.rejects(cli("messages", "list", "--client", server.clientId, "--status", "Lost"), (error: { stderr: string }) =>
+    await assert.rejects(cli(server, "messages", "list", "--client", server.clientId, "--status", "Lost"), (error: { stderr: string }) =>
       /status must be one of/.test(error.stderr),
     );
   });

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "./support/cli.ts";
+import { cli } from "./support/cli.ts";
+import { assertErrorMessage } from "./support/errors.ts";
 import { Receiver } from "./support/receiver.ts";
-import { basicAuth, callApi, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
+import { basicAuth, callApi, startTestServer, type TestServer } from "./support/server.ts";
+import { until } from "./support/wait.ts";
 
 let server: TestServer;
 let receiver: Receiver;
@@ -14,31 +16,15 @@ const asB = <T = any>(method: string, path: string, body?: unknown) => callApi<T
 /** Client A's resources (A is the test server's own client). */
 const a = { companyId: "", companyName: "Toft Stores", connectionId: "", webhookId: "", secret: "", apiKeyId: "" };
 
-const cli = async (...args: string[]) => (await runCli(server.database.url, ...args)).stdout;
-
-/** The same, for a command expected to fail: its exit code and what it printed on stderr. */
+/** The CLI, for a command expected to fail: its exit code and what it printed on stderr. */
 async function cliFailure(...args: string[]): Promise<{ code: number; stderr: string }> {
   try {
-    await cli(...args);
+    await cli(server, ...args);
   } catch (error) {
     const failed = error as { code: number; stderr: string };
     return { code: failed.code, stderr: failed.stderr };
   }
   throw new Error(`hookline ${args.join(" ")} was expected to fail but succeeded`);
-}
-
-/** Codat's ErrorMessage shape, with the status the response itself carried. */
-function assertErrorMessage(response: ApiResponse, status: number, context: string): void {
-  assert.equal(response.status, status, `${context}: status (body ${JSON.stringify(response.body)})`);
-  const body = response.body;
-  assert.equal(typeof body, "object", `${context}: body is an ErrorMessage object`);
-  assert.equal(body.statusCode, status, `${context}: statusCode`);
-  assert.equal(typeof body.service, "string", `${context}: service`);
-  assert.equal(typeof body.error, "string", `${context}: error`);
-  assert.ok(typeof body.correlationId === "string" && body.correlationId.length > 0, `${context}: correlationId`);
-  assert.equal(body.correlationId, response.headers.get("x-correlation-id"), `${context}: correlationId matches the x-correlation-id header`);
-  assert.equal(typeof body.canBeRetried, "string", `${context}: canBeRetried`);
-  assert.equal(typeof body.detailedErrorCode, "number", `${context}: detailedErrorCode`);
 }
 
 before(async () => {
@@ -57,7 +43,7 @@ before(async () => {
   a.secret = (await server.api("GET", `/webhooks/${a.webhookId}/secret`)).body.key;
   a.apiKeyId = (await server.api("GET", "/apiKeys")).body.results[0].id;
 
-  clientB = JSON.parse(await cli("clients", "create", "Client B"));
+  clientB = JSON.parse(await cli(server, "clients", "create", "Client B"));
 });
 
 after(async () => {
@@ -80,12 +66,12 @@ describe("the CLI manages clients and keys", () => {
   });
 
   test("keys create, list and revoke: a listed key shows only its last four characters, a revoked key gets 401", async () => {
-    const created = JSON.parse(await cli("keys", "create", "--client", clientB.clientId, "--name", "ci deploy"));
+    const created = JSON.parse(await cli(server, "keys", "create", "--client", clientB.clientId, "--name", "ci deploy"));
     assert.equal(created.name, "ci deploy");
     assert.ok(created.apiKey.length >= 32, "the full key is printed once, on creation");
     assert.equal((await callApi(server.baseUrl, created.apiKey, "GET", "/companies")).status, 200);
 
-    const listing = await cli("keys", "list", "--client", clientB.clientId);
+    const listing = await cli(server, "keys", "list", "--client", clientB.clientId);
     const listed: Array<{ id: string; name: string | null; apiKey: string }> = JSON.parse(listing);
     assert.deepEqual(listed.map((key) => key.id).sort(), [clientB.apiKeyId, created.id].sort());
     for (const key of listed) assert.match(key.apiKey, /^\*{4}.{4}$/);
@@ -98,11 +84,11 @@ describe("the CLI manages clients and keys", () => {
     assert.match(foreign.stderr, /API key not found/);
     assert.equal((await callApi(server.baseUrl, created.apiKey, "GET", "/companies")).status, 200, "still valid after the refused revoke");
 
-    assert.match(await cli("keys", "revoke", created.id, "--client", clientB.clientId), new RegExp(`Revoked ${created.id}`));
+    assert.match(await cli(server, "keys", "revoke", created.id, "--client", clientB.clientId), new RegExp(`Revoked ${created.id}`));
     assertErrorMessage(await callApi(server.baseUrl, created.apiKey, "GET", "/companies"), 401, "revoked key");
     assert.equal((await asB("GET", "/companies")).status, 200, "B's other key is untouched");
     assert.deepEqual(
-      JSON.parse(await cli("keys", "list", "--client", clientB.clientId)).map((key: any) => key.id),
+      JSON.parse(await cli(server, "keys", "list", "--client", clientB.clientId)).map((key: any) => key.id),
       [clientB.apiKeyId],
     );
   });
@@ -112,7 +98,7 @@ describe("the CLI manages clients and keys", () => {
     const failure = await cliFailure("keys", "create", "--client", unknown);
     assert.notEqual(failure.code, 0);
     assert.match(failure.stderr, /Client not found/);
-    assert.deepEqual(JSON.parse(await cli("keys", "list", "--client", unknown)), []);
+    assert.deepEqual(JSON.parse(await cli(server, "keys", "list", "--client", unknown)), []);
   });
 });
 
@@ -193,20 +179,12 @@ describe("one client cannot see or touch another's resources", () => {
     const aCompany = await server.api("POST", "/companies", { name: "Toft Marker" });
     assert.equal(aCompany.status, 200);
     // B's company was created first, so had it been routed to A's consumer it would be among what arrived by now.
-    await waitForEvent((event) => event.payload.id === aCompany.body.id);
+    await until("A's marker company to reach A's consumer", async () => receiver.events().some((event) => event.payload.id === aCompany.body.id));
     const companies = receiver.events().map((event) => event.payload.id);
     assert.ok(!companies.includes(bCompany.body.id), "B's company.created never reached A's consumer");
     assert.ok(!receiver.received.some((webhook) => webhook.body.includes("Bee Secret Project")));
   });
 });
-
-/** Waits, on the receiver's own notifications, until an event matching `predicate` has arrived. */
-async function waitForEvent(predicate: (event: { payload: Record<string, any> }) => boolean): Promise<void> {
-  for (let count = 1; ; count = receiver.received.length + 1) {
-    if (receiver.events().some(predicate)) return;
-    await receiver.waitFor(count);
-  }
-}
 
 describe("requests without a valid API key", () => {
   const wrongKey = "hk_wrong_key_0123456789abcdefghijklmnop";
