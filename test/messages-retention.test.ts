@@ -296,7 +296,13 @@ describe("with payload retention off", () => {
   let server: TestServer;
   let receiver: Receiver;
   before(async () => {
-    server = await startTestServer({ retrySchedule: "none", payloadRetention: "none", idempotencyKeyTtl: "300ms", retentionInterval: "100ms" });
+    server = await startTestServer({
+      retrySchedule: "none",
+      payloadRetention: "none",
+      messageRetention: "none",
+      idempotencyKeyTtl: "300ms",
+      retentionInterval: "100ms",
+    });
     receiver = await quotingReceiver();
   });
   after(async () => {
@@ -324,11 +330,11 @@ describe("with payload retention off", () => {
 });
 
 describe("retention settings", () => {
-  test("payloads are kept 90 days by default, forever with none; recovery runs at 10 per second by default", () => {
+  test("payloads are kept 30 days by default (as long as their messages), forever with none; recovery runs at 10 per second by default", () => {
     const defaults = loadConfig({});
-    assert.equal(defaults.messages.payloadRetentionMs, 90 * 86_400_000);
+    assert.equal(defaults.messages.payloadRetentionMs, 30 * 86_400_000);
     assert.equal(defaults.messages.recoveryRatePerSecond, 10);
-    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none" }).messages.payloadRetentionMs, null);
+    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none", HOOKLINE_MESSAGE_RETENTION: "none" }).messages.payloadRetentionMs, null);
     assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "30d", HOOKLINE_RETENTION_INTERVAL: "10m" }).messages.retentionIntervalMs, 600_000);
     assert.throws(() => loadConfig({ HOOKLINE_RECOVERY_RATE: "0" }), /HOOKLINE_RECOVERY_RATE/);
     assert.throws(() => loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "three months" }), /Invalid duration/);
@@ -337,6 +343,9 @@ describe("retention settings", () => {
   test("idempotency keys are kept 24 hours by default, never longer than payloads", () => {
     assert.equal(loadConfig({}).idempotencyKeyTtlMs, 86_400_000);
     assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "1h" }).idempotencyKeyTtlMs, 3_600_000);
-    assert.equal(loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none", HOOKLINE_IDEMPOTENCY_KEY_TTL: "7d" }).idempotencyKeyTtlMs, 7 * 86_400_000);
+    assert.equal(
+      loadConfig({ HOOKLINE_PAYLOAD_RETENTION: "none", HOOKLINE_MESSAGE_RETENTION: "none", HOOKLINE_IDEMPOTENCY_KEY_TTL: "7d" }).idempotencyKeyTtlMs,
+      7 * 86_400_000,
+    );
   });
 });
