@@ -42,7 +42,7 @@ const { values: flags } = parseArgs({
     backlog: { type: "string", default: "1000000" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog" },
+    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -51,7 +51,7 @@ if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--ingest-requests 1000] [--backlog 1000000]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -177,9 +177,15 @@ async function call(deployment: HooklineDeployment, method: string, path: string
 }
 
 /** K consumers of `read.completed`, one per receiver path, and the companies the events are about. */
-async function prepare(deployment: HooklineDeployment, receiver: ReceiverProcess, consumers: number): Promise<string[]> {
+async function prepare(
+  deployment: HooklineDeployment,
+  receiver: ReceiverProcess,
+  consumers: number,
+  ordering: "unordered" | "fifo" = "unordered",
+): Promise<string[]> {
   for (let consumer = 0; consumer < consumers; consumer++) {
-    await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
+    const { id } = await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
+    if (ordering === "fifo") await call(deployment, "PATCH", `/webhooks/${id}`, { ordering });
   }
   const companies = [];
   for (let index = 0; index < 10; index++)
@@ -321,6 +327,8 @@ interface Load {
   perSecond?: number;
   /** Deliveries already queued (due tomorrow) before the run starts: the claim must stay as fast with them. */
   backlog?: number;
+  /** The consumers' ordering: `fifo` sends each one's deliveries one at a time, in event order. */
+  ordering?: "unordered" | "fifo";
   /** Events published and delivered the same way before the measured ones, so a just-started server's first deliveries (its code not yet optimized, its connections to the receiver not yet open) are not measured. */
   warmupEvents?: number;
 }
@@ -331,7 +339,7 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
   if (load.backlog) await queueBacklog(database, load.backlog);
   const deployment = await HooklineDeployment.start(database, workers);
   try {
-    const companies = await prepare(deployment, receiver, CONSUMERS);
+    const companies = await prepare(deployment, receiver, CONSUMERS, load.ordering);
     if (load.warmupEvents) {
       await receiver.reset();
       await ingest(deployment, companies, { ...load, events: load.warmupEvents, concurrency: Number(flags["ingest-concurrency"]) });
@@ -558,16 +566,17 @@ try {
     ["bullmq", "BullMQ reference", () => bullmqReference(receiver)],
     ...(
       [
-        ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0, 0],
-        ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0, 0],
-        ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2, 0],
-        ["sqlite-backlog", `Hookline SQLite, 1 process, ${flags.backlog} queued`, "sqlite", 0, Number(flags.backlog)],
-        ["postgres-backlog", `Hookline PostgreSQL, 1 process, ${flags.backlog} queued`, "postgres", 0, Number(flags.backlog)],
+        ["sqlite", "Hookline SQLite, 1 process", "sqlite", 0, 0, "unordered"],
+        ["postgres", "Hookline PostgreSQL, 1 process", "postgres", 0, 0, "unordered"],
+        ["postgres-split", "Hookline PostgreSQL, 1 API + 2 workers", "postgres", 2, 0, "unordered"],
+        ["sqlite-backlog", `Hookline SQLite, 1 process, ${flags.backlog} queued`, "sqlite", 0, Number(flags.backlog), "unordered"],
+        ["postgres-backlog", `Hookline PostgreSQL, 1 process, ${flags.backlog} queued`, "postgres", 0, Number(flags.backlog), "unordered"],
+        ["sqlite-fifo", "Hookline SQLite, 1 process, fifo consumers", "sqlite", 0, 0, "fifo"],
       ] as const
-    ).map(([key, name, dialect, workers, backlog]): [string, string, () => Promise<Figures>] => [
+    ).map(([key, name, dialect, workers, backlog, ordering]): [string, string, () => Promise<Figures>] => [
       key,
       name,
-      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]), backlog }),
+      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]), backlog, ordering }),
     ]),
   ];
   for (let round = 1; round <= ROUNDS; round++) {
