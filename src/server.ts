@@ -32,7 +32,7 @@ export interface Hookline {
  */
 export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<AppContext> {
   const secretBox = new SecretBox(withEncryptionKeys(config, log).consumers.encryptionKeys);
-  const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
+  const store = await Store.open(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, logger: log });
   await store.migrate();
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");
   const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);

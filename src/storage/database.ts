@@ -1,8 +1,9 @@
+import type { Logger } from "pino";
 import { connect, type Connection, type Db, type SqlDialect, type UnitOfWork } from "./dialect/index.ts";
 import { migratorOf } from "./migrations/index.ts";
 
 export type { Db, Tx, UnitOfWork, SqlDialect } from "./dialect/index.ts";
-export { sqliteFileOf } from "./dialect/index.ts";
+export { isDatabaseUnavailable, sqliteFileOf } from "./dialect/index.ts";
 
 export interface StoreOptions {
   /**
@@ -10,6 +11,8 @@ export interface StoreOptions {
    * but may lose the last commits to a power loss; FULL syncs every commit.
    */
   sqliteSynchronous: "NORMAL" | "FULL";
+  /** Hears of PostgreSQL connections that break and come back (a warning per burst, never the URL). */
+  logger?: Logger;
 }
 
 /** The database: a handle for reads, transactions for writes, and the wake-up of workers after commits that made work. */
@@ -17,7 +20,7 @@ export class Store {
   private constructor(private readonly connection: Connection) {}
 
   static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL" }): Promise<Store> {
-    return new Store(connect(databaseUrl, { synchronous: options.sqliteSynchronous }));
+    return new Store(connect(databaseUrl, { synchronous: options.sqliteSynchronous }, options.logger));
   }
 
   get db(): Db {

@@ -19,6 +19,17 @@ const STATEMENT_CACHE_SIZE = 500;
 /** How long a SQLite write waits for another connection's transaction before it fails. */
 const SQLITE_LOCK_TIMEOUT_MS = 5000;
 
+/**
+ * Whether an error says the SQLite file cannot be written for now rather than
+ * that a statement is wrong: another connection held the write lock past the
+ * lock timeout (SQLITE_BUSY), the disk or the database is full (SQLITE_FULL),
+ * or the file system failed a read or write (SQLITE_IOERR and its extended codes).
+ */
+export function isSqliteUnavailable(error: object): boolean {
+  const { code } = error as { code?: unknown };
+  return typeof code === "string" && /^SQLITE_(BUSY|FULL|IOERR)(_|$)/.test(code);
+}
+
 export const sqliteDialect: SqlDialect = {
   name: "sqlite",
   // A write transaction (BEGIN IMMEDIATE) already excludes every other writer.
@@ -82,10 +93,11 @@ export class SqliteConnection implements Connection {
   readonly db: Db;
   private readonly wakeups = new EventEmitter();
   private readonly threads: BroadcastChannel;
+  private readonly sqlite: SqliteDatabase.Database;
 
   constructor(path: string, options: SqliteOptions) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    const sqlite = new SqliteDatabase(path);
+    const sqlite = (this.sqlite = new SqliteDatabase(path));
     sqlite.pragma("journal_mode = WAL");
     // Checkpoints run inside a commit and sync the database file: every 10,000 pages (about
     // 40 MB of WAL) rather than SQLite's 1,000, they come ten times less often and copy each
@@ -113,7 +125,8 @@ export class SqliteConnection implements Connection {
         await sql`COMMIT`.execute(connection);
         return value;
       } catch (error) {
-        await sql`ROLLBACK`.execute(connection);
+        // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): a ROLLBACK then would fail and hide the error.
+        if (this.sqlite.inTransaction) await sql`ROLLBACK`.execute(connection);
         throw error;
       }
     });
