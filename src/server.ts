@@ -35,6 +35,7 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
   const store = await Store.open(config.databaseUrl, {
     sqliteSynchronous: config.sqliteSynchronous,
     postgresSynchronousCommit: config.postgresSynchronousCommit,
+    logger: log,
   });
   await store.migrate();
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");

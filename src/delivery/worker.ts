@@ -4,7 +4,7 @@ import type { DeliveryConfig } from "../config.ts";
 import { newId, type AttemptId, type MessageId } from "../ids.ts";
 import type { AppContext } from "../domain/context.ts";
 import type { SecretBox } from "../secret-box.ts";
-import type { Db, Store } from "../storage/database.ts";
+import { isDatabaseUnavailable, type Db, type Store } from "../storage/database.ts";
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
 import { advanceLines } from "../storage/deliveries/fifo.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
@@ -37,6 +37,8 @@ export class DeliveryWorker {
   private readonly sleepers = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
   private readonly debug: boolean;
+  /** Set while the database is unavailable: said once when delivery pauses, once when it resumes. */
+  private paused = false;
 
   private readonly store: Store;
   private readonly config: DeliveryConfig;
@@ -85,12 +87,20 @@ export class DeliveryWorker {
       try {
         const { claimed, next } = await this.processBatch(leased);
         leased = next;
+        if (this.paused) {
+          this.paused = false;
+          this.log.info("the database answers again; delivery resumed");
+        }
         if (leased !== null || claimed === this.config.batchSize) continue;
         await this.sleepUntilDue(seen);
       } catch (error) {
         // What this loop held is taken over when its leases run out.
         leased = null;
-        this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
+        if (!isDatabaseUnavailable(error)) this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
+        else if (!this.paused) {
+          this.paused = true;
+          this.log.warn({ cause: (error as Error).message }, "the database is unavailable; delivery paused, trying again every idle interval");
+        }
         await this.sleep(this.config.idlePollMs, seen);
       }
     }

@@ -3,16 +3,30 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { badRequest, HooklineError, toErrorMessage, type ValidationItem } from "../errors.ts";
+import { isDatabaseUnavailable } from "../storage/database.ts";
+
+/** What a client is told to wait (Retry-After, seconds) while the database is unavailable: about what a restart of it takes. */
+const DATABASE_RETRY_AFTER_S = 5;
 
 /**
  * Every failed request answers with Codat's ErrorMessage shape: Hookline's
  * own errors as raised, framework errors (bad JSON, schema violations,
- * oversized bodies, wrong content types) as 4xx, and anything unexpected as a
- * 500 that tells nothing of its cause beyond the correlation id.
+ * oversized bodies, wrong content types) as 4xx, the database unavailable
+ * (down, restarting, its disk full) as a 503 with Retry-After, and anything
+ * unexpected as a 500 that tells nothing of its cause beyond the correlation id.
  */
 export function errorHandler(error: FastifyError | HooklineError | Error, request: FastifyRequest, reply: FastifyReply) {
-  const mapped = toHooklineError(error);
-  if (mapped.statusCode >= 500) request.log.error({ err: error }, "request failed");
+  const unavailable = isDatabaseUnavailable(error);
+  const mapped = unavailable ? new HooklineError(503, "The database is unavailable; try again in a few seconds", [], "Yes") : toHooklineError(error);
+  if (unavailable) {
+    // The cause's code and message only: the whole error of a broken connection may carry its settings.
+    request.log.warn({ cause: { code: (error as { code?: unknown }).code, message: error.message } }, "database unavailable; answered 503");
+    void reply.header("retry-after", String(DATABASE_RETRY_AFTER_S));
+  } else if (mapped.statusCode >= 500) {
+    // A 5xx Hookline raised on purpose (not ready, shutting down) is a state, not a fault.
+    if (error instanceof HooklineError) request.log.warn({ error: error.message }, "request refused");
+    else request.log.error({ err: error }, "request failed");
+  }
   // Set here too: errors raised before routing (as framework errors) skip the app's onSend hook.
   void reply.status(mapped.statusCode).header("x-correlation-id", request.id).send(toErrorMessage(mapped, request.id));
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { intervalEndAfter, type Clock } from "../clock.ts";
 import { newId } from "../ids.ts";
-import type { Store } from "../storage/database.ts";
+import { isDatabaseUnavailable, type Store } from "../storage/database.ts";
 import { claimJobRun, endJobRun, jobDueAt } from "../storage/job-runs.ts";
 
 /**
@@ -44,6 +44,14 @@ export interface RunningJob {
 export function startPeriodicJob(store: Store, clock: Clock, log: Logger, job: PeriodicJob): RunningJob {
   const owner = newId();
   const retryAt = (now: number) => (job.retryAfterMs === undefined ? intervalEndAfter(now, job.intervalMs) : now + job.retryAfterMs);
+  /** Set while the database is unavailable: one warning for the whole outage rather than one per try. */
+  let waiting = false;
+  const failed = (error: unknown) => {
+    const unavailable = isDatabaseUnavailable(error);
+    if (!unavailable) log.error({ err: error }, job.failureMessage);
+    else if (!waiting) log.warn({ cause: (error as Error).message }, `${job.failureMessage} (the database is unavailable)`);
+    waiting = unavailable;
+  };
 
   /** Runs the job if its run is due and this process claims it; returns when to look again. */
   const runIfDue = async (): Promise<number> => {
@@ -55,7 +63,7 @@ export function startPeriodicJob(store: Store, clock: Clock, log: Logger, job: P
       await job.run();
       dueAt = intervalEndAfter(clock.now(), job.intervalMs);
     } catch (error) {
-      log.error({ err: error }, job.failureMessage);
+      failed(error);
       dueAt = retryAt(clock.now());
     }
     await endJobRun(store, lease, dueAt);
@@ -68,8 +76,9 @@ export function startPeriodicJob(store: Store, clock: Clock, log: Logger, job: P
     let wakeAt: number;
     try {
       wakeAt = await runIfDue();
+      waiting = false;
     } catch (error) {
-      log.error({ err: error }, job.failureMessage);
+      failed(error);
       wakeAt = retryAt(clock.now());
     }
     if (stopped) return;

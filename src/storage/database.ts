@@ -1,8 +1,9 @@
+import type { Logger } from "pino";
 import { connect, type Connection, type Db, type SqlDialect, type UnitOfWork } from "./dialect/index.ts";
 import { migratorOf } from "./migrations/index.ts";
 
 export type { Db, Tx, UnitOfWork, SqlDialect } from "./dialect/index.ts";
-export { sqliteFileOf } from "./dialect/index.ts";
+export { isDatabaseUnavailable, sqliteFileOf } from "./dialect/index.ts";
 
 export interface StoreOptions {
   /**
@@ -12,6 +13,8 @@ export interface StoreOptions {
   sqliteSynchronous: "NORMAL" | "FULL";
   /** PostgreSQL's `synchronous_commit` for Hookline's sessions: `off` trades the last commits before a database crash for commit latency. */
   postgresSynchronousCommit: "on" | "off";
+  /** Hears of PostgreSQL connections that break and come back (a warning per burst, never the URL). */
+  logger?: Logger;
 }
 
 /** The database: a handle for reads, transactions for writes, and the wake-up of workers after commits that made work. */
@@ -20,7 +23,11 @@ export class Store {
 
   static async open(databaseUrl: string, options: StoreOptions = { sqliteSynchronous: "NORMAL", postgresSynchronousCommit: "on" }): Promise<Store> {
     return new Store(
-      connect(databaseUrl, { sqlite: { synchronous: options.sqliteSynchronous }, postgres: { synchronousCommit: options.postgresSynchronousCommit } }),
+      connect(
+        databaseUrl,
+        { sqlite: { synchronous: options.sqliteSynchronous }, postgres: { synchronousCommit: options.postgresSynchronousCommit } },
+        options.logger,
+      ),
     );
   }
 

@@ -10,8 +10,10 @@ import pg from "pg";
 import { newId, type ClientId, type CompanyId } from "../../src/ids.ts";
 import { findClient, insertClient, listClients } from "../../src/storage/clients.ts";
 import { findCompany, updateCompany } from "../../src/storage/companies.ts";
-import type { Db } from "../../src/storage/database.ts";
+import { isDatabaseUnavailable, Store, type Db } from "../../src/storage/database.ts";
 import { dialectOf } from "../../src/storage/dialect/index.ts";
+import { CONNECT_TIMEOUT_MS } from "../../src/storage/dialect/postgres.ts";
+import { freePort } from "../support/server.ts";
 import {
   deferred,
   keepingProcessAlive,
@@ -360,4 +362,56 @@ test("a write transaction keeps a second writer out until it commits", sqliteOnl
   assert.deepEqual(begunWhileOpen, [], "the second transaction has not begun while the first is open");
   assert.equal(await second, "After", "the second transaction reads what the first committed");
   assert.deepEqual(order, ["first commits", "second starts"]);
+});
+
+test("a statement that is wrong is not the database being unavailable", async (t) => {
+  const { store } = await openTestStore(t);
+  const existing = await seedClient(store, "Existing");
+  const error = await insertClient(store.db, { id: existing, name: "Same id again", created_at: nextTimestamp() }).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  assert.ok(error, "the duplicate id is refused");
+  assert.equal(isDatabaseUnavailable(error), false);
+});
+
+test(
+  "on PostgreSQL a server nobody answers for fails statements as unavailable, at once, and the wake-up connection keeps trying without failing",
+  { ...waits, skip: testDialect !== "postgres" && "PostgreSQL's connections" },
+  async (t) => {
+    const store = await Store.open(`postgres://postgres@127.0.0.1:${await freePort()}/nobody`);
+    t.after(() => store.close());
+    const stopListening = await store.onWake(() => undefined);
+    const started = Date.now();
+    const error = await listClients(store.db).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    assert.ok(error, "the statement fails");
+    assert.equal(isDatabaseUnavailable(error), true, `recognised as the database unavailable: ${String(error)}`);
+    assert.ok(Date.now() - started < CONNECT_TIMEOUT_MS, "a refused connection fails the statement without waiting for the connect timeout");
+    stopListening();
+  },
+);
+
+test("on SQLite a write kept out past the lock timeout fails as the database unavailable", sqliteOnly, async (t) => {
+  const testStore = await openTestStore(t);
+  const other = await testStore.openAnother();
+  const held = deferred();
+  const release = deferred();
+  const holder = testStore.store.transaction(async () => {
+    held.resolve();
+    await release.promise;
+  });
+  await held.promise;
+  const error = await other
+    .transaction(async () => undefined)
+    .then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+  release.resolve();
+  await holder;
+  assert.equal((error as { code?: string } | undefined)?.code, "SQLITE_BUSY");
+  assert.equal(isDatabaseUnavailable(error), true);
 });

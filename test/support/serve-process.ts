@@ -137,6 +137,11 @@ export class Harness {
     t.after(() => this.cleanup());
   }
 
+  /** Runs `cleanup` when the test ends, after stopping what is started later (servers stop before the database they use goes). */
+  onCleanup(cleanup: () => Promise<unknown>): void {
+    this.cleanups.push(cleanup);
+  }
+
   async database(): Promise<TestDatabase> {
     const database = await createTestDatabase();
     this.cleanups.push(() => database.drop());

@@ -21,6 +21,17 @@ const SQLITE_LOCK_TIMEOUT_MS = 5000;
 /** Free pages given back per write transaction: 256 pages (1 MiB) take a few milliseconds to move and truncate (docs/performance.md). */
 const RELEASE_CHUNK_PAGES = 256;
 
+/**
+ * Whether an error says the SQLite file cannot be written for now rather than
+ * that a statement is wrong: another connection held the write lock past the
+ * lock timeout (SQLITE_BUSY), the disk or the database is full (SQLITE_FULL),
+ * or the file system failed a read or write (SQLITE_IOERR and its extended codes).
+ */
+export function isSqliteUnavailable(error: object): boolean {
+  const { code } = error as { code?: unknown };
+  return typeof code === "string" && /^SQLITE_(BUSY|FULL|IOERR)(_|$)/.test(code);
+}
+
 export const sqliteDialect: SqlDialect = {
   name: "sqlite",
   // A write transaction (BEGIN IMMEDIATE) already excludes every other writer.
@@ -178,7 +189,8 @@ export class SqliteConnection implements Connection {
         await sql`COMMIT`.execute(connection);
         return value;
       } catch (error) {
-        await sql`ROLLBACK`.execute(connection);
+        // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): a ROLLBACK then would fail and hide the error.
+        if (this.sqlite.inTransaction) await sql`ROLLBACK`.execute(connection);
         throw error;
       }
     });
