@@ -63,5 +63,9 @@ test("the documented delivery defaults: 8 attempts over about 28 hours, 15 s eac
   assert.equal(consumers.secretRotationOverlapMs, 24 * hour);
   assert.equal(idempotencyKeyTtlMs, 24 * hour);
   assert.equal(delivery.circuitBreaker, null, "the circuit breaker is off unless turned on");
-  assert.deepEqual(loadConfig({ HOOKLINE_CIRCUIT_BREAKER_FAILURES: "20" }).delivery.circuitBreaker, { failures: 20, cooldownMs: 60_000 }, "with a one-minute cool-down");
+  assert.deepEqual(
+    loadConfig({ HOOKLINE_CIRCUIT_BREAKER_FAILURES: "20" }).delivery.circuitBreaker,
+    { failures: 20, cooldownMs: 60_000 },
+    "with a one-minute cool-down",
+  );
 });

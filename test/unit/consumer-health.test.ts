@@ -17,7 +17,16 @@ const FIVE_DAYS = 5 * DAY;
 
 /** A claimed delivery to `consumerId`, whose streak began at `failingSince` (null: not failing), with its circuit as claimed. */
 const due = (consumerId: string, failingSince: number | null, circuit: Partial<DueDelivery> = {}) =>
-  ({ id: `delivery to ${consumerId}`, consumerId, failingSince, lostClaims: 0, consecutiveFailures: 0, circuitOpenUntil: null, ordering: "unordered", ...circuit }) as DueDelivery;
+  ({
+    id: `delivery to ${consumerId}`,
+    consumerId,
+    failingSince,
+    lostClaims: 0,
+    consecutiveFailures: 0,
+    circuitOpenUntil: null,
+    ordering: "unordered",
+    ...circuit,
+  }) as DueDelivery;
 
 /** An attempt answered with `statusCode` (null: no answer), with a retry scheduled unless `final`. */
 const answered = (statusCode: number | null, final = false) =>
