@@ -34,6 +34,8 @@ describe("getting and updating a consumer", () => {
       description: null,
       rateLimit: null,
       mtls: null,
+      ordering: "unordered",
+      circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
     });
 
     const patched = await server.api("PATCH", `/webhooks/${id}`, {
@@ -53,6 +55,8 @@ describe("getting and updating a consumer", () => {
       description: "Billing team",
       rateLimit: 50,
       mtls: null,
+      ordering: "unordered",
+      circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
     };
     assert.deepEqual(patched.body, expected);
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, expected);
