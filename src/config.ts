@@ -107,6 +107,14 @@ export interface DeliveryConfig {
   bodyBudgetBytes: number;
   /** The sender thread's heap limit, in MB. */
   senderHeapMb: number;
+  /**
+   * An attempt still unanswered this long makes its consumer slow: its
+   * deliveries are then sent apart, so they no longer hold up the batches of
+   * the others, and at most `slowConsumerConcurrency` of them at once.
+   */
+  slowConsumerMs: number;
+  /** Attempts a worker has in flight at once to one slow consumer. */
+  slowConsumerConcurrency: number;
 }
 
 export interface CircuitBreakerConfig {
@@ -291,6 +299,8 @@ export const ENV = {
   extraCaFile: "HOOKLINE_EXTRA_CA_FILE",
   workerBodyBudget: "HOOKLINE_WORKER_BODY_BUDGET_BYTES",
   senderHeap: "HOOKLINE_SENDER_HEAP_MB",
+  slowConsumerAfter: "HOOKLINE_SLOW_CONSUMER_AFTER",
+  slowConsumerConcurrency: "HOOKLINE_SLOW_CONSUMER_CONCURRENCY",
   maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
 } as const;
@@ -321,6 +331,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     extraCaFile: read("extraCaFile") || null,
     bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
     senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),
+    slowConsumerMs: parseDuration(read("slowConsumerAfter") ?? "1s"),
+    slowConsumerConcurrency: positive(ENV.slowConsumerConcurrency, integer(ENV.slowConsumerConcurrency, read("slowConsumerConcurrency"), 8)),
   };
   // A lease that ran out while its attempt was still in flight, or before its outcome was recorded, would have a
   // second worker send the delivery again although nothing crashed: the lease covers a whole attempt, then the record.

@@ -6,23 +6,43 @@ import { sign } from "./pipeline/sign.ts";
 import { transform } from "./pipeline/transform.ts";
 import { unsent, type WebhookSender } from "./sender.ts";
 
-/** Sends a batch's attempts; the sender thread does it for the worker. */
+/** The results of a batch's attempts so far, in the batch's order: undefined where an attempt is still unanswered. */
+export type EarlyResults = ReadonlyArray<AttemptResult | undefined>;
+
+/**
+ * Sends a batch's attempts; the sender thread does it for the worker. When
+ * some are still unanswered after the slow-consumer time, `early` is told,
+ * once, what has come back by then; the promise holds every result.
+ */
 export interface BatchSender {
-  send(batch: SendBatch): Promise<AttemptResult[]>;
+  send(batch: SendBatch, early?: (results: EarlyResults) => void): Promise<AttemptResult[]>;
 }
 
 /**
  * One packed batch's path in the sender thread (the worker packed it, see
  * packBatch): each attempt is prepared, transformed, signed at the time it
- * starts and sent, all of them concurrently.
+ * starts and sent, all of them concurrently. If some are still unanswered
+ * after `earlyAfterMs`, `early` gets the results so far, once.
  */
-export function sendBatch(sender: WebhookSender, clock: Clock, { bodies, requests }: SendBatch): Promise<AttemptResult[]> {
-  return Promise.all(
-    requests.map(async (packed) => {
-      if ("unsendable" in packed) return { ...unsent(packed.unsendable), startedAt: clock.now() };
-      const request = transform(prepareRequest(packed, bodies));
-      const startedAt = clock.now();
-      return send(sender, sign(request, startedAt), startedAt);
-    }),
-  );
+export async function sendBatch(
+  sender: WebhookSender,
+  clock: Clock,
+  { bodies, requests }: SendBatch,
+  early: (results: EarlyResults) => void,
+  earlyAfterMs: number,
+): Promise<AttemptResult[]> {
+  const results = new Array<AttemptResult | undefined>(requests.length).fill(undefined);
+  const timer = setTimeout(() => early(results.slice()), earlyAfterMs);
+  try {
+    return await Promise.all(
+      requests.map(async (packed, index) => {
+        if ("unsendable" in packed) return (results[index] = { ...unsent(packed.unsendable), startedAt: clock.now() });
+        const request = transform(prepareRequest(packed, bodies));
+        const startedAt = clock.now();
+        return (results[index] = await send(sender, sign(request, startedAt), startedAt));
+      }),
+    );
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -4,7 +4,7 @@ import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
 import { DestinationPolicy } from "../domain/destination-policy.ts";
-import { sendBatch } from "./pipeline.ts";
+import { sendBatch, type EarlyResults } from "./pipeline.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";
 
@@ -31,7 +31,8 @@ port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
     // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
     try {
-      const results = await sendBatch(sender, systemClock, message);
+      const early = (results: EarlyResults) => post({ type: "early", batch: message.batch, results });
+      const results = await sendBatch(sender, systemClock, message, early, config.delivery.slowConsumerMs);
       post({ type: "sent", batch: message.batch, results });
     } catch (error) {
       post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
-import type { BatchSender } from "./pipeline.ts";
+import type { BatchSender, EarlyResults } from "./pipeline.ts";
 import type { AttemptResult, SendBatch } from "./pipeline/request.ts";
 
 /** Messages between the main thread and the sender thread. */
@@ -10,6 +10,7 @@ export type ThreadMessage =
   | { type: "started" }
   | { type: "stopped" }
   | ({ type: "send"; batch: number } & SendBatch)
+  | { type: "early"; batch: number; results: EarlyResults }
   | { type: "sent"; batch: number; results: AttemptResult[] }
   | { type: "failed"; batch: number; error: string }
   | { type: "stop" };
@@ -29,6 +30,7 @@ const THREAD_ENTRY = import.meta.url.endsWith(".ts") ? "./thread-entry.js" : "./
 interface Pending {
   resolve: (results: AttemptResult[]) => void;
   reject: (error: Error) => void;
+  early?: (results: EarlyResults) => void;
 }
 
 /** One running thread and the batches it holds. */
@@ -59,6 +61,7 @@ export async function startSenderThread(config: Config, log: Logger): Promise<Se
     let failure: Error | undefined;
     let started = false;
     thread.on("message", (message: ThreadMessage) => {
+      if (message.type === "early") return running.pending.get(message.batch)?.early?.(message.results);
       if (message.type !== "sent" && message.type !== "failed") return;
       const batch = running.pending.get(message.batch);
       running.pending.delete(message.batch);
@@ -92,11 +95,11 @@ export async function startSenderThread(config: Config, log: Logger): Promise<Se
   let current = launch();
   await current;
   return {
-    async send({ bodies, requests }) {
+    async send({ bodies, requests }, early) {
       const running = await current.catch(() => (current = relaunch()));
       return new Promise((resolve, reject) => {
         const batch = batches++;
-        running.pending.set(batch, { resolve, reject });
+        running.pending.set(batch, { resolve, reject, early });
         // The bodies move to the thread: this thread no longer holds them.
         running.thread.postMessage({ type: "send", batch, bodies, requests } satisfies ThreadMessage, [bodies]);
       });

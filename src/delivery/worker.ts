@@ -1,21 +1,29 @@
 import type { Logger } from "pino";
 import { isoDate, type Clock } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
-import { newId, type AttemptId, type MessageId } from "../ids.ts";
+import { newId, type AttemptId, type ConsumerId, type DeliveryId, type MessageId } from "../ids.ts";
 import type { AppContext } from "../domain/context.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { isDatabaseUnavailable, type Db, type Store } from "../storage/database.ts";
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
 import { advanceLines } from "../storage/deliveries/fifo.ts";
+import { handBack } from "../storage/deliveries/hand-back.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
-import type { BatchSender } from "./pipeline.ts";
+import type { BatchSender, EarlyResults } from "./pipeline.ts";
 import { packBatch } from "./pipeline/prepare.ts";
 import type { AttemptResult } from "./pipeline/request.ts";
 import { afterFailure, retryAfterDelayMs } from "./schedule.ts";
+
+/**
+ * A failure this soon after delivery resumed belongs to the same outage (a
+ * pooled connection that died with the database fails once more when next
+ * used): it pauses delivery again without saying so a second time.
+ */
+const OUTAGE_SETTLE_MS = 30_000;
 
 /** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
 const MAX_RECORD_TRIES = 10;
@@ -37,8 +45,15 @@ export class DeliveryWorker {
   private readonly sleepers = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
   private readonly debug: boolean;
-  /** Set while the database is unavailable: said once when delivery pauses, once when it resumes. */
-  private paused = false;
+  /** Set while the database is unavailable: said once when delivery pauses, once when it resumes; `quietly` within an outage's settling time. */
+  private paused: false | "said" | "quietly" = false;
+  /** When delivery last resumed after an outage (the clock's time), or never. */
+  private resumedAt = Number.NEGATIVE_INFINITY;
+
+  /** Consumers known to be slow, and how many of their attempts are in flight apart from the batches. */
+  private readonly slow = new Map<ConsumerId, number>();
+  /** The records of slow consumers' deliveries still to come; a stop waits for them. */
+  private readonly detached = new Set<Promise<void>>();
 
   private readonly store: Store;
   private readonly config: DeliveryConfig;
@@ -72,6 +87,7 @@ export class DeliveryWorker {
     this.unsubscribe?.();
     this.wake();
     await Promise.all(this.loops);
+    while (this.detached.size > 0) await Promise.all(this.detached);
   }
 
   private wake(): void {
@@ -88,8 +104,9 @@ export class DeliveryWorker {
         const { claimed, next } = await this.processBatch(leased);
         leased = next;
         if (this.paused) {
+          if (this.paused === "said") this.log.info("the database answers again; delivery resumed");
           this.paused = false;
-          this.log.info("the database answers again; delivery resumed");
+          this.resumedAt = this.clock.now();
         }
         if (leased !== null || claimed === this.config.batchSize) continue;
         await this.sleepUntilDue(seen);
@@ -98,8 +115,10 @@ export class DeliveryWorker {
         leased = null;
         if (!isDatabaseUnavailable(error)) this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
         else if (!this.paused) {
-          this.paused = true;
-          this.log.warn({ cause: (error as Error).message }, "the database is unavailable; delivery paused, trying again every idle interval");
+          const cause = (error as Error).message;
+          this.paused = this.clock.now() - this.resumedAt < OUTAGE_SETTLE_MS ? "quietly" : "said";
+          if (this.paused === "said") this.log.warn({ cause }, "the database is unavailable; delivery paused, trying again every idle interval");
+          else this.log.debug({ cause }, "the database failed again right after delivery resumed; paused again");
         }
         await this.sleep(this.config.idlePollMs, seen);
       }
@@ -112,23 +131,128 @@ export class DeliveryWorker {
    * the transaction that records this one (one commit for both). Returns how
    * many deliveries the batch took (some may wait for a rate-limit slot) and
    * the next batch's lease, if one was taken.
+   *
+   * Slow consumers do not hold the batch: deliveries to a consumer known to
+   * be slow go out apart, and a consumer with an attempt still unanswered
+   * after the slow-consumer time is split off then, its deliveries recorded
+   * when they end while this loop records the rest and goes on.
    */
   async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
     const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
     // The batches in flight share the body budget, so together they hold at most the whole of it.
-    const { deliveries: batch, bodies } = await claimLeaseBatch(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
+    const claimedBatch = await claimLeaseBatch(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
     const claimed = lease.ids.length;
+    if (claimedBatch.deliveries.length === 0) return { claimed, next: null };
+    const { batch, apart } = await this.setApartSlow(lease, claimedBatch.deliveries);
+    const { bodies } = claimedBatch;
+    if (apart.length > 0)
+      this.detach(
+        lease,
+        apart,
+        this.send(apart, bodies).then((results) => resultsOf(apart, results)),
+      );
     if (batch.length === 0) return { claimed, next: null };
-    // Attempts that fall due while a consumer is disabled are skipped, not postponed; a lost claim is counted, not sent.
-    const results = await this.send(
-      batch.filter((delivery) => !delivery.disabled && delivery.lostClaims === 0),
-      bodies,
+
+    let early: EarlyResults | undefined;
+    let earlyCame = () => undefined as void;
+    const earlyResults = new Promise<void>((resolve) => (earlyCame = resolve));
+    const toSend = sendable(batch);
+    const all = this.send(toSend, bodies, (results) => {
+      early = results;
+      earlyCame();
+    });
+    await Promise.race([all, earlyResults]);
+    const leaseNext = this.running && claimed === this.config.batchSize;
+    if (early === undefined) return { claimed, next: await this.record(lease, batch, resultsOf(toSend, await all), leaseNext) };
+
+    // Some are still unanswered: their consumers are slow, and all their deliveries of this batch wait apart.
+    const answered = early;
+    const slow = new Set(toSend.filter((_, index) => answered[index] === undefined).map((delivery) => delivery.consumerId));
+    const waiting = batch.filter((delivery) => slow.has(delivery.consumerId));
+    this.detach(
+      lease,
+      waiting,
+      all.then((results) => resultsOf(toSend, results)),
     );
+    const now = batch.filter((delivery) => !slow.has(delivery.consumerId));
+    return { claimed, next: await this.record(lease, now, resultsOf(toSend, answered), leaseNext) };
+  }
+
+  /**
+   * Takes out of a claimed batch the deliveries to consumers known to be
+   * slow, up to each one's concurrency; those over it go back due after the
+   * slow-consumer time. The consumers in question are those with attempts in
+   * flight apart from the batches, or that had one when their last batch
+   * ended.
+   */
+  private async setApartSlow(lease: Lease, deliveries: DueDelivery[]): Promise<{ batch: DueDelivery[]; apart: DueDelivery[] }> {
+    if (this.slow.size === 0) return { batch: deliveries, apart: [] };
+    const batch: DueDelivery[] = [];
+    const apart: DueDelivery[] = [];
+    const over: DeliveryId[] = [];
+    const taken = new Map<ConsumerId, number>();
+    for (const delivery of deliveries) {
+      const inFlight = this.slow.get(delivery.consumerId);
+      if (inFlight === undefined || delivery.disabled || delivery.lostClaims > 0) batch.push(delivery);
+      else {
+        const count = (taken.get(delivery.consumerId) ?? 0) + 1;
+        taken.set(delivery.consumerId, count);
+        if (inFlight + count <= this.config.slowConsumerConcurrency) apart.push(delivery);
+        else over.push(delivery.id);
+      }
+    }
+    if (over.length > 0) await this.store.writeStatement((db) => handBack(db, lease.owner, over, this.clock.now() + this.config.slowConsumerMs));
+    return { batch, apart };
+  }
+
+  /**
+   * Records deliveries to slow consumers once their attempts end, apart from
+   * the loop that claimed them. Until then each counts against its
+   * consumer's concurrency; a consumer whose attempts all came back within
+   * the slow-consumer time is slow no longer. Should the record fail, the
+   * lease runs out and another claim takes the deliveries over.
+   */
+  private detach(lease: Lease, deliveries: DueDelivery[], results: Promise<ReadonlyMap<DeliveryId, AttemptResult>>): void {
+    const consumers = new Map<ConsumerId, number>();
+    for (const { consumerId } of deliveries) consumers.set(consumerId, (consumers.get(consumerId) ?? 0) + 1);
+    for (const [consumerId, count] of consumers) this.slow.set(consumerId, (this.slow.get(consumerId) ?? 0) + count);
+    const recorded = results
+      .then(async (byDelivery) => {
+        await this.record(lease, deliveries, byDelivery, false);
+        const stillSlow = new Set(
+          deliveries.filter((delivery) => (byDelivery.get(delivery.id)?.durationMs ?? 0) >= this.config.slowConsumerMs).map((delivery) => delivery.consumerId),
+        );
+        return stillSlow;
+      })
+      .catch((error: unknown) => {
+        this.log.error(
+          { err: error, deliveries: deliveries.length },
+          "recording a slow consumer's deliveries failed; they are sent again when their lease runs out",
+        );
+        return new Set(consumers.keys());
+      })
+      .then((stillSlow) => {
+        for (const [consumerId, count] of consumers) {
+          const left = this.slow.get(consumerId)! - count;
+          if (left > 0 || stillSlow.has(consumerId)) this.slow.set(consumerId, left);
+          else this.slow.delete(consumerId);
+        }
+      })
+      .finally(() => this.detached.delete(recorded));
+    this.detached.add(recorded);
+  }
+
+  /**
+   * Records the outcomes of deliveries of a lease: `results` holds each sent
+   * one's attempt (disabled consumers' deliveries are skipped, lost claims
+   * counted). With `leaseNext`, the next batch is leased in the same
+   * transaction, and returned.
+   */
+  private async record(lease: Lease, batch: DueDelivery[], results: ReadonlyMap<DeliveryId, AttemptResult>, leaseNext: boolean): Promise<Lease | null> {
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
-    let sent = 0;
     const updates = batch.map((delivery): DeliveryUpdate => {
-      const result = delivery.disabled ? null : delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results[sent++]!;
+      const result = delivery.disabled ? null : delivery.lostClaims > 0 ? lostAttempt(delivery.lostClaims, now) : results.get(delivery.id)!;
       const attempt = result === null ? null : this.attemptRecord(delivery, result);
       const attemptCount = delivery.attemptCount + 1;
       const next = attempt?.succeeded
@@ -144,7 +268,6 @@ export class DeliveryWorker {
         batch.filter((delivery, index) => delivery.ordering === "fifo" && updates[index]!.nextAttemptAt === null).map((delivery) => delivery.consumerId),
       ),
     ];
-    const leaseNext = this.running && claimed === this.config.batchSize;
     // Set by the record's transaction, the try that commits having the last word.
     let next = null as Lease | null;
     let circuits: CircuitChange[] = [];
@@ -158,7 +281,7 @@ export class DeliveryWorker {
     );
     for (const circuit of circuits) this.logCircuit(circuit);
     this.onRecorded(updates);
-    return { claimed, next: next !== null && next.ids.length > 0 ? next : null };
+    return next !== null && next.ids.length > 0 ? next : null;
   }
 
   /**
@@ -193,10 +316,10 @@ export class DeliveryWorker {
    * with that reason: it is counted on the delivery's schedule like any other,
    * so a delivery that keeps crashing the sender reaches Failure.
    */
-  private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>): Promise<AttemptResult[]> {
+  private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>, early?: (results: EarlyResults) => void): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
     try {
-      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox)));
+      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox)), early);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");
@@ -270,6 +393,19 @@ export class DeliveryWorker {
       this.sleepers.add(done);
     });
   }
+}
+
+/** The deliveries of a batch that are sent: not those of disabled consumers, nor lost claims, which are only counted. */
+const sendable = (deliveries: readonly DueDelivery[]) => deliveries.filter((delivery) => !delivery.disabled && delivery.lostClaims === 0);
+
+/** Each sent delivery's result, from the results of `sent` in its order; those still unanswered are left out. */
+function resultsOf(sent: readonly DueDelivery[], results: EarlyResults): Map<DeliveryId, AttemptResult> {
+  const byDelivery = new Map<DeliveryId, AttemptResult>();
+  sent.forEach((delivery, index) => {
+    const result = results[index];
+    if (result !== undefined) byDelivery.set(delivery.id, result);
+  });
+  return byDelivery;
 }
 
 /**
