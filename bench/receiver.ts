@@ -1,13 +1,31 @@
 /**
  * The bench's webhook receiver, a process of its own so it does not share an
- * event loop with what it measures. It answers 204 (or 503 when told to),
- * counts each (webhook-id, path) pair to find duplicates, and records the
- * latency from the event's generatedDate to its arrival.
+ * event loop with what it measures. It answers 204 (or 503 when told to, or
+ * as told for one path: another status, or late), counts each (webhook-id,
+ * path) pair to find duplicates, and records the latency from the event's
+ * generatedDate to its arrival, in all and per path.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type ReceiverCommand = { type: "reset"; failing?: boolean } | { type: "stats" };
+/** How the receiver answers on one path: with `status` (204 by default), after `delayMs`. */
+export interface PathBehaviour {
+  status?: number;
+  delayMs?: number;
+}
+export type ReceiverCommand =
+  | { type: "reset"; failing?: boolean }
+  | { type: "behave"; path: string; behaviour: PathBehaviour }
+  | { type: "stats" }
+  | { type: "samples"; path: string; countOnly?: boolean };
+/** One path's deliveries that were answered 2xx: when each first arrived and its latency, and the most requests it held open at once. */
+export interface PathSamples {
+  type: "samples";
+  count: number;
+  arrivals: number[];
+  latencies: number[];
+  mostOpen: number;
+}
 export interface ReceiverStats {
   type: "stats";
   requests: number;
@@ -24,6 +42,9 @@ let requests = 0;
 let firstAt: number | null = null;
 let lastAt: number | null = null;
 let failing = false;
+let behaviours = new Map<string, PathBehaviour>();
+let paths = new Map<string, { arrivals: number[]; latencies: number[]; open: number; mostOpen: number }>();
+const pathOf = (path: string) => paths.get(path) ?? paths.set(path, { arrivals: [], latencies: [], open: 0, mostOpen: 0 }).get(path)!;
 
 const GENERATED = /"generatedDate":"([^"]+)"/;
 
@@ -33,19 +54,33 @@ const server = createServer((request, response) => {
   request.on("end", () => {
     const now = Date.now();
     requests++;
+    const path = request.url ?? "";
+    const behaviour = behaviours.get(path);
+    const status = failing ? 503 : (behaviour?.status ?? 204);
     const id = request.headers["webhook-id"];
-    if (typeof id === "string" && !failing) {
-      const key = `${request.url} ${id}`;
+    if (typeof id === "string" && status < 300) {
+      const key = `${path} ${id}`;
       const count = seen.get(key) ?? 0;
       seen.set(key, count + 1);
       if (count === 0) {
         const generated = GENERATED.exec(Buffer.concat(chunks).toString("utf8"))?.[1];
-        if (generated) latencies.push(now - Date.parse(generated));
+        const stats = pathOf(path);
+        stats.arrivals.push(now);
+        if (generated) {
+          latencies.push(now - Date.parse(generated));
+          stats.latencies.push(now - Date.parse(generated));
+        }
         firstAt ??= now;
         lastAt = now;
       }
     }
-    response.writeHead(failing ? 503 : 204).end();
+    if (!behaviour?.delayMs) return response.writeHead(status).end();
+    const stats = pathOf(path);
+    stats.mostOpen = Math.max(stats.mostOpen, ++stats.open);
+    setTimeout(() => {
+      stats.open--;
+      response.writeHead(status).end();
+    }, behaviour.delayMs);
   });
 });
 server.keepAliveTimeout = 60_000;
@@ -61,7 +96,20 @@ process.on("message", (command: ReceiverCommand) => {
     requests = 0;
     firstAt = lastAt = null;
     failing = command.failing ?? false;
+    behaviours = new Map();
+    paths = new Map();
     process.send!({ type: "reset" });
+    return;
+  }
+  if (command.type === "behave") {
+    behaviours.set(command.path, command.behaviour);
+    process.send!({ type: "behave" });
+    return;
+  }
+  if (command.type === "samples") {
+    const { arrivals, latencies, mostOpen } = pathOf(command.path);
+    const samples = command.countOnly ? { arrivals: [], latencies: [] } : { arrivals, latencies };
+    process.send!({ type: "samples", count: arrivals.length, ...samples, mostOpen } satisfies PathSamples);
     return;
   }
   const sorted = latencies.slice().sort((a, b) => a - b);

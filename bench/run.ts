@@ -21,11 +21,12 @@ import { asId, type ClientId, type ConsumerId, type DeliveryId, type MessageId }
 import { Store } from "../src/storage/database.ts";
 import { leaseDueDeliveries } from "../src/storage/deliveries/lease.ts";
 import { nextDueAt } from "../src/storage/deliveries/next-due.ts";
+import { PARKED_AT } from "../src/storage/deliveries/park.ts";
 import { deliveryBacklog } from "../src/storage/delivery-backlog.ts";
 import { CLI } from "../test/support/cli.ts";
 import { freePort, basicAuth } from "../test/support/server.ts";
 import { createTestDatabase, encryptionEnvFor, type TestDatabase } from "../test/support/database.ts";
-import type { ReceiverCommand, ReceiverStats } from "./receiver.ts";
+import type { PathBehaviour, PathSamples, ReceiverCommand, ReceiverStats } from "./receiver.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,9 +41,11 @@ const { values: flags } = parseArgs({
     queued: { type: "string", default: "100000" },
     "ingest-requests": { type: "string", default: "1000" },
     backlog: { type: "string", default: "1000000" },
+    "noisy-backlog": { type: "string", default: "200000" },
+    "noisy-rate": { type: "string", default: "200" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo" },
+    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,noisy" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -50,8 +53,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
-  [--ingest-requests 1000] [--backlog 1000000]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo]
+  [--ingest-requests 1000] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,noisy]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -90,6 +93,14 @@ class ReceiverProcess {
 
   stats() {
     return this.ask<ReceiverStats>({ type: "stats" });
+  }
+
+  behave(path: string, behaviour: PathBehaviour) {
+    return this.ask({ type: "behave", path, behaviour });
+  }
+
+  samples(path: string, countOnly = false) {
+    return this.ask<PathSamples>({ type: "samples", path, countOnly });
   }
 
   /** Polls the receiver's counters until `expected` distinct deliveries arrived or the bounded wait ends. */
@@ -489,6 +500,130 @@ async function queuedMemory(receiver: ReceiverProcess): Promise<{ queued: number
   }
 }
 
+interface NoisyFigures {
+  backlog: number;
+  rate: number;
+  /** B's latency while A is down and gathers its backlog, while A catches up, and after. */
+  phases: Array<{ name: string; deliveries: number; p50: number; p99: number; max: number }>;
+  catchUpPerSecond: number;
+  catchUpSeconds: number;
+  slowMostOpen: number;
+  slowReceived: number;
+}
+
+/** Polls `read` every 500 ms until `done`, or fails past the bench's bounded wait. */
+async function pollUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 4 * WAIT_LIMIT_MS;
+  for (let value = await read(); ; value = await read()) {
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`noisy neighbour: gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * The noisy neighbour, on SQLite in one process with the circuit breaker on:
+ * consumer A is down (503) and gathers --noisy-backlog held deliveries while
+ * consumer B receives a steady --noisy-rate events/s, one publish each, and
+ * consumer C, subscribed to the same events as B, answers each after 10 s.
+ * Then A recovers: its next probe succeeds, its circuit closes and its whole
+ * backlog falls due at once. Reports B's latency before, during and after
+ * A's catch-up, A's catch-up rate, and the most attempts C had open at once.
+ */
+async function noisyNeighbour(receiver: ReceiverProcess): Promise<NoisyFigures> {
+  const backlog = Number(flags["noisy-backlog"]);
+  const rate = Number(flags["noisy-rate"]);
+  const database = await createTestDatabase("sqlite");
+  const deployment = await HooklineDeployment.start(database, 0, { HOOKLINE_CIRCUIT_BREAKER_FAILURES: "3", HOOKLINE_CIRCUIT_BREAKER_COOLDOWN: "2s" });
+  const pool = new Pool(deployment.baseUrl, { connections: 8 });
+  try {
+    await receiver.reset();
+    await receiver.behave("/hooks/a", { status: 503 });
+    await receiver.behave("/hooks/c", { delayMs: 10_000 });
+    const subscribe = (path: string, tag: string) =>
+      call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${path}`, eventTypes: ["read.completed"], companyTags: [tag] });
+    const consumerA = (await subscribe("a", "bench:a")).id;
+    await subscribe("b", "bench:b");
+    await subscribe("c", "bench:b");
+    const companyA = (await call(deployment, "POST", "/companies", { name: "Noisy A", tags: { bench: "a" } })).id;
+    const companyB = (await call(deployment, "POST", "/companies", { name: "Steady B", tags: { bench: "b" } })).id;
+
+    // B's steady stream, one publish per event, paced from its start; several in flight so one slow answer does not hold the pace.
+    const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
+    let streaming = true;
+    const streamStarted = performance.now();
+    let published = 0;
+    const stream = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (streaming) {
+          const index = published++;
+          const wait = streamStarted + (index / rate) * 1000 - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          const response = await pool.request({ path: "/events", method: "POST", headers, body: JSON.stringify(readCompleted(companyB)) });
+          await response.body.text();
+          if (response.statusCode !== 201) throw new Error(`publish: ${response.statusCode}`);
+        }
+      }),
+    );
+
+    await ingest(deployment, [companyA], { events: backlog, batchSize: 100, concurrency: 4 });
+    // Read from the database: the parked gauge counts C's deliveries waiting for its slots too.
+    const store = await Store.open(database.url);
+    const parkedOfA = async () => {
+      const { count } = await store.db
+        .selectFrom("deliveries")
+        .select((eb) => eb.fn.countAll<number>().as("count"))
+        .where("consumer_id", "=", asId<ConsumerId>(consumerA))
+        .where("next_attempt_at", "=", PARKED_AT)
+        .executeTakeFirstOrThrow();
+      return Number(count);
+    };
+    await pollUntil("A's backlog held", parkedOfA, (parked) => parked >= backlog - 1).finally(() => store.close());
+    const recovered = Date.now();
+    await receiver.behave("/hooks/a", { status: 204 });
+    const drained = await pollUntil(
+      "A's backlog delivered",
+      () => receiver.samples("/hooks/a", true),
+      ({ count }) => count >= backlog,
+    );
+    const caughtUp = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    streaming = false;
+    await stream;
+    await pollUntil(
+      "B's last events",
+      () => receiver.samples("/hooks/b", true),
+      ({ count }) => count >= published - 8,
+    );
+    const b = await receiver.samples("/hooks/b");
+    const slow = await receiver.samples("/hooks/c", true);
+    const phase = (name: string, from: number, to: number) => {
+      const latencies = b.latencies.filter((_, index) => b.arrivals[index]! >= from && b.arrivals[index]! < to).sort((x, y) => x - y);
+      const at = (quantile: number) => latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))] ?? NaN;
+      return { name, deliveries: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1] ?? NaN };
+    };
+    const catchUpSeconds = (caughtUp - recovered) / 1000;
+    return {
+      backlog,
+      rate,
+      phases: [
+        phase("before: A down, gathering its backlog", 0, recovered),
+        phase("during: A catching up", recovered, caughtUp),
+        phase("after", caughtUp, Number.POSITIVE_INFINITY),
+      ],
+      catchUpPerSecond: drained.count / catchUpSeconds,
+      catchUpSeconds,
+      slowMostOpen: slow.mostOpen,
+      slowReceived: slow.count,
+    };
+  } finally {
+    await pool.close();
+    await deployment.stop();
+    await database.drop();
+    await receiver.reset();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const fixed = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
@@ -551,6 +686,7 @@ const receiver = await ReceiverProcess.start();
 const runs = new Map<string, Figures[]>();
 let steady: Figures | undefined;
 let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
+let noisy: NoisyFigures | undefined;
 const ingestRuns: IngestFigures[] = [];
 try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
@@ -597,6 +733,7 @@ try {
     }),
   );
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
+  noisy = await step("noisy", "noisy neighbour", () => noisyNeighbour(receiver));
   for (const [name, dialect, env] of [
     ["SQLite (synchronous NORMAL)", "sqlite", {}],
     ["PostgreSQL (synchronous_commit on)", "postgres", {}],
@@ -612,7 +749,7 @@ const physical = runs.get("physical") ?? [];
 const bullmq = runs.get("bullmq") ?? [];
 const rows = [...runs.values()].map((rounds) => summarize(rounds, physical, bullmq));
 if (steady) rows.push({ figures: steady, rates: [steady.deliveriesPerSecond] });
-printTable(rows);
+if (rows.length > 0) printTable(rows);
 if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
 if (ingestRuns.length > 0) {
   console.log(`\nSingle publishes, one request at a time, while the worker delivers (${flags["ingest-requests"]} requests):`);
@@ -621,6 +758,17 @@ if (ingestRuns.length > 0) {
       `  ${run.name.padEnd(36)}  ${fixed(run.requestsPerSecond)} requests/s  p50 ${fixed(run.latency.p50, 1)} ms  p99 ${fixed(run.latency.p99, 1)} ms`,
     );
   }
+}
+if (noisy) {
+  console.log(
+    `\nNoisy neighbour (SQLite, 1 process, circuit breaker on): A gathers ${noisy.backlog} held deliveries while B gets ${noisy.rate} events/s and C answers in 10 s`,
+  );
+  for (const phase of noisy.phases)
+    console.log(
+      `  B ${phase.name.padEnd(38)}  ${String(phase.deliveries).padStart(6)} deliveries  p50 ${fixed(phase.p50)} ms  p99 ${fixed(phase.p99)} ms  max ${fixed(phase.max)} ms`,
+    );
+  console.log(`  A caught up ${noisy.backlog} deliveries in ${fixed(noisy.catchUpSeconds, 1)} s: ${fixed(noisy.catchUpPerSecond)} deliveries/s`);
+  console.log(`  C (10 s answers) had at most ${noisy.slowMostOpen} attempts open at once; ${noisy.slowReceived} received in all`);
 }
 console.log(`\nThe run took ${fixed((performance.now() - benchStarted) / 1000)} s`);
 process.exit(0);

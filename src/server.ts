@@ -11,6 +11,7 @@ import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
 import { startRetentionJob } from "./jobs/retention.ts";
+import { startSlotReleaseJob } from "./jobs/slot-release.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
@@ -92,10 +93,12 @@ async function startWorker(ctx: AppContext, metrics: HooklineMetrics): Promise<{
   const worker = new DeliveryWorker(ctx, sender, (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
   const retention = startRetentionJob(ctx);
+  const slotRelease = startSlotReleaseJob(ctx);
   return {
     async stop() {
       await worker.stop();
       await retention.stop();
+      await slotRelease.stop();
       await sender.stop();
     },
   };

@@ -10,6 +10,7 @@ import { advanceLines } from "../storage/deliveries/fifo.ts";
 import { handBack } from "../storage/deliveries/hand-back.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
+import { PARKED_AT, releaseForSlots } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
@@ -180,10 +181,11 @@ export class DeliveryWorker {
 
   /**
    * Takes out of a claimed batch the deliveries to consumers known to be
-   * slow, up to each one's concurrency; those over it go back due after the
-   * slow-consumer time. The consumers in question are those with attempts in
-   * flight apart from the batches, or that had one when their last batch
-   * ended.
+   * slow, up to each one's concurrency; those over it are parked, spending
+   * no attempt, until attempts of their consumer end and free slots (see
+   * detach). The consumers in question are those with attempts in flight
+   * apart from the batches, or that had one when their last batch ended.
+   * Ordered consumers are left alone: they send one at a time anyway.
    */
   private async setApartSlow(lease: Lease, deliveries: DueDelivery[]): Promise<{ batch: DueDelivery[]; apart: DueDelivery[] }> {
     if (this.slow.size === 0) return { batch: deliveries, apart: [] };
@@ -193,7 +195,7 @@ export class DeliveryWorker {
     const taken = new Map<ConsumerId, number>();
     for (const delivery of deliveries) {
       const inFlight = this.slow.get(delivery.consumerId);
-      if (inFlight === undefined || delivery.disabled || delivery.lostClaims > 0) batch.push(delivery);
+      if (inFlight === undefined || delivery.ordering === "fifo" || delivery.disabled || delivery.lostClaims > 0) batch.push(delivery);
       else {
         const count = (taken.get(delivery.consumerId) ?? 0) + 1;
         taken.set(delivery.consumerId, count);
@@ -201,16 +203,18 @@ export class DeliveryWorker {
         else over.push(delivery.id);
       }
     }
-    if (over.length > 0) await this.store.writeStatement((db) => handBack(db, lease.owner, over, this.clock.now() + this.config.slowConsumerMs));
+    if (over.length > 0) await this.store.writeStatement((db) => handBack(db, lease.owner, over, PARKED_AT));
     return { batch, apart };
   }
 
   /**
    * Records deliveries to slow consumers once their attempts end, apart from
    * the loop that claimed them. Until then each counts against its
-   * consumer's concurrency; a consumer whose attempts all came back within
-   * the slow-consumer time is slow no longer. Should the record fail, the
-   * lease runs out and another claim takes the deliveries over.
+   * consumer's concurrency. Their record frees as many slots: as many of the
+   * consumer's parked deliveries fall due, or all of them when every attempt
+   * came back within the slow-consumer time (it is slow no longer). Should
+   * the record fail, the lease runs out and another claim takes the
+   * deliveries over.
    */
   private detach(lease: Lease, deliveries: DueDelivery[], results: Promise<ReadonlyMap<DeliveryId, AttemptResult>>): void {
     const consumers = new Map<ConsumerId, number>();
@@ -218,10 +222,11 @@ export class DeliveryWorker {
     for (const [consumerId, count] of consumers) this.slow.set(consumerId, (this.slow.get(consumerId) ?? 0) + count);
     const recorded = results
       .then(async (byDelivery) => {
-        await this.record(lease, deliveries, byDelivery, false);
         const stillSlow = new Set(
           deliveries.filter((delivery) => (byDelivery.get(delivery.id)?.durationMs ?? 0) >= this.config.slowConsumerMs).map((delivery) => delivery.consumerId),
         );
+        const freed = new Map([...consumers].map(([consumerId, count]) => [consumerId, stillSlow.has(consumerId) ? count : null]));
+        await this.record(lease, deliveries, byDelivery, false, freed);
         return stillSlow;
       })
       .catch((error: unknown) => {
@@ -246,9 +251,16 @@ export class DeliveryWorker {
    * Records the outcomes of deliveries of a lease: `results` holds each sent
    * one's attempt (disabled consumers' deliveries are skipped, lost claims
    * counted). With `leaseNext`, the next batch is leased in the same
-   * transaction, and returned.
+   * transaction, and returned. `freed`: the slots of slow consumers the
+   * attempts freed (see detach).
    */
-  private async record(lease: Lease, batch: DueDelivery[], results: ReadonlyMap<DeliveryId, AttemptResult>, leaseNext: boolean): Promise<Lease | null> {
+  private async record(
+    lease: Lease,
+    batch: DueDelivery[],
+    results: ReadonlyMap<DeliveryId, AttemptResult>,
+    leaseNext: boolean,
+    freed: ReadonlyMap<ConsumerId, number | null> = new Map(),
+  ): Promise<Lease | null> {
     // One time for the whole batch: its next attempts are scheduled from it and it is recorded with it.
     const now = this.clock.now();
     const updates = batch.map((delivery): DeliveryUpdate => {
@@ -276,6 +288,7 @@ export class DeliveryWorker {
         next = null;
         await advanceLines(uow, lines, linesMoved, now);
         if (hasHealthChanges(health)) circuits = await recordHealthChanges(uow, now, this.config, health);
+        if (freed.size > 0) await releaseForSlots(uow, freed, now);
         if (leaseNext) next = await this.leaseDue(uow.tx);
       }),
     );

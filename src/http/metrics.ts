@@ -40,7 +40,7 @@ export class HooklineMetrics {
   });
   private readonly parked = new Gauge({
     name: "hookline_deliveries_parked",
-    help: "Pending deliveries held by their consumer's open circuit (all processes)",
+    help: "Pending deliveries parked, spending no attempt: held by an open circuit, waiting in a fifo line or for a slow consumer's free slot (all processes)",
     registers: [this.registry],
   });
   private readonly openCircuits = new Gauge({

@@ -1,6 +1,6 @@
 import type { ConsumerId, DeliveryId } from "../../ids.ts";
 import { takeProbe } from "../consumer-circuit.ts";
-import type { Store, Tx, UnitOfWork } from "../database.ts";
+import type { Db, Store, Tx, UnitOfWork } from "../database.ts";
 import { handBack } from "./hand-back.ts";
 
 // Deliveries to a consumer whose circuit is open wait "parked": due at a time no clock reaches, so no
@@ -99,4 +99,55 @@ export async function holdForOpenCircuits(
   const parked = claimed.filter(({ id }) => !probes.has(id) && !toCoolDownEnd.has(id)).map(({ id }) => id);
   if (parked.length > 0) await store.writeStatement((db) => handBack(db, owner, parked, PARKED_AT));
   return new Set(claimed.filter(({ id }) => !probes.has(id)).map(({ id }) => id));
+}
+
+/**
+ * The consumers whose parked deliveries wait for a free slot, not for a
+ * probe nor for their line: unordered consumers with a closed circuit.
+ */
+const waitingForSlots = (tx: Db) => tx.selectFrom("consumers").select("id").where("ordering", "=", "unordered").where("circuit_open_until", "is", null);
+
+/**
+ * Attempts to slow consumers ended, freeing their slots: of each consumer
+ * (waiting for slots), up to the given count of its parked deliveries fall
+ * due `now`, oldest first, or all of them for a null count (the consumer is
+ * no longer slow). Run in the transaction that records the attempts.
+ */
+export async function releaseForSlots({ tx, wakeWorkers }: UnitOfWork, freed: ReadonlyMap<ConsumerId, number | null>, now: number): Promise<void> {
+  let released = 0n;
+  for (const [consumerId, count] of freed) {
+    let parked = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("next_attempt_at", "=", PARKED_AT).orderBy("id");
+    if (count !== null) parked = parked.limit(count);
+    const result = await tx
+      .updateTable("deliveries")
+      .set({ next_attempt_at: now })
+      .where("id", "in", parked)
+      .where("consumer_id", "in", waitingForSlots(tx).where("id", "=", consumerId))
+      .executeTakeFirst();
+    released += result.numUpdatedRows;
+  }
+  if (released > 0n) wakeWorkers();
+}
+
+/**
+ * Releases what waits for a slot of a consumer that has no attempt in flight
+ * (no delivery leased until within `leaseMs` from now): the worker that
+ * parked them stopped before its attempts ended and freed the slots. Returns
+ * how many fell due.
+ */
+export async function releaseStrandedSlots(db: Db, now: number, leaseMs: number): Promise<number> {
+  const inFlight = db
+    .selectFrom("deliveries")
+    .select("consumer_id")
+    .where("next_attempt_at", ">", now)
+    .where("next_attempt_at", "<=", now + leaseMs)
+    .where("lease_owner", "is not", null);
+  const result = await db
+    .updateTable("deliveries")
+    .set({ next_attempt_at: now })
+    .where("next_attempt_at", "=", PARKED_AT)
+    .where("consumer_id", "in", waitingForSlots(db))
+    .where("consumer_id", "not in", inFlight)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
+import type { Store } from "../../src/storage/database.ts";
+import { insertConsumer } from "../../src/storage/consumers.ts";
+import { PARKED_AT, releaseForSlots, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import type { ConsumerOrdering } from "../../src/storage/schema.ts";
+import { openTestStore, readTable, seedClient } from "../support/storage.ts";
+
+const NOW = 1_000_000;
+const LEASE_MS = 60_000;
+
+async function seedConsumer(store: Store, clientId: ClientId, settings: { ordering?: ConsumerOrdering; circuitOpenUntil?: number } = {}): Promise<ConsumerId> {
+  const id = newId<ConsumerId>();
+  await store.transaction(({ tx }) =>
+    insertConsumer(tx, {
+      id,
+      client_id: clientId,
+      url: "https://receiver.example/hooks",
+      event_types: '["company.created"]',
+      company_tags: null,
+      disabled: 0,
+      signing_secret: "sealed",
+      created_at: NOW,
+      description: null,
+      rate_limit: null,
+      rate_next_at: null,
+      previous_secrets: null,
+      custom_headers: null,
+      mtls_certificate: null,
+      mtls_private_key: null,
+      failing_since: null,
+      circuit_open_until: settings.circuitOpenUntil ?? null,
+      ordering: settings.ordering ?? "unordered",
+    }),
+  );
+  return id;
+}
+
+/** Deliveries to the consumer, one message each, in id order: due at each given time, leased when `leased`. */
+async function seedDeliveries(store: Store, clientId: ClientId, consumerId: ConsumerId, dueTimes: number[], leased = false): Promise<DeliveryId[]> {
+  const ids: DeliveryId[] = [];
+  for (const due of dueTimes) {
+    const id = newId<DeliveryId>();
+    const messageId = newId<MessageId>();
+    ids.push(id);
+    await store.transaction(async ({ tx }) => {
+      await tx
+        .insertInto("messages")
+        .values({
+          id: messageId,
+          client_id: clientId,
+          event_type: "company.created",
+          company_id: null,
+          body: "{}",
+          created_at: NOW,
+          payload_purged_at: null,
+          example: 0,
+        })
+        .execute();
+      await tx
+        .insertInto("deliveries")
+        .values({
+          id,
+          client_id: clientId,
+          message_id: messageId,
+          consumer_id: consumerId,
+          status: "Attempting",
+          attempt_count: 0,
+          next_attempt_at: due,
+          lease_owner: leased ? "worker-1" : null,
+          created_at: NOW,
+          updated_at: NOW,
+          rate_slot_at: null,
+        })
+        .execute();
+    });
+  }
+  return ids;
+}
+
+const dueTimes = async (store: Store, ids: readonly DeliveryId[]) => {
+  const rows = await readTable(store, "deliveries", "id");
+  return ids.map((id) => rows.find((row) => row.id === id)!.next_attempt_at);
+};
+
+test("releaseForSlots makes as many of a slow consumer's parked deliveries due as slots were freed, oldest first, or all; never a fifo line's nor an open circuit's", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const slow = await seedConsumer(store, clientId);
+  const fast = await seedConsumer(store, clientId);
+  const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const open = await seedConsumer(store, clientId, { circuitOpenUntil: NOW + 5000 });
+  const slowParked = await seedDeliveries(store, clientId, slow, [PARKED_AT, PARKED_AT, PARKED_AT, PARKED_AT]);
+  const slowRetry = await seedDeliveries(store, clientId, slow, [NOW + 30_000]);
+  const fastParked = await seedDeliveries(store, clientId, fast, [PARKED_AT, PARKED_AT]);
+  const fifoParked = await seedDeliveries(store, clientId, fifo, [PARKED_AT]);
+  const openParked = await seedDeliveries(store, clientId, open, [PARKED_AT]);
+
+  const freed = new Map<ConsumerId, number | null>([
+    [slow, 2],
+    [fast, null],
+    [fifo, null],
+    [open, null],
+  ]);
+  await store.transaction((uow) => releaseForSlots(uow, freed, NOW));
+  assert.deepEqual(await dueTimes(store, slowParked), [NOW, NOW, PARKED_AT, PARKED_AT], "two slots freed: the two oldest fall due");
+  assert.deepEqual(await dueTimes(store, slowRetry), [NOW + 30_000], "a scheduled retry is not hastened");
+  assert.deepEqual(await dueTimes(store, fastParked), [NOW, NOW], "a consumer slow no longer: everything it held falls due");
+  assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT], "a fifo line moves only when its head ends");
+  assert.deepEqual(await dueTimes(store, openParked), [PARKED_AT], "an open circuit holds its deliveries until a probe succeeds");
+});
+
+test("releaseStrandedSlots releases what waits for slots of consumers with nothing in flight, and nothing of one whose attempts are still leased", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const stranded = await seedConsumer(store, clientId);
+  const busy = await seedConsumer(store, clientId);
+  const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const strandedParked = await seedDeliveries(store, clientId, stranded, [PARKED_AT, PARKED_AT]);
+  await seedDeliveries(store, clientId, busy, [NOW + LEASE_MS / 2], true);
+  const busyParked = await seedDeliveries(store, clientId, busy, [PARKED_AT]);
+  const fifoParked = await seedDeliveries(store, clientId, fifo, [PARKED_AT]);
+
+  assert.equal(await store.writeStatement((db) => releaseStrandedSlots(db, NOW, LEASE_MS)), 2);
+  assert.deepEqual(await dueTimes(store, strandedParked), [NOW, NOW]);
+  assert.deepEqual(await dueTimes(store, busyParked), [PARKED_AT], "its attempt in flight frees the slot when it ends");
+  assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT]);
+});
