@@ -166,6 +166,32 @@ describe("the circuit breaker", () => {
     assert.equal(new Set(receiver.received.slice(-5).map((webhook) => webhook.headers["webhook-id"])).size, 5, "each held message went once");
   });
 
+  test("new events for a consumer whose circuit is open fall due when the cool-down ends, and nothing is sent to it meanwhile", async (t) => {
+    const server = await withServer(t, { retrySchedule: "50ms,50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "1h" });
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());
+    const consumerId = await subscribe(server, receiver.url);
+    const healthy = await withReceiver(t);
+    await subscribe(server, healthy.url);
+    await server.api("POST", "/companies", { name: "Opens the circuit" });
+    const opened = await until(
+      "the circuit to open",
+      () => circuitOf(server, consumerId),
+      (circuit) => circuit.state === "open",
+    );
+    const sentWhenOpened = receiver.received.length;
+    const companies: string[] = [];
+    for (let index = 0; index < 3; index++) companies.push((await server.api("POST", "/companies", { name: `Created while open ${index}` })).body.id);
+    // Once a healthy consumer has them, the worker has claimed what was due: had they fallen due now, it would have held them back, parked.
+    await healthy.waitFor(4);
+    const messages = (await server.api("GET", `/webhooks/${consumerId}/messages`)).body.results;
+    for (const companyId of companies) {
+      const created = messages.find((message: any) => message.companyId === companyId);
+      assert.equal(created.deliveries[0].status, "Sending");
+      assert.equal(created.deliveries[0].nextAttemptAt, opened.nextProbeAt, "due when the cool-down ends");
+    }
+    assert.equal(receiver.received.length, sentWhenOpened, "nothing sent meanwhile");
+  });
+
   test("holds across workers: two worker processes on one database send one probe per cool-down between them", async (t) => {
     const settings = { retrySchedule: "50ms,50ms,50ms,50ms,50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "700ms" };
     const server = await startTestServer(settings);

@@ -70,11 +70,17 @@ export interface Subscriber {
   eventTypes: string[];
   /** Null for every company. */
   companyTags: string[] | null;
+  /** While its circuit is open: when its cool-down ends; null while closed. */
+  circuitOpenUntil: number | null;
 }
 
 /** The client's enabled consumers with their subscriptions; with `onlyConsumerId`, that one consumer (when enabled). */
 export async function listSubscribers(db: Db, clientId: ClientId, onlyConsumerId?: ConsumerId): Promise<Subscriber[]> {
-  let query = db.selectFrom("consumers").select(["id", "event_types", "company_tags"]).where("client_id", "=", clientId).where("disabled", "=", 0);
+  let query = db
+    .selectFrom("consumers")
+    .select(["id", "event_types", "company_tags", "circuit_open_until"])
+    .where("client_id", "=", clientId)
+    .where("disabled", "=", 0);
   if (onlyConsumerId !== undefined) query = query.where("id", "=", onlyConsumerId);
-  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row) }));
+  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row), circuitOpenUntil: row.circuit_open_until }));
 }

@@ -69,7 +69,15 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
   const deliveries = events.flatMap((event, index) =>
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))
-      .map((consumer) => ({ clientId, messageId: messages[index]!.id, consumerId: consumer.id, dueAt: event.generatedAt, createdAt: event.generatedAt })),
+      .map((consumer) => ({
+        clientId,
+        messageId: messages[index]!.id,
+        consumerId: consumer.id,
+        // A consumer whose circuit is open takes nothing before its cool-down ends: its new deliveries fall due then, behind
+        // what other consumers were sent meanwhile, rather than among their fresh events only to be held back once claimed.
+        dueAt: Math.max(event.generatedAt, consumer.circuitOpenUntil ?? 0),
+        createdAt: event.generatedAt,
+      })),
   );
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
     throw badRequest(
