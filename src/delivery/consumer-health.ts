@@ -7,7 +7,7 @@ import { closeCircuits, countUnreachable } from "../storage/consumer-circuit.ts"
 import { disableConsumers, endFailureStreaks, startFailureStreaks } from "../storage/consumer-health.ts";
 import type { UnitOfWork } from "../storage/database.ts";
 import type { DueDelivery } from "../storage/deliveries/claim-batch.ts";
-import { designateProbe, parkDeliveries, releaseParked } from "../storage/deliveries/park.ts";
+import { designateProbe, parkDeliveries, RELEASE_STEP, releaseParked } from "../storage/deliveries/park.ts";
 import type { DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 
 /** What the consumer health rules read of the delivery settings. */
@@ -40,6 +40,8 @@ export interface CircuitChange {
   consecutiveFailures: number;
   /** When the next probe may go; null once closed. */
   openUntil: number | null;
+  /** Closed with more parked deliveries than its record released: the worker releases the rest in steps. */
+  moreParked?: boolean;
 }
 
 /** A consumer failing since this time or earlier has failed for the whole auto-disable period at `now`. */
@@ -114,9 +116,10 @@ export async function recordHealthChanges(uow: UnitOfWork, now: number, config: 
   const circuits: CircuitChange[] = [];
   if (changes.reachable.length > 0) {
     const closed = await closeCircuits(tx, changes.reachable);
-    // Deliveries parked while the circuit was open go now, oldest first as ever.
-    await releaseParked(uow, closed, now);
-    for (const { consumerId } of closed) circuits.push({ consumerId, change: "closed", consecutiveFailures: 0, openUntil: null });
+    // Deliveries parked while the circuit was open go now, oldest first as ever: the first step here, the rest by the worker.
+    const more = new Set(await releaseParked(uow, closed, now, RELEASE_STEP));
+    for (const { consumerId } of closed)
+      circuits.push({ consumerId, change: "closed", consecutiveFailures: 0, openUntil: null, moreParked: more.has(consumerId) });
   }
   if (config.circuitBreaker !== null) {
     for (const { consumerId, count, pending, fifo } of changes.unreachable) {

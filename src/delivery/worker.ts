@@ -10,7 +10,7 @@ import { advanceLines } from "../storage/deliveries/fifo.ts";
 import { handBack } from "../storage/deliveries/hand-back.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
-import { PARKED_AT, releaseForSlots } from "../storage/deliveries/park.ts";
+import { PARKED_AT, RELEASE_STEP, releaseForSlots, releaseParked } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
@@ -53,7 +53,7 @@ export class DeliveryWorker {
 
   /** Consumers known to be slow, and how many of their attempts are in flight apart from the batches. */
   private readonly slow = new Map<ConsumerId, number>();
-  /** The records of slow consumers' deliveries still to come; a stop waits for them. */
+  /** Work apart from the loops (slow consumers' records, releases of what closed circuits held); a stop waits for it. */
   private readonly detached = new Set<Promise<void>>();
 
   private readonly store: Store;
@@ -242,9 +242,31 @@ export class DeliveryWorker {
           if (left > 0 || stillSlow.has(consumerId)) this.slow.set(consumerId, left);
           else this.slow.delete(consumerId);
         }
-      })
-      .finally(() => this.detached.delete(recorded));
-    this.detached.add(recorded);
+      });
+    this.track(recorded);
+  }
+
+  /** Keeps work done apart from the loops, for a stop to wait for. */
+  private track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.detached.delete(tracked));
+    this.detached.add(tracked);
+  }
+
+  /**
+   * Releases what a closed circuit held beyond the first step, a step per
+   * transaction, while the circuit stays closed. Should it fail or the worker
+   * stop, the slot-release job frees the rest.
+   */
+  private async releaseRestOfParked(consumerId: ConsumerId): Promise<void> {
+    try {
+      let more = true;
+      while (more) {
+        const now = this.clock.now();
+        more = (await this.store.transaction((uow) => releaseParked(uow, [{ consumerId, openUntil: now }], now, RELEASE_STEP))).length > 0;
+      }
+    } catch (error) {
+      this.log.error({ err: error, consumerId }, "releasing what a closed circuit held failed; the slot-release job frees the rest");
+    }
   }
 
   /**
@@ -292,7 +314,10 @@ export class DeliveryWorker {
         if (leaseNext) next = await this.leaseDue(uow.tx);
       }),
     );
-    for (const circuit of circuits) this.logCircuit(circuit);
+    for (const circuit of circuits) {
+      this.logCircuit(circuit);
+      if (circuit.moreParked) this.track(this.releaseRestOfParked(circuit.consumerId));
+    }
     this.onRecorded(updates);
     return next !== null && next.ids.length > 0 ? next : null;
   }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
-import { PARKED_AT, releaseForSlots, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import { PARKED_AT, releaseForSlots, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering } from "../../src/storage/schema.ts";
 import { openTestStore, readTable, seedClient } from "../support/storage.ts";
 
@@ -126,4 +126,20 @@ test("releaseStrandedSlots releases what waits for slots of consumers with nothi
   assert.deepEqual(await dueTimes(store, strandedParked), [NOW, NOW]);
   assert.deepEqual(await dueTimes(store, busyParked), [PARKED_AT], "its attempt in flight frees the slot when it ends");
   assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT]);
+});
+
+test("releaseParked in steps releases at most a step of a closed circuit's held deliveries, oldest first, says whether more may remain, and nothing once the circuit opened again", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const closed = await seedConsumer(store, clientId);
+  const reopened = await seedConsumer(store, clientId, { circuitOpenUntil: NOW + 5000 });
+  const held = await seedDeliveries(store, clientId, closed, [PARKED_AT, PARKED_AT, PARKED_AT]);
+  const heldAgain = await seedDeliveries(store, clientId, reopened, [PARKED_AT]);
+  const circuits = [closed, reopened].map((consumerId) => ({ consumerId, openUntil: NOW }));
+
+  assert.deepEqual(await store.transaction((uow) => releaseParked(uow, circuits, NOW, 2)), [closed], "a full step: more may remain");
+  assert.deepEqual(await dueTimes(store, held), [NOW, NOW, PARKED_AT]);
+  assert.deepEqual(await store.transaction((uow) => releaseParked(uow, circuits, NOW, 2)), [], "the last of them");
+  assert.deepEqual(await dueTimes(store, held), [NOW, NOW, NOW]);
+  assert.deepEqual(await dueTimes(store, heldAgain), [PARKED_AT], "a circuit open again keeps what it holds");
 });

@@ -36,27 +36,46 @@ export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: nu
 }
 
 /**
+ * How many parked deliveries of one consumer one statement releases when its
+ * circuit closes in a worker: a large backlog is released in such steps, each
+ * a short write, so that publishes and other consumers' records never wait
+ * long behind it.
+ */
+export const RELEASE_STEP = 2000;
+
+/**
  * The consumers' circuits closed: what they held falls due `now` (the parked
  * deliveries, and those due by the end of the circuit's last cool-down, the
- * probe among them), and the workers are woken for them.
+ * probe among them), and the workers are woken for them. With `step`, at
+ * most that many per consumer, and only while its circuit stays closed;
+ * returns the consumers that may hold more, for the caller to release in
+ * further steps (should it stop first, the slot-release job frees them).
  */
 export async function releaseParked(
   { tx, wakeWorkers }: UnitOfWork,
   circuits: ReadonlyArray<{ consumerId: ConsumerId; openUntil: number }>,
   now: number,
-): Promise<void> {
+  step?: number,
+): Promise<ConsumerId[]> {
   let released = 0n;
+  const more: ConsumerId[] = [];
   for (const { consumerId, openUntil } of circuits) {
-    const result = await tx
-      .updateTable("deliveries")
-      .set({ next_attempt_at: now })
+    let held = tx
+      .selectFrom("deliveries")
+      .select("id")
       .where("consumer_id", "=", consumerId)
       .where("lease_owner", "is", null)
-      .where((eb) => eb.or([eb("next_attempt_at", "=", PARKED_AT), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]))
-      .executeTakeFirst();
+      .where((eb) => eb.or([eb("next_attempt_at", "=", PARKED_AT), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]));
+    if (step !== undefined) held = held.orderBy("id").limit(step);
+    let release = tx.updateTable("deliveries").set({ next_attempt_at: now }).where("id", "in", held);
+    if (step !== undefined)
+      release = release.where((eb) => eb.exists(eb.selectFrom("consumers").select("id").where("id", "=", consumerId).where("circuit_open_until", "is", null)));
+    const result = await release.executeTakeFirst();
     released += result.numUpdatedRows;
+    if (step !== undefined && result.numUpdatedRows === BigInt(step)) more.push(consumerId);
   }
   if (released > 0n) wakeWorkers();
+  return more;
 }
 
 /** A claimed delivery to a consumer whose circuit is open, and until when it is. */
