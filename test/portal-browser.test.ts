@@ -102,4 +102,185 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     assert.deepEqual(consoleErrors, [], "no script error and no CSP refusal");
     await page.close();
   });
+
+  test("an access link opens the portal once, read-only and limited to its consumers; expired, reused and changed links are refused with a page", async () => {
+    const shown = await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] });
+    const hidden = await server.api("POST", "/webhooks", { url: `${receiver.url}/other`, eventTypes: ["company.created"] });
+    const access = await server.api("POST", "/portal/access", { readOnly: true, webhookIds: [shown.body.id] });
+    assert.equal(access.status, 201);
+    assert.match(access.body.url, new RegExp(`^${server.baseUrl}/portal/access\\?token=`));
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(access.body.url);
+    assert.equal(new URL(page.url()).pathname, "/portal/consumers", "the link's URL is replaced at once");
+    const listed = (await page.textContent("main")) ?? "";
+    assert.ok(listed.includes(receiver.url) && !listed.includes(`${receiver.url}/other`), "only the consumers it is limited to");
+    assert.equal(await page.locator("text=New consumer").count(), 0);
+    assert.equal(await page.locator("nav >> text=API keys").count(), 0, "an embedded portal manages no API keys");
+    await screenshot(page, "portal-embedded-consumers");
+
+    const other = await page.goto(`${server.baseUrl}/portal/consumers/${hidden.body.id}`);
+    assert.equal(other?.status(), 404, "a consumer outside the link's limits is not there");
+    await page.goto(`${server.baseUrl}/portal/consumers/${shown.body.id}`);
+    assert.equal(await page.locator("button:has-text('Disable')").count(), 0, "a read-only portal offers no changes");
+    const token = await page.getAttribute("input[name=_csrf]", "value");
+    const refused = await page.evaluate(
+      async ({ path, token }) =>
+        (await fetch(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `_csrf=${token}` })).status,
+      { path: `/portal/consumers/${shown.body.id}/disable`, token },
+    );
+    assert.equal(refused, 403, "a change in a read-only portal is refused");
+    assert.equal((await server.api("GET", `/webhooks/${shown.body.id}`)).body.disabled, false, "and changes nothing");
+
+    const again = await (await browser.newContext()).newPage();
+    const reused = await again.goto(access.body.url);
+    assert.equal(reused?.status(), 403);
+    assert.match((await again.textContent("#refusal")) ?? "", /already used/);
+    await screenshot(again, "portal-link-reused");
+
+    const fresh = (await server.api("POST", "/portal/access", {})).body.url as string;
+    const tampered = fresh.replace(/token=(.)/, (_match, character: string) => `token=${character === "e" ? "f" : "e"}`);
+    const changed = await again.goto(tampered);
+    assert.equal(changed?.status(), 403);
+    assert.match((await again.textContent("#refusal")) ?? "", /not valid/);
+
+    const quick = await startTestServer({ portalLinkTtl: "1ms" });
+    try {
+      const link = (await quick.api("POST", "/portal/access", {})).body.url as string;
+      const expired = await again.goto(link);
+      assert.equal(expired?.status(), 403);
+      assert.match((await again.textContent("#refusal")) ?? "", /expired/);
+      await screenshot(again, "portal-link-expired");
+    } finally {
+      await quick.close();
+    }
+    await context.close();
+  });
+
+  test("a change without the session's token, or from another site, is refused and changes nothing; another client's ids answer 404", async () => {
+    const consumer = (await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, server.baseUrl, server.apiKey);
+    const status = (body: string) =>
+      page.evaluate(
+        async ({ path, body }) => (await fetch(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body })).status,
+        { path: `/portal/consumers/${consumer.id}/disable`, body },
+      );
+    assert.equal(await status(""), 403, "no token");
+    assert.equal(await status("_csrf=forged"), 403, "a wrong token");
+    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+    const token = (await page.getAttribute("input[name=_csrf]", "value"))!;
+    // From another site: the browser's cookie and the page's token, but another Origin, as a forged form would send.
+    const cookie = (await context.cookies()).map((entry) => `${entry.name}=${entry.value}`).join("; ");
+    const crossSite = await fetch(`${server.baseUrl}/portal/consumers/${consumer.id}/disable`, {
+      method: "POST",
+      headers: { cookie, origin: "http://attacker.example", "content-type": "application/x-www-form-urlencoded" },
+      body: `_csrf=${token}`,
+      redirect: "manual",
+    });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.disabled, false, "nothing changed");
+    assert.equal(await status(`_csrf=${token}`), 200, "the page's own form works");
+    assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.disabled, true);
+
+    const stranger = await server.addClient("Another client");
+    const theirs = (await stranger.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const theirCompany = (await stranger.api("POST", "/companies", { name: "Their company" })).body;
+    for (const path of [`/portal/consumers/${theirs.id}`, `/portal/consumers/${theirs.id}/edit`, `/portal/companies/${theirCompany.id}/summary`]) {
+      const response = await page.goto(`${server.baseUrl}${path}`);
+      assert.equal(response?.status(), 404, path);
+    }
+    await screenshot(page, "portal-not-found");
+    const deleteTheirs = await page.evaluate(
+      async ({ path, token }) =>
+        (await fetch(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `_csrf=${token}` })).status,
+      { path: `/portal/consumers/${theirs.id}/delete`, token },
+    );
+    assert.equal(deleteTheirs, 404);
+    assert.equal((await stranger.api("GET", `/webhooks/${theirs.id}`)).status, 200, "their consumer is still there");
+    await context.close();
+  });
+
+  test("a connection.failed event's links.portal opens that company's page, after signing in", async () => {
+    await server.api("POST", "/webhooks", { url: `${receiver.url}/failed`, eventTypes: ["connection.failed"] });
+    const company = (await server.api("POST", "/companies", { name: "Harbour Bakery", tags: { region: "uk" } })).body;
+    const connection = (await server.api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" })).body;
+    assert.equal((await pressLinkButton(connection.linkUrl, "cancel")).status, 200);
+    const [failed] = await until(
+      "connection.failed at the receiver",
+      async () => receiver.events().filter((event) => event.eventType === "connection.failed"),
+      (found) => found.length === 1,
+    );
+    const portalUrl = (failed!.payload.referenceCompany as { links: { portal: string } }).links.portal;
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(portalUrl);
+    assert.equal(new URL(page.url()).pathname, "/portal/sign-in");
+    await signIn(page, server.baseUrl, server.apiKey, portalUrl);
+    assert.equal(page.url(), portalUrl);
+    assert.equal(await page.textContent("#company-name"), "Harbour Bakery");
+    const section = (await page.textContent(".connection")) ?? "";
+    assert.match(section, /PendingAuth/);
+    assert.match(section, /User cancelled/);
+    assert.ok(section.includes(connection.linkUrl), "the link URL to copy");
+    await screenshot(page, "portal-company");
+
+    await page.goto(`${server.baseUrl}/portal/companies?search=${encodeURIComponent("region=uk")}`);
+    assert.match((await page.textContent("#companies")) ?? "", /Harbour Bakery/);
+    await page.goto(`${server.baseUrl}/portal/companies?search=Nobody`);
+    assert.equal(await page.locator("#companies").count(), 0);
+    await context.close();
+  });
+
+  test("every page passes an accessibility scan and fits a phone", async () => {
+    const consumer = (await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    await server.api("POST", `/webhooks/${consumer.id}/examples`, { eventType: "company.created" });
+    const message = await until(
+      "the example's attempt",
+      async () => (await server.api("GET", `/webhooks/${consumer.id}/messages`)).body.results[0],
+      (found) => found?.deliveries[0]?.status === "Success",
+    );
+    const company = (await server.api("POST", "/companies", { name: "Toft Stores", tags: { region: "us" } })).body;
+    const pages: Record<string, string> = {
+      activity: "/portal/activity",
+      consumers: "/portal/consumers",
+      "consumer-new": "/portal/consumers/new",
+      "consumer-edit": `/portal/consumers/${consumer.id}/edit`,
+      "consumer-logs": `/portal/consumers/${consumer.id}`,
+      "consumer-message": `/portal/consumers/${consumer.id}/messages/${message.id}`,
+      "consumer-secret": `/portal/consumers/${consumer.id}/secret`,
+      catalog: "/portal/catalog",
+      companies: "/portal/companies",
+      "company-summary": `/portal/companies/${company.id}/summary`,
+      "api-keys": "/portal/api-keys",
+    };
+    for (const [viewport, size] of [
+      ["desktop", { width: 1280, height: 900 }],
+      ["phone", { width: 390, height: 844 }],
+    ] as const) {
+      const context = await browser.newContext({ viewport: size });
+      const page = await context.newPage();
+      const consoleErrors = watchConsole(page);
+      await page.goto(`${server.baseUrl}/portal/sign-in`);
+      await assertAccessible(page, "sign-in");
+      await screenshot(page, `portal-${viewport}-sign-in`);
+      await signIn(page, server.baseUrl, server.apiKey);
+      for (const [name, path] of Object.entries(pages)) {
+        const response = await page.goto(`${server.baseUrl}${path}`);
+        assert.equal(response?.status(), 200, path);
+        await page.waitForLoadState("load");
+        await assertAccessible(page, name);
+        await screenshot(page, `portal-${viewport}-${name}`);
+        if (viewport === "phone") {
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          assert.ok(overflow <= 1, `${name} fits a phone's width (overflows by ${overflow}px)`);
+        }
+      }
+      assert.deepEqual(consoleErrors, [], `no script error and no CSP refusal (${viewport})`);
+      await context.close();
+    }
+  });
 });

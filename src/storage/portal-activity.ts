@@ -23,8 +23,9 @@ export async function countAttemptsByBucket(
   let query = db
     .selectFrom("attempts")
     .select((eb) => [
-      // Whole-number division on both databases (bigint on PostgreSQL, integer on SQLite).
-      eb(eb("started_at", "/", bucketMs), "*", bucketMs).as("at"),
+      // The bucket's start by the remainder, which both databases take in whole numbers (SQLite binds a JS
+      // number as a real, so a division would not round down).
+      eb("started_at", "-", eb("started_at", "%", bucketMs)).as("at"),
       eb.fn.sum<number>(eb.case().when("succeeded", "=", 1).then(1).else(0).end()).as("succeeded"),
       eb.fn.countAll<number>().as("total"),
     ])

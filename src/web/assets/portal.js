@@ -8,13 +8,16 @@
       if (element.dataset.drawn) return;
       element.dataset.drawn = "1";
       var data = JSON.parse(element.getAttribute("data-chart"));
-      var width = Math.max(280, element.clientWidth - 8);
+      // Never wider than the window: on a phone the chart must not widen the page it sits in.
+      var width = Math.max(240, Math.min(element.clientWidth, window.innerWidth - 48) - 8);
       // uPlot is loaded by the page before this script.
       new window.uPlot(
         {
           width: width,
           height: 260,
           scales: { x: { time: true } },
+          // The caption names the colours; a legend table would not fit a phone.
+          legend: { show: false },
           axes: [{}, { label: "attempts" }],
           series: [
             {},

@@ -73,9 +73,10 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
     return reply.redirect(next, 303);
   });
 
-  app.get<{ Params: { token: string } }>("/portal/access/:token", async (request, reply) => {
+  // The token goes in the query string: it is longer than a path parameter may be.
+  app.get<{ Querystring: { token?: string } }>("/portal/access", async (request, reply) => {
     try {
-      const grant = await redeemAccessLink(ctx, request.params.token);
+      const grant = await redeemAccessLink(ctx, request.query.token ?? "");
       startSession(ctx, reply, grant, null);
       return reply.redirect("/portal/consumers", 303);
     } catch (error) {
