@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import type { Browser } from "playwright-core";
 import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.ts";
-import { signatureHeadersOf } from "./support/consumers.ts";
+import { recorded, signatureHeadersOf } from "./support/consumers.ts";
+import { asId, type AttemptId } from "../src/ids.ts";
 import { pressLinkButton } from "./support/link-page.ts";
 import { assertAccessible, signIn, watchConsole } from "./support/portal.ts";
 import { Receiver } from "./support/receiver.ts";
@@ -281,6 +283,94 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       }
       assert.deepEqual(consoleErrors, [], `no script error and no CSP refusal (${viewport})`);
       await context.close();
+    }
+  });
+
+  test("the activity page counts a day of successes and failures per hour, and shows the backlog and its oldest delivery", async () => {
+    const client = await server.addClient("Activity client");
+    const steady = (await client.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    await client.api("POST", `/webhooks/${steady.id}/examples`, { eventType: "company.created" });
+    const [delivery] = await until(
+      "the example's delivery",
+      async () => (await recorded(server, steady.id)).deliveries,
+      (found) => found[0]?.status === "Success",
+    );
+    // A day of history: attempts as the worker records them, spread over the last 24 hours, with a few hours of failures.
+    const hour = 3_600_000;
+    const now = Date.now();
+    let succeeded = 1;
+    let failed = 0;
+    const history = [];
+    for (let hoursAgo = 23; hoursAgo >= 1; hoursAgo--) {
+      for (let index = 0; index < 3 + ((hoursAgo * 7) % 11); index++) {
+        const fails = hoursAgo >= 5 && hoursAgo <= 8 && index % 2 === 0;
+        if (fails) failed++;
+        else succeeded++;
+        history.push({
+          id: asId<AttemptId>(randomUUID()),
+          client_id: delivery!.client_id,
+          delivery_id: delivery!.id,
+          message_id: delivery!.message_id,
+          consumer_id: delivery!.consumer_id,
+          attempt_number: 1,
+          started_at: now - hoursAgo * hour - index * 60_000,
+          duration_ms: 40 + index,
+          status_code: fails ? 503 : 200,
+          response_excerpt: null,
+          error: null,
+          succeeded: fails ? 0 : 1,
+        });
+      }
+    }
+    await server.hookline.ctx.store.db.insertInto("attempts").values(history).execute();
+    // And a consumer that answers 500: its delivery waits for its retry, the backlog.
+    const failing = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
+    try {
+      const waiting = (await client.api("POST", "/webhooks", { url: failing.url, eventTypes: ["company.created"] })).body;
+      await client.api("POST", `/webhooks/${waiting.id}/examples`, { eventType: "company.created" });
+      await failing.waitFor(1);
+      await until(
+        "the failed attempt recorded",
+        async () => (await recorded(server, waiting.id)).attempts.length,
+        (count) => count === 1,
+      );
+      failed++;
+
+      const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
+      const page = await context.newPage();
+      await signIn(page, server.baseUrl, client.apiKey);
+      await page.waitForSelector("#chart canvas");
+      assert.equal(await page.textContent("#succeeded"), String(succeeded));
+      assert.equal(await page.textContent("#failed"), String(failed));
+      assert.equal(await page.textContent("#backlog"), "1");
+      assert.notEqual(await page.textContent("#oldest"), "—");
+      await screenshot(page, "portal-activity");
+      await page.click("text=Last 6h");
+      await page.waitForURL(/period=6h/);
+      assert.equal(Number(await page.textContent("#succeeded")) < succeeded, true, "six hours hold fewer attempts than a day");
+
+      await page.goto(`${server.baseUrl}/portal/consumers/${waiting.id}`);
+      await page.waitForSelector("#messages");
+      assert.match((await page.textContent("#messages tbody")) ?? "", /Attempting/);
+      const subscribed = (await client.api("PATCH", `/webhooks/${steady.id}`, { eventTypes: ["company.created", "connection.failed", "connection.connected"] }))
+        .body;
+      assert.equal(subscribed.eventTypes.length, 3);
+      for (const eventType of ["connection.connected", "connection.failed", "company.created", "connection.failed"]) {
+        await client.api("POST", `/webhooks/${steady.id}/examples`, { eventType });
+      }
+      await until(
+        "five messages delivered to the steady consumer",
+        async () => (await client.api("GET", `/webhooks/${steady.id}/messages?status=Success`)).body.results.length,
+        (count) => count === 5,
+      );
+      await page.goto(`${server.baseUrl}/portal/consumers/${steady.id}?eventType=connection.failed`);
+      assert.equal(await page.locator("#messages tbody tr").count(), 2, "the event type filter");
+      await page.goto(`${server.baseUrl}/portal/consumers/${steady.id}`);
+      assert.equal(await page.locator("#messages tbody tr").count(), 5);
+      await screenshot(page, "portal-logs");
+      await context.close();
+    } finally {
+      await failing.close();
     }
   });
 });

@@ -16,6 +16,10 @@
           width: width,
           height: 260,
           scales: { x: { time: true } },
+          // Every time on the portal is UTC.
+          tzDate: function (seconds) {
+            return window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC");
+          },
           // The caption names the colours; a legend table would not fit a phone.
           legend: { show: false },
           axes: [{}, { label: "attempts" }],

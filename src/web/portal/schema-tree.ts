@@ -6,10 +6,11 @@ type Schema = Record<string, unknown>;
 const MAX_DEPTH = 6;
 
 /** A description's first sentence, without the markup some of Codat's carry, for one line of the tree. */
-function shortDescription(text: unknown): string | null {
+export function shortDescription(text: unknown): string | null {
   if (typeof text !== "string") return null;
   const plain = text
     .replace(/<[^>]*>/g, "")
+    .replace(/&#?\w+;/g, "")
     .replace(/\s+/g, " ")
     .trim();
   const sentence = /^(.{1,160}?[.!?])(\s|$)/.exec(plain)?.[1] ?? plain.slice(0, 160);

@@ -8,7 +8,7 @@ import { listMessages } from "../../domain/messages.ts";
 import { notFound } from "../../errors.ts";
 import { asId, type ApiKeyId, type CompanyId, type ConsumerId } from "../../ids.ts";
 import { field, frameFor } from "../portal/frame.ts";
-import { schemaTree } from "../portal/schema-tree.ts";
+import { schemaTree, shortDescription } from "../portal/schema-tree.ts";
 import { seesConsumer, type CsrfGuard } from "../portal/session.ts";
 import { renderPage } from "../render.ts";
 
@@ -33,6 +33,8 @@ export function portalPageRoutes(app: FastifyInstance, ctx: AppContext, guard: C
   app.get("/portal/catalog", async (request, reply) => {
     const entries = describeCatalog().results.map((entry) => ({
       ...entry,
+      // Some of Codat's descriptions run on into a markdown table: the first sentence says what the event is.
+      description: shortDescription(entry.description) ?? "",
       tree: schemaTree(entry.schema as Record<string, unknown>),
       exampleJson: JSON.stringify(entry.example, null, 2),
     }));
