@@ -373,4 +373,32 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       await failing.close();
     }
   });
+
+  test("a consumer's log pages by cursor, older messages after newer; a session ends when its API key is deleted", async () => {
+    const client = await server.addClient("Paging client");
+    const consumer = (await client.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const sent: string[] = [];
+    for (let index = 0; index < 27; index++)
+      sent.push((await client.api("POST", `/webhooks/${consumer.id}/examples`, { eventType: "company.created" })).body.id);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, server.baseUrl, client.apiKey);
+    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+    const idsOnPage = async () => (await page.locator("#messages tbody td.mono.hide-narrow").allTextContents()).map((text) => text.trim());
+    const first = await idsOnPage();
+    assert.equal(first.length, 25);
+    await page.click("#older");
+    await page.waitForURL(/cursor=/);
+    const second = await idsOnPage();
+    assert.deepEqual([...first, ...second], [...sent].reverse(), "every message once, newest first");
+    assert.equal(await page.locator("#older").count(), 0, "the last page");
+
+    const extra = (await client.api("POST", "/apiKeys", { name: "portal" })).body;
+    const keyed = await (await browser.newContext()).newPage();
+    await signIn(keyed, server.baseUrl, extra.apiKey);
+    assert.equal((await client.api("DELETE", `/apiKeys/${extra.id}`)).status, 204);
+    await keyed.goto(`${server.baseUrl}/portal/consumers`);
+    assert.equal(new URL(keyed.url()).pathname, "/portal/sign-in", "the session ended with its key");
+    await context.close();
+  });
 });

@@ -2,15 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../../domain/context.ts";
 import { createAccessLink, type AccessLinkRequest } from "../../domain/portal-access.ts";
 import { asId, type ClientId } from "../../ids.ts";
-
-const accessLinkBody = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    readOnly: { type: "boolean" },
-    webhookIds: { type: "array", items: { type: "string", format: "uuid" }, minItems: 1, maxItems: 100 },
-  },
-};
+import { accessLinkBody } from "../../openapi/hookline/portal.ts";
 
 /** POST /portal/access: a short-lived, single-use URL that opens the portal for the calling client, to embed in its own product. */
 export function portalAccessRoutes(app: FastifyInstance, ctx: AppContext): void {
