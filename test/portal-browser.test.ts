@@ -110,12 +110,13 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     const hidden = await server.api("POST", "/webhooks", { url: `${receiver.url}/other`, eventTypes: ["company.created"] });
     const access = await server.api("POST", "/portal/access", { readOnly: true, webhookIds: [shown.body.id] });
     assert.equal(access.status, 201);
-    assert.match(access.body.url, new RegExp(`^${server.baseUrl}/portal/access\\?token=`));
+    assert.match(access.body.url, new RegExp(`^${server.baseUrl}/portal/open\\?token=`));
 
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(access.body.url);
     assert.equal(new URL(page.url()).pathname, "/portal/consumers", "the link's URL is replaced at once");
+    assert.ok(!server.logs().includes(new URL(access.body.url).searchParams.get("token")!), "the link's token is not logged");
     const listed = (await page.textContent("main")) ?? "";
     assert.ok(listed.includes(receiver.url) && !listed.includes(`${receiver.url}/other`), "only the consumers it is limited to");
     assert.equal(await page.locator("text=New consumer").count(), 0);
@@ -183,6 +184,14 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       redirect: "manual",
     });
     assert.equal(crossSite.status, 403);
+    const forgedSignIn = await fetch(`${server.baseUrl}/portal/sign-in`, {
+      method: "POST",
+      headers: { origin: "http://attacker.example", "content-type": "application/x-www-form-urlencoded" },
+      body: `apiKey=${encodeURIComponent(server.apiKey)}`,
+      redirect: "manual",
+    });
+    assert.equal(forgedSignIn.status, 403, "another site cannot sign a visitor in");
+    assert.equal(forgedSignIn.headers.get("set-cookie"), null);
     assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.disabled, false, "nothing changed");
     assert.equal(await status(`_csrf=${token}`), 200, "the page's own form works");
     assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.disabled, true);
@@ -348,6 +357,10 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       await page.click("text=Last 6h");
       await page.waitForURL(/period=6h/);
       assert.equal(Number(await page.textContent("#succeeded")) < succeeded, true, "six hours hold fewer attempts than a day");
+      await page.goto(`${server.baseUrl}/portal/activity?consumer=${waiting.id}`);
+      assert.equal(await page.textContent("#succeeded"), "0", "one consumer's activity");
+      assert.equal(await page.textContent("#failed"), "1");
+      assert.equal(await page.textContent("#backlog"), "1");
 
       await page.goto(`${server.baseUrl}/portal/consumers/${waiting.id}`);
       await page.waitForSelector("#messages");

@@ -59,7 +59,7 @@ export async function createAccessLink(ctx: AppContext, clientId: ClientId, requ
   };
   const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
   const token = `${payload}.${signature(ctx.secretBox.derivedKeys(PURPOSE)[0]!, payload)}`;
-  return { url: `${ctx.config.publicUrl}/portal/access?token=${token}`, expiresAt: isoDate(claims.expiresAt) };
+  return { url: `${ctx.config.publicUrl}/portal/open?token=${token}`, expiresAt: isoDate(claims.expiresAt) };
 }
 
 /**

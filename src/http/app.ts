@@ -88,7 +88,7 @@ const PAGE_HEADERS = {
  * the route is logged instead of the URL.
  */
 function requestForLog(request: FastifyRequest) {
-  const hidden = request.url.startsWith("/link/") || request.url.startsWith("/portal/access?");
+  const hidden = request.url.startsWith("/link/") || request.url.startsWith("/portal/open?");
   const url = hidden ? (request.routeOptions.url ?? "/link/(unknown route)") : request.url;
   return { method: request.method, url, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
 }

@@ -51,6 +51,8 @@ export interface PortalPages {
   "portal/consumer": {
     frame: PortalFrame;
     consumer: WebhookConsumerResource;
+    /** Custom headers, their values masked as the API masks them. */
+    headers: Record<string, string>;
     messages: Array<MessageSummary & { status: string; attempts: number }>;
     filters: Record<string, string>;
     nextPage: string | null;
@@ -82,7 +84,15 @@ export interface PortalPages {
     total: number;
   };
   "portal/company": { frame: PortalFrame; company: CompanyResource; messages: MessageSummary[] | null };
-  "portal/activity": { frame: PortalFrame; activity: Activity; periods: ActivityPeriod[]; chart: string };
+  "portal/activity": {
+    frame: PortalFrame;
+    activity: Activity;
+    periods: ActivityPeriod[];
+    chart: string;
+    consumers: Array<{ id: string; url: string }>;
+    /** The consumer the page is limited to; null for all. */
+    consumer: string | null;
+  };
   "portal/api-keys": { frame: PortalFrame; keys: ApiKeyDetails[]; created: (ApiKeyDetails & { apiKey: string }) | null };
 }
 

@@ -87,6 +87,8 @@ export const seesConsumer = (session: PortalSession, consumerId: ConsumerId): bo
 
 export interface CsrfGuard {
   token(session: PortalSession): string;
+  /** Refuses (403) a POST not sent from a page of this server: the sign-in form has no session to bind a token to. */
+  checkOrigin(request: FastifyRequest): void;
   /**
    * Refuses (403) a POST not sent from one of the portal's own pages with the
    * session's token, and a change made in a read-only session (unless it
@@ -107,10 +109,13 @@ export function csrfGuard(ctx: AppContext): CsrfGuard {
   const tokenUnder = (key: Buffer, session: PortalSession) => createHmac("sha256", key).update(session.id).digest("base64url");
   return {
     token: (session) => tokenUnder(keys[0]!, session),
-    check(request, sessionOnly = false) {
-      const session = request.portalSession;
+    checkOrigin(request) {
       const origin = request.headers.origin ?? originOf(request.headers.referer);
       if (origin !== publicOrigin) throw new HooklineError(403, "This change was not sent from a portal page; open the portal and try again");
+    },
+    check(request, sessionOnly = false) {
+      const session = request.portalSession;
+      this.checkOrigin(request);
       const sent = request.body?.[CSRF_FIELD];
       const given = Buffer.from(typeof sent === "string" ? sent : "");
       const matches = (key: Buffer) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { listCustomHeaders } from "../../domain/consumer-headers.ts";
 import type { AppContext } from "../../domain/context.ts";
 import {
   createConsumer,
@@ -117,11 +118,13 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
       limit: LOG_PAGE_SIZE,
       cursor: query.cursor || undefined,
     });
+    const { headers } = await listCustomHeaders(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId));
     const nextPage =
       page.nextCursor === null ? null : `${base(request.params.consumerId)}?${new URLSearchParams({ ...filters, cursor: page.nextCursor })}#logs`;
     return renderPage(reply, "portal/consumer", {
       frame: frameFor(request, guard, "consumers", consumer.url ?? "Consumer"),
       consumer,
+      headers,
       messages: page.results.map((message) => ({
         ...message,
         status: message.deliveries[0]?.status ?? "—",

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ACTIVITY_PERIODS, activityPeriod, clientActivity, type ActivityPeriod } from "../../domain/activity.ts";
 import { createApiKey, deleteApiKey, listApiKeys } from "../../domain/clients.ts";
+import { listConsumers } from "../../domain/consumers.ts";
 import { getCompany, listCompanies } from "../../domain/companies.ts";
 import type { AppContext } from "../../domain/context.ts";
 import { describeCatalog } from "../../domain/events/catalog-view.ts";
@@ -74,19 +75,21 @@ export function portalPageRoutes(app: FastifyInstance, ctx: AppContext, guard: C
     return renderPage(reply, "portal/company", { frame: frameFor(request, guard, "companies", company.name), company, messages });
   });
 
-  app.get<{ Querystring: { period?: string } }>("/portal/activity", async (request, reply) => {
+  app.get<{ Querystring: { period?: string; consumer?: string } }>("/portal/activity", async (request, reply) => {
     const session = request.portalSession;
-    const activity = await clientActivity(
-      ctx,
-      session.clientId,
-      activityPeriod(request.query.period),
-      (session.consumerIds ?? undefined) as ConsumerId[] | undefined,
-    );
+    const consumers = (await listConsumers(ctx, session.clientId)).results.filter((consumer) => seesConsumer(session, asId<ConsumerId>(consumer.id ?? "")));
+    const chosen = request.query.consumer || undefined;
+    if (chosen !== undefined && !consumers.some((consumer) => consumer.id === chosen)) throw notFound("Webhook consumer");
+    // One consumer, or every consumer the session sees.
+    const scope = chosen !== undefined ? [asId<ConsumerId>(chosen)] : (session.consumerIds ?? undefined);
+    const activity = await clientActivity(ctx, session.clientId, activityPeriod(request.query.period), scope);
     return renderPage(reply, "portal/activity", {
       frame: frameFor(request, guard, "activity", "Activity"),
       activity,
       periods: Object.keys(ACTIVITY_PERIODS) as ActivityPeriod[],
       chart: JSON.stringify(activity.series),
+      consumers: consumers.map((consumer) => ({ id: consumer.id ?? "", url: consumer.url ?? "" })),
+      consumer: chosen ?? null,
     });
   });
 

@@ -58,6 +58,12 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
   );
 
   app.post<{ Body: Record<string, unknown> | undefined }>("/portal/sign-in", async (request, reply) => {
+    // Another site must not sign a visitor in to a session of its choosing (login CSRF).
+    try {
+      guard.checkOrigin(request);
+    } catch (error) {
+      return refusedPage(reply, 403, "Not signed in", (error as Error).message, true);
+    }
     const next = nextPage(field(request.body, "next"));
     const apiKey = field(request.body, "apiKey").trim();
     const key = apiKey === "" ? undefined : await authenticateKey(ctx, apiKey);
@@ -74,7 +80,7 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
   });
 
   // The token goes in the query string: it is longer than a path parameter may be.
-  app.get<{ Querystring: { token?: string } }>("/portal/access", async (request, reply) => {
+  app.get<{ Querystring: { token?: string } }>("/portal/open", async (request, reply) => {
     try {
       const grant = await redeemAccessLink(ctx, request.query.token ?? "");
       startSession(ctx, reply, grant, null);
