@@ -20,7 +20,9 @@ const PORTAL_BODY_LIMIT_BYTES = 64 * 1024;
  * styles from this server only (htmx, uPlot and the portal's files; nothing
  * inline), requests back here only, and who may frame it. Sites a client
  * lists in its profile's whiteListUrls may embed the portal; until clients
- * have profiles, none may.
+ * have profiles, none may. (Once some may, the X-Frame-Options: DENY every
+ * HTML answer gets in http/app.ts must go from the portal's pages, or older
+ * browsers refuse the frame.)
  */
 function portalHeaders(frameAncestors: readonly string[]): Record<string, string> {
   const ancestors = frameAncestors.length > 0 ? frameAncestors.join(" ") : "'none'";
