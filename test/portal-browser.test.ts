@@ -101,6 +101,12 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     await page.click("button:has-text('Delete consumer')");
     await page.waitForSelector("text=Consumer deleted.");
     assert.equal((await server.api("GET", "/webhooks")).body.results.length, 0);
+
+    await page.click("text=Sign out");
+    await page.waitForURL(/\/portal\/sign-in$/);
+    assert.equal((await page.context().cookies()).filter((cookie) => cookie.name === "hookline_portal").length, 0, "the session cookie is gone");
+    await page.goto(`${server.baseUrl}/portal/consumers`);
+    assert.equal(new URL(page.url()).pathname, "/portal/sign-in");
     assert.deepEqual(consoleErrors, [], "no script error and no CSP refusal");
     await page.close();
   });
