@@ -269,6 +269,7 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       "consumer-logs": `/portal/consumers/${consumer.id}`,
       "consumer-message": `/portal/consumers/${consumer.id}/messages/${message.id}`,
       "consumer-secret": `/portal/consumers/${consumer.id}/secret`,
+      "consumer-headers": `/portal/consumers/${consumer.id}/headers`,
       catalog: "/portal/catalog",
       companies: "/portal/companies",
       "company-summary": `/portal/companies/${company.id}/summary`,
@@ -419,5 +420,38 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     await keyed.goto(`${server.baseUrl}/portal/consumers`);
     assert.equal(new URL(keyed.url()).pathname, "/portal/sign-in", "the session ended with its key");
     await context.close();
+  });
+
+  test("custom headers: a refused name is explained beside the field, a value is shown masked and sent with the next delivery, then removed", async () => {
+    const headerReceiver = await Receiver.start();
+    try {
+      const consumer = (await server.api("POST", "/webhooks", { url: headerReceiver.url, eventTypes: ["company.created"] })).body;
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await signIn(page, server.baseUrl, server.apiKey);
+      await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+      await page.click("#manage-headers");
+      await page.fill("#header-name", "webhook-signature");
+      await page.fill("#header-value", "forged");
+      await page.click("button:has-text('Save header')");
+      await page.waitForSelector("#header-error");
+      assert.match((await page.textContent("#header-error")) ?? "", /set by Hookline and cannot be overridden/);
+      await page.fill("#header-name", "X-Api-Token");
+      await page.fill("#header-value", "token-0123456789-abcd");
+      await page.click("button:has-text('Save header')");
+      await page.waitForSelector("#headers");
+      const shown = (await page.textContent("#headers")) ?? "";
+      assert.ok(shown.includes("****abcd") && !shown.includes("token-0123456789"), "the value masked as the API masks it");
+      await screenshot(page, "portal-headers");
+      await server.api("POST", `/webhooks/${consumer.id}/examples`, { eventType: "company.created" });
+      const [delivered] = await headerReceiver.waitFor(1);
+      assert.equal(delivered!.headers["x-api-token"], "token-0123456789-abcd");
+      await page.click("button:has-text('Remove')");
+      await page.waitForSelector("text=No custom headers.");
+      assert.deepEqual((await server.api("GET", `/webhooks/${consumer.id}/headers`)).body.headers, {});
+      await context.close();
+    } finally {
+      await headerReceiver.close();
+    }
   });
 });

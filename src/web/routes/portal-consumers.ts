@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { listCustomHeaders } from "../../domain/consumer-headers.ts";
+import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../../domain/consumer-headers.ts";
 import type { AppContext } from "../../domain/context.ts";
 import {
   createConsumer,
@@ -208,6 +208,48 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
       rotated: true,
       base: base(request.params.consumerId),
     });
+  });
+
+  const renderHeaders = async (request: FastifyRequest<ConsumerParams>, reply: FastifyReply, form: FormState) => {
+    const consumer = await consumerOf(request);
+    const { headers } = await listCustomHeaders(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId));
+    return renderPage(reply, "portal/headers", {
+      frame: frameFor(request, guard, "consumers", "Custom headers"),
+      consumer,
+      headers,
+      form,
+      base: base(request.params.consumerId),
+    });
+  };
+
+  app.get<ConsumerParams>("/portal/consumers/:consumerId/headers", (request, reply) => renderHeaders(request, reply, formState({})));
+
+  app.post<ConsumerParams & Form>("/portal/consumers/:consumerId/headers", async (request, reply) => {
+    change(request);
+    await consumerOf(request);
+    const name = field(request.body, "name").trim();
+    try {
+      await setCustomHeaders(
+        ctx,
+        request.portalSession.clientId,
+        asId<ConsumerId>(request.params.consumerId),
+        { [name]: field(request.body, "value") },
+        "merge",
+      );
+      return reply.redirect(`${base(request.params.consumerId)}/headers`, 303);
+    } catch (error) {
+      if (!(error instanceof HooklineError) || error.statusCode !== 400) throw error;
+      // The API names a header's errors `headers.<name>`; on this form they all belong to the one header being added.
+      const state = formState({ name }, error);
+      return renderHeaders(request, reply.status(400), { ...state, errors: { headers: Object.values(state.errors).join("; ") } });
+    }
+  });
+
+  app.post<ConsumerParams & Form>("/portal/consumers/:consumerId/headers/remove", async (request, reply) => {
+    change(request);
+    await consumerOf(request);
+    await removeCustomHeader(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId), field(request.body, "name"));
+    return reply.redirect(`${base(request.params.consumerId)}/headers`, 303);
   });
 
   app.get<ConsumerParams>("/portal/consumers/:consumerId/delete", async (request, reply) => {
