@@ -33,6 +33,15 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
   limits: TenantLimits;
+  portal: PortalConfig;
+}
+
+/** The web portal's sign-ins and embeddable access links. */
+export interface PortalConfig {
+  /** How long a portal session lasts, signed in with an API key or opened by an access link. */
+  sessionTtlMs: number;
+  /** How long an access link may be opened (once) after POST /portal/access made it. */
+  accessLinkTtlMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -303,6 +312,8 @@ export const ENV = {
   slowConsumerConcurrency: "HOOKLINE_SLOW_CONSUMER_CONCURRENCY",
   maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
+  portalSessionTtl: "HOOKLINE_PORTAL_SESSION_TTL",
+  portalLinkTtl: "HOOKLINE_PORTAL_LINK_TTL",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -372,6 +383,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
+    portal: {
+      sessionTtlMs: positive(ENV.portalSessionTtl, parseDuration(read("portalSessionTtl") ?? "8h")),
+      accessLinkTtlMs: positive(ENV.portalLinkTtl, parseDuration(read("portalLinkTtl") ?? "5m")),
     },
   };
 }

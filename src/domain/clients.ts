@@ -50,3 +50,13 @@ export async function deleteApiKey(ctx: AppContext, clientId: ClientId, apiKeyId
 export function authenticate(ctx: AppContext, apiKey: string): Promise<clients.Client | undefined> {
   return apiKeys.findClientByKeyHash(ctx.store.db, hashKey(apiKey));
 }
+
+/** The key and its client, for a sign-in that must end when the key is deleted; undefined for an unknown or revoked key. */
+export function authenticateKey(ctx: AppContext, apiKey: string): Promise<{ apiKeyId: ApiKeyId; client: clients.Client } | undefined> {
+  return apiKeys.findKeyByHash(ctx.store.db, hashKey(apiKey));
+}
+
+/** Whether the client still has this key: a portal session signed in with a key ends when the key is deleted. */
+export function apiKeyIsActive(ctx: AppContext, clientId: ClientId, apiKeyId: ApiKeyId): Promise<boolean> {
+  return apiKeys.apiKeyExists(ctx.store.db, clientId, apiKeyId);
+}

@@ -21,6 +21,8 @@ import { openapiRoutes } from "./routes/openapi.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
+import { portalRoutes } from "../web/routes/portal.ts";
+import { portalAccessRoutes } from "./routes/portal-access.ts";
 
 /** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
 export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): Promise<FastifyInstance> {
@@ -34,6 +36,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     await link.register(formbody);
     linkRoutes(link, ctx, guard);
   });
+  await app.register(async (portal) => portalRoutes(portal, ctx));
 
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));
@@ -46,6 +49,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx);
+    portalAccessRoutes(api, ctx);
   });
   return app;
 }
@@ -80,10 +84,12 @@ const PAGE_HEADERS = {
 
 /**
  * A request as its log lines show it. A link page's URL holds the ids that
- * open it to anyone, so for those the route is logged instead of the URL.
+ * open it to anyone, and a portal access link's URL its token, so for those
+ * the route is logged instead of the URL.
  */
 function requestForLog(request: FastifyRequest) {
-  const url = request.url.startsWith("/link/") ? (request.routeOptions.url ?? "/link/(unknown route)") : request.url;
+  const hidden = request.url.startsWith("/link/") || request.url.startsWith("/portal/open?");
+  const url = hidden ? (request.routeOptions.url ?? "/link/(unknown route)") : request.url;
   return { method: request.method, url, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
 }
 

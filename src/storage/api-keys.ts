@@ -27,3 +27,19 @@ export function findClientByKeyHash(db: Db, keyHash: string): Promise<Client | u
     .where("api_keys.key_hash", "=", keyHash)
     .executeTakeFirst();
 }
+
+/** The key with this hash and the client it belongs to, or undefined when no key has it. */
+export function findKeyByHash(db: Db, keyHash: string): Promise<{ apiKeyId: ApiKeyId; client: Client } | undefined> {
+  return db
+    .selectFrom("api_keys")
+    .innerJoin("clients", "clients.id", "api_keys.client_id")
+    .select(["api_keys.id as apiKeyId", "clients.id", "clients.name"])
+    .where("api_keys.key_hash", "=", keyHash)
+    .executeTakeFirst()
+    .then((row) => row && { apiKeyId: row.apiKeyId, client: { id: row.id, name: row.name } });
+}
+
+/** Whether the client still has this key. */
+export async function apiKeyExists(db: Db, clientId: ClientId, apiKeyId: ApiKeyId): Promise<boolean> {
+  return (await db.selectFrom("api_keys").select("id").where("client_id", "=", clientId).where("id", "=", apiKeyId).executeTakeFirst()) !== undefined;
+}

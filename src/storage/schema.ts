@@ -22,6 +22,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
+  portal_access_uses: PortalAccessUsesTable;
 }
 
 export interface ClientsTable {
@@ -209,4 +210,11 @@ export interface DeliveryRestartsTable {
   delivery_id: DeliveryId;
   reason: "resend" | "recover";
   restarted_at: number;
+}
+
+/** A portal access link that was used, kept until it expires so that it opens the portal once. */
+export interface PortalAccessUsesTable {
+  id: string;
+  client_id: ClientId;
+  expires_at: number;
 }

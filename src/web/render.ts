@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { Eta } from "eta";
 import type { FastifyReply } from "fastify";
 import type { ConnectionResource } from "../domain/connections.ts";
+import type { PortalPages } from "./portal/pages.ts";
 
 /**
  * The templates sit next to this module: in src/web/templates, and in
@@ -10,8 +11,8 @@ import type { ConnectionResource } from "../domain/connections.ts";
  */
 const eta = new Eta({ views: fileURLToPath(new URL("./templates/", import.meta.url)), autoEscape: true, cache: true });
 
-/** Each page's template and what it shows. The layout adds the page title (`title`) around it. */
-export interface Pages {
+/** Each page's template and what it shows. The layout adds the page title (`title`) around it; the portal's pages are in portal/pages.ts. */
+export interface Pages extends PortalPages {
   company: {
     companyName: string;
     connections: ReadonlyArray<Pick<ConnectionResource, "linkUrl" | "platformName" | "status">>;
@@ -37,9 +38,11 @@ export interface FormToken {
 }
 
 /**
- * Answers with a page: plain HTML, no script, styled only by the layout's own
- * stylesheet. The headers every HTML answer carries (CSP and the rest) are set
- * for the whole server, in http/app.ts.
+ * Answers with a page. The link pages are plain HTML, no script, styled by
+ * their layout's own stylesheet; the portal's pages load their stylesheet and
+ * scripts from the server. The headers every HTML answer carries (CSP and the
+ * rest) are set for the whole server, in http/app.ts, and for the portal by
+ * its routes.
  */
 export function renderPage<Name extends keyof Pages>(reply: FastifyReply, name: Name, data: Pages[Name]): FastifyReply {
   return reply.type("text/html; charset=utf-8").send(eta.render(`./${name}`, data));

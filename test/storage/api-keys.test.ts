@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newId, type ApiKeyId, type ClientId } from "../../src/ids.ts";
-import { deleteApiKey, findClientByKeyHash, insertApiKey, listApiKeys } from "../../src/storage/api-keys.ts";
+import { apiKeyExists, deleteApiKey, findClientByKeyHash, findKeyByHash, insertApiKey, listApiKeys } from "../../src/storage/api-keys.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { nextTimestamp, openTestStore, seedClient } from "../support/storage.ts";
 
@@ -65,4 +65,17 @@ test("deleting a key removes it once, and only from its own client", async (t) =
   assert.deepEqual(await listApiKeys(store.db, clientA), []);
   assert.equal(await findClientByKeyHash(store.db, "hash-of-a"), undefined, "a deleted key opens nothing");
   assert.equal(await deleteApiKey(store.db, clientA, keyA.id), false, "a second delete finds nothing");
+});
+
+test("a key's hash finds the key and its client; the key exists until deleted, for its own client only", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientA = await seedClient(store, "A");
+  const clientB = await seedClient(store, "B");
+  const key = await seedApiKey(store, clientA, "hash-of-key");
+  assert.deepEqual(await findKeyByHash(store.db, "hash-of-key"), { apiKeyId: key.id, client: { id: clientA, name: "A" } });
+  assert.equal(await findKeyByHash(store.db, "unknown"), undefined);
+  assert.equal(await apiKeyExists(store.db, clientA, key.id), true);
+  assert.equal(await apiKeyExists(store.db, clientB, key.id), false);
+  await deleteApiKey(store.db, clientA, key.id);
+  assert.equal(await apiKeyExists(store.db, clientA, key.id), false);
 });
