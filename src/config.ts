@@ -33,6 +33,15 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
   limits: TenantLimits;
+  transformations: TransformationConfig;
+}
+
+/** What one run of a consumer's transformation may take, in its sandbox; a run past either fails its attempt. */
+export interface TransformationConfig {
+  /** Heap of one transformation's JavaScript engine, in bytes. */
+  memoryLimitBytes: number;
+  /** Time one run may take (a handler call, or the code's top level when it is compiled). */
+  timeLimitMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -293,6 +302,8 @@ export const ENV = {
   senderHeap: "HOOKLINE_SENDER_HEAP_MB",
   maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
+  transformationMemory: "HOOKLINE_TRANSFORMATION_MEMORY_MB",
+  transformationTimeout: "HOOKLINE_TRANSFORMATION_TIMEOUT",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -360,6 +371,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
+    transformations: {
+      memoryLimitBytes: positive(ENV.transformationMemory, integer(ENV.transformationMemory, read("transformationMemory"), 16)) * 1024 * 1024,
+      timeLimitMs: positive(ENV.transformationTimeout, parseDuration(read("transformationTimeout") ?? "50ms")),
     },
   };
 }

@@ -47,3 +47,6 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
   "expect",
   "proxy-connection",
 ]);
+
+/** Characters of a consumer's transformation code. */
+export const MAX_TRANSFORMATION_CODE_LENGTH = 64 * 1024;

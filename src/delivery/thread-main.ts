@@ -4,6 +4,7 @@ import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
 import { DestinationPolicy } from "../domain/destination-policy.ts";
+import { TransformationRunner } from "../domain/transformations/runner.ts";
 import { sendBatch } from "./pipeline.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";
@@ -26,18 +27,20 @@ const sender = new WebhookSender(
   },
   giveUpAfterMs,
 );
+const transformations = new TransformationRunner(config.transformations);
 
 port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
     // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
     try {
-      const results = await sendBatch(sender, systemClock, message);
+      const results = await sendBatch(sender, systemClock, transformations, message);
       post({ type: "sent", batch: message.batch, results });
     } catch (error) {
       post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });
     }
   } else if (message.type === "stop") {
     await sender.close();
+    await transformations.stop();
     post({ type: "stopped" });
   }
 });

@@ -11,6 +11,7 @@ import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
+import { batchTransformations } from "./batch-transformations.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
 import type { BatchSender } from "./pipeline.ts";
 import { packBatch } from "./pipeline/prepare.ts";
@@ -195,8 +196,9 @@ export class DeliveryWorker {
    */
   private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
+    const transformations = await batchTransformations(this.store.db, deliveries);
     try {
-      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox)));
+      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox), transformations));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");

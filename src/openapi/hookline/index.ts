@@ -3,6 +3,7 @@ import { consumerPaths } from "./consumers.ts";
 import { eventPaths } from "./events.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
+import { transformationPaths } from "./transformations.ts";
 
 /** Every path Hookline adds to the Codat operations it shares; one module per area. */
-export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths];
+export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths, transformationPaths];
