@@ -312,11 +312,12 @@ describe("transformations: deliveries", () => {
     for (const webhook of received) assert.deepEqual(await verified(server, witnessId, webhook), { poisoned: false, mapped: [2, 4], parsed: [1] });
 
     const [loop] = await attemptsOf(server, ids.loop!);
-    assert.equal(loop!.error, "Transformation failed: The transformation ran out of time (the limit is 300 ms)");
+    // (Later runs of code that just overran fail at once with the same reason, and say so.)
+    assert.match(loop!.error!, /^Transformation failed: The transformation ran out of time \(the limit is 300 ms\)/);
     const [memory] = await attemptsOf(server, ids.memory!);
-    assert.equal(memory!.error, "Transformation failed: The transformation ran out of memory (the limit is 16 MB)");
+    assert.match(memory!.error!, /^Transformation failed: The transformation ran out of memory \(the limit is 16 MB\)/);
     const [hoard] = await attemptsOf(server, ids.hoard!);
-    assert.equal(hoard!.error, "Transformation failed: The transformation ran out of time (the limit is 300 ms)");
+    assert.match(hoard!.error!, /^Transformation failed: The transformation ran out of time \(the limit is 300 ms\)/);
     const [escape] = await attemptsOf(server, ids.escape!);
     assert.match(escape!.error!, /^Transformation failed: The handler threw: ReferenceError: 'process' is not defined/);
     // The poisoning consumer's own deliveries still went out: its handler returned the webhook.
