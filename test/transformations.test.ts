@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, runCli, runCliWith } from "./support/cli.ts";
 import { recorded, signatureHeadersOf, subscribe } from "./support/consumers.ts";
 import { withReceiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { startTestServer, type TestClient, type TestServer } from "./support/server.ts";
@@ -175,6 +179,39 @@ describe("transformations: the API", () => {
     // After all that the API still answers, and the worker still delivers.
     await server.api("POST", "/companies", { name: "Still delivered" });
     await receiver.waitFor(1);
+  });
+
+  test("the CLI saves, shows, test-runs and deletes a transformation", async (t) => {
+    const receiver = await withReceiver(t);
+    const consumerId = await subscribe(server, receiver.url);
+    const client = ["--client", server.clientId];
+    const folder = mkdtempSync(join(tmpdir(), "transformation-"));
+    const file = join(folder, "handler.js");
+    writeFileSync(file, "function handler(webhook) {\n  console.log('from the CLI');\n  return { ...webhook, method: 'PUT' };\n}\n");
+    assert.deepEqual(JSON.parse(await cli(server, "webhooks", "transformation", "set", consumerId, file, ...client)).enabled, true);
+    assert.equal(
+      JSON.parse(await cli(server, "webhooks", "transformation", "get", consumerId, ...client)).code,
+      (await server.api("GET", `/webhooks/${consumerId}/transformation`)).body.code,
+    );
+    const ran = JSON.parse(
+      (
+        await runCliWith(
+          { HOOKLINE_TRANSFORMATION_TIMEOUT: TIME_LIMIT },
+          server.database.url,
+          ...["webhooks", "transformation", "test", consumerId, "--event-type", "company.deleted", ...client],
+        )
+      ).stdout,
+    );
+    assert.equal(ran.error, null, JSON.stringify(ran));
+    assert.deepEqual([ran.result.method, ran.result.payload.eventType, ran.console, ran.error], ["PUT", "company.deleted", ["from the CLI"], null]);
+
+    const broken = join(folder, "broken.js");
+    writeFileSync(broken, "function handler(webhook) {\n  return webhook +;\n}\n");
+    await assert.rejects(runCli(server.database.url, "webhooks", "transformation", "set", consumerId, broken, ...client), (error: { stderr: string }) =>
+      /SyntaxError.*\(line 2\)/.test(error.stderr),
+    );
+    assert.match(await cli(server, "webhooks", "transformation", "delete", consumerId, ...client), /Removed/);
+    assertErrorMessage(await server.api("GET", `/webhooks/${consumerId}/transformation`), 404, "deleted from the CLI");
   });
 
   test("the served OpenAPI document describes the transformation endpoints", async () => {

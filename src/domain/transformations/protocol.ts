@@ -1,3 +1,4 @@
+import type { TransformationConfig } from "../../config.ts";
 import type { ConsumerId } from "../../ids.ts";
 import type { RunOutcome } from "./sandbox.ts";
 
@@ -21,4 +22,10 @@ export type SandboxReply = { type: "ready" } | { type: "ran"; id: number; outcom
 export interface CodeProblem {
   message: string;
   line: number | null;
+}
+
+/** What a sandbox thread starts with: the limits, and two numbers it shares with its runner, the id of the request it runs and since when. */
+export interface SandboxData {
+  limits: TransformationConfig;
+  running: SharedArrayBuffer;
 }

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { TransformationConfig } from "../../config.ts";
-import type { CodeProblem, SandboxReply, SandboxRequest, SavedTransformation } from "./protocol.ts";
+import type { CodeProblem, SandboxData, SandboxReply, SandboxRequest, SavedTransformation } from "./protocol.ts";
 import type { RunOutcome } from "./sandbox.ts";
 
 /**
@@ -34,8 +34,10 @@ interface Pending {
  */
 export class TransformationRunner {
   private thread: Worker | undefined;
+  /** Shared with the thread: the id of the request it runs, and since when (0 while idle). */
+  private running: Float64Array<ArrayBufferLike> = new Float64Array(2);
   private ready = false;
-  /** Sent to the thread, answered in order: the first is the one running. */
+  /** Sent to the thread, and answered in order. */
   private readonly queue: Pending[] = [];
   private nextId = 0;
   private guard: NodeJS.Timeout | undefined;
@@ -82,8 +84,10 @@ export class TransformationRunner {
   }
 
   private start(): void {
+    const running = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
+    this.running = new Float64Array(running);
     const thread = new Worker(new URL(SANDBOX_ENTRY, import.meta.url), {
-      workerData: this.limits,
+      workerData: { limits: this.limits, running } satisfies SandboxData,
       resourceLimits: { maxOldGenerationSizeMb: SANDBOX_HEAP_MB },
     });
     // An idle sandbox does not keep the process alive.
@@ -96,8 +100,8 @@ export class TransformationRunner {
         this.ready = true;
         for (const { request } of this.queue) thread.postMessage(request);
       } else {
-        const pending = this.queue.shift();
-        pending?.settle(reply);
+        const index = this.queue.findIndex((pending) => pending.request.id === reply.id);
+        if (index >= 0) this.queue.splice(index, 1)[0]!.settle(reply);
       }
       this.watch();
     });
@@ -105,21 +109,41 @@ export class TransformationRunner {
     thread.on("exit", (code) => this.replace(thread, `The transformation engine stopped (exit code ${code})`));
   }
 
-  /** Guards the run in front: answered by the deadline, or its thread is replaced. */
+  /**
+   * Guards the thread while it has work: the request it runs (as it says in
+   * the memory it shares) is answered by the deadline, or the thread is
+   * replaced. Read from the thread rather than timed here, so that this
+   * thread being busy itself never counts against a run.
+   */
   private watch(): void {
     clearTimeout(this.guard);
     if (!this.ready || this.queue.length === 0) return;
     const thread = this.thread!;
-    this.guard = setTimeout(() => this.replace(thread, `The transformation ran out of time (the limit is ${this.limits.timeLimitMs} ms)`), this.deadlineMs);
+    const running = this.running;
+    const check = () => {
+      const id = running[0]!;
+      const since = running[1]!;
+      const left = since === 0 ? this.deadlineMs : since + this.deadlineMs - Date.now();
+      if (left > 0) this.guard = setTimeout(check, left);
+      else this.replace(thread, `The transformation ran out of time (the limit is ${this.limits.timeLimitMs} ms)`, id);
+    };
+    this.guard = setTimeout(check, this.deadlineMs);
   }
 
-  /** Fails the run in front with `reason`, ends the thread, and starts another for the runs that waited. */
-  private replace(thread: Worker, reason: string): void {
+  /**
+   * Fails request `failedId` (or the first waiting) with `reason`, ends the thread, and starts another for the
+   * requests that waited; any the old thread answered without the answer arriving are asked again.
+   */
+  private replace(thread: Worker, reason: string, failedId?: number): void {
     if (thread !== this.thread || this.stopped) return;
     clearTimeout(this.guard);
     this.thread = undefined;
     void thread.terminate();
-    const failed = this.queue.shift();
+    const index = Math.max(
+      0,
+      this.queue.findIndex((pending) => pending.request.id === failedId),
+    );
+    const failed = this.queue.splice(index, 1)[0];
     if (failed) {
       failed.settle(failure(failed.request, reason));
       // The same code waiting behind it would most likely do the same: it fails with it rather than hold up the others.
