@@ -29,7 +29,8 @@ export function sendBatch(
   return Promise.all(
     requests.map(async (packed) => {
       if ("unsendable" in packed) return { ...unsent(packed.unsendable), startedAt: clock.now() };
-      const request = await transform(prepareRequest(packed, bodies), packed.transformation, transformations);
+      const prepared = prepareRequest(packed, bodies);
+      const request = packed.transformation === null ? prepared : await transform(prepared, packed.transformation, transformations);
       const startedAt = clock.now();
       if ("failed" in request) return { ...unsent(request.failed), startedAt };
       if ("cancelled" in request) return { ...unsent(CANCELLED), succeeded: true, startedAt };

@@ -8,10 +8,9 @@ export type Transformed = WebhookRequest | { cancelled: true } | { failed: strin
  * Between prepare and sign, so that the bytes signed are the bytes sent: a
  * consumer's transformation may replace the body, the URL (which the sender's
  * destination policy checks like any other) and the method, or cancel the
- * request. Requests of consumers without one pass through untouched.
+ * request. Requests of consumers without one do not come here (sendBatch), not even for a promise.
  */
-export async function transform(request: WebhookRequest, transformation: PackedTransformation | null, runner: TransformationRunner): Promise<Transformed> {
-  if (transformation === null) return request;
+export async function transform(request: WebhookRequest, transformation: PackedTransformation, runner: TransformationRunner): Promise<Transformed> {
   const outcome = await runner.run(transformation, request.url, request.body.toString("utf8"));
   if ("error" in outcome) return { failed: `Transformation failed: ${outcome.error}` };
   const { webhook } = outcome;
