@@ -175,6 +175,7 @@ describe("transformations: the API", () => {
     assert.match((await run("return { ...webhook, method: 'DELETE' };")).error, /method must be "POST" or "PUT", not "DELETE"/);
     assert.match((await run("return { ...webhook, url: 'file:///etc/passwd' };")).error, /url must be http or https/);
     assert.match((await run("return;")).error, /returned nothing/);
+    assert.match((await run("return { ...webhook, payload: 'x'.repeat(300 * 1024) };")).error, /a transformed body may have at most 262144/);
 
     // After all that the API still answers, and the worker still delivers.
     await server.api("POST", "/companies", { name: "Still delivered" });

@@ -7,6 +7,7 @@ import {
   type QuickJSWASMModule,
 } from "quickjs-emscripten";
 import type { TransformationConfig } from "../../config.ts";
+import { MAX_TRANSFORMED_BODY_BYTES } from "../../constants/limits.ts";
 
 /**
  * Consumers' transformations run in QuickJS compiled to WebAssembly: code
@@ -183,6 +184,12 @@ export class CompiledTransformation {
     if (text.error) return this.failed(text.error, "The handler's result cannot be written as JSON");
     handles.push(text.value);
     const json = vm.typeof(text.value) === "string" ? vm.getString(text.value) : null;
+    // The result holds the payload and little else: its size is the body's, near enough.
+    if (json !== null && Buffer.byteLength(json) > MAX_TRANSFORMED_BODY_BYTES + 1024)
+      return {
+        error: `The handler's result is ${Buffer.byteLength(json)} bytes: a transformed body may have at most ${MAX_TRANSFORMED_BODY_BYTES}`,
+        console: this.written.lines,
+      };
     const checked = json === null ? "The handler returned nothing: return the webhook object" : checkOutput(JSON.parse(json) as unknown);
     return typeof checked === "string" ? { error: checked, console: this.written.lines } : { webhook: checked, console: this.written.lines };
   }
