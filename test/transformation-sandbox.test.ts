@@ -48,3 +48,15 @@ test("a check reports the engine's message and line, and a missing handler", asy
   assert.deepEqual(await runner.check("function notTheHandler() {}"), { message: "The code defines no function handler(webhook)", line: null });
   assert.equal(await runner.check("function handler(webhook) { return webhook; }"), null);
 });
+
+test("with a wait limit (the sender's), a run that waited too long behind others fails unrun, to be tried again", async (t) => {
+  const impatient = new TransformationRunner({ memoryLimitBytes: 16 * 1024 * 1024, timeLimitMs: 100 }, 50);
+  t.after(() => impatient.stop());
+  // Its thread started (a check has no wait limit), so that the wait measured is the loop's, not the start's.
+  assert.equal(await impatient.check("function handler(webhook) { return webhook; }"), null);
+  const looping = saved("looping", "function handler(webhook) { for (;;) {} }");
+  const [looped, waited] = await Promise.all([impatient.run(looping, "https://a.example/", body), impatient.run(echo, "https://b.example/", body)]);
+  assert.match(errorOf(looped), /ran out of time/);
+  assert.match(errorOf(waited), /^Not run: the transformations queued before it took too long/);
+  assert.equal("webhook" in (await impatient.run(echo, "https://b.example/", body)), true, "one that does not wait runs");
+});

@@ -27,7 +27,8 @@ const sender = new WebhookSender(
   },
   giveUpAfterMs,
 );
-const transformations = new TransformationRunner(config.transformations);
+// A batch's transformations end in time for its attempts to have their whole timeout before the sender gives up.
+const transformations = new TransformationRunner(config.transformations, giveUpAfterMs - attemptTimeoutMs);
 
 port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {

@@ -12,7 +12,15 @@ export interface SavedTransformation {
 /** Messages between a TransformationRunner and its sandbox thread. */
 export type SandboxRequest =
   /** Runs saved code (compiled once per version) or, without a consumer, code compiled for this run only. */
-  | { type: "run"; id: number; transformation: SavedTransformation | { code: string }; url: string; body: string }
+  | {
+      type: "run";
+      id: number;
+      transformation: SavedTransformation | { code: string };
+      url: string;
+      body: string;
+      /** When it may start at the latest (ms since the epoch); null: whenever its turn comes. */
+      notAfter: number | null;
+    }
   /** Compiles code and runs its top level, to check it before it is saved. */
   | { type: "check"; id: number; code: string };
 

@@ -43,7 +43,14 @@ export class TransformationRunner {
   private guard: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly limits: TransformationConfig) {}
+  constructor(
+    private readonly limits: TransformationConfig,
+    /**
+     * How long a run may wait for its turn before it fails unrun; null: as long as it takes. The sender
+     * sets it, so that the runs of a batch end while its lease holds, with time left to send them.
+     */
+    private readonly maxWaitMs: number | null = null,
+  ) {}
 
   /** How long a run may go unanswered before its thread is ended. */
   private get deadlineMs(): number {
@@ -52,7 +59,8 @@ export class TransformationRunner {
 
   /** Runs saved code (compiled once per consumer and version) or code given for this run only, on a request to `url` carrying `body`. */
   async run(transformation: SavedTransformation | { code: string }, url: string, body: string): Promise<RunOutcome> {
-    const answer = await this.ask({ type: "run", id: this.nextId++, transformation, url, body });
+    const notAfter = this.maxWaitMs === null ? null : Date.now() + this.maxWaitMs;
+    const answer = await this.ask({ type: "run", id: this.nextId++, transformation, url, body, notAfter });
     return answer.type === "ran" ? answer.outcome : { error: "The sandbox answered something else", console: [] };
   }
 

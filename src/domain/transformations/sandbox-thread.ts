@@ -94,7 +94,12 @@ function answer(request: SandboxRequest): void {
     }
     return;
   }
-  const { transformation, url, body } = request;
+  const { transformation, url, body, notAfter } = request;
+  if (notAfter !== null && Date.now() > notAfter) {
+    const error = "Not run: the transformations queued before it took too long (it is tried again on the retry schedule)";
+    post({ type: "ran", id: request.id, outcome: { error, console: [] } });
+    return;
+  }
   const outcome =
     "consumerId" in transformation
       ? runSaved(transformation.consumerId, transformation.version, transformation.code, url, body)
