@@ -367,6 +367,32 @@ describe("transformations: deliveries", () => {
     assert.doesNotMatch(server.logs(), /sender thread failed/);
   });
 
+  test("code is compiled once per version, not per delivery: a new version starts afresh", async (t) => {
+    const receiver = await withReceiver(t);
+    const consumerId = await subscribe(server, receiver.url);
+    // The top level runs when the code is compiled; a counter there shows how often that happened (state kept
+    // between runs is not a documented feature: it is how this test sees the compiled code reused).
+    const counting = (version: string) => `const compiledAt = Date.now(); let runs = 0;
+function handler(webhook) { runs++; return { ...webhook, payload: { version: "${version}", runs, compiledAt } }; }`;
+    await transform(server, consumerId, counting("first"));
+    for (const name of ["One", "Two", "Three"]) {
+      await server.api("POST", "/companies", { name });
+      await receiver.waitFor(receiver.received.length + 1);
+    }
+    const first = await Promise.all(receiver.received.map((webhook) => verified(server, consumerId, webhook)));
+    assert.deepEqual(
+      first.map((body) => body.runs),
+      [1, 2, 3],
+      "one compiled engine ran all three",
+    );
+    assert.equal(new Set(first.map((body) => body.compiledAt)).size, 1);
+
+    await transform(server, consumerId, counting("second"));
+    await server.api("POST", "/companies", { name: "Four" });
+    const [, , , fourth] = await receiver.waitFor(4);
+    assert.deepEqual((({ version, runs }) => ({ version, runs }))(await verified(server, consumerId, fourth!)), { version: "second", runs: 1 });
+  });
+
   test("a disabled transformation is not run; a deleted one neither", async (t) => {
     const receiver = await withReceiver(t);
     const consumerId = await subscribe(server, receiver.url);
