@@ -45,7 +45,10 @@ const { values: flags } = parseArgs({
     "noisy-rate": { type: "string", default: "200" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    only: { type: "string", default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,noisy" },
+    only: {
+      type: "string",
+      default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy",
+    },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -54,7 +57,7 @@ if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--ingest-requests 1000] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,noisy]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -193,16 +196,25 @@ async function prepare(
   receiver: ReceiverProcess,
   consumers: number,
   ordering: "unordered" | "fifo" = "unordered",
+  transformation: string | null = null,
 ): Promise<string[]> {
   for (let consumer = 0; consumer < consumers; consumer++) {
     const { id } = await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
     if (ordering === "fifo") await call(deployment, "PATCH", `/webhooks/${id}`, { ordering });
+    if (transformation !== null) await call(deployment, "PUT", `/webhooks/${id}/transformation`, { code: transformation });
   }
   const companies = [];
   for (let index = 0; index < 10; index++)
     companies.push((await call(deployment, "POST", "/companies", { name: `Bench ${index}`, tags: { bench: "yes" } })).id);
   return companies;
 }
+
+/** A small transformation, as a client reshaping events for a chat receiver would write: the body is replaced, and the receiver still finds the event's id in it. */
+const BENCH_TRANSFORMATION = `function handler(webhook) {
+  const event = webhook.payload;
+  webhook.payload = { id: event.id, text: "Read completed for " + event.payload.dataTypes.length + " data types", eventType: webhook.eventType, generatedDate: event.generatedDate };
+  return webhook;
+}`;
 
 const readCompleted = (companyId: string) => ({
   eventType: "read.completed",
@@ -340,6 +352,8 @@ interface Load {
   backlog?: number;
   /** The consumers' ordering: `fifo` sends each one's deliveries one at a time, in event order. */
   ordering?: "unordered" | "fifo";
+  /** A transformation every consumer runs on each delivery; none when absent. */
+  transformation?: string | null;
   /** Events published and delivered the same way before the measured ones, so a just-started server's first deliveries (its code not yet optimized, its connections to the receiver not yet open) are not measured. */
   warmupEvents?: number;
 }
@@ -350,7 +364,7 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
   if (load.backlog) await queueBacklog(database, load.backlog);
   const deployment = await HooklineDeployment.start(database, workers);
   try {
-    const companies = await prepare(deployment, receiver, CONSUMERS, load.ordering);
+    const companies = await prepare(deployment, receiver, CONSUMERS, load.ordering, load.transformation);
     if (load.warmupEvents) {
       await receiver.reset();
       await ingest(deployment, companies, { ...load, events: load.warmupEvents, concurrency: Number(flags["ingest-concurrency"]) });
@@ -708,11 +722,12 @@ try {
         ["sqlite-backlog", `Hookline SQLite, 1 process, ${flags.backlog} queued`, "sqlite", 0, Number(flags.backlog), "unordered"],
         ["postgres-backlog", `Hookline PostgreSQL, 1 process, ${flags.backlog} queued`, "postgres", 0, Number(flags.backlog), "unordered"],
         ["sqlite-fifo", "Hookline SQLite, 1 process, fifo consumers", "sqlite", 0, 0, "fifo"],
+        ["sqlite-transform", "Hookline SQLite, 1 process, a transformation on every consumer", "sqlite", 0, 0, "unordered", BENCH_TRANSFORMATION],
       ] as const
-    ).map(([key, name, dialect, workers, backlog, ordering]): [string, string, () => Promise<Figures>] => [
+    ).map(([key, name, dialect, workers, backlog, ordering, transformation]): [string, string, () => Promise<Figures>] => [
       key,
       name,
-      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]), backlog, ordering }),
+      () => hookline(name, dialect, workers, receiver, { events: EVENTS, batchSize: Number(flags["batch-size"]), backlog, ordering, transformation }),
     ]),
   ];
   for (let round = 1; round <= ROUNDS; round++) {

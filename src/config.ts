@@ -34,6 +34,7 @@ export interface Config {
   consumers: ConsumerConfig;
   limits: TenantLimits;
   portal: PortalConfig;
+  transformations: TransformationConfig;
 }
 
 /** The web portal's sign-ins and embeddable access links. */
@@ -42,6 +43,14 @@ export interface PortalConfig {
   sessionTtlMs: number;
   /** How long an access link may be opened (once) after POST /portal/access made it. */
   accessLinkTtlMs: number;
+}
+
+/** What one run of a consumer's transformation may take, in its sandbox; a run past either fails its attempt. */
+export interface TransformationConfig {
+  /** Heap of one transformation's JavaScript engine, in bytes. */
+  memoryLimitBytes: number;
+  /** Time one run may take (a handler call, or the code's top level when it is compiled). */
+  timeLimitMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -314,6 +323,8 @@ export const ENV = {
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
   portalSessionTtl: "HOOKLINE_PORTAL_SESSION_TTL",
   portalLinkTtl: "HOOKLINE_PORTAL_LINK_TTL",
+  transformationMemory: "HOOKLINE_TRANSFORMATION_MEMORY_MB",
+  transformationTimeout: "HOOKLINE_TRANSFORMATION_TIMEOUT",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -387,6 +398,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     portal: {
       sessionTtlMs: positive(ENV.portalSessionTtl, parseDuration(read("portalSessionTtl") ?? "8h")),
       accessLinkTtlMs: positive(ENV.portalLinkTtl, parseDuration(read("portalLinkTtl") ?? "5m")),
+    },
+    transformations: {
+      memoryLimitBytes: positive(ENV.transformationMemory, integer(ENV.transformationMemory, read("transformationMemory"), 16)) * 1024 * 1024,
+      timeLimitMs: positive(ENV.transformationTimeout, parseDuration(read("transformationTimeout") ?? "50ms")),
     },
   };
 }

@@ -7,6 +7,7 @@ import { batchMetrics } from "./delivery/metrics.ts";
 import { startSenderThread } from "./delivery/thread.ts";
 import { DeliveryWorker } from "./delivery/worker.ts";
 import type { AppContext } from "./domain/context.ts";
+import { TransformationRunner } from "./domain/transformations/runner.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
@@ -42,7 +43,15 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");
   const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);
   if (sealed > 0) log.info({ resealed }, `Encrypted ${sealed} consumer secrets stored in plaintext by an earlier release`);
-  return { config, store, clock, secretBox, destinations: new DestinationPolicy(config.allowedCidrs), logger: log };
+  return {
+    config,
+    store,
+    clock,
+    secretBox,
+    destinations: new DestinationPolicy(config.allowedCidrs),
+    logger: log,
+    transformations: new TransformationRunner(config.transformations),
+  };
 }
 
 export interface StartOptions {
@@ -82,6 +91,7 @@ export async function startHookline(configured: Config, options: StartOptions = 
       await http?.close();
       await quotaResets?.stop();
       await worker?.stop();
+      await ctx.transformations.stop();
       await ctx.store.close();
     },
   };

@@ -33,6 +33,7 @@ async function withContext(work: (ctx: AppContext) => Promise<void>): Promise<vo
   try {
     await work(ctx);
   } finally {
+    await ctx.transformations.stop();
     await ctx.store.close();
   }
 }

@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { CONSUMER_ORDERINGS, type ConsumerOrdering } from "../constants/statuses.ts";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../domain/consumer-headers.ts";
 import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
 import type { AppContext } from "../domain/context.ts";
+import { deleteTransformation, getTransformation, setTransformation, testTransformation } from "../domain/consumer-transformation.ts";
 import { badRequest } from "../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 
@@ -124,6 +126,73 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
       withContext(async (ctx) => {
         await removeCustomHeader(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), name);
         console.log(`Removed ${name}.`);
+      }),
+    );
+
+  transformationCommands(webhooks, withContext, clientOption);
+}
+
+/** A file's text, or standard input's for "-". */
+const readText = (path: string) => readFileSync(path === "-" ? 0 : path, "utf8");
+
+/** `hookline webhooks transformation ...`: the same operations as /webhooks/{webhookId}/transformation. */
+function transformationCommands(webhooks: Command, withContext: WithContext, clientOption: Option): void {
+  const transformation = webhooks
+    .command("transformation")
+    .description("A consumer's transformation: JavaScript defining handler(webhook), run on each delivery");
+  transformation
+    .command("set <webhookId> <file>")
+    .addOption(clientOption)
+    .option("--disabled", "save it without running it on deliveries")
+    .description('Save the code in <file> ("-" for standard input) once it compiles and defines handler')
+    .action((webhookId: string, file: string, options: { client: string; disabled?: boolean }) =>
+      withContext(async (ctx) =>
+        printJson(
+          await setTransformation(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), { code: readText(file), enabled: !options.disabled }),
+        ),
+      ),
+    );
+  transformation
+    .command("get <webhookId>")
+    .addOption(clientOption)
+    .description("Print the code and whether it runs")
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => printJson(await getTransformation(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId)))),
+    );
+  transformation
+    .command("delete <webhookId>")
+    .addOption(clientOption)
+    .description("Remove the transformation: deliveries carry the event body again")
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => {
+        await deleteTransformation(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId));
+        console.log("Removed the transformation.");
+      }),
+    );
+  transformation
+    .command("test <webhookId>")
+    .addOption(clientOption)
+    .option("--code <file>", "run this code instead of the saved code")
+    .option("--payload <file>", "the event body (JSON) the handler gets as webhook.payload")
+    .option("--event-type <eventType>", "without --payload: the catalog event type whose example to use")
+    .description("Run the transformation once and print the result, the console output and the error; nothing is sent")
+    .action((webhookId: string, options: { client: string; code?: string; payload?: string; eventType?: string }) =>
+      withContext(async (ctx) => {
+        let payload: unknown;
+        if (options.payload !== undefined) {
+          try {
+            payload = JSON.parse(readText(options.payload));
+          } catch {
+            throw badRequest(`--payload ${options.payload} is not a JSON file`);
+          }
+        }
+        printJson(
+          await testTransformation(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), {
+            ...(options.code !== undefined && { code: readText(options.code) }),
+            ...(payload !== undefined && { payload }),
+            ...(options.eventType !== undefined && { eventType: options.eventType }),
+          }),
+        );
       }),
     );
 }

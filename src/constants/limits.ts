@@ -47,3 +47,12 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
   "expect",
   "proxy-connection",
 ]);
+
+/** Characters of a consumer's transformation code. */
+export const MAX_TRANSFORMATION_CODE_LENGTH = 64 * 1024;
+
+/**
+ * Bytes of the body a transformation may make. A batch's bodies are bounded in bytes when it is claimed
+ * (HOOKLINE_WORKER_BODY_BUDGET_BYTES); this bounds what transformations can add to them.
+ */
+export const MAX_TRANSFORMED_BODY_BYTES = 256 * 1024;

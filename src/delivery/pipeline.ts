@@ -5,6 +5,7 @@ import { send } from "./pipeline/send.ts";
 import { sign } from "./pipeline/sign.ts";
 import { transform } from "./pipeline/transform.ts";
 import { unsent, type WebhookSender } from "./sender.ts";
+import type { TransformationRunner } from "../domain/transformations/runner.ts";
 
 /** The results of a batch's attempts so far, in the batch's order: undefined where an attempt is still unanswered. */
 export type EarlyResults = ReadonlyArray<AttemptResult | undefined>;
@@ -18,6 +19,9 @@ export interface BatchSender {
   send(batch: SendBatch, early?: (results: EarlyResults) => void): Promise<AttemptResult[]>;
 }
 
+/** What a cancelled attempt records: it succeeded, and nothing was sent. */
+export const CANCELLED = "Cancelled by the webhook's transformation: no request was made";
+
 /**
  * One packed batch's path in the sender thread (the worker packed it, see
  * packBatch): each attempt is prepared, transformed, signed at the time it
@@ -27,21 +31,24 @@ export interface BatchSender {
 export async function sendBatch(
   sender: WebhookSender,
   clock: Clock,
+  transformations: TransformationRunner,
   { bodies, requests }: SendBatch,
   early: (results: EarlyResults) => void,
   earlyAfterMs: number,
 ): Promise<AttemptResult[]> {
+  const attempt = async (packed: SendBatch["requests"][number]): Promise<AttemptResult> => {
+    if ("unsendable" in packed) return { ...unsent(packed.unsendable), startedAt: clock.now() };
+    const prepared = prepareRequest(packed, bodies);
+    const request = packed.transformation === null ? prepared : await transform(prepared, packed.transformation, transformations);
+    const startedAt = clock.now();
+    if ("failed" in request) return { ...unsent(request.failed), startedAt };
+    if ("cancelled" in request) return { ...unsent(CANCELLED), succeeded: true, startedAt };
+    return send(sender, sign(request, startedAt), startedAt);
+  };
   const results = new Array<AttemptResult | undefined>(requests.length).fill(undefined);
   const timer = setTimeout(() => early(results.slice()), earlyAfterMs);
   try {
-    return await Promise.all(
-      requests.map(async (packed, index) => {
-        if ("unsendable" in packed) return (results[index] = { ...unsent(packed.unsendable), startedAt: clock.now() });
-        const request = transform(prepareRequest(packed, bodies));
-        const startedAt = clock.now();
-        return (results[index] = await send(sender, sign(request, startedAt), startedAt));
-      }),
-    );
+    return await Promise.all(requests.map(async (packed, index) => (results[index] = await attempt(packed))));
   } finally {
     clearTimeout(timer);
   }

@@ -15,6 +15,8 @@ export interface SendResult {
 }
 
 export interface SendRequest {
+  /** POST unless said otherwise. */
+  method?: "POST" | "PUT";
   url: string;
   /** Every header of the request, the signature's included. */
   headers: Record<string, string>;
@@ -99,7 +101,7 @@ export class WebhookSender {
     return agent;
   }
 
-  async send({ url, headers, body, clientCertificate }: SendRequest): Promise<SendResult> {
+  async send({ method = "POST", url, headers, body, clientCertificate }: SendRequest): Promise<SendResult> {
     let target: Target;
     let dispatcher: Agent;
     try {
@@ -116,7 +118,7 @@ export class WebhookSender {
         {
           origin: target.origin,
           path: target.path,
-          method: "POST",
+          method,
           headers,
           body,
         },

@@ -4,6 +4,7 @@ import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { SecretBox } from "../secret-box.ts";
 import { DestinationPolicy } from "../domain/destination-policy.ts";
+import { TransformationRunner } from "../domain/transformations/runner.ts";
 import { sendBatch, type EarlyResults } from "./pipeline.ts";
 import { WebhookSender } from "./sender.ts";
 import type { ThreadMessage } from "./thread.ts";
@@ -26,19 +27,22 @@ const sender = new WebhookSender(
   },
   giveUpAfterMs,
 );
+// A batch's transformations end in time for its attempts to have their whole timeout before the sender gives up.
+const transformations = new TransformationRunner(config.transformations, giveUpAfterMs - attemptTimeoutMs);
 
 port.on("message", async (message: ThreadMessage) => {
   if (message.type === "send") {
     // The sender reports a failed send as a result; anything else that throws fails this batch alone, as it would on one thread.
     try {
       const early = (results: EarlyResults) => post({ type: "early", batch: message.batch, results });
-      const results = await sendBatch(sender, systemClock, message, early, config.delivery.slowConsumerMs);
+      const results = await sendBatch(sender, systemClock, transformations, message, early, config.delivery.slowConsumerMs);
       post({ type: "sent", batch: message.batch, results });
     } catch (error) {
       post({ type: "failed", batch: message.batch, error: error instanceof Error ? error.message : String(error) });
     }
   } else if (message.type === "stop") {
     await sender.close();
+    await transformations.stop();
     post({ type: "stopped" });
   }
 });

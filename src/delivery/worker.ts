@@ -13,6 +13,7 @@ import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { PARKED_AT, RELEASE_STEP, releaseForSlots, releaseParked } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchSecrets } from "./batch-secrets.ts";
+import { batchTransformations } from "./batch-transformations.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
 import type { BatchSender, EarlyResults } from "./pipeline.ts";
 import { packBatch } from "./pipeline/prepare.ts";
@@ -356,8 +357,9 @@ export class DeliveryWorker {
    */
   private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>, early?: (results: EarlyResults) => void): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
+    const transformations = await batchTransformations(this.store.db, deliveries);
     try {
-      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox)), early);
+      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox), transformations), early);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");

@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Store } from "../storage/database.ts";
 import type { DestinationPolicy } from "./destination-policy.ts";
+import type { TransformationRunner } from "./transformations/runner.ts";
 
 /**
  * The one context every layer above storage is given: the settings, as the
@@ -19,4 +20,6 @@ export interface AppContext {
   /** Where webhooks may go: the SSRF policy, with the deployment's allow-list. */
   destinations: DestinationPolicy;
   logger: Logger;
+  /** Checks and test-runs consumers' transformations for the API, on a sandbox thread started at first use. */
+  transformations: TransformationRunner;
 }

@@ -18,6 +18,7 @@ import { readinessRoutes } from "./routes/health.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
+import { transformationRoutes } from "./routes/transformations.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
@@ -46,6 +47,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     connectionRoutes(api, ctx);
     integrationRoutes(api, ctx);
     webhookRoutes(api, ctx);
+    transformationRoutes(api, ctx);
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx);

@@ -84,3 +84,15 @@ export async function listSubscribers(db: Db, clientId: ClientId, onlyConsumerId
   if (onlyConsumerId !== undefined) query = query.where("id", "=", onlyConsumerId);
   return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row), circuitOpenUntil: row.circuit_open_until }));
 }
+
+/** The code of these consumers' enabled transformations, with its version. */
+export function readTransformations(db: Db, consumerIds: readonly ConsumerId[]): Promise<Array<{ consumerId: ConsumerId; version: number; code: string }>> {
+  return db
+    .selectFrom("consumers")
+    .select(["id as consumerId", "transformation_version as version", "transformation_code as code"])
+    .where("id", "in", consumerIds)
+    .where("transformation_enabled", "=", 1)
+    .where("transformation_code", "is not", null)
+    .$narrowType<{ code: string }>()
+    .execute();
+}

@@ -110,6 +110,11 @@ export interface ConsumersTable {
   circuit_open_until: number | null;
   /** `fifo`: one delivery at a time, in event order; `unordered`: concurrently. */
   ordering: Generated<ConsumerOrdering>;
+  /** JavaScript defining `function handler(webhook)`, run on each delivery while enabled; null without a transformation. */
+  transformation_code: Generated<string | null>;
+  transformation_enabled: Generated<number>;
+  /** Counts the saves of the code: compiled code is cached by consumer and version. */
+  transformation_version: Generated<number>;
 }
 
 export interface PreviousSecret {

@@ -9,6 +9,7 @@ export interface ReceivedWebhook {
   body: string;
   receivedAt: number;
   path: string;
+  method: string;
 }
 
 /** How the receiver answers the n-th request (0-based). Default: 204. */
@@ -36,7 +37,13 @@ export class Receiver {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
-        const webhook = { headers: request.headers, body: Buffer.concat(chunks).toString("utf8"), receivedAt: Date.now(), path: request.url ?? "" };
+        const webhook = {
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+          receivedAt: Date.now(),
+          path: request.url ?? "",
+          method: request.method ?? "",
+        };
         const index = receiver.received.length;
         receiver.received.push(webhook);
         receiver.respond(index, webhook, response);

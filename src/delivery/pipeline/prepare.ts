@@ -1,7 +1,7 @@
 import { RESERVED_HEADER_NAMES } from "../../constants/limits.ts";
-import type { MessageId } from "../../ids.ts";
+import type { ConsumerId, MessageId } from "../../ids.ts";
 import type { DueDelivery } from "../../storage/deliveries/claim-batch.ts";
-import type { OpenedSecrets, PackedAttempt, SendBatch, Unsendable, WebhookRequest } from "./request.ts";
+import type { OpenedSecrets, PackedAttempt, PackedTransformation, SendBatch, Unsendable, WebhookRequest } from "./request.ts";
 
 /**
  * The first stage, in two halves on either side of the thread boundary: the
@@ -16,18 +16,21 @@ function packedAttemptOf(
   { messageId, url, clientCertificate }: DueDelivery,
   { signingSecret, previousSecrets, customHeaders }: OpenedSecrets,
   [bodyStart, bodyEnd]: readonly [number, number],
+  transformation: PackedTransformation | null,
 ): PackedAttempt {
-  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd };
+  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd, transformation };
 }
 
 /**
  * Packs the bodies of these deliveries' messages, each once, and the attempts
- * pointing into them, with the secrets `secretsOf` opens for each.
+ * pointing into them, with the secrets `secretsOf` opens for each and their
+ * consumer's transformation, if it has one.
  */
 export function packBatch(
   deliveries: readonly DueDelivery[],
   bodies: ReadonlyMap<MessageId, string>,
   secretsOf: (delivery: DueDelivery) => OpenedSecrets | Unsendable,
+  transformations: ReadonlyMap<ConsumerId, PackedTransformation> = new Map(),
 ): SendBatch {
   const spans = new Map<MessageId, readonly [number, number]>();
   let size = 0;
@@ -41,7 +44,9 @@ export function packBatch(
   for (const [messageId, [start]] of spans) packed.write(bodies.get(messageId) ?? "", start, "utf8");
   const requests = deliveries.map((delivery): PackedAttempt | Unsendable => {
     const secrets = secretsOf(delivery);
-    return "unsendable" in secrets ? secrets : packedAttemptOf(delivery, secrets, spans.get(delivery.messageId)!);
+    return "unsendable" in secrets
+      ? secrets
+      : packedAttemptOf(delivery, secrets, spans.get(delivery.messageId)!, transformations.get(delivery.consumerId) ?? null);
   });
   return { bodies: packed.buffer as ArrayBuffer, requests };
 }
@@ -53,6 +58,7 @@ export function prepareRequest(
 ): WebhookRequest {
   return {
     messageId,
+    method: "POST",
     url,
     headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)) },
     body: Buffer.from(bodies, bodyStart, bodyEnd - bodyStart),

@@ -1,4 +1,5 @@
 import type { MessageId } from "../../ids.ts";
+import type { SavedTransformation } from "../../domain/transformations/protocol.ts";
 import type { DueDelivery, StoredClientCertificate } from "../../storage/deliveries/claim-batch.ts";
 import type { PreviousSecret } from "../../storage/schema.ts";
 import type { SendResult } from "../sender.ts";
@@ -17,11 +18,20 @@ export interface Unsendable {
   unsendable: string;
 }
 
+/**
+ * A consumer's transformation as a batch carries it: one object per consumer,
+ * which every attempt to it refers to, so its code crosses to the sender
+ * thread once per batch (structured cloning keeps shared references shared).
+ */
+export type PackedTransformation = SavedTransformation;
+
 /** What one attempt needs of its delivery, its consumer's secrets opened; its body is a span of the batch's packed bodies. */
 export type PackedAttempt = Pick<DueDelivery, "messageId" | "url" | "clientCertificate"> &
   OpenedSecrets & {
     bodyStart: number;
     bodyEnd: number;
+    /** Null for a consumer without an enabled transformation. */
+    transformation: PackedTransformation | null;
   };
 
 /**
@@ -36,6 +46,8 @@ export interface SendBatch {
 /** One attempt's request as it goes from stage to stage in the sender thread: prepare, transform, sign, send. */
 export interface WebhookRequest {
   messageId: MessageId;
+  /** POST, unless a transformation made it PUT. */
+  method: "POST" | "PUT";
   url: string;
   /** The headers sent: the content type, the user agent and the consumer's own, and the signature's once signed. */
   headers: Record<string, string>;

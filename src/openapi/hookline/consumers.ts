@@ -58,7 +58,7 @@ const common = { "401": errorResponse("Unauthorized"), "404": errorResponse("Web
  * fields that `additionalProperties: false` forbids instead of refusing them,
  * so `propertyNames` is what turns a misspelt field into a 400.
  */
-const closedObject = (schema: { properties: Record<string, JsonSchema> } & JsonSchema): JsonSchema => ({
+export const closedObject = (schema: { properties: Record<string, JsonSchema> } & JsonSchema): JsonSchema => ({
   type: "object",
   ...schema,
   additionalProperties: false,

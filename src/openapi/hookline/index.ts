@@ -4,6 +4,14 @@ import { eventPaths } from "./events.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
 import { portalPaths } from "./portal.ts";
+import { transformationPaths } from "./transformations.ts";
 
 /** Every path Hookline adds to the Codat operations it shares; one module per area. */
-export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths, portalPaths];
+export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [
+  consumerPaths,
+  messagePaths,
+  eventPaths,
+  observabilityPaths,
+  portalPaths,
+  transformationPaths,
+];

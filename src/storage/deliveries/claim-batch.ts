@@ -39,6 +39,8 @@ export interface DueDelivery {
   circuitOpenUntil: number | null;
   /** `fifo`: this delivery is the head of its consumer's line, and the next one goes once it is final. */
   ordering: ConsumerOrdering;
+  /** The version of the consumer's enabled transformation; null without one. */
+  transformationVersion: number | null;
 }
 
 export interface StoredClientCertificate {
@@ -144,5 +146,6 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
     consecutiveFailures: row.consecutiveFailures,
     circuitOpenUntil: row.circuitOpenUntil,
     ordering: row.ordering,
+    transformationVersion: row.transformationVersion,
   };
 }

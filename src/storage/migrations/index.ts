@@ -12,6 +12,7 @@ import * as circuitBreaker from "./009_circuit_breaker.ts";
 import * as fifoOrdering from "./010_fifo_ordering.ts";
 import * as messageRetention from "./011_message_retention.ts";
 import * as portal from "./013_portal.ts";
+import * as transformations from "./014_transformations.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   "010_fifo_ordering": fifoOrdering,
   "011_message_retention": messageRetention,
   "013_portal": portal,
+  "014_transformations": transformations,
 };
 
 /** Applies or reports on these migrations in `db`. */
