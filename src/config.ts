@@ -33,6 +33,15 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
   limits: TenantLimits;
+  insight: InsightConfig;
+}
+
+/** Connection insight: the link funnel's figures and the alert rules' evaluation. */
+export interface InsightConfig {
+  /** A connection whose link page was opened this long ago, neither linked nor failed since, counts as abandoned. */
+  abandonAfterMs: number;
+  /** How often the alert rules are evaluated. */
+  alertIntervalMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -293,6 +302,8 @@ export const ENV = {
   senderHeap: "HOOKLINE_SENDER_HEAP_MB",
   maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
+  linkAbandonAfter: "HOOKLINE_LINK_ABANDON_AFTER",
+  insightAlertInterval: "HOOKLINE_INSIGHT_ALERT_INTERVAL",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -360,6 +371,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
+    insight: {
+      abandonAfterMs: positive(ENV.linkAbandonAfter, parseDuration(read("linkAbandonAfter") ?? "24h")),
+      alertIntervalMs: positive(ENV.insightAlertInterval, parseDuration(read("insightAlertInterval") ?? "1m")),
     },
   };
 }

@@ -47,3 +47,8 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
   "expect",
   "proxy-connection",
 ]);
+
+/** Connections one attention list answers at most. */
+export const MAX_ATTENTION_LIMIT = 500;
+/** Connection insight alert rules one client may have. */
+export const MAX_ALERT_RULES = 50;

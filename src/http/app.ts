@@ -15,6 +15,7 @@ import { companyRoutes } from "./routes/companies.ts";
 import { connectionRoutes } from "./routes/connections.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { readinessRoutes } from "./routes/health.ts";
+import { insightRoutes } from "./routes/insights.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
@@ -46,6 +47,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx);
+    insightRoutes(api, ctx);
   });
   return app;
 }

@@ -1,8 +1,9 @@
 import type { JsonSchema } from "../codat.ts";
 import { consumerPaths } from "./consumers.ts";
 import { eventPaths } from "./events.ts";
+import { insightPaths } from "./insights.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
 
 /** Every path Hookline adds to the Codat operations it shares; one module per area. */
-export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths];
+export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = [consumerPaths, messagePaths, eventPaths, observabilityPaths, insightPaths];
