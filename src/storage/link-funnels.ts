@@ -142,15 +142,15 @@ export function funnelsCreatedIn(db: Db, clientId: ClientId, window: TimeWindow,
 
 /** Every failure of the client's connections created in the window, with its error. */
 export function failuresOfCreatedIn(db: Db, clientId: ClientId, window: TimeWindow) {
+  // Driven by the connections (those that failed), each one's failures then read from link_steps_by_connection.
   return db
-    .selectFrom("link_steps")
-    .innerJoin("link_funnels", "link_funnels.connection_id", "link_steps.connection_id")
+    .selectFrom("link_funnels")
+    .innerJoin("link_steps", (join) => join.onRef("link_steps.connection_id", "=", "link_funnels.connection_id").on("link_steps.step", "=", "failed"))
     .select(["link_steps.connection_id", "link_steps.status_code", "link_steps.status_text", "link_steps.at"])
     .where("link_funnels.client_id", "=", clientId)
     .where("link_funnels.created_at", ">=", window.since)
     .where("link_funnels.created_at", "<", window.until)
-    .where("link_steps.client_id", "=", clientId)
-    .where("link_steps.step", "=", "failed")
+    .where("link_funnels.failed_at", "is not", null)
     .execute();
 }
 
