@@ -3,7 +3,15 @@ import { badRequest } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { LinkError } from "./events/insight-events.ts";
 import { getIntegration } from "../integrations/registry.ts";
-import { connectionsNeedingAction, failuresOfCreatedIn, funnelsCreatedIn, type FunnelRow, type TimeWindow } from "../storage/link-funnels.ts";
+import {
+  connectionsNeedingAction,
+  failureCounts,
+  funnelCounts,
+  timesToLink,
+  type FunnelCounts,
+  type FunnelGrouping,
+  type TimeWindow,
+} from "../storage/link-funnels.ts";
 import { linkUrl } from "./connections.ts";
 import type { AppContext } from "./context.ts";
 import { parseTimeRange } from "./time-range.ts";
@@ -22,8 +30,6 @@ const MAX_TAG_KEY_LENGTH = 100;
 /** Where a journey that was neither linked nor failed stopped: the furthest step it reached. */
 export const STOPPED_AT = ["returned", "redirected", "chosen", "opened"] as const;
 export type StoppedAt = (typeof STOPPED_AT)[number];
-
-export type GroupBy = { kind: "integration" | "errorCode" | "day" } | { kind: "tag"; key: string };
 
 export interface InsightQuery {
   since?: string | undefined;
@@ -61,7 +67,7 @@ export interface ConnectionInsight {
   groups: Array<{ key: string | null } & FunnelFigures>;
 }
 
-function parseGroupBy(text: string | undefined): GroupBy | null {
+function parseGroupBy(text: string | undefined): FunnelGrouping {
   if (text === undefined) return null;
   if (text === "integration" || text === "errorCode" || text === "day") return { kind: text };
   if (text.startsWith("tag:") && text.length > 4 && text.length <= 4 + MAX_TAG_KEY_LENGTH) return { kind: "tag", key: text.slice(4) };
@@ -76,112 +82,121 @@ function insightWindow(ctx: AppContext, query: InsightQuery): TimeWindow {
   return { since: range.since ?? until - DEFAULT_RANGE_MS, until };
 }
 
-const groupKey = (groupBy: GroupBy | null, row: FunnelRow): string | null => {
-  switch (groupBy?.kind) {
-    case undefined:
-      return null;
-    case "integration":
-      return row.integration_key;
-    case "errorCode":
-      return row.error_status_code;
-    case "day":
-      return isoDate(Number(row.created_at)).slice(0, 10);
-    case "tag":
-      return row.tag;
-  }
-};
-
 /** The value at `fraction` of sorted `values` (nearest rank); null for none. */
 function percentile(sorted: readonly number[], fraction: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)]!;
 }
 
-type Failure = { statusCode: string; statusText: string; at: number };
+type ErrorCount = Awaited<ReturnType<typeof failureCounts>>[number];
 
-/** Where a journey stands: linked, failed, abandoned (at the furthest step it reached), or still going. */
-function journeyState(row: FunnelRow, abandonedBefore: number): "linked" | "failed" | StoppedAt | "pending" {
-  if (row.linked_at !== null) return "linked";
-  if (row.failed_at !== null) return "failed";
-  if (row.opened_at === null || Number(row.opened_at) >= abandonedBefore) return "pending";
-  if (row.returned_at !== null) return "returned";
-  if (row.redirected_at !== null) return "redirected";
-  return row.chosen_at !== null ? "chosen" : "opened";
-}
-
-function figures(rows: readonly FunnelRow[], failures: readonly Failure[], abandonedBefore: number): FunnelFigures {
-  const abandonedAt: Record<StoppedAt, number> = { opened: 0, chosen: 0, redirected: 0, returned: 0 };
-  let linked = 0;
-  let failed = 0;
-  const timesToLink: number[] = [];
-  for (const row of rows) {
-    const state = journeyState(row, abandonedBefore);
-    if (state === "linked") {
-      linked++;
-      timesToLink.push(Number(row.linked_at) - Number(row.created_at));
-    } else if (state === "failed") failed++;
-    else if (state !== "pending") abandonedAt[state]++;
-  }
-  timesToLink.sort((a, b) => a - b);
-  const errors = new Map<string, { statusCode: string; statusText: string; count: number; lastSeen: number }>();
-  for (const failure of failures) {
-    const key = JSON.stringify([failure.statusCode, failure.statusText]);
-    const error = errors.get(key) ?? { statusCode: failure.statusCode, statusText: failure.statusText, count: 0, lastSeen: 0 };
-    error.count++;
-    error.lastSeen = Math.max(error.lastSeen, failure.at);
-    errors.set(key, error);
-  }
+function figures(counts: FunnelCounts, times: readonly number[], errors: readonly ErrorCount[]): FunnelFigures {
+  const abandonedAt: Record<StoppedAt, number> = {
+    opened: counts.abandonedOpened,
+    chosen: counts.abandonedChosen,
+    redirected: counts.abandonedRedirected,
+    returned: counts.abandonedReturned,
+  };
   return {
-    created: rows.length,
-    opened: rows.filter((row) => row.opened_at !== null).length,
-    linked,
-    failed,
+    created: counts.created,
+    opened: counts.opened,
+    linked: counts.linked,
+    failed: counts.failed,
     abandoned: Object.values(abandonedAt).reduce((sum, count) => sum + count, 0),
     abandonedAt,
-    conversionRate: rows.length === 0 ? null : Math.round((linked / rows.length) * 10_000) / 10_000,
-    medianTimeToLinkMs: percentile(timesToLink, 0.5),
-    p90TimeToLinkMs: percentile(timesToLink, 0.9),
-    topErrors: [...errors.values()]
+    conversionRate: counts.created === 0 ? null : Math.round((counts.linked / counts.created) * 10_000) / 10_000,
+    medianTimeToLinkMs: percentile(times, 0.5),
+    p90TimeToLinkMs: percentile(times, 0.9),
+    topErrors: [...errors]
       .sort((a, b) => b.count - a.count || b.lastSeen - a.lastSeen)
       .slice(0, TOP_ERRORS)
-      .map((error) => ({ ...error, lastSeen: isoDate(error.lastSeen) })),
+      .map(({ statusCode, statusText, count, lastSeen }) => ({ statusCode, statusText, count, lastSeen: isoDate(lastSeen) })),
   };
 }
 
+const NO_JOURNEYS: FunnelCounts = {
+  key: null,
+  created: 0,
+  opened: 0,
+  linked: 0,
+  failed: 0,
+  abandonedOpened: 0,
+  abandonedChosen: 0,
+  abandonedRedirected: 0,
+  abandonedReturned: 0,
+};
+
+/** The groups' counts added up. */
+const sumCounts = (groups: readonly FunnelCounts[]): FunnelCounts =>
+  groups.reduce(
+    (sum, group) => ({
+      key: null,
+      created: sum.created + group.created,
+      opened: sum.opened + group.opened,
+      linked: sum.linked + group.linked,
+      failed: sum.failed + group.failed,
+      abandonedOpened: sum.abandonedOpened + group.abandonedOpened,
+      abandonedChosen: sum.abandonedChosen + group.abandonedChosen,
+      abandonedRedirected: sum.abandonedRedirected + group.abandonedRedirected,
+      abandonedReturned: sum.abandonedReturned + group.abandonedReturned,
+    }),
+    NO_JOURNEYS,
+  );
+
+/** The same error's counts across groups, as one. */
+function mergeErrors(errors: readonly ErrorCount[]): ErrorCount[] {
+  const merged = new Map<string, ErrorCount>();
+  for (const error of errors) {
+    const id = JSON.stringify([error.statusCode, error.statusText]);
+    const seen = merged.get(id);
+    merged.set(id, seen ? { ...seen, count: seen.count + error.count, lastSeen: Math.max(seen.lastSeen, error.lastSeen) } : { ...error, key: null });
+  }
+  return [...merged.values()];
+}
+
+/** A group's key as the API shows it: a day as its date. */
+const keyText = (grouping: FunnelGrouping, key: string | null) => (key !== null && grouping?.kind === "day" ? isoDate(Number(key)).slice(0, 10) : key);
+
 /** The client's link funnel over connections created in the window, in all and per group. */
 export async function connectionInsight(ctx: AppContext, clientId: ClientId, query: InsightQuery): Promise<ConnectionInsight> {
-  const groupBy = parseGroupBy(query.groupBy);
+  const grouping = parseGroupBy(query.groupBy);
   const window = insightWindow(ctx, query);
   const abandonedBefore = ctx.clock.now() - ctx.config.insight.abandonAfterMs;
   const db = ctx.store.db;
-  const [rows, failureRows] = await Promise.all([
-    funnelsCreatedIn(db, clientId, window, groupBy?.kind === "tag" ? groupBy.key : null),
-    failuresOfCreatedIn(db, clientId, window),
+  const [counts, times, errors] = await Promise.all([
+    funnelCounts(db, clientId, window, grouping, abandonedBefore),
+    timesToLink(db, clientId, window, grouping),
+    failureCounts(db, clientId, window, grouping),
   ]);
-  const byConnection = new Map(rows.map((row) => [row.connection_id, row]));
-  const groups = new Map<string | null, { rows: FunnelRow[]; failures: Failure[] }>();
-  const groupOf = (key: string | null) => groups.get(key) ?? groups.set(key, { rows: [], failures: [] }).get(key)!;
-  for (const row of rows) groupOf(groupKey(groupBy, row)).rows.push(row);
-  const failures: Failure[] = [];
-  for (const step of failureRows) {
-    const failure = { statusCode: step.status_code ?? "", statusText: step.status_text ?? "", at: Number(step.at) };
-    failures.push(failure);
-    const row = byConnection.get(step.connection_id);
-    if (row) groupOf(groupKey(groupBy, row)).failures.push(failure);
-  }
+  const timesOf = bucket(times, (time) => time.ms);
+  const errorsOf = bucket(errors, (error) => error);
+  const groups = counts
+    .map((group) => ({ text: keyText(grouping, group.key), group }))
+    // By key, the connections without one (no tag, no error) last.
+    .sort(({ text: a }, { text: b }) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0));
   return {
     since: isoDate(window.since),
     until: isoDate(window.until),
     groupBy: query.groupBy ?? null,
     abandonAfterMs: ctx.config.insight.abandonAfterMs,
-    total: figures(rows, failures, abandonedBefore),
-    groups: groupBy
-      ? [...groups.entries()]
-          // By key, the connections without one (no tag, no error) last.
-          .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0))
-          .map(([key, group]) => ({ key, ...figures(group.rows, group.failures, abandonedBefore) }))
-      : [],
+    total: figures(
+      sumCounts(counts),
+      times.map((time) => time.ms),
+      mergeErrors(errors),
+    ),
+    groups: grouping ? groups.map(({ text, group }) => ({ key: text, ...figures(group, timesOf.get(group.key) ?? [], errorsOf.get(group.key) ?? []) })) : [],
   };
+}
+
+/** `items` by their group's key, in their order. */
+function bucket<T extends { key: string | null }, V>(items: readonly T[], value: (item: T) => V): Map<string | null, V[]> {
+  const buckets = new Map<string | null, V[]>();
+  for (const item of items) {
+    const list = buckets.get(item.key) ?? [];
+    list.push(value(item));
+    buckets.set(item.key, list);
+  }
+  return buckets;
 }
 
 /** Known errors in the SMB's words; others say what the integration said. */

@@ -1,7 +1,8 @@
+import { sql } from "kysely";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import { newId } from "../ids.ts";
 import type { Db, Store } from "./database.ts";
-import type { LinkFunnelsTable, LinkStep } from "./schema.ts";
+import type { LinkStep } from "./schema.ts";
 
 /**
  * Connections' link journeys: one summary row per connection (`link_funnels`)
@@ -97,61 +98,135 @@ export interface TimeWindow {
   until: number;
 }
 
-export type FunnelRow = Pick<
-  LinkFunnelsTable,
-  | "connection_id"
-  | "integration_key"
-  | "created_at"
-  | "opened_at"
-  | "chosen_at"
-  | "redirected_at"
-  | "returned_at"
-  | "linked_at"
-  | "failed_at"
-  | "error_status_code"
-> & { tag: string | null };
+/** How the figures are grouped: by a column of the journey, the UTC day it started, or a company tag's value. */
+export type FunnelGrouping = { kind: "integration" | "errorCode" | "day" } | { kind: "tag"; key: string } | null;
 
-/** The client's journeys of connections created in the window, each with its company's value of tag `tagKey` (null without one). */
-export function funnelsCreatedIn(db: Db, clientId: ClientId, window: TimeWindow, tagKey: string | null): Promise<FunnelRow[]> {
-  return db
-    .selectFrom("link_funnels")
-    .leftJoin("company_tags", (join) =>
-      join
-        .onRef("company_tags.company_id", "=", "link_funnels.company_id")
-        .on("company_tags.client_id", "=", clientId)
-        .on("company_tags.key", "=", tagKey ?? ""),
-    )
-    .select([
-      "link_funnels.connection_id",
-      "link_funnels.integration_key",
-      "link_funnels.created_at",
-      "link_funnels.opened_at",
-      "link_funnels.chosen_at",
-      "link_funnels.redirected_at",
-      "link_funnels.returned_at",
-      "link_funnels.linked_at",
-      "link_funnels.failed_at",
-      "link_funnels.error_status_code",
-      "company_tags.value as tag",
-    ])
-    .where("link_funnels.client_id", "=", clientId)
-    .where("link_funnels.created_at", ">=", window.since)
-    .where("link_funnels.created_at", "<", window.until)
-    .execute();
+const DAY_MS = 86_400_000;
+
+/** The group of each journey (the day as its midnight, epoch ms); one group of all without a grouping. */
+function groupKey(grouping: FunnelGrouping) {
+  switch (grouping?.kind) {
+    case undefined:
+      return sql<string | null>`null`;
+    case "integration":
+      return sql<string | null>`link_funnels.integration_key`;
+    case "errorCode":
+      return sql<string | null>`link_funnels.error_status_code`;
+    case "day":
+      return sql<string | null>`link_funnels.created_at - (link_funnels.created_at % ${sql.lit(DAY_MS)})`;
+    case "tag":
+      return sql<string | null>`company_tags.value`;
+  }
 }
 
-/** Every failure of the client's connections created in the window, with its error. */
-export function failuresOfCreatedIn(db: Db, clientId: ClientId, window: TimeWindow) {
-  // Driven by the connections (those that failed), each one's failures then read from link_steps_by_connection.
-  return db
+/** The client's journeys that started in the window, with their company's tag when grouped by one. */
+function journeysIn(db: Db, clientId: ClientId, window: TimeWindow, grouping: FunnelGrouping) {
+  const query = db
     .selectFrom("link_funnels")
-    .innerJoin("link_steps", (join) => join.onRef("link_steps.connection_id", "=", "link_funnels.connection_id").on("link_steps.step", "=", "failed"))
-    .select(["link_steps.connection_id", "link_steps.status_code", "link_steps.status_text", "link_steps.at"])
     .where("link_funnels.client_id", "=", clientId)
     .where("link_funnels.created_at", ">=", window.since)
-    .where("link_funnels.created_at", "<", window.until)
-    .where("link_funnels.failed_at", "is not", null)
+    .where("link_funnels.created_at", "<", window.until);
+  if (grouping?.kind !== "tag") return query;
+  return query.leftJoin("company_tags", (join) =>
+    join.onRef("company_tags.company_id", "=", "link_funnels.company_id").on("company_tags.client_id", "=", clientId).on("company_tags.key", "=", grouping.key),
+  );
+}
+
+export interface FunnelCounts {
+  key: string | null;
+  created: number;
+  opened: number;
+  linked: number;
+  failed: number;
+  abandonedOpened: number;
+  abandonedChosen: number;
+  abandonedRedirected: number;
+  abandonedReturned: number;
+}
+
+/**
+ * Counts the journeys that started in the window, per group: counted by the
+ * database from the covering index, so a day of a busy client costs no row
+ * read and no object per connection. A journey opened before
+ * `abandonedBefore` that neither linked nor failed is abandoned, at the
+ * furthest step it reached.
+ */
+export async function funnelCounts(db: Db, clientId: ClientId, window: TimeWindow, grouping: FunnelGrouping, abandonedBefore: number): Promise<FunnelCounts[]> {
+  const stopped = sql`link_funnels.linked_at IS NULL AND link_funnels.failed_at IS NULL AND link_funnels.opened_at < ${abandonedBefore}`;
+  const count = (condition: ReturnType<typeof sql>) => sql<number | string>`SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END)`;
+  const key = groupKey(grouping);
+  const rows = await journeysIn(db, clientId, window, grouping)
+    .select([
+      key.as("key"),
+      sql<number | string>`COUNT(*)`.as("created"),
+      count(sql`link_funnels.opened_at IS NOT NULL`).as("opened"),
+      count(sql`link_funnels.linked_at IS NOT NULL`).as("linked"),
+      count(sql`link_funnels.linked_at IS NULL AND link_funnels.failed_at IS NOT NULL`).as("failed"),
+      count(sql`${stopped} AND link_funnels.returned_at IS NOT NULL`).as("abandonedReturned"),
+      count(sql`${stopped} AND link_funnels.returned_at IS NULL AND link_funnels.redirected_at IS NOT NULL`).as("abandonedRedirected"),
+      count(sql`${stopped} AND link_funnels.returned_at IS NULL AND link_funnels.redirected_at IS NULL AND link_funnels.chosen_at IS NOT NULL`).as(
+        "abandonedChosen",
+      ),
+      count(sql`${stopped} AND link_funnels.returned_at IS NULL AND link_funnels.redirected_at IS NULL AND link_funnels.chosen_at IS NULL`).as(
+        "abandonedOpened",
+      ),
+    ])
+    // By the first column, the key: PostgreSQL takes neither a constant nor an expression with parameters there.
+    .$if(grouping !== null, (query) => query.groupBy(sql`1`))
     .execute();
+  return rows.map((row) => ({
+    key: row.key === null ? null : String(row.key),
+    created: Number(row.created),
+    opened: Number(row.opened),
+    linked: Number(row.linked),
+    failed: Number(row.failed),
+    abandonedOpened: Number(row.abandonedOpened),
+    abandonedChosen: Number(row.abandonedChosen),
+    abandonedRedirected: Number(row.abandonedRedirected),
+    abandonedReturned: Number(row.abandonedReturned),
+  }));
+}
+
+/** How long each linked journey that started in the window took, from creation to linking, per group, shortest first. */
+export async function timesToLink(
+  db: Db,
+  clientId: ClientId,
+  window: TimeWindow,
+  grouping: FunnelGrouping,
+): Promise<Array<{ key: string | null; ms: number }>> {
+  const key = groupKey(grouping);
+  const rows = await journeysIn(db, clientId, window, grouping)
+    .select([key.as("key"), sql<number | string>`link_funnels.linked_at - link_funnels.created_at`.as("ms")])
+    .where("link_funnels.linked_at", "is not", null)
+    .orderBy(sql`2`)
+    .execute();
+  return rows.map((row) => ({ key: row.key === null ? null : String(row.key), ms: Number(row.ms) }));
+}
+
+/** The failures of the journeys that started in the window, per group and error: how many, and the latest. */
+export async function failureCounts(db: Db, clientId: ClientId, window: TimeWindow, grouping: FunnelGrouping) {
+  const key = groupKey(grouping);
+  // Driven by the journeys that failed, each one's failures then read from link_steps_by_connection alone.
+  const rows = await journeysIn(db, clientId, window, grouping)
+    .innerJoin("link_steps", (join) => join.onRef("link_steps.connection_id", "=", "link_funnels.connection_id").on("link_steps.step", "=", "failed"))
+    .where("link_funnels.failed_at", "is not", null)
+    .select([
+      key.as("key"),
+      "link_steps.status_code",
+      "link_steps.status_text",
+      sql<number | string>`COUNT(*)`.as("count"),
+      sql<number | string>`MAX(link_steps.at)`.as("lastSeen"),
+    ])
+    .$if(grouping !== null, (query) => query.groupBy(sql`1`))
+    .groupBy(["link_steps.status_code", "link_steps.status_text"])
+    .execute();
+  return rows.map((row) => ({
+    key: row.key === null ? null : String(row.key),
+    statusCode: row.status_code ?? "",
+    statusText: row.status_text ?? "",
+    count: Number(row.count),
+    lastSeen: Number(row.lastSeen),
+  }));
 }
 
 /**
