@@ -58,8 +58,8 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
             error_message: error?.errorMessage ?? null,
           }
         : {};
-    const first = step in FIRST_TIME ? { [FIRST_TIME[step as keyof typeof FIRST_TIME]]: at } : {};
-    const latest = step in LATEST ? { [LATEST[step as keyof typeof LATEST]]: at } : {};
+    const firstTime = step in FIRST_TIME ? { [FIRST_TIME[step as keyof typeof FIRST_TIME]]: at } : {};
+    const latestTime = step in LATEST ? { [LATEST[step as keyof typeof LATEST]]: at } : {};
     await tx
       .insertInto("link_funnels")
       .values({
@@ -70,22 +70,34 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
         created_at: record.createdAt,
         failures: step === "failed" ? 1 : 0,
         ...failed,
-        ...first,
-        ...latest,
+        ...firstTime,
+        ...latestTime,
       })
       .onConflict((conflict) => {
+        // Steps are written in the background and may arrive out of order: the earliest of a first time, the latest
+        // of a recurring step (with the error of the latest failure) win, whichever is written last.
+        const kept = (column: string) => sql.ref(`link_funnels.${column}`);
+        const given = (column: string) => sql.ref(`excluded.${column}`);
+        const earliest = (column: string) =>
+          sql<number>`CASE WHEN ${kept(column)} IS NULL OR ${given(column)} < ${kept(column)} THEN ${given(column)} ELSE ${kept(column)} END`;
+        const newer = (column: string) => sql`${kept(column)} IS NULL OR ${given(column)} >= ${kept(column)}`;
+        const latest = <T = number>(column: string, by = column) => sql<T>`CASE WHEN ${newer(by)} THEN ${given(column)} ELSE ${kept(column)} END`;
         if (step === "failed") {
-          return conflict.column("connection_id").doUpdateSet((eb) => ({ ...failed, failures: eb("link_funnels.failures", "+", 1) }));
+          return conflict.column("connection_id").doUpdateSet((eb) => ({
+            failed_at: latest("failed_at"),
+            error_status_code: latest<string | null>("error_status_code", "failed_at"),
+            error_status_text: latest<string | null>("error_status_text", "failed_at"),
+            error_message: latest<string | null>("error_message", "failed_at"),
+            failures: eb("link_funnels.failures", "+", 1),
+          }));
         }
         if (step in FIRST_TIME) {
           const column = FIRST_TIME[step as keyof typeof FIRST_TIME];
-          return conflict
-            .column("connection_id")
-            .doUpdateSet((eb) => ({ [column]: eb.fn.coalesce(eb.ref(`link_funnels.${column}`), eb.ref(`excluded.${column}`)) }));
+          return conflict.column("connection_id").doUpdateSet({ [column]: earliest(column) });
         }
         if (step in LATEST) {
           const column = LATEST[step as keyof typeof LATEST];
-          return conflict.column("connection_id").doUpdateSet((eb) => ({ [column]: eb.ref(`excluded.${column}`) }));
+          return conflict.column("connection_id").doUpdateSet({ [column]: latest(column) });
         }
         return conflict.column("connection_id").doNothing();
       })
@@ -265,6 +277,7 @@ export function connectionsNeedingAction(db: Db, clientId: ClientId, abandonedBe
         eb("connections.status", "=", "Deauthorized"),
         eb.and([
           eb("connections.status", "=", "PendingAuth"),
+          eb("link_funnels.linked_at", "is", null),
           eb.or([eb("link_funnels.failed_at", "is not", null), eb("link_funnels.opened_at", "<", abandonedBefore)]),
         ]),
       ]),
