@@ -23,6 +23,9 @@ const { values: flags } = parseArgs({
     companies: { type: "string", default: "10000" },
     dialect: { type: "string", default: "sqlite" },
     runs: { type: "string", default: "5" },
+    // A database an earlier run of this bench wrote (and `--keep` kept): only the answers are timed again.
+    database: { type: "string" },
+    keep: { type: "boolean", default: false },
   },
 });
 const CONNECTIONS = Number(flags.connections);
@@ -38,7 +41,9 @@ const ERRORS = [
 const INTEGRATIONS = ["sand", "gbol", "qhyg", "xero"];
 const REGIONS = ["eu", "us", "uk", "au"];
 
-const database = await createTestDatabase(flags.dialect === "postgres" ? "postgres" : "sqlite");
+const database = flags.database
+  ? { url: flags.database, drop: async () => undefined }
+  : await createTestDatabase(flags.dialect === "postgres" ? "postgres" : "sqlite");
 const encryptionKey = encryptionKeyFor(database.url);
 const config = loadConfig({}, { databaseUrl: database.url, ...(encryptionKey && { encryptionKey }) });
 const ctx = await openContext(config, createLogger("warn"));
@@ -49,97 +54,106 @@ const now = Date.now();
 let seed = 42;
 const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 
-const started = performance.now();
-await ctx.store.db.insertInto("clients").values({ id: clientId, name: "Bench", created_at: now }).execute();
 const companyIds = Array.from({ length: COMPANIES }, (_, index) => asId<CompanyId>(`00000000-0000-7000-8000-${String(index).padStart(12, "0")}`));
-for (let start = 0; start < COMPANIES; start += 1000) {
-  const ids = companyIds.slice(start, start + 1000);
-  await ctx.store.transaction(async ({ tx }) => {
-    await tx
-      .insertInto("companies")
-      .values(ids.map((id) => ({ id, client_id: clientId, name: "Shop", description: null, created_at: now - 30 * DAY })))
-      .execute();
-    await tx
-      .insertInto("company_tags")
-      .values(ids.map((id, index) => ({ company_id: id, client_id: clientId, key: "region", value: REGIONS[(start + index) % REGIONS.length]! })))
-      .execute();
-  });
-}
-// A week of journeys: 70% linked within two hours, 15% failed, 10% abandoned on the consent screen, 5% never opened.
-const BATCH = 500;
-for (let start = 0; start < CONNECTIONS; start += 10 * BATCH) {
-  await ctx.store.transaction(async ({ tx }) => {
-    for (let offset = start; offset < Math.min(start + 10 * BATCH, CONNECTIONS); offset += BATCH) {
-      const funnels = [];
-      const steps: Array<Insertable<LinkStepsTable>> = [];
-      for (let index = offset; index < Math.min(offset + BATCH, CONNECTIONS); index++) {
-        const connectionId = asId<ConnectionId>(newId());
-        const integrationKey = INTEGRATIONS[index % INTEGRATIONS.length]!;
-        const createdAt = now - Math.floor(random() * 7 * DAY);
-        const outcome = random();
-        const opened = outcome < 0.95 ? createdAt + Math.floor(random() * HOUR) : null;
-        const linked = outcome < 0.7 ? opened! + Math.floor(random() * HOUR) : null;
-        const failed = outcome >= 0.7 && outcome < 0.85 ? opened! + Math.floor(random() * HOUR) : null;
-        const error = ERRORS[index % ERRORS.length]!;
-        funnels.push({
-          connection_id: connectionId,
-          client_id: clientId,
-          company_id: companyIds[index % COMPANIES]!,
-          integration_key: integrationKey,
-          created_at: createdAt,
-          opened_at: opened,
-          chosen_at: null,
-          redirected_at: opened,
-          returned_at: linked ?? failed,
-          linked_at: linked,
-          failed_at: failed,
-          failures: failed === null ? 0 : 1,
-          error_status_code: failed === null ? null : error[0],
-          error_status_text: failed === null ? null : error[1],
-          error_message: failed === null ? null : error[1],
-          disconnected_at: null,
-          deauthorized_at: null,
-          reconnected_at: null,
-          reminded_at: null,
-        });
-        const step = (name: "created" | "opened" | "redirected" | "returned" | "linked" | "failed", at: number | null) =>
-          at !== null &&
-          steps.push({
-            id: newId(),
-            client_id: clientId,
-            connection_id: connectionId,
-            integration_key: integrationKey,
-            step: name,
-            at,
-            status_code: name === "failed" ? error[0] : null,
-            status_text: name === "failed" ? error[1] : null,
-            error_message: name === "failed" ? error[1] : null,
-          });
-        step("created", createdAt);
-        step("opened", opened);
-        step("redirected", opened);
-        step("returned", linked ?? failed);
-        step("linked", linked);
-        step("failed", failed);
-      }
-      await tx.insertInto("link_funnels").values(funnels).execute();
-      for (let from = 0; from < steps.length; from += BATCH)
-        await tx
-          .insertInto("link_steps")
-          .values(steps.slice(from, from + BATCH))
-          .execute();
-    }
-  });
-}
+const started = performance.now();
+if (!flags.database) await writeJourneys();
 // Both dialects plan with statistics; a real database has them from autovacuum or `PRAGMA optimize`.
 await sql`ANALYZE`.execute(ctx.store.db);
 const stepsTotal = await ctx.store.db
   .selectFrom("link_steps")
   .select((eb) => eb.fn.countAll<number | string>().as("count"))
   .executeTakeFirstOrThrow();
+const funnelsTotal = await ctx.store.db
+  .selectFrom("link_funnels")
+  .select((eb) => eb.fn.countAll<number | string>().as("count"))
+  .executeTakeFirstOrThrow();
 process.stdout.write(
-  `${flags.dialect}: ${CONNECTIONS} connections and ${stepsTotal.count} steps of one client written in ${((performance.now() - started) / 1000).toFixed(0)} s\n\n`,
+  `${ctx.store.dialect.name}: ${funnelsTotal.count} connections and ${stepsTotal.count} steps of one client, ready in ${((performance.now() - started) / 1000).toFixed(0)} s\n\n`,
 );
+
+/** Writes the companies and a week of journeys of the bench's client. */
+async function writeJourneys(): Promise<void> {
+  await ctx.store.db.insertInto("clients").values({ id: clientId, name: "Bench", created_at: now }).execute();
+  for (let start = 0; start < COMPANIES; start += 1000) {
+    const ids = companyIds.slice(start, start + 1000);
+    await ctx.store.transaction(async ({ tx }) => {
+      await tx
+        .insertInto("companies")
+        .values(ids.map((id) => ({ id, client_id: clientId, name: "Shop", description: null, created_at: now - 30 * DAY })))
+        .execute();
+      await tx
+        .insertInto("company_tags")
+        .values(ids.map((id, index) => ({ company_id: id, client_id: clientId, key: "region", value: REGIONS[(start + index) % REGIONS.length]! })))
+        .execute();
+    });
+  }
+  // A week of journeys: 70% linked within two hours, 15% failed, 10% abandoned on the consent screen, 5% never opened.
+  const BATCH = 500;
+  for (let start = 0; start < CONNECTIONS; start += 10 * BATCH) {
+    await ctx.store.transaction(async ({ tx }) => {
+      for (let offset = start; offset < Math.min(start + 10 * BATCH, CONNECTIONS); offset += BATCH) {
+        const funnels = [];
+        const steps: Array<Insertable<LinkStepsTable>> = [];
+        for (let index = offset; index < Math.min(offset + BATCH, CONNECTIONS); index++) {
+          const connectionId = asId<ConnectionId>(newId());
+          const integrationKey = INTEGRATIONS[index % INTEGRATIONS.length]!;
+          const createdAt = now - Math.floor(random() * 7 * DAY);
+          const outcome = random();
+          const opened = outcome < 0.95 ? createdAt + Math.floor(random() * HOUR) : null;
+          const linked = outcome < 0.7 ? opened! + Math.floor(random() * HOUR) : null;
+          const failed = outcome >= 0.7 && outcome < 0.85 ? opened! + Math.floor(random() * HOUR) : null;
+          const error = ERRORS[index % ERRORS.length]!;
+          funnels.push({
+            connection_id: connectionId,
+            client_id: clientId,
+            company_id: companyIds[index % COMPANIES]!,
+            integration_key: integrationKey,
+            created_at: createdAt,
+            opened_at: opened,
+            chosen_at: null,
+            redirected_at: opened,
+            returned_at: linked ?? failed,
+            linked_at: linked,
+            failed_at: failed,
+            failures: failed === null ? 0 : 1,
+            error_status_code: failed === null ? null : error[0],
+            error_status_text: failed === null ? null : error[1],
+            error_message: failed === null ? null : error[1],
+            disconnected_at: null,
+            deauthorized_at: null,
+            reconnected_at: null,
+            reminded_at: null,
+          });
+          const step = (name: "created" | "opened" | "redirected" | "returned" | "linked" | "failed", at: number | null) =>
+            at !== null &&
+            steps.push({
+              id: newId(),
+              client_id: clientId,
+              connection_id: connectionId,
+              integration_key: integrationKey,
+              step: name,
+              at,
+              status_code: name === "failed" ? error[0] : null,
+              status_text: name === "failed" ? error[1] : null,
+              error_message: name === "failed" ? error[1] : null,
+            });
+          step("created", createdAt);
+          step("opened", opened);
+          step("redirected", opened);
+          step("returned", linked ?? failed);
+          step("linked", linked);
+          step("failed", failed);
+        }
+        await tx.insertInto("link_funnels").values(funnels).execute();
+        for (let from = 0; from < steps.length; from += BATCH)
+          await tx
+            .insertInto("link_steps")
+            .values(steps.slice(from, from + BATCH))
+            .execute();
+      }
+    });
+  }
+}
 
 /** The median of `runs` timings after one warm-up, in ms. */
 async function timed(what: string, operation: () => Promise<unknown>): Promise<void> {
@@ -168,4 +182,5 @@ const journey = { clientId, companyId: companyIds[0]!, integrationKey: "sand", c
 await timed("recording one step", () => recordStep(ctx.store, { ...journey, connectionId: asId<ConnectionId>(newId()), step: "opened" }));
 
 await ctx.store.close();
-await database.drop();
+if (!flags.keep) await database.drop();
+else process.stdout.write(`\nKept: --database ${database.url}\n`);
