@@ -35,6 +35,7 @@ export interface Config {
   limits: TenantLimits;
   portal: PortalConfig;
   transformations: TransformationConfig;
+  insight: InsightConfig;
 }
 
 /** The web portal's sign-ins and embeddable access links. */
@@ -51,6 +52,14 @@ export interface TransformationConfig {
   memoryLimitBytes: number;
   /** Time one run may take (a handler call, or the code's top level when it is compiled). */
   timeLimitMs: number;
+}
+
+/** Connection insight: the link funnel's figures and the alert rules' evaluation. */
+export interface InsightConfig {
+  /** A connection whose link page was opened this long ago, neither linked nor failed since, counts as abandoned. */
+  abandonAfterMs: number;
+  /** How often the alert rules are evaluated. */
+  alertIntervalMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -325,6 +334,8 @@ export const ENV = {
   portalLinkTtl: "HOOKLINE_PORTAL_LINK_TTL",
   transformationMemory: "HOOKLINE_TRANSFORMATION_MEMORY_MB",
   transformationTimeout: "HOOKLINE_TRANSFORMATION_TIMEOUT",
+  linkAbandonAfter: "HOOKLINE_LINK_ABANDON_AFTER",
+  insightAlertInterval: "HOOKLINE_INSIGHT_ALERT_INTERVAL",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -402,6 +413,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     transformations: {
       memoryLimitBytes: positive(ENV.transformationMemory, integer(ENV.transformationMemory, read("transformationMemory"), 16)) * 1024 * 1024,
       timeLimitMs: positive(ENV.transformationTimeout, parseDuration(read("transformationTimeout") ?? "50ms")),
+    },
+    insight: {
+      abandonAfterMs: positive(ENV.linkAbandonAfter, parseDuration(read("linkAbandonAfter") ?? "24h")),
+      alertIntervalMs: positive(ENV.insightAlertInterval, parseDuration(read("insightAlertInterval") ?? "1m")),
     },
   };
 }

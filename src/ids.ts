@@ -20,6 +20,8 @@ export type MessageId = Id<"Message">;
 /** One consumer's copy of one message, with its schedule. */
 export type DeliveryId = Id<"Delivery">;
 export type AttemptId = Id<"Attempt">;
+/** A client's connection insight alert rule. */
+export type InsightAlertId = Id<"InsightAlert">;
 
 /**
  * A new row id: a UUID (version 7) that starts with the time it was made, so

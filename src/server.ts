@@ -10,6 +10,7 @@ import type { AppContext } from "./domain/context.ts";
 import { TransformationRunner } from "./domain/transformations/runner.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
+import { startInsightAlertJob } from "./jobs/insight-alerts.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
 import { startRetentionJob } from "./jobs/retention.ts";
 import { startSlotReleaseJob } from "./jobs/slot-release.ts";
@@ -18,6 +19,7 @@ import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
 import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
+import { linkStepsWritten } from "./domain/link-funnel.ts";
 
 export interface Hookline {
   ctx: AppContext;
@@ -83,6 +85,8 @@ export async function startHookline(configured: Config, options: StartOptions = 
   // Every API process starts the quota reset; the database hands each boundary's run to one of them.
   const quotaResets = config.roles.api && config.dailyQuota ? startQuotaResetJob(ctx, config.dailyQuota) : undefined;
   const worker = config.roles.worker ? await startWorker(ctx, metrics) : undefined;
+  // Connection insight alert rules: every API process starts the job; one evaluates each interval.
+  const insightAlerts = config.roles.api ? startInsightAlertJob(ctx) : undefined;
   return {
     ctx,
     http,
@@ -92,6 +96,8 @@ export async function startHookline(configured: Config, options: StartOptions = 
       await quotaResets?.stop();
       await worker?.stop();
       await ctx.transformations.stop();
+      await insightAlerts?.stop();
+      await linkStepsWritten(ctx.store);
       await ctx.store.close();
     },
   };

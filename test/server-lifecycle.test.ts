@@ -43,7 +43,11 @@ test("the first start creates a client and prints the API URL, the OpenAPI URL a
     assert.ok(operations.includes(operationId), `${operationId} is documented`);
   }
   assert.ok(!operations.includes("get-company-access-token"), "operations Hookline does not implement are left out");
-  assert.equal(Object.keys(document.webhooks).length, 17, "the 16 event types of the Codat document and Hookline's own webhook.consumer.disabled");
+  assert.equal(
+    Object.keys(document.webhooks).length,
+    20,
+    "the 16 event types of the Codat document and Hookline's own webhook.consumer.disabled, connection.link.reminder and connection.insight.alert/resolved",
+  );
   const refs = JSON.stringify(document).match(/"\$ref":"#[^"]*"/g) ?? [];
   const unresolved = refs.map((ref) => ref.slice(8, -1)).filter((ref) => resolvePointer(document, ref) === undefined);
   assert.deepEqual([...new Set(unresolved)], [], "every $ref of the served document resolves within it");

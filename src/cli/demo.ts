@@ -9,7 +9,7 @@ import { loadConfig } from "../config.ts";
 import { createApiKey, createClient } from "../domain/clients.ts";
 import { startHookline } from "../server.ts";
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer().listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
@@ -23,16 +23,33 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** What a browser does when the SMB presses Cancel: the page's form, with its token, posted from the page's origin. */
-async function pressCancel(linkUrl: string): Promise<void> {
+/** The link page as a browser opens it: its form token. */
+export async function openLinkPage(linkUrl: string): Promise<string> {
   const html = await (await fetch(linkUrl)).text();
-  const token = /name="token" value="([^"]+)"/.exec(html)?.[1] ?? "";
-  const response = await fetch(linkUrl.replace(/\/start$/, "/cancel"), {
+  return /name="token" value="([^"]+)"/.exec(html)?.[1] ?? "";
+}
+
+/** What a browser does when the SMB presses a button of the link page: the page's form, with its token, posted from the page's origin. */
+export async function pressLinkButton(linkUrl: string, button: "authorize" | "cancel", token: string): Promise<void> {
+  const response = await fetch(linkUrl.replace(/\/start(\?.*)?$/, `/${button}`), {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(linkUrl).origin },
     body: new URLSearchParams({ token }).toString(),
   });
-  if (!response.ok) throw new Error(`Cancel answered ${response.status}: ${await response.text()}`);
+  if (!response.ok) throw new Error(`${button} answered ${response.status}: ${await response.text()}`);
+}
+
+/** Calls the API with a key, as a client's code would; a refusal throws. */
+export function apiCaller(baseUrl: string, apiKey: string) {
+  return async <T = Record<string, string>>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+    return response.json() as Promise<T>;
+  };
 }
 
 /**
@@ -58,15 +75,7 @@ export async function runDemo(): Promise<void> {
   try {
     const client = await createClient(hookline.ctx, "Demo lender");
     const { apiKey } = await createApiKey(hookline.ctx, client.id, "demo");
-    const api = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${config.publicUrl}${path}`, {
-        method,
-        headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
-      return response.json() as Promise<Record<string, string>>;
-    };
+    const api = apiCaller(config.publicUrl, apiKey);
 
     const consumer = await api("POST", "/webhooks", { url: receiverUrl, eventTypes: ["connection.failed"] });
     console.log(`1. Subscribed ${receiverUrl} to connection.failed (consumer ${consumer.id})`);
@@ -74,7 +83,7 @@ export async function runDemo(): Promise<void> {
     console.log(`2. Created company "${company.name}" (${company.id})`);
     const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" });
     console.log(`3. Created a sandbox connection; the SMB would open ${connection.linkUrl}`);
-    await pressCancel(connection.linkUrl!);
+    await pressLinkButton(connection.linkUrl!, "cancel", await openLinkPage(connection.linkUrl!));
     console.log("4. The SMB pressed Cancel on the link page");
 
     const { headers, body } = await received;

@@ -7,6 +7,7 @@ import type { AppContext } from "../domain/context.ts";
 import { OPENAPI_PATH } from "../http/routes/openapi.ts";
 import { openContext, startHookline } from "../server.ts";
 import { runDemo } from "./demo.ts";
+import { runInsightDemo } from "./insight-demo.ts";
 import { webhookCommands } from "./webhooks.ts";
 import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
@@ -157,7 +158,8 @@ backupCommand(program, () => loadConfig(process.env, overrides()));
 program
   .command("demo")
   .description("Start a server and a local receiver, cancel a sandbox link and print the signed connection.failed webhook")
-  .action(() => runDemo());
+  .option("--insight", "instead: a week of sandbox links, then the link funnel and the alerts it raised")
+  .action((options: { insight?: boolean }) => (options.insight ? runInsightDemo() : runDemo()));
 
 program.parseAsync().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : String(error));

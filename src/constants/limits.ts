@@ -56,3 +56,7 @@ export const MAX_TRANSFORMATION_CODE_LENGTH = 64 * 1024;
  * (HOOKLINE_WORKER_BODY_BUDGET_BYTES); this bounds what transformations can add to them.
  */
 export const MAX_TRANSFORMED_BODY_BYTES = 256 * 1024;
+/** Connections one attention list answers at most. */
+export const MAX_ATTENTION_LIMIT = 500;
+/** Connection insight alert rules one client may have. */
+export const MAX_ALERT_RULES = 50;

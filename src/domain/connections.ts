@@ -11,14 +11,16 @@ import type { Db, UnitOfWork } from "../storage/database.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./company-reference.ts";
 import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
+import { recordLinkStep } from "./link-funnel.ts";
 import { pageEnvelope, type PageRequest } from "./paging.ts";
 import { malformed, parseFilter, parseOrderBy } from "./query.ts";
 
 export type ConnectionResource = components["schemas"]["Connection"];
 export type { ConnectionStatus } from "../storage/connections.ts";
 
-export const linkUrl = (publicUrl: string, companyId: CompanyId, connectionId: ConnectionId) =>
-  `${publicUrl}/link/companies/${companyId}/connections/${connectionId}/start`;
+/** A connection's link URL; after a link reminder it carries the reminder's key, and the URLs before it stop working. */
+export const linkUrl = (publicUrl: string, companyId: CompanyId, connectionId: ConnectionId, linkKey: string | null) =>
+  `${publicUrl}/link/companies/${companyId}/connections/${connectionId}/start${linkKey === null ? "" : `?key=${linkKey}`}`;
 
 /** Connections with their errors, as the API and the events show them. */
 async function connectionResources(ctx: AppContext, db: Db, rows: readonly ConnectionRow[]): Promise<ConnectionResource[]> {
@@ -44,7 +46,7 @@ async function connectionResources(ctx: AppContext, db: Db, rows: readonly Conne
       integrationKey: integration.key,
       sourceId: integration.sourceId,
       platformName: integration.name,
-      linkUrl: linkUrl(ctx.config.publicUrl, row.company_id, row.id),
+      linkUrl: linkUrl(ctx.config.publicUrl, row.company_id, row.id, row.link_key),
       status: row.status,
       ...(row.last_sync_at === null ? {} : { lastSync: isoDate(row.last_sync_at) }),
       created: isoDate(row.created_at),
@@ -99,21 +101,25 @@ async function recordConnectionEvent(
 export async function createConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, platformKey: string): Promise<ConnectionResource> {
   const integration = getIntegration(platformKey);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (uow) => {
+  const connectionId = newId<ConnectionId>();
+  const created = await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
     const row: ConnectionRow = {
-      id: newId<ConnectionId>(),
+      id: connectionId,
       company_id: companyId,
       integration_key: integration.key,
       status: "PendingAuth",
       created_at: now,
       last_sync_at: null,
+      link_key: null,
     };
     await connections.insertConnection(uow.tx, clientId, row);
     const resource = await resourceOf(ctx, uow.tx, row);
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.created", resource, now);
     return resource;
   });
+  recordLinkStep(ctx, { companyId, connectionId }, "created", undefined, now);
+  return created;
 }
 
 export async function getConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<ConnectionResource> {
@@ -158,7 +164,7 @@ export async function recordLinkOutcome(
   outcome: LinkOutcome,
 ): Promise<ConnectionResource> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (uow) => {
+  const { resource, step } = await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
     const row = await findConnection(uow.tx, clientId, companyId, connectionId);
     if (!outcome.linked) {
@@ -175,16 +181,18 @@ export async function recordLinkOutcome(
       });
       const resource = await resourceOf(ctx, uow.tx, row);
       await recordConnectionEvent(ctx, uow, clientId, company, "connection.failed", resource, now);
-      return resource;
+      return { resource, step: "failed" as const };
     }
     if (row.status === "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Linked")))
-      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
+      return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), step: null };
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
     await connectionErrors.resolveConnectionErrors(uow.tx, row.id, now);
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Linked" });
     await recordConnectionEvent(ctx, uow, clientId, company, eventType, resource, now);
-    return resource;
+    return { resource, step: row.status === "PendingAuth" ? ("linked" as const) : ("reconnected" as const) };
   });
+  if (step !== null) recordLinkStep(ctx, { companyId, connectionId }, step, outcome.linked ? undefined : outcome, now);
+  return resource;
 }
 
 /** Asks the connection's integration whether the grant links it, and records the outcome. */
@@ -213,17 +221,19 @@ export async function unlinkConnection(
 ): Promise<ConnectionResource> {
   if (status !== "Unlinked") throw badRequest(`Only {"status":"Unlinked"} is accepted, got ${JSON.stringify(status ?? null)}`);
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (uow) => {
+  const unlinked = await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
     const row = await findConnection(uow.tx, clientId, companyId, connectionId);
-    if (row.status === "Unlinked" || row.status === "Deauthorized") return resourceOf(ctx, uow.tx, row);
+    if (row.status === "Unlinked" || row.status === "Deauthorized") return { resource: await resourceOf(ctx, uow.tx, row), disconnected: false };
     if (row.status !== "Linked") throw badRequest(`Connection is ${row.status}: only a Linked connection can be unlinked`);
     if (!(await connections.changeConnectionStatus(uow.tx, row, "Unlinked")))
-      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
+      return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), disconnected: false };
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Unlinked" });
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
-    return resource;
+    return { resource, disconnected: true };
   });
+  if (unlinked.disconnected) recordLinkStep(ctx, { companyId, connectionId }, "disconnected", undefined, now);
+  return unlinked.resource;
 }
 
 export async function deleteConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, connectionId: ConnectionId): Promise<void> {

@@ -32,20 +32,28 @@ export interface LinkSession {
   companyName: string;
   status: ConnectionStatus;
   integration: IntegrationProvider;
+  /** The key its link URL carries since a link reminder; null before any. */
+  linkKey: string | null;
   /** How the connection's provider begins linking. */
   start: LinkStart;
 }
 
-/** What a connection's link page shows; 404 for unknown ids. */
-export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId): Promise<LinkSession> {
+/**
+ * What a connection's link page shows; 404 for unknown ids. Opening the page
+ * (`opened` given) also takes the key in its URL, which must be the latest
+ * link reminder's: a link URL sent before a reminder no longer opens it.
+ */
+export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId, opened?: { linkKey: unknown }): Promise<LinkSession> {
   const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
   if (!row) throw notFound("Connection");
+  if (opened && row.linkKey !== null && opened.linkKey !== row.linkKey) throw notFound("Connection");
   const integration = getIntegration(row.integrationKey);
   return {
     clientId: row.clientId,
     companyName: row.companyName,
     status: row.status,
     integration,
+    linkKey: row.linkKey,
     start: integration.startLink({ companyId, connectionId }),
   };
 }

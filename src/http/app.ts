@@ -15,6 +15,7 @@ import { companyRoutes } from "./routes/companies.ts";
 import { connectionRoutes } from "./routes/connections.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { readinessRoutes } from "./routes/health.ts";
+import { insightRoutes } from "./routes/insights.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
@@ -52,6 +53,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx);
     portalAccessRoutes(api, ctx);
+    insightRoutes(api, ctx);
   });
   return app;
 }

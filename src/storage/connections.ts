@@ -5,13 +5,13 @@ import { compare, whereFilter, type Filter, type ListOrder } from "./query-filte
 import type { ConnectionsTable, Database } from "./schema.ts";
 
 export type ConnectionStatus = ConnectionsTable["status"];
-export type ConnectionRow = Pick<ConnectionsTable, "id" | "company_id" | "integration_key" | "status" | "created_at" | "last_sync_at">;
+export type ConnectionRow = Pick<ConnectionsTable, "id" | "company_id" | "integration_key" | "status" | "created_at" | "last_sync_at" | "link_key">;
 
 /** The columns a connection list may be filtered on. */
 export type ConnectionFilterColumn = "id" | "status" | "integration_key";
 export type ConnectionOrderColumn = "created_at" | "status" | "integration_key" | "id";
 
-const CONNECTION_COLUMNS = ["id", "company_id", "integration_key", "status", "created_at", "last_sync_at"] as const;
+const CONNECTION_COLUMNS = ["id", "company_id", "integration_key", "status", "created_at", "last_sync_at", "link_key"] as const;
 
 /** The client's connections of these companies, oldest first. */
 export async function connectionsOfCompanies(db: Db, clientId: ClientId, companyIds: readonly CompanyId[]): Promise<ConnectionRow[]> {
@@ -78,8 +78,20 @@ export function findLinkSession(db: Db, companyId: CompanyId, connectionId: Conn
   return db
     .selectFrom("connections")
     .innerJoin("companies", "companies.id", "connections.company_id")
-    .select(["connections.client_id as clientId", "connections.status", "connections.integration_key as integrationKey", "companies.name as companyName"])
+    .select([
+      "connections.client_id as clientId",
+      "connections.status",
+      "connections.integration_key as integrationKey",
+      "connections.created_at as createdAt",
+      "connections.link_key as linkKey",
+      "companies.name as companyName",
+    ])
     .where("connections.id", "=", connectionId)
     .where("connections.company_id", "=", companyId)
     .executeTakeFirst();
+}
+
+/** Gives a connection a new link key, which its link URL must carry from now on. */
+export async function changeLinkKey(tx: Tx, connectionId: ConnectionId, linkKey: string): Promise<void> {
+  await tx.updateTable("connections").set({ link_key: linkKey }).where("id", "=", connectionId).execute();
 }

@@ -1,6 +1,6 @@
 import type { Generated } from "kysely";
 import type { ConnectionErrorStatus, ConnectionStatus, ConsumerOrdering, DeliveryStatus } from "../constants/statuses.ts";
-import type { ApiKeyId, AttemptId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId, DeliveryId, MessageId } from "../ids.ts";
+import type { ApiKeyId, AttemptId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId, DeliveryId, InsightAlertId, MessageId } from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -23,6 +23,10 @@ export interface Database {
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
   portal_access_uses: PortalAccessUsesTable;
+  link_funnels: LinkFunnelsTable;
+  link_steps: LinkStepsTable;
+  insight_alert_rules: InsightAlertRulesTable;
+  insight_alert_episodes: InsightAlertEpisodesTable;
 }
 
 export interface ClientsTable {
@@ -63,6 +67,8 @@ export interface ConnectionsTable {
   status: ConnectionStatus;
   created_at: number;
   last_sync_at: number | null;
+  /** The key in the connection's link URL since its latest link reminder; null (no key) before any. */
+  link_key: string | null;
 }
 
 export interface ConnectionErrorsTable {
@@ -222,4 +228,61 @@ export interface PortalAccessUsesTable {
   id: string;
   client_id: ClientId;
   expires_at: number;
+}
+
+/** A step of a connection's link journey. */
+export type LinkStep =
+  "created" | "opened" | "chosen" | "redirected" | "returned" | "linked" | "failed" | "disconnected" | "deauthorized" | "reconnected" | "reminded";
+
+/** One connection's link journey: when it first reached each step, and the latest of those that recur. */
+export interface LinkFunnelsTable {
+  connection_id: ConnectionId;
+  client_id: ClientId;
+  company_id: CompanyId;
+  integration_key: string;
+  created_at: number;
+  opened_at: number | null;
+  chosen_at: number | null;
+  redirected_at: number | null;
+  returned_at: number | null;
+  linked_at: number | null;
+  /** The latest failure, with its error below. */
+  failed_at: number | null;
+  failures: Generated<number>;
+  error_status_code: string | null;
+  error_status_text: string | null;
+  error_message: string | null;
+  disconnected_at: number | null;
+  deauthorized_at: number | null;
+  reconnected_at: number | null;
+  reminded_at: number | null;
+}
+
+/** Each step of each journey as it happened. */
+export interface LinkStepsTable {
+  id: string;
+  client_id: ClientId;
+  connection_id: ConnectionId;
+  integration_key: string;
+  step: LinkStep;
+  at: number;
+  status_code: string | null;
+  status_text: string | null;
+  error_message: string | null;
+}
+
+export interface InsightAlertRulesTable {
+  id: InsightAlertId;
+  client_id: ClientId;
+  /** The rule as JSON (storage/insight-alerts.ts encodes and decodes it). */
+  rule: string;
+  created_at: number;
+}
+
+/** An alert rule that holds for a subject (an integration key, or "*"), from when it started to hold. */
+export interface InsightAlertEpisodesTable {
+  rule_id: InsightAlertId;
+  subject: string;
+  client_id: ClientId;
+  started_at: number;
 }

@@ -4,6 +4,7 @@ import { newId, type ConnectionErrorId, type ConnectionId } from "../../src/ids.
 import { insertConnectionError, listConnectionErrors } from "../../src/storage/connection-errors.ts";
 import {
   changeConnectionStatus,
+  changeLinkKey,
   connectionsOfCompanies,
   deleteConnection,
   findConnection,
@@ -152,8 +153,12 @@ test("a link session is found by company and connection id alone, with the compa
     clientId: clientB,
     status: "PendingAuth",
     integrationKey: "qhyg",
+    createdAt: row.created_at,
+    linkKey: null,
     companyName: "Company of B",
   });
   assert.equal(await findLinkSession(store.db, companyA.id, row.id), undefined, "the connection's own company only");
   assert.equal(await findLinkSession(store.db, companyB.id, newId<ConnectionId>()), undefined);
+  await store.transaction(({ tx }) => changeLinkKey(tx, row.id, "fresh-key"));
+  assert.equal((await findLinkSession(store.db, companyB.id, row.id))?.linkKey, "fresh-key", "the key of the latest link reminder");
 });

@@ -27,8 +27,8 @@ export function postLinkForm(
   });
 }
 
-/** Opens a connection's link page (its `linkUrl`) and presses Authorize or Cancel on it. */
+/** Opens a connection's link page (its `linkUrl`, with the key of a link reminder if it has one) and presses Authorize or Cancel on it. */
 export async function pressLinkButton(linkUrl: string, button: "authorize" | "cancel"): Promise<Response> {
   const { token } = await openLinkPage(linkUrl);
-  return postLinkForm(linkUrl.replace(/\/start$/, `/${button}`), { token });
+  return postLinkForm(linkUrl.replace(/\/start(\?.*)?$/, `/${button}`), { token });
 }

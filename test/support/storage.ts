@@ -75,6 +75,7 @@ export async function seedConnection(store: Store, clientId: ClientId, companyId
     status: connection.status ?? "PendingAuth",
     created_at: connection.created_at ?? nextTimestamp(),
     last_sync_at: connection.last_sync_at ?? null,
+    link_key: connection.link_key ?? null,
   };
   await store.transaction(({ tx }) => insertConnection(tx, clientId, row));
   return row;

@@ -1,4 +1,5 @@
 import type { EventTypeDefinition } from "./event-type.ts";
+import { insightEvents } from "./insight-events.ts";
 
 /** Hookline's own event: a consumer was disabled because its every attempt failed for the configured period. */
 export const CONSUMER_DISABLED = "webhook.consumer.disabled";
@@ -50,6 +51,7 @@ export const operationalEvents: readonly EventTypeDefinition[] = [
     },
     example,
   },
+  ...insightEvents,
 ];
 
 /** The operational events as OpenAPI `webhooks` entries, for the served document beside Codat's. */

@@ -1,6 +1,7 @@
 import type { JsonSchema } from "../codat.ts";
 import { consumerPaths } from "./consumers.ts";
 import { eventPaths } from "./events.ts";
+import { insightPaths } from "./insights.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
 import { portalPaths } from "./portal.ts";
@@ -14,4 +15,5 @@ export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = 
   observabilityPaths,
   portalPaths,
   transformationPaths,
+  insightPaths,
 ];

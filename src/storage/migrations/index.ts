@@ -13,6 +13,7 @@ import * as fifoOrdering from "./010_fifo_ordering.ts";
 import * as messageRetention from "./011_message_retention.ts";
 import * as portal from "./013_portal.ts";
 import * as transformations from "./014_transformations.ts";
+import * as connectionInsight from "./015_connection_insight.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   "011_message_retention": messageRetention,
   "013_portal": portal,
   "014_transformations": transformations,
+  "015_connection_insight": connectionInsight,
 };
 
 /** Applies or reports on these migrations in `db`. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome } from "../../domain/connections.ts";
 import type { AppContext } from "../../domain/context.ts";
+import { recordLinkStep } from "../../domain/link-funnel.ts";
 import { findCompanyLinkPage, findLinkCompany, findLinkSession } from "../../domain/link.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { CANCELLED_OUTCOME } from "../../integrations/provider.ts";
@@ -49,16 +50,19 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       if (!company) return reply.callNotFound();
       const platformKey = request.body?.platformKey;
       const connection = await createConnection(ctx, company.clientId, companyId, typeof platformKey === "string" ? platformKey : "");
+      recordLinkStep(ctx, { companyId, connectionId: asId<ConnectionId>(connection.id!) }, "chosen");
       return reply.redirect(connection.linkUrl.replace(ctx.config.publicUrl, ""), 303);
     },
   );
 
-  app.get<{ Params: Params }>(`${connectionPath}/start`, { schema }, async (request, reply) => {
+  app.get<{ Params: Params; Querystring: { key?: unknown } }>(`${connectionPath}/start`, { schema }, async (request, reply) => {
     const { companyId, connectionId } = connectionIds(request.params);
-    const session = await findLinkSession(ctx, companyId, connectionId);
+    const session = await findLinkSession(ctx, companyId, connectionId, { linkKey: request.query.key });
+    recordLinkStep(ctx, { companyId, connectionId }, "opened");
     const action = (verb: string) => `/link/companies/${companyId}/connections/${connectionId}/${verb}`;
     switch (session.start.kind) {
       case "consent":
+        recordLinkStep(ctx, { companyId, connectionId }, "redirected");
         return renderPage(reply, "consent", {
           companyName: session.companyName,
           integrationName: session.integration.name,
@@ -75,6 +79,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       const { companyId, connectionId } = connectionIds(request.params);
       guard.check(request, [companyId, connectionId]);
       const session = await findLinkSession(ctx, companyId, connectionId);
+      recordLinkStep(ctx, { companyId, connectionId }, "returned");
       // Authorize is the integration's to decide, as through the API; Cancel is the SMB's own answer.
       const connection =
         verb === "authorize"
@@ -86,7 +91,11 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
           : connection.status === "Linked"
             ? "Your data is now connected. You can close this page."
             : `${session.integration.name} did not link your data. Nothing was shared.`;
-      return renderPage(reply, "outcome", { message, status: connection.status, backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId) });
+      return renderPage(reply, "outcome", {
+        message,
+        status: connection.status,
+        backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId, session.linkKey),
+      });
     });
   }
 }
