@@ -33,6 +33,19 @@ export interface Config {
   idempotencyKeyTtlMs: number;
   consumers: ConsumerConfig;
   limits: TenantLimits;
+  integrations: IntegrationsConfig;
+}
+
+/** Where the operator's integrations are declared and how linked connections' access tokens are kept fresh. */
+export interface IntegrationsConfig {
+  /** The YAML or JSON file declaring the operator's integrations; null: only the built-in sandbox. */
+  file: string | null;
+  /** How often the refresh job looks for access tokens about to expire. */
+  refreshIntervalMs: number;
+  /** A token is refreshed once it expires within this long. */
+  refreshAheadMs: number;
+  /** How long refreshes may keep failing for a passing reason (5xx, timeouts) before the connection is Deauthorized. */
+  refreshGraceMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -293,6 +306,10 @@ export const ENV = {
   senderHeap: "HOOKLINE_SENDER_HEAP_MB",
   maxConsumersPerClient: "HOOKLINE_MAX_CONSUMERS_PER_CLIENT",
   maxPublishFanout: "HOOKLINE_MAX_PUBLISH_FANOUT",
+  integrationsFile: "HOOKLINE_INTEGRATIONS_FILE",
+  tokenRefreshInterval: "HOOKLINE_TOKEN_REFRESH_INTERVAL",
+  tokenRefreshAhead: "HOOKLINE_TOKEN_REFRESH_AHEAD",
+  tokenRefreshGrace: "HOOKLINE_TOKEN_REFRESH_GRACE",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -360,6 +377,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),
+    },
+    integrations: {
+      file: read("integrationsFile") || null,
+      refreshIntervalMs: positive(ENV.tokenRefreshInterval, parseDuration(read("tokenRefreshInterval") ?? "1m")),
+      refreshAheadMs: parseDuration(read("tokenRefreshAhead") ?? "5m"),
+      refreshGraceMs: parseDuration(read("tokenRefreshGrace") ?? "1h"),
     },
   };
 }

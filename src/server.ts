@@ -11,11 +11,13 @@ import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
 import { startRetentionJob } from "./jobs/retention.ts";
+import { startTokenRefreshJob } from "./jobs/token-refresh.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
 import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
+import { loadIntegrations } from "./integrations/integrations-file.ts";
 
 export interface Hookline {
   ctx: AppContext;
@@ -32,6 +34,9 @@ export interface Hookline {
  */
 export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<AppContext> {
   const secretBox = new SecretBox(withEncryptionKeys(config, log).consumers.encryptionKeys);
+  const destinations = new DestinationPolicy(config.allowedCidrs);
+  // Before the database: a bad integrations file stops the start without touching it.
+  const integrations = loadIntegrations(config.integrations.file, secretBox, destinations, () => clock.now());
   const store = await Store.open(config.databaseUrl, {
     sqliteSynchronous: config.sqliteSynchronous,
     postgresSynchronousCommit: config.postgresSynchronousCommit,
@@ -41,7 +46,7 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");
   const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);
   if (sealed > 0) log.info({ resealed }, `Encrypted ${sealed} consumer secrets stored in plaintext by an earlier release`);
-  return { config, store, clock, secretBox, destinations: new DestinationPolicy(config.allowedCidrs), logger: log };
+  return { config, store, clock, secretBox, destinations, logger: log, integrations };
 }
 
 export interface StartOptions {
@@ -92,10 +97,12 @@ async function startWorker(ctx: AppContext, metrics: HooklineMetrics): Promise<{
   const worker = new DeliveryWorker(ctx, sender, (updates) => metrics.recordDeliveries(batchMetrics(updates)));
   await worker.start();
   const retention = startRetentionJob(ctx);
+  const tokenRefresh = startTokenRefreshJob(ctx);
   return {
     async stop() {
       await worker.stop();
       await retention.stop();
+      await tokenRefresh.stop();
       await sender.stop();
     },
   };

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
+import type { IntegrationCatalog } from "../integrations/registry.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Store } from "../storage/database.ts";
 import type { DestinationPolicy } from "./destination-policy.ts";
@@ -19,4 +20,6 @@ export interface AppContext {
   /** Where webhooks may go: the SSRF policy, with the deployment's allow-list. */
   destinations: DestinationPolicy;
   logger: Logger;
+  /** The integrations this deployment offers: the sandbox and those of HOOKLINE_INTEGRATIONS_FILE. */
+  integrations: IntegrationCatalog;
 }

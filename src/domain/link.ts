@@ -1,7 +1,6 @@
 import { notFound } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { IntegrationProvider, LinkStart } from "../integrations/provider.ts";
-import { getIntegration } from "../integrations/registry.ts";
 import { findCompanyOwner } from "../storage/companies.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
@@ -40,7 +39,7 @@ export interface LinkSession {
 export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId): Promise<LinkSession> {
   const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
   if (!row) throw notFound("Connection");
-  const integration = getIntegration(row.integrationKey);
+  const integration = ctx.integrations.get(row.integrationKey);
   return {
     clientId: row.clientId,
     companyName: row.companyName,

@@ -22,6 +22,33 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
+  link_attempts: LinkAttemptsTable;
+  connection_tokens: ConnectionTokensTable;
+}
+
+/** One trip of a customer to an OAuth provider's sign-in, until its callback uses it (once) or it expires. */
+export interface LinkAttemptsTable {
+  state_digest: string;
+  client_id: ClientId;
+  company_id: CompanyId;
+  connection_id: ConnectionId;
+  /** Sealed (pkce-verifier, bound to the state digest). */
+  code_verifier: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** A linked connection's access at its provider; both tokens sealed, bound to the connection. */
+export interface ConnectionTokensTable {
+  connection_id: ConnectionId;
+  client_id: ClientId;
+  access_token: string;
+  refresh_token: string | null;
+  expires_at: number | null;
+  refresh_failing_since: number | null;
+  next_refresh_at: number | null;
+  updated_at: number;
 }
 
 export interface ClientsTable {

@@ -15,7 +15,7 @@ export interface Pages {
   company: {
     companyName: string;
     connections: ReadonlyArray<Pick<ConnectionResource, "linkUrl" | "platformName" | "status">>;
-    integrations: ReadonlyArray<{ key: string; name: string }>;
+    integrations: ReadonlyArray<{ key: string; name: string; logoUrl: string }>;
     action: string;
     form: FormToken;
   };
@@ -27,7 +27,16 @@ export interface Pages {
     actions: { authorize: string; cancel: string };
     form: FormToken;
   };
+  redirect: {
+    companyName: string;
+    integrationName: string;
+    logoUrl: string;
+    status: string;
+    sourceType: string;
+    signInUrl: string;
+  };
   outcome: { message: string; status: string; backUrl: string };
+  "link-error": { reason: string };
 }
 
 /** The hidden field that carries a page's token back with its forms. */

@@ -1,10 +1,12 @@
-import type { FastifyInstance } from "fastify";
-import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome } from "../../domain/connections.ts";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome, type ConnectionResource } from "../../domain/connections.ts";
 import type { AppContext } from "../../domain/context.ts";
 import { findCompanyLinkPage, findLinkCompany, findLinkSession } from "../../domain/link.ts";
+import { beginRedirectLink, finishRedirectLink, LINK_ATTEMPT_TTL_MS } from "../../domain/redirect-link.ts";
+import { HooklineError } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
-import { CANCELLED_OUTCOME } from "../../integrations/provider.ts";
-import { listIntegrations } from "../../integrations/registry.ts";
+import { CANCELLED_OUTCOME, type IntegrationProvider } from "../../integrations/provider.ts";
+import { logoPath } from "../../integrations/registry.ts";
 import { pathParams } from "../../openapi/codat.ts";
 import { TOKEN_FIELD, type LinkFormGuard } from "../link-forms.ts";
 import { renderPage } from "../render.ts";
@@ -13,6 +15,35 @@ import { renderPage } from "../render.ts";
 const LINK_BODY_LIMIT_BYTES = 1024;
 
 type FormBody = { Body: Record<string, unknown> | undefined };
+
+/** The cookie that binds a sign-in at a provider to the browser that started it, for the callback to check. */
+const SIGN_IN_COOKIE = "hookline_sign_in";
+const CALLBACK_PATH = "/link/oauth/callback";
+
+/**
+ * The sign-in cookie's header: only the callback gets it, no script reads it,
+ * and Lax sends it on the provider's top-level redirect back but never on
+ * another site's request. Its value is a base64url token, so it needs no encoding.
+ */
+function signInCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SIGN_IN_COOKIE}=${value}; Path=${CALLBACK_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+/** The sign-in cookie's value, from a Cookie header. */
+function signInCookieOf(header: string | undefined): string | undefined {
+  for (const pair of (header ?? "").split(";")) {
+    const [name, value] = pair.trim().split("=", 2);
+    if (name === SIGN_IN_COOKIE) return value;
+  }
+  return undefined;
+}
+
+/** What the outcome page tells the customer about a connection after a linking attempt. */
+function outcomeMessage(integration: IntegrationProvider, connection: ConnectionResource, cancelled: boolean): string {
+  if (cancelled) return "Linking was cancelled. Nothing was shared.";
+  if (connection.status === "Linked") return "Your data is now connected. You can close this page.";
+  return `${integration.name} did not link your data. Nothing was shared.`;
+}
 
 /**
  * The hosted link pages an SMB is sent to (a company's `redirect`, a
@@ -24,6 +55,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   const connectionPath = "/link/companies/:companyId/connections/:connectionId";
   type Params = { companyId: string; connectionId: string };
   const schema = { params: pathParams("companyId", "connectionId") };
+  const secure = ctx.config.publicUrl.startsWith("https:");
   const connectionIds = (params: Params) => ({ companyId: asId<CompanyId>(params.companyId), connectionId: asId<ConnectionId>(params.connectionId) });
 
   app.get<{ Params: { companyId: string } }>("/link/companies/:companyId", { schema: { params: pathParams("companyId") } }, async (request, reply) => {
@@ -33,7 +65,11 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     return renderPage(reply, "company", {
       companyName: company.name,
       connections: company.connections,
-      integrations: listIntegrations(),
+      integrations: ctx.integrations.enabled().map((integration) => ({
+        key: integration.key,
+        name: integration.name,
+        logoUrl: logoPath(integration),
+      })),
       action: `/link/companies/${companyId}/connections`,
       form: { field: TOKEN_FIELD, token: guard.token([companyId]) },
     });
@@ -67,7 +103,63 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
           actions: { authorize: action("authorize"), cancel: action("cancel") },
           form: { field: TOKEN_FIELD, token: guard.token([companyId, connectionId]) },
         });
+      case "redirect":
+        return renderPage(reply, "redirect", {
+          companyName: session.companyName,
+          integrationName: session.integration.name,
+          logoUrl: logoPath(session.integration),
+          status: session.status,
+          sourceType: session.integration.sourceType,
+          signInUrl: action("sign-in"),
+        });
     }
+  });
+
+  // A link, not a form: the page's CSP lets forms post only here, and a form's redirect to the provider would be refused.
+  app.get<{ Params: Params }>(`${connectionPath}/sign-in`, { schema }, async (request, reply) => {
+    const { companyId, connectionId } = connectionIds(request.params);
+    const { url, state } = await beginRedirectLink(ctx, companyId, connectionId);
+    reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), LINK_ATTEMPT_TTL_MS / 1000, secure));
+    return reply.redirect(url, 303);
+  });
+
+  const refusedPage = (reply: FastifyReply, reason: string) => renderPage(reply.code(400), "link-error", { reason });
+
+  app.get<{ Querystring: Record<string, string> }>(CALLBACK_PATH, async (request, reply) => {
+    const query = new URL(request.url, "http://callback.invalid").search;
+    const callbackUrl = new URL(`${ctx.config.publicUrl}${CALLBACK_PATH}${query}`);
+    const state = callbackUrl.searchParams.get("state");
+    const cookie = signInCookieOf(request.headers.cookie);
+    // The state must be the one this browser was sent off with: a callback carrying another sign-in's state (another
+    // company's connection, or a link forwarded from another browser) would link a connection its customer never chose.
+    if (state && cookie !== guard.token(["sign-in", state])) {
+      return refusedPage(reply, "This sign-in was started in another browser, or for another company's connection, so it was not used");
+    }
+    try {
+      const { session, companyId, connectionId, connection } = await finishRedirectLink(ctx, callbackUrl);
+      reply.header("set-cookie", signInCookie("", 0, secure));
+      const cancelled = callbackUrl.searchParams.get("error") === "access_denied";
+      return renderPage(reply, "outcome", {
+        message: outcomeMessage(session.integration, connection, cancelled),
+        status: connection.status,
+        backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId),
+      });
+    } catch (error) {
+      if (error instanceof HooklineError && error.statusCode === 400) return refusedPage(reply, error.message);
+      throw error;
+    }
+  });
+
+  app.get<{ Params: { platformKey: string; fileName: string } }>("/integrations-assets/:platformKey/:fileName", async (request, reply) => {
+    const integration = ctx.integrations.list().find((candidate) => candidate.key === request.params.platformKey);
+    if (!integration || integration.logo.fileName !== request.params.fileName) return reply.callNotFound();
+    // An SVG opened on its own runs no script and loads nothing.
+    return reply
+      .type(integration.logo.contentType)
+      .header("cache-control", "public, max-age=3600")
+      .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
+      .header("x-content-type-options", "nosniff")
+      .send(integration.logo.bytes);
   });
 
   for (const verb of ["authorize", "cancel"] as const) {
@@ -80,13 +172,11 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         verb === "authorize"
           ? await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "consent" })
           : await recordLinkOutcome(ctx, session.clientId, companyId, connectionId, CANCELLED_OUTCOME);
-      const message =
-        verb === "cancel"
-          ? "Linking was cancelled. Nothing was shared."
-          : connection.status === "Linked"
-            ? "Your data is now connected. You can close this page."
-            : `${session.integration.name} did not link your data. Nothing was shared.`;
-      return renderPage(reply, "outcome", { message, status: connection.status, backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId) });
+      return renderPage(reply, "outcome", {
+        message: outcomeMessage(session.integration, connection, verb === "cancel"),
+        status: connection.status,
+        backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId),
+      });
     });
   }
 }
