@@ -46,11 +46,13 @@ export async function beginRedirectLink(ctx: AppContext, companyId: CompanyId, c
  * Finishes a link on the provider's redirect back: the attempt its state
  * names, used at most once and before it expires, hands the callback to the
  * integration, and its outcome is recorded as any link's is. A missing,
- * unknown, reused or expired state is refused (400) before anything changes.
+ * unknown, reused or expired state, or one this browser was not sent off
+ * with (`startedHere`), is refused (400) before anything changes.
  */
 export async function finishRedirectLink(
   ctx: AppContext,
   callbackUrl: URL,
+  startedHere: (state: string) => boolean,
 ): Promise<{ session: LinkSession; companyId: CompanyId; connectionId: ConnectionId; connection: ConnectionResource }> {
   const state = callbackUrl.searchParams.get("state");
   if (!state) throw refused("The provider sent you back without the state of your sign-in, so it cannot be matched to a connection");
@@ -60,6 +62,9 @@ export async function finishRedirectLink(
   const now = ctx.clock.now();
   if (attempt.used_at !== null) throw refused("This sign-in was already used; start again from your link");
   if (attempt.expires_at <= now) throw refused("This sign-in took too long and has expired; start again from your link");
+  // A callback carrying another sign-in's state (another company's connection, or a link forwarded from another
+  // browser) would link a connection its customer never chose.
+  if (!startedHere(state)) throw refused("This sign-in was started in another browser, or for another company's connection, so it was not used");
   const session = await findLinkSession(ctx, attempt.company_id, attempt.connection_id);
   if (!(await ctx.store.transaction((uow) => useLinkAttempt(uow.tx, stateDigest, now))))
     throw refused("This sign-in was already used; start again from your link");

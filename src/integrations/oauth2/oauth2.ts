@@ -56,6 +56,11 @@ function causeCodes(error: unknown): string[] {
  */
 export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settings, "name" | "timeoutMs">): LinkFailure {
   if (error instanceof client.ResponseBodyError) return providerRefusal(String(error.status), error);
+  // A 401 with a WWW-Authenticate challenge (a client secret the provider does not take): the challenge carries the error.
+  if (error instanceof client.WWWAuthenticateChallengeError) {
+    const parameters = error.cause[0]?.parameters;
+    return providerRefusal(String(error.status), { error: parameters?.error ?? "invalid_client", error_description: parameters?.error_description });
+  }
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Response) {
     return {

@@ -128,15 +128,13 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   app.get<{ Querystring: Record<string, string> }>(CALLBACK_PATH, async (request, reply) => {
     const query = new URL(request.url, "http://callback.invalid").search;
     const callbackUrl = new URL(`${ctx.config.publicUrl}${CALLBACK_PATH}${query}`);
-    const state = callbackUrl.searchParams.get("state");
     const cookie = signInCookieOf(request.headers.cookie);
-    // The state must be the one this browser was sent off with: a callback carrying another sign-in's state (another
-    // company's connection, or a link forwarded from another browser) would link a connection its customer never chose.
-    if (state && cookie !== guard.token(["sign-in", state])) {
-      return refusedPage(reply, "This sign-in was started in another browser, or for another company's connection, so it was not used");
-    }
     try {
-      const { session, companyId, connectionId, connection } = await finishRedirectLink(ctx, callbackUrl);
+      const { session, companyId, connectionId, connection } = await finishRedirectLink(
+        ctx,
+        callbackUrl,
+        (state) => cookie === guard.token(["sign-in", state]),
+      );
       reply.header("set-cookie", signInCookie("", 0, secure));
       const cancelled = callbackUrl.searchParams.get("error") === "access_denied";
       return renderPage(reply, "outcome", {
@@ -149,6 +147,9 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       throw error;
     }
   });
+
+  // Browsers ask every page's origin for an icon; there is none, and a 404 would show in their consoles as an error.
+  app.get("/favicon.ico", (_request, reply) => reply.code(204).send());
 
   app.get<{ Params: { platformKey: string; fileName: string } }>("/integrations-assets/:platformKey/:fileName", async (request, reply) => {
     const integration = ctx.integrations.list().find((candidate) => candidate.key === request.params.platformKey);
