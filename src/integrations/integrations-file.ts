@@ -127,6 +127,7 @@ export function loadIntegrations(path: string | null, secretBox: SecretBox, guar
     if (seen.has(integration.platformKey)) throw fileError(path, `${where} repeats platformKey "${integration.platformKey}"`);
     seen.add(integration.platformKey);
     const { oauth2 } = integration;
+    const logo = readLogo(path, integration.logo, integration.name);
     let clientSecret: string;
     try {
       clientSecret = secretBox.open(oauth2.clientSecret, "integration-client-secret", integration.platformKey);
@@ -151,7 +152,7 @@ export function loadIntegrations(path: string | null, secretBox: SecretBox, guar
           integrationId: integration.integrationId ?? derivedUuid(integration.platformKey, "integration"),
           sourceId: integration.sourceId ?? derivedUuid(integration.platformKey, "source"),
           enabled: integration.enabled ?? true,
-          logo: readLogo(path, integration.logo, integration.name),
+          logo,
           authorizeUrl: oauth2.authorizeUrl,
           tokenUrl: oauth2.tokenUrl,
           issuer: oauth2.issuer ?? new URL(oauth2.authorizeUrl).origin,
