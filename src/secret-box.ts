@@ -14,7 +14,8 @@ export type SecretPurpose =
   | "integration-client-secret"
   | "access-token"
   | "refresh-token"
-  | "pkce-verifier";
+  | "pkce-verifier"
+  | "alert-auth-header";
 
 interface Key {
   id: string;

@@ -6,6 +6,8 @@ import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
 import { companyConnections, type ConnectionResource } from "./connections.ts";
 import type { AppContext } from "./context.ts";
+import { clientProfile } from "./profile.ts";
+import { buildRedirectUrl } from "./redirect-url.ts";
 
 /**
  * What the hosted link pages read. They are reached without an API key, by
@@ -47,4 +49,43 @@ export async function findLinkSession(ctx: AppContext, companyId: CompanyId, con
     integration,
     start: integration.startLink({ companyId, connectionId }),
   };
+}
+
+/**
+ * Where the customer goes once a linking attempt is over: the client's
+ * redirectUrl built for this connection and what happened to it (its latest
+ * error when it is not Linked), with the custom placeholders filled from the
+ * link URL's query; null without a usable redirectUrl, and the result page
+ * says what happened instead. Also the client's name, for the pages.
+ */
+export async function linkRedirect(
+  ctx: AppContext,
+  session: Pick<LinkSession, "clientId" | "integration">,
+  companyId: CompanyId,
+  connection: ConnectionResource,
+  linkQuery: URLSearchParams,
+): Promise<{ url: string | null; clientName: string }> {
+  const profile = await clientProfile(ctx, session.clientId);
+  const latest = connection.dataConnectionErrors?.at(-1);
+  const failure =
+    connection.status === "Linked" || !latest
+      ? null
+      : { statusCode: latest.statusCode ?? "500", statusText: latest.statusText ?? "", errorMessage: latest.errorMessage ?? "" };
+  const url = buildRedirectUrl(
+    profile.redirect_url,
+    profile.white_list_urls,
+    {
+      clientId: session.clientId,
+      companyId,
+      connectionId: connection.id,
+      integrationId: session.integration.integrationId,
+      sourceId: session.integration.sourceId,
+      platform: session.integration.key,
+      platformName: session.integration.name,
+      sourceType: session.integration.sourceType,
+      failure,
+    },
+    linkQuery,
+  );
+  return { url, clientName: profile.name };
 }

@@ -23,7 +23,12 @@ const refused = (message: string) => new HooklineError(400, message);
  * the provider's authorize URL and the state, which the page binds to the
  * browser. 404 for unknown ids; 400 for an integration linked otherwise.
  */
-export async function beginRedirectLink(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId): Promise<{ url: string; state: string }> {
+export async function beginRedirectLink(
+  ctx: AppContext,
+  companyId: CompanyId,
+  connectionId: ConnectionId,
+  linkQuery: URLSearchParams,
+): Promise<{ url: string; state: string }> {
   const session = await findLinkSession(ctx, companyId, connectionId);
   if (session.start.kind !== "redirect") throw refused(`${session.integration.name} is linked on its own page, not by signing in at a provider`);
   const request = await session.start.authorize(oauthCallbackUrl(ctx.config.publicUrl));
@@ -35,6 +40,7 @@ export async function beginRedirectLink(ctx: AppContext, companyId: CompanyId, c
     company_id: companyId,
     connection_id: connectionId,
     code_verifier: ctx.secretBox.seal(request.codeVerifier, "pkce-verifier", stateDigest),
+    link_query: linkQuery.toString(),
     created_at: now,
     expires_at: now + LINK_ATTEMPT_TTL_MS,
     used_at: null,
@@ -53,7 +59,7 @@ export async function finishRedirectLink(
   ctx: AppContext,
   callbackUrl: URL,
   startedHere: (state: string) => boolean,
-): Promise<{ session: LinkSession; companyId: CompanyId; connectionId: ConnectionId; connection: ConnectionResource }> {
+): Promise<{ session: LinkSession; companyId: CompanyId; connectionId: ConnectionId; connection: ConnectionResource; linkQuery: URLSearchParams }> {
   const state = callbackUrl.searchParams.get("state");
   if (!state) throw refused("The provider sent you back without the state of your sign-in, so it cannot be matched to a connection");
   const stateDigest = digestOf(state);
@@ -73,7 +79,7 @@ export async function finishRedirectLink(
     { kind: "redirect", callbackUrl, state, codeVerifier: ctx.secretBox.open(attempt.code_verifier, "pkce-verifier", stateDigest) },
   );
   const connection = await recordLinkOutcome(ctx, attempt.client_id, attempt.company_id, attempt.connection_id, outcome);
-  return { session, companyId: attempt.company_id, connectionId: attempt.connection_id, connection };
+  return { session, companyId: attempt.company_id, connectionId: attempt.connection_id, connection, linkQuery: new URLSearchParams(attempt.link_query) };
 }
 
 /** Deletes the attempts past their expiry, used or not: their states are refused either way. */

@@ -18,6 +18,7 @@ import { readinessRoutes } from "./routes/health.ts";
 import { integrationRoutes } from "./routes/integrations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
+import { profileRoutes } from "./routes/profile.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
@@ -46,6 +47,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     messageRoutes(api, ctx);
     apiKeyRoutes(api, ctx);
     eventRoutes(api, ctx);
+    profileRoutes(api, ctx);
   });
   return app;
 }

@@ -23,7 +23,22 @@ export interface Database {
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
   link_attempts: LinkAttemptsTable;
+  client_profiles: ClientProfilesTable;
   connection_tokens: ConnectionTokensTable;
+}
+
+/** What a client set with PUT /profile. */
+export interface ClientProfilesTable {
+  client_id: ClientId;
+  name: string;
+  logo_url: string | null;
+  icon_url: string | null;
+  redirect_url: string;
+  /** JSON array of URLs. */
+  white_list_urls: string;
+  /** Sealed (alert-auth-header). */
+  alert_auth_header: string | null;
+  updated_at: number;
 }
 
 /** One trip of a customer to an OAuth provider's sign-in, until its callback uses it (once) or it expires. */
@@ -34,6 +49,8 @@ export interface LinkAttemptsTable {
   connection_id: ConnectionId;
   /** Sealed (pkce-verifier, bound to the state digest). */
   code_verifier: string;
+  /** The link URL's query string, for the custom placeholders of the client's redirectUrl. */
+  link_query: string;
   created_at: number;
   expires_at: number;
   used_at: number | null;

@@ -35,7 +35,15 @@ export interface Pages {
     sourceType: string;
     signInUrl: string;
   };
-  outcome: { message: string; status: string; backUrl: string };
+  outcome: {
+    message: string;
+    /** What the provider said, and what to do next, after a failure. */
+    detail: string | null;
+    status: string;
+    backUrl: string;
+    /** The client's redirectUrl, built: the page sends the customer on at once. */
+    next: { url: string; clientName: string } | null;
+  };
   "link-error": { reason: string };
 }
 

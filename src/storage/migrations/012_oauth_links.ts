@@ -1,8 +1,22 @@
 import type { Kysely } from "kysely";
 
-// OAuth 2.0 integrations: one row per trip of a customer to a provider's sign-in (its state and PKCE verifier, until
+// The client profile (GET/PUT /profile), one row per client that set one. OAuth 2.0 integrations: one row per trip of a customer to a provider's sign-in (its state and PKCE verifier, until
 // the callback uses it once), and the tokens of each linked connection. Portable schema builder.
 export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("client_profiles")
+    .addColumn("client_id", "text", (col) => col.primaryKey().references("clients.id"))
+    .addColumn("name", "text", (col) => col.notNull())
+    .addColumn("logo_url", "text")
+    .addColumn("icon_url", "text")
+    .addColumn("redirect_url", "text", (col) => col.notNull())
+    // A JSON array of URLs.
+    .addColumn("white_list_urls", "text", (col) => col.notNull())
+    // Sealed (alert-auth-header, bound to the client).
+    .addColumn("alert_auth_header", "text")
+    .addColumn("updated_at", "bigint", (col) => col.notNull())
+    .execute();
+
   await db.schema
     .createTable("link_attempts")
     // A digest of the state: the state itself travels in URLs and is never stored.
@@ -11,6 +25,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("company_id", "text", (col) => col.notNull())
     .addColumn("connection_id", "text", (col) => col.notNull().references("connections.id").onDelete("cascade"))
     .addColumn("code_verifier", "text", (col) => col.notNull())
+    // The link URL's query string, for the custom placeholders of the client's redirectUrl.
+    .addColumn("link_query", "text", (col) => col.notNull())
     .addColumn("created_at", "bigint", (col) => col.notNull())
     .addColumn("expires_at", "bigint", (col) => col.notNull())
     .addColumn("used_at", "bigint")

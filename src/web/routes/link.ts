@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome, type ConnectionResource } from "../../domain/connections.ts";
 import type { AppContext } from "../../domain/context.ts";
-import { findCompanyLinkPage, findLinkCompany, findLinkSession } from "../../domain/link.ts";
+import { findCompanyLinkPage, findLinkCompany, findLinkSession, linkRedirect, type LinkSession } from "../../domain/link.ts";
 import { beginRedirectLink, finishRedirectLink, LINK_ATTEMPT_TTL_MS } from "../../domain/redirect-link.ts";
 import { HooklineError } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
@@ -38,6 +38,13 @@ function signInCookieOf(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * The query string of a link page's URL: the client's custom redirect
+ * placeholders, carried from page to page until the link is over.
+ */
+const linkQueryOf = (request: FastifyRequest) => new URL(request.url, "http://link.invalid").searchParams;
+const withQuery = (path: string, query: URLSearchParams) => (query.size === 0 ? path : `${path}?${query}`);
+
 /** What the outcome page tells the customer about a connection after a linking attempt. */
 function outcomeMessage(integration: IntegrationProvider, connection: ConnectionResource, cancelled: boolean): string {
   if (cancelled) return "Linking was cancelled. Nothing was shared.";
@@ -58,6 +65,26 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   const secure = ctx.config.publicUrl.startsWith("https:");
   const connectionIds = (params: Params) => ({ companyId: asId<CompanyId>(params.companyId), connectionId: asId<ConnectionId>(params.connectionId) });
 
+  /** The end of a linking attempt: on to the client's redirectUrl when it has one, else a page saying what happened. */
+  const showOutcome = async (
+    reply: FastifyReply,
+    session: Pick<LinkSession, "clientId" | "integration">,
+    ids: { companyId: CompanyId; connectionId: ConnectionId },
+    connection: ConnectionResource,
+    cancelled: boolean,
+    linkQuery: URLSearchParams,
+  ) => {
+    const redirect = await linkRedirect(ctx, session, ids.companyId, connection, linkQuery);
+    const latest = connection.status === "Linked" || cancelled ? undefined : connection.dataConnectionErrors?.at(-1);
+    return renderPage(reply, "outcome", {
+      message: outcomeMessage(session.integration, connection, cancelled),
+      detail: latest ? `${session.integration.name} said: ${latest.errorMessage} (${latest.statusCode}). Open your link again to retry.` : null,
+      status: connection.status,
+      backUrl: withQuery(linkUrl(ctx.config.publicUrl, ids.companyId, ids.connectionId), linkQuery),
+      next: redirect.url === null ? null : { url: redirect.url, clientName: redirect.clientName },
+    });
+  };
+
   app.get<{ Params: { companyId: string } }>("/link/companies/:companyId", { schema: { params: pathParams("companyId") } }, async (request, reply) => {
     const companyId = asId<CompanyId>(request.params.companyId);
     const company = await findCompanyLinkPage(ctx, companyId);
@@ -70,7 +97,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         name: integration.name,
         logoUrl: logoPath(integration),
       })),
-      action: `/link/companies/${companyId}/connections`,
+      action: withQuery(`/link/companies/${companyId}/connections`, linkQueryOf(request)),
       form: { field: TOKEN_FIELD, token: guard.token([companyId]) },
     });
   });
@@ -85,14 +112,14 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       if (!company) return reply.callNotFound();
       const platformKey = request.body?.platformKey;
       const connection = await createConnection(ctx, company.clientId, companyId, typeof platformKey === "string" ? platformKey : "");
-      return reply.redirect(connection.linkUrl.replace(ctx.config.publicUrl, ""), 303);
+      return reply.redirect(withQuery(connection.linkUrl.replace(ctx.config.publicUrl, ""), linkQueryOf(request)), 303);
     },
   );
 
   app.get<{ Params: Params }>(`${connectionPath}/start`, { schema }, async (request, reply) => {
     const { companyId, connectionId } = connectionIds(request.params);
     const session = await findLinkSession(ctx, companyId, connectionId);
-    const action = (verb: string) => `/link/companies/${companyId}/connections/${connectionId}/${verb}`;
+    const action = (verb: string) => withQuery(`/link/companies/${companyId}/connections/${connectionId}/${verb}`, linkQueryOf(request));
     switch (session.start.kind) {
       case "consent":
         return renderPage(reply, "consent", {
@@ -118,7 +145,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   // A link, not a form: the page's CSP lets forms post only here, and a form's redirect to the provider would be refused.
   app.get<{ Params: Params }>(`${connectionPath}/sign-in`, { schema }, async (request, reply) => {
     const { companyId, connectionId } = connectionIds(request.params);
-    const { url, state } = await beginRedirectLink(ctx, companyId, connectionId);
+    const { url, state } = await beginRedirectLink(ctx, companyId, connectionId, linkQueryOf(request));
     reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), LINK_ATTEMPT_TTL_MS / 1000, secure));
     return reply.redirect(url, 303);
   });
@@ -130,18 +157,14 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const callbackUrl = new URL(`${ctx.config.publicUrl}${CALLBACK_PATH}${query}`);
     const cookie = signInCookieOf(request.headers.cookie);
     try {
-      const { session, companyId, connectionId, connection } = await finishRedirectLink(
+      const { session, companyId, connectionId, connection, linkQuery } = await finishRedirectLink(
         ctx,
         callbackUrl,
         (state) => cookie === guard.token(["sign-in", state]),
       );
       reply.header("set-cookie", signInCookie("", 0, secure));
       const cancelled = callbackUrl.searchParams.get("error") === "access_denied";
-      return renderPage(reply, "outcome", {
-        message: outcomeMessage(session.integration, connection, cancelled),
-        status: connection.status,
-        backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId),
-      });
+      return await showOutcome(reply, session, { companyId, connectionId }, connection, cancelled, linkQuery);
     } catch (error) {
       if (error instanceof HooklineError && error.statusCode === 400) return refusedPage(reply, error.message);
       throw error;
@@ -173,11 +196,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         verb === "authorize"
           ? await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "consent" })
           : await recordLinkOutcome(ctx, session.clientId, companyId, connectionId, CANCELLED_OUTCOME);
-      return renderPage(reply, "outcome", {
-        message: outcomeMessage(session.integration, connection, verb === "cancel"),
-        status: connection.status,
-        backUrl: linkUrl(ctx.config.publicUrl, companyId, connectionId),
-      });
+      return showOutcome(reply, session, { companyId, connectionId }, connection, verb === "cancel", linkQueryOf(request));
     });
   }
 }
