@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,9 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
   let receiver: Receiver;
   let browser: Browser;
   let silent: Server;
+  /** A token endpoint in front of the provider's that can be made to answer 503 for a while. */
+  let flaky: HttpServer;
+  let flakyDown = false;
   let folder: string;
   const encryptionKey = randomBytes(32).toString("base64");
   const secretBox = new SecretBox([encryptionKey]);
@@ -36,6 +40,21 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     silent = createServer(() => undefined).listen(0, "127.0.0.1");
     await once(silent, "listening");
     const closedPort = await freePort();
+    flaky = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", async () => {
+        if (flakyDown) return response.writeHead(503, { "content-type": "text/plain" }).end("Service Unavailable");
+        const answer = await fetch(oauth.tokenUrl, {
+          method: "POST",
+          headers: { authorization: request.headers.authorization ?? "", "content-type": request.headers["content-type"] ?? "" },
+          body: Buffer.concat(chunks),
+        });
+        response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" }).end(await answer.text());
+      });
+    });
+    flaky.listen(0, "127.0.0.1");
+    await once(flaky, "listening");
     folder = mkdtempSync(join(tmpdir(), "hookline-integrations-"));
     writeFileSync(
       join(folder, "acme.svg"),
@@ -67,6 +86,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
           integration("badc", "Wrong Secret Books", {}, "not-the-client-secret"),
           integration("errp", "Silent Books", { authorizeParams: { prompt: "none" } }),
           integration("refu", "Refused Books", { tokenUrl: `http://127.0.0.1:${closedPort}/token` }),
+          integration("flak", "Flaky Books", { tokenUrl: `http://127.0.0.1:${(flaky.address() as { port: number }).port}/token` }),
           integration("slow", "Slow Books", { tokenUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}/token`, timeout: "500ms" }),
         ],
       }),
@@ -100,6 +120,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     await receiver.close();
     await oauth.close();
     silent.close();
+    flaky.close();
     rmSync(folder, { recursive: true, force: true });
   });
 
@@ -209,6 +230,32 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
       "the earlier error is resolved",
     );
     assertEventsValid(connection.id);
+  });
+
+  test("refreshes that fail for a passing reason (503) are tried again, the connection stays Linked, and a later refresh succeeds", async () => {
+    const { company, connection } = await newConnection("flak", "Harbour Lights");
+    const page = await (await browser.newContext()).newPage();
+    await linkAtProvider(page, connection.linkUrl, "Continue", "oauth-flaky");
+    const db = server.hookline.ctx.store.db;
+    const id = asId<ConnectionId>(connection.id);
+    const linkedAccess = secretBox.open((await findConnectionTokens(db, id))!.access_token, "access-token", connection.id);
+    flakyDown = true;
+    const failing = await until(
+      "a refresh that failed",
+      async () => findConnectionTokens(db, id),
+      (row) => row?.refresh_failing_since !== null,
+    );
+    assert.equal(secretBox.open(failing!.access_token, "access-token", connection.id), linkedAccess, "the token it held is kept");
+    assert.equal((await connectionOf(company.id, connection.id)).status, "Linked");
+    flakyDown = false;
+    const recovered = await until(
+      "a refresh that succeeded",
+      async () => findConnectionTokens(db, id),
+      (row) => row?.refresh_failing_since === null,
+    );
+    assert.notEqual(secretBox.open(recovered!.access_token, "access-token", connection.id), linkedAccess);
+    assert.deepEqual(eventTypes(connection.id), ["connection.created", "connection.connected"], "no disconnection was reported");
+    assert.equal((await connectionOf(company.id, connection.id)).dataConnectionErrors.length, 0);
   });
 
   test("denying consent at the provider fails the connection with 403 User cancelled linking", async () => {

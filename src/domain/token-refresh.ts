@@ -7,8 +7,7 @@ import type { AppContext } from "./context.ts";
 
 /** Connections refreshed per run at most; the next run takes the rest. */
 const REFRESH_BATCH = 100;
-/** The first wait after a passing failure; each later wait is as long as refreshes have been failing (so it doubles), up to an hour. */
-const FIRST_RETRY_MS = 30_000;
+/** The longest wait after a passing failure: each wait is as long as refreshes have been failing (so it doubles), at least the job's interval. */
 const LONGEST_RETRY_MS = 3_600_000;
 
 /**
@@ -20,7 +19,7 @@ const LONGEST_RETRY_MS = 3_600_000;
  * many were refreshed.
  */
 export async function refreshDueTokens(ctx: AppContext): Promise<number> {
-  const { refreshGraceMs } = ctx.config.integrations;
+  const { refreshGraceMs, refreshIntervalMs } = ctx.config.integrations;
   let refreshed = 0;
   for (const row of await tokensDueForRefresh(ctx.store.db, ctx.clock.now(), REFRESH_BATCH)) {
     const provider = ctx.integrations.get(row.integration_key);
@@ -51,7 +50,7 @@ export async function refreshDueTokens(ctx: AppContext): Promise<number> {
       await deauthorizeConnection(ctx, clientId, row.company_id, row.connection_id, failure);
       continue;
     }
-    const wait = Math.min(Math.max(FIRST_RETRY_MS, now - failingSince), LONGEST_RETRY_MS);
+    const wait = Math.min(Math.max(refreshIntervalMs, now - failingSince), LONGEST_RETRY_MS);
     ctx.logger.warn(
       { connectionId: row.connection_id, integration: row.integration_key, statusCode: failure.statusCode },
       "Refreshing an access token failed; trying again later",
