@@ -86,6 +86,8 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
           integration("badc", "Wrong Secret Books", {}, "not-the-client-secret"),
           integration("errp", "Silent Books", { authorizeParams: { prompt: "none" } }),
           integration("refu", "Refused Books", { tokenUrl: `http://127.0.0.1:${closedPort}/token` }),
+          // The cloud metadata address: the SSRF guard refuses it (only loopback is allowed in these tests).
+          integration("meta", "Metadata Books", { tokenUrl: "http://169.254.169.254/token" }),
           integration("flak", "Flaky Books", { tokenUrl: `http://127.0.0.1:${(flaky.address() as { port: number }).port}/token` }),
           integration("slow", "Slow Books", { tokenUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}/token`, timeout: "500ms" }),
         ],
@@ -288,6 +290,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     ["badc", "401", "invalid_client", /client authentication failed/i],
     ["refu", "502", "Bad Gateway", /connection refused/],
     ["slow", "504", "Gateway Timeout", /did not answer within 500 ms/],
+    ["meta", "502", "Bad Gateway", /address is not allowed/],
   ] as const) {
     test(`a code exchange that fails (${platformKey}) fails the connection with ${statusCode} ${statusText}`, async () => {
       const { company, connection } = await newConnection(platformKey, `Pier ${platformKey}`);
