@@ -63,6 +63,8 @@ describe("the client profile", () => {
     await page.goto(`${company.redirect}?journeyType=demo`);
     await page.getByRole("button", { name: /Connect Hookline Sandbox/ }).click();
     await page.waitForSelector("#cancel");
+    assert.match((await page.textContent("body")) ?? "", /Bob's Burgers asks Harbour Bakery to share its banking data/, "the page names the client");
+    await screenshot(page, "profile-consent-names-client");
     await page.click("#cancel");
     await page.waitForURL(new RegExp(`^http://127.0.0.1:${port}/`));
     await screenshot(page, "profile-redirect-cancelled");

@@ -30,6 +30,8 @@ export async function findCompanyLinkPage(ctx: AppContext, companyId: CompanyId)
 
 export interface LinkSession {
   clientId: ClientId;
+  /** The client's name, as its profile gives it: the business the customer shares its data with. */
+  clientName: string;
   companyName: string;
   status: ConnectionStatus;
   integration: IntegrationProvider;
@@ -44,6 +46,7 @@ export async function findLinkSession(ctx: AppContext, companyId: CompanyId, con
   const integration = ctx.integrations.get(row.integrationKey);
   return {
     clientId: row.clientId,
+    clientName: (await clientProfile(ctx, row.clientId)).name,
     companyName: row.companyName,
     status: row.status,
     integration,

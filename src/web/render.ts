@@ -20,6 +20,7 @@ export interface Pages {
     form: FormToken;
   };
   consent: {
+    clientName: string;
     companyName: string;
     integrationName: string;
     status: string;
@@ -28,6 +29,7 @@ export interface Pages {
     form: FormToken;
   };
   redirect: {
+    clientName: string;
     companyName: string;
     integrationName: string;
     logoUrl: string;

@@ -78,7 +78,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const latest = connection.status === "Linked" || cancelled ? undefined : connection.dataConnectionErrors?.at(-1);
     return renderPage(reply, "outcome", {
       message: outcomeMessage(session.integration, connection, cancelled),
-      detail: latest ? `${session.integration.name} said: ${latest.errorMessage} (${latest.statusCode}). Open your link again to retry.` : null,
+      detail: latest ? `What happened: ${latest.errorMessage} (${latest.statusCode}). Open your link again to retry.` : null,
       status: connection.status,
       backUrl: withQuery(linkUrl(ctx.config.publicUrl, ids.companyId, ids.connectionId), linkQuery),
       next: redirect.url === null ? null : { url: redirect.url, clientName: redirect.clientName },
@@ -123,6 +123,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     switch (session.start.kind) {
       case "consent":
         return renderPage(reply, "consent", {
+          clientName: session.clientName,
           companyName: session.companyName,
           integrationName: session.integration.name,
           status: session.status,
@@ -132,6 +133,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         });
       case "redirect":
         return renderPage(reply, "redirect", {
+          clientName: session.clientName,
           companyName: session.companyName,
           integrationName: session.integration.name,
           logoUrl: logoPath(session.integration),
