@@ -44,7 +44,9 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", async () => {
-        if (flakyDown) return response.writeHead(503, { "content-type": "text/plain" }).end("Service Unavailable");
+        // /down/token links (it passes the code exchange on) and then never refreshes again.
+        const down = request.url === "/down/token" && /grant_type=refresh_token/.test(Buffer.concat(chunks).toString());
+        if (flakyDown || down) return response.writeHead(503, { "content-type": "text/plain" }).end("Service Unavailable");
         const answer = await fetch(oauth.tokenUrl, {
           method: "POST",
           headers: { authorization: request.headers.authorization ?? "", "content-type": request.headers["content-type"] ?? "" },
@@ -89,6 +91,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
           // The cloud metadata address: the SSRF guard refuses it (only loopback is allowed in these tests).
           integration("meta", "Metadata Books", { tokenUrl: "http://169.254.169.254/token" }),
           integration("flak", "Flaky Books", { tokenUrl: `http://127.0.0.1:${(flaky.address() as { port: number }).port}/token` }),
+          integration("down", "Down Books", { tokenUrl: `http://127.0.0.1:${(flaky.address() as { port: number }).port}/down/token` }),
           integration("slow", "Slow Books", { tokenUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}/token`, timeout: "500ms" }),
         ],
       }),
@@ -100,6 +103,8 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
       // Access tokens live 60 s at the provider: each is refreshed once it is 2 s old, looked for every 200 ms.
       tokenRefreshAhead: "58s",
       tokenRefreshInterval: "200ms",
+      // Refreshes failing for a passing reason deauthorize after 10 s (an hour by default).
+      tokenRefreshGrace: "10s",
     });
     receiver = await Receiver.start();
     await subscribe(server, receiver.url, {
@@ -258,6 +263,27 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     assert.notEqual(secretBox.open(recovered!.access_token, "access-token", connection.id), linkedAccess);
     assert.deepEqual(eventTypes(connection.id), ["connection.created", "connection.connected"], "no disconnection was reported");
     assert.equal((await connectionOf(company.id, connection.id)).dataConnectionErrors.length, 0);
+  });
+
+  test("refreshes that keep failing for a passing reason past the grace period deauthorize the connection with the last failure", async () => {
+    const { company, connection } = await newConnection("down", "Anchor Books");
+    const page = await (await browser.newContext()).newPage();
+    await linkAtProvider(page, connection.linkUrl, "Continue", "oauth-down");
+    const id = asId<ConnectionId>(connection.id);
+    await until(
+      "a refresh that failed",
+      async () => findConnectionTokens(server.hookline.ctx.store.db, id),
+      (row) => row?.refresh_failing_since != null,
+    );
+    assert.equal((await connectionOf(company.id, connection.id)).status, "Linked", "a passing failure does not deauthorize at once");
+    await awaitEvent(connection.id, "connection.disconnected");
+    const deauthorized = await connectionOf(company.id, connection.id);
+    assert.equal(deauthorized.status, "Deauthorized");
+    assert.deepEqual(
+      deauthorized.dataConnectionErrors.map((error: { statusCode: string; statusText: string }) => [error.statusCode, error.statusText]),
+      [["503", "Service Unavailable"]],
+    );
+    assertEventsValid(connection.id);
   });
 
   test("denying consent at the provider fails the connection with 403 User cancelled linking", async () => {
