@@ -11,7 +11,7 @@ import * as jobRuns from "./008_job_runs.ts";
 import * as circuitBreaker from "./009_circuit_breaker.ts";
 import * as fifoOrdering from "./010_fifo_ordering.ts";
 import * as messageRetention from "./011_message_retention.ts";
-import * as oauthLinks from "./012_oauth_links.ts";
+import * as oauthAndProfiles from "./012_oauth_and_profiles.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -26,7 +26,7 @@ export const migrations: Record<string, Migration> = {
   "009_circuit_breaker": circuitBreaker,
   "010_fifo_ordering": fifoOrdering,
   "011_message_retention": messageRetention,
-  "012_oauth_links": oauthLinks,
+  "012_oauth_and_profiles": oauthAndProfiles,
 };
 
 /** Applies or reports on these migrations in `db`. */
