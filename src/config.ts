@@ -36,6 +36,7 @@ export interface Config {
   portal: PortalConfig;
   transformations: TransformationConfig;
   insight: InsightConfig;
+  integrations: IntegrationsConfig;
 }
 
 /** The web portal's sign-ins and embeddable access links. */
@@ -60,6 +61,18 @@ export interface InsightConfig {
   abandonAfterMs: number;
   /** How often the alert rules are evaluated. */
   alertIntervalMs: number;
+}
+
+/** Where the operator's integrations are declared and how linked connections' access tokens are kept fresh. */
+export interface IntegrationsConfig {
+  /** The YAML or JSON file declaring the operator's integrations; null: only the built-in sandbox. */
+  file: string | null;
+  /** How often the refresh job looks for access tokens about to expire. */
+  refreshIntervalMs: number;
+  /** A token is refreshed once it expires within this long. */
+  refreshAheadMs: number;
+  /** How long refreshes may keep failing for a passing reason (5xx, timeouts) before the connection is Deauthorized. */
+  refreshGraceMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -336,6 +349,10 @@ export const ENV = {
   transformationTimeout: "HOOKLINE_TRANSFORMATION_TIMEOUT",
   linkAbandonAfter: "HOOKLINE_LINK_ABANDON_AFTER",
   insightAlertInterval: "HOOKLINE_INSIGHT_ALERT_INTERVAL",
+  integrationsFile: "HOOKLINE_INTEGRATIONS_FILE",
+  tokenRefreshInterval: "HOOKLINE_TOKEN_REFRESH_INTERVAL",
+  tokenRefreshAhead: "HOOKLINE_TOKEN_REFRESH_AHEAD",
+  tokenRefreshGrace: "HOOKLINE_TOKEN_REFRESH_GRACE",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -417,6 +434,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     insight: {
       abandonAfterMs: positive(ENV.linkAbandonAfter, parseDuration(read("linkAbandonAfter") ?? "24h")),
       alertIntervalMs: positive(ENV.insightAlertInterval, parseDuration(read("insightAlertInterval") ?? "1m")),
+    },
+    integrations: {
+      file: read("integrationsFile") || null,
+      refreshIntervalMs: positive(ENV.tokenRefreshInterval, parseDuration(read("tokenRefreshInterval") ?? "1m")),
+      refreshAheadMs: parseDuration(read("tokenRefreshAhead") ?? "5m"),
+      refreshGraceMs: parseDuration(read("tokenRefreshGrace") ?? "1h"),
     },
   };
 }

@@ -6,7 +6,16 @@ const TAG_BYTES = 16;
 const VERSION = "v2";
 
 /** What a sealed value is for: part of what it is bound to, so a value copied into another column does not open there. */
-export type SecretPurpose = "signing-secret" | "previous-secrets" | "custom-headers" | "mtls-private-key";
+export type SecretPurpose =
+  | "signing-secret"
+  | "previous-secrets"
+  | "custom-headers"
+  | "mtls-private-key"
+  | "integration-client-secret"
+  | "access-token"
+  | "refresh-token"
+  | "pkce-verifier"
+  | "alert-auth-header";
 
 interface Key {
   id: string;

@@ -14,12 +14,14 @@ import { startInsightAlertJob } from "./jobs/insight-alerts.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
 import { startRetentionJob } from "./jobs/retention.ts";
 import { startSlotReleaseJob } from "./jobs/slot-release.ts";
+import { startTokenRefreshJob } from "./jobs/token-refresh.ts";
 import { createLogger } from "./logger.ts";
 import { Store } from "./storage/database.ts";
 import { SecretBox } from "./secret-box.ts";
 import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
 import { linkStepsWritten } from "./domain/link-funnel.ts";
+import { loadIntegrations } from "./integrations/integrations-file.ts";
 
 export interface Hookline {
   ctx: AppContext;
@@ -36,6 +38,9 @@ export interface Hookline {
  */
 export async function openContext(config: Config, log: Logger, clock: Clock = systemClock): Promise<AppContext> {
   const secretBox = new SecretBox(withEncryptionKeys(config, log).consumers.encryptionKeys);
+  const destinations = new DestinationPolicy(config.allowedCidrs);
+  // Before the database: a bad integrations file stops the start without touching it.
+  const integrations = loadIntegrations(config.integrations.file, secretBox, destinations, () => clock.now());
   const store = await Store.open(config.databaseUrl, {
     sqliteSynchronous: config.sqliteSynchronous,
     postgresSynchronousCommit: config.postgresSynchronousCommit,
@@ -50,8 +55,9 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
     store,
     clock,
     secretBox,
-    destinations: new DestinationPolicy(config.allowedCidrs),
+    destinations,
     logger: log,
+    integrations,
     transformations: new TransformationRunner(config.transformations),
   };
 }
@@ -110,11 +116,13 @@ async function startWorker(ctx: AppContext, metrics: HooklineMetrics): Promise<{
   await worker.start();
   const retention = startRetentionJob(ctx);
   const slotRelease = startSlotReleaseJob(ctx);
+  const tokenRefresh = startTokenRefreshJob(ctx);
   return {
     async stop() {
       await worker.stop();
       await retention.stop();
       await slotRelease.stop();
+      await tokenRefresh.stop();
       await sender.stop();
     },
   };

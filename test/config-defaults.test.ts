@@ -35,11 +35,21 @@ test("every default the README's Configuration table states is the one Hookline 
   assert.deepEqual(loadConfig(stated), loadConfig({}), `defaults as the README states them: ${JSON.stringify(stated)}`);
   assert.deepEqual(
     inWords.sort(),
-    ["HOOKLINE_ALLOWED_CIDRS", "HOOKLINE_ENCRYPTION_KEY", "HOOKLINE_EXTRA_CA_FILE", "HOOKLINE_METRICS_PORT", "HOOKLINE_PUBLIC_URL"],
+    [
+      "HOOKLINE_ALLOWED_CIDRS",
+      "HOOKLINE_ENCRYPTION_KEY",
+      "HOOKLINE_EXTRA_CA_FILE",
+      "HOOKLINE_INTEGRATIONS_FILE",
+      "HOOKLINE_METRICS_PORT",
+      "HOOKLINE_PUBLIC_URL",
+    ],
     "only these are described in words",
   );
   const unset = loadConfig({});
-  assert.deepEqual([unset.allowedCidrs, unset.consumers.encryptionKeys, unset.delivery.extraCaFile, unset.metricsPort], [[], [], null, null]);
+  assert.deepEqual(
+    [unset.allowedCidrs, unset.consumers.encryptionKeys, unset.delivery.extraCaFile, unset.metricsPort, unset.integrations.file],
+    [[], [], null, null, null],
+  );
   assert.equal(unset.publicUrl, "http://127.0.0.1:8080", "http://<host>:<port>");
 });
 

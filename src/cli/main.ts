@@ -13,6 +13,7 @@ import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { backupCommand } from "./backup.ts";
+import { integrationCommands } from "./integrations.ts";
 import { createLogger } from "../logger.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
@@ -152,6 +153,7 @@ webhookCommands(webhooks, withContext, clientOption);
 messageCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
+integrationCommands(program, () => loadConfig(process.env, overrides()));
 // Not withContext: a backup copies the database as it is, without migrating it first.
 backupCommand(program, () => loadConfig(process.env, overrides()));
 

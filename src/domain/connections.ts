@@ -2,13 +2,14 @@ import type { components } from "../generated/codat.d.ts";
 import { isoDate } from "../clock.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { newId, type ClientId, type CompanyId, type ConnectionErrorId, type ConnectionId } from "../ids.ts";
-import type { LinkGrant, LinkOutcome } from "../integrations/provider.ts";
-import { getIntegration } from "../integrations/registry.ts";
+import type { LinkFailure, LinkGrant, LinkOutcome } from "../integrations/provider.ts";
 import * as connectionErrors from "../storage/connection-errors.ts";
+import { deleteConnectionTokens } from "../storage/connection-tokens.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionFilterColumn, ConnectionRow } from "../storage/connections.ts";
 import type { Db, UnitOfWork } from "../storage/database.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./company-reference.ts";
+import { storeAccess } from "./connection-access.ts";
 import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
 import { recordLinkStep } from "./link-funnel.ts";
@@ -29,7 +30,7 @@ async function connectionResources(ctx: AppContext, db: Db, rows: readonly Conne
     rows.map((row) => row.id),
   );
   return rows.map((row) => {
-    const integration = getIntegration(row.integration_key);
+    const integration = ctx.integrations.get(row.integration_key);
     const dataConnectionErrors = errors
       .filter((error) => error.connection_id === row.id)
       .map((error) => ({
@@ -99,7 +100,7 @@ async function recordConnectionEvent(
 }
 
 export async function createConnection(ctx: AppContext, clientId: ClientId, companyId: CompanyId, platformKey: string): Promise<ConnectionResource> {
-  const integration = getIntegration(platformKey);
+  const integration = ctx.integrations.forNewConnection(platformKey);
   const now = ctx.clock.now();
   const connectionId = newId<ConnectionId>();
   const created = await ctx.store.transaction(async (uow) => {
@@ -152,9 +153,9 @@ export async function listConnections(ctx: AppContext, clientId: ClientId, compa
 
 /**
  * Applies what the provider said about a linking attempt: success links the
- * connection (`connected`, or `reconnected` after a disconnection) and
- * resolves earlier errors; failure leaves the status as it was, records the
- * error and emits `connection.failed`.
+ * connection (`connected`, or `reconnected` after a disconnection), keeps the
+ * access it granted (sealed) and resolves earlier errors; failure leaves the
+ * status as it was, records the error and emits `connection.failed`.
  */
 export async function recordLinkOutcome(
   ctx: AppContext,
@@ -168,21 +169,12 @@ export async function recordLinkOutcome(
     const company = await findCompany(uow.tx, clientId, companyId);
     const row = await findConnection(uow.tx, clientId, companyId, connectionId);
     if (!outcome.linked) {
-      await connectionErrors.insertConnectionError(uow.tx, {
-        id: newId<ConnectionErrorId>(),
-        client_id: clientId,
-        connection_id: row.id,
-        status_code: outcome.statusCode,
-        status_text: outcome.statusText,
-        error_message: outcome.errorMessage,
-        errored_at: now,
-        status: "Active",
-        resolved_at: null,
-      });
+      await insertError(uow, clientId, row.id, outcome, now);
       const resource = await resourceOf(ctx, uow.tx, row);
       await recordConnectionEvent(ctx, uow, clientId, company, "connection.failed", resource, now);
       return { resource, step: "failed" as const };
     }
+    if (outcome.access) await storeAccess(ctx, uow.tx, clientId, row.id, outcome.access, now);
     if (row.status === "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Linked")))
       return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), step: null };
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
@@ -195,6 +187,50 @@ export async function recordLinkOutcome(
   return resource;
 }
 
+/** Records an active `dataConnectionErrors` entry. */
+async function insertError(uow: UnitOfWork, clientId: ClientId, connectionId: ConnectionId, failure: LinkFailure, now: number): Promise<void> {
+  await connectionErrors.insertConnectionError(uow.tx, {
+    id: newId<ConnectionErrorId>(),
+    client_id: clientId,
+    connection_id: connectionId,
+    status_code: failure.statusCode,
+    status_text: failure.statusText,
+    error_message: failure.errorMessage,
+    errored_at: now,
+    status: "Active",
+    resolved_at: null,
+  });
+}
+
+/**
+ * The provider took back a Linked connection's access (its refresh token
+ * refused as invalid_grant, say): the connection becomes `Deauthorized` with
+ * the provider's status and message among its errors, its tokens are
+ * forgotten, and the client hears `connection.disconnected`. A connection
+ * no longer Linked is left as it is.
+ */
+export async function deauthorizeConnection(
+  ctx: AppContext,
+  clientId: ClientId,
+  companyId: CompanyId,
+  connectionId: ConnectionId,
+  failure: LinkFailure,
+): Promise<ConnectionResource> {
+  const now = ctx.clock.now();
+  return ctx.store.transaction(async (uow) => {
+    const company = await findCompany(uow.tx, clientId, companyId);
+    const row = await findConnection(uow.tx, clientId, companyId, connectionId);
+    if (row.status !== "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Deauthorized"))) {
+      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
+    }
+    await deleteConnectionTokens(uow.tx, row.id);
+    await insertError(uow, clientId, row.id, failure, now);
+    const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Deauthorized" });
+    await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
+    return resource;
+  });
+}
+
 /** Asks the connection's integration whether the grant links it, and records the outcome. */
 export async function authorizeConnection(
   ctx: AppContext,
@@ -204,7 +240,7 @@ export async function authorizeConnection(
   grant: LinkGrant,
 ): Promise<ConnectionResource> {
   const row = await findConnection(ctx.store.db, clientId, companyId, connectionId);
-  const provider = getIntegration(row.integration_key);
+  const provider = ctx.integrations.get(row.integration_key);
   const connection = { companyId, connectionId };
   const outcome =
     grant.kind === "credentials" ? await provider.acceptCredentials(connection, grant.credentials) : await provider.completeLink(connection, grant);
@@ -228,6 +264,8 @@ export async function unlinkConnection(
     if (row.status !== "Linked") throw badRequest(`Connection is ${row.status}: only a Linked connection can be unlinked`);
     if (!(await connections.changeConnectionStatus(uow.tx, row, "Unlinked")))
       return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), disconnected: false };
+    // Unlinked holds no access: the customer links again to give it back.
+    await deleteConnectionTokens(uow.tx, row.id);
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Unlinked" });
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
     return { resource, disconnected: true };

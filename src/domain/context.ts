@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
+import type { IntegrationCatalog } from "../integrations/registry.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Store } from "../storage/database.ts";
 import type { DestinationPolicy } from "./destination-policy.ts";
@@ -22,4 +23,6 @@ export interface AppContext {
   logger: Logger;
   /** Checks and test-runs consumers' transformations for the API, on a sandbox thread started at first use. */
   transformations: TransformationRunner;
+  /** The integrations this deployment offers: the sandbox and those of HOOKLINE_INTEGRATIONS_FILE. */
+  integrations: IntegrationCatalog;
 }

@@ -2,7 +2,6 @@ import { isoDate } from "../clock.ts";
 import { badRequest } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { LinkError } from "./events/insight-events.ts";
-import { getIntegration } from "../integrations/registry.ts";
 import {
   connectionsNeedingAction,
   failureCounts,
@@ -235,7 +234,7 @@ export async function connectionsNeedingAttention(ctx: AppContext, clientId: Cli
   const rows = await connectionsNeedingAction(ctx.store.db, clientId, abandonedBefore, limit);
   return {
     results: rows.map((row) => {
-      const platformName = getIntegration(row.integrationKey).name;
+      const platformName = ctx.integrations.nameOf(row.integrationKey);
       const reason: AttentionReason = row.status === "Deauthorized" ? "deauthorized" : row.failedAt !== null ? "failed" : "abandoned";
       const stoppedAt =
         reason !== "abandoned"

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { isoDate } from "../clock.ts";
 import { badRequest, notFound } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
-import { getIntegration } from "../integrations/registry.ts";
 import * as connections from "../storage/connections.ts";
 import { findJourney } from "../storage/link-funnels.ts";
 import { findCompany } from "./company-reference.ts";
@@ -30,7 +29,7 @@ export async function sendLinkReminder(ctx: AppContext, clientId: ClientId, comp
     if (!row) throw notFound("Connection");
     if (row.status === "Linked") throw badRequest("Connection is Linked: a link reminder is for a connection that is not linked");
     const journey = await findJourney(uow.tx, clientId, connectionId);
-    const integration = getIntegration(row.integration_key);
+    const integration = ctx.integrations.get(row.integration_key);
     const linkKey = randomBytes(LINK_KEY_BYTES).toString("base64url");
     await connections.changeLinkKey(uow.tx, connectionId, linkKey);
     const failed = journey?.failed_at != null && journey.linked_at === null;

@@ -1,12 +1,13 @@
 import { notFound } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { IntegrationProvider, LinkStart } from "../integrations/provider.ts";
-import { getIntegration } from "../integrations/registry.ts";
 import { findCompanyOwner } from "../storage/companies.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
 import { companyConnections, type ConnectionResource } from "./connections.ts";
 import type { AppContext } from "./context.ts";
+import { clientProfile } from "./profile.ts";
+import { buildRedirectUrl } from "./redirect-url.ts";
 
 /**
  * What the hosted link pages read. They are reached without an API key, by
@@ -29,6 +30,8 @@ export async function findCompanyLinkPage(ctx: AppContext, companyId: CompanyId)
 
 export interface LinkSession {
   clientId: ClientId;
+  /** The client's name, as its profile gives it: the business the customer shares its data with. */
+  clientName: string;
   companyName: string;
   status: ConnectionStatus;
   integration: IntegrationProvider;
@@ -47,13 +50,53 @@ export async function findLinkSession(ctx: AppContext, companyId: CompanyId, con
   const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
   if (!row) throw notFound("Connection");
   if (opened && row.linkKey !== null && opened.linkKey !== row.linkKey) throw notFound("Connection");
-  const integration = getIntegration(row.integrationKey);
+  const integration = ctx.integrations.get(row.integrationKey);
   return {
     clientId: row.clientId,
+    clientName: (await clientProfile(ctx, row.clientId)).name,
     companyName: row.companyName,
     status: row.status,
     integration,
     linkKey: row.linkKey,
     start: integration.startLink({ companyId, connectionId }),
   };
+}
+
+/**
+ * Where the customer goes once a linking attempt is over: the client's
+ * redirectUrl built for this connection and what happened to it (its latest
+ * error when it is not Linked), with the custom placeholders filled from the
+ * link URL's query; null without a usable redirectUrl, and the result page
+ * says what happened instead. Also the client's name, for the pages.
+ */
+export async function linkRedirect(
+  ctx: AppContext,
+  session: Pick<LinkSession, "clientId" | "integration">,
+  companyId: CompanyId,
+  connection: ConnectionResource,
+  linkQuery: URLSearchParams,
+): Promise<{ url: string | null; clientName: string }> {
+  const profile = await clientProfile(ctx, session.clientId);
+  const latest = connection.dataConnectionErrors?.at(-1);
+  const failure =
+    connection.status === "Linked" || !latest
+      ? null
+      : { statusCode: latest.statusCode ?? "500", statusText: latest.statusText ?? "", errorMessage: latest.errorMessage ?? "" };
+  const url = buildRedirectUrl(
+    profile.redirect_url,
+    profile.white_list_urls,
+    {
+      clientId: session.clientId,
+      companyId,
+      connectionId: connection.id,
+      integrationId: session.integration.integrationId,
+      sourceId: session.integration.sourceId,
+      platform: session.integration.key,
+      platformName: session.integration.name,
+      sourceType: session.integration.sourceType,
+      failure,
+    },
+    linkQuery,
+  );
+  return { url, clientName: profile.name };
 }

@@ -20,6 +20,7 @@ import { integrationRoutes } from "./routes/integrations.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
 import { transformationRoutes } from "./routes/transformations.ts";
+import { profileRoutes } from "./routes/profile.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
@@ -54,6 +55,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     eventRoutes(api, ctx);
     portalAccessRoutes(api, ctx);
     insightRoutes(api, ctx);
+    profileRoutes(api, ctx);
   });
   return app;
 }
@@ -80,7 +82,7 @@ function operationsRoutes(app: FastifyInstance, ctx: AppContext, metrics: Hookli
  * page's own form posts, and the link forms' guard checks Origin.
  */
 const PAGE_HEADERS = {
-  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "content-security-policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-frame-options": "DENY",
   "referrer-policy": "same-origin",
   "x-content-type-options": "nosniff",

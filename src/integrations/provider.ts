@@ -3,10 +3,26 @@ import type { CompanyId, ConnectionId } from "../ids.ts";
 
 export type SourceType = NonNullable<components["schemas"]["Integration"]["sourceType"]>;
 
-/** What the provider said about one linking attempt. */
-export type LinkOutcome = { linked: true } | { linked: false; statusCode: string; statusText: string; errorMessage: string };
+/** Access to a linked connection's source: what an OAuth 2.0 token endpoint handed out. Never logged, shown or sent in events. */
+export interface AccessGrant {
+  accessToken: string;
+  /** Null when the provider gave none: the access then lapses at `expiresAt` and the customer links again. */
+  refreshToken: string | null;
+  /** Epoch ms; null when the provider did not say. */
+  expiresAt: number | null;
+}
 
-/** The SMB cancelled on the hosted link page: its own answer, whichever provider the connection is for. */
+/** Why linking failed, in the words of a connection's `dataConnectionErrors` entry. */
+export interface LinkFailure {
+  statusCode: string;
+  statusText: string;
+  errorMessage: string;
+}
+
+/** What the provider said about one linking attempt; a link that grants lasting access carries it. */
+export type LinkOutcome = { linked: true; access?: AccessGrant } | ({ linked: false } & LinkFailure);
+
+/** The SMB cancelled, on the hosted link page or at the provider: its own answer, whichever provider the connection is for. */
 export const CANCELLED_OUTCOME: LinkOutcome = {
   linked: false,
   statusCode: "403",
@@ -14,14 +30,44 @@ export const CANCELLED_OUTCOME: LinkOutcome = {
   errorMessage: "User cancelled",
 };
 
-/** What comes back to the hosted link page: the SMB's consent on it (where a real provider would take it through its own sign-in). */
-export type LinkCallback = { kind: "consent" };
+/** One trip of the SMB to a provider's sign-in: the URL it is sent to, and what the callback is checked against. */
+export interface AuthorizationRequest {
+  url: string;
+  state: string;
+  codeVerifier: string;
+}
+
+/**
+ * What comes back to the hosted link page: the SMB's consent on it, or the
+ * provider's redirect to Hookline's callback, with the attempt it answers.
+ */
+export type LinkCallback = { kind: "consent" } | { kind: "redirect"; callbackUrl: URL; state: string; codeVerifier: string };
 
 /** What the SMB gave to link a connection: credentials sent through update-connection-authorization, or what came back to the link page. */
 export type LinkGrant = { kind: "credentials"; credentials: Record<string, string> } | LinkCallback;
 
-/** How linking begins on the hosted link page: the page asks the SMB for its consent, with Authorize and Cancel. */
-export type LinkStart = { kind: "consent" };
+/**
+ * How linking begins on the hosted link page: the page asks the SMB for its
+ * consent, with Authorize and Cancel; or it sends the SMB to the provider's
+ * sign-in, which sends it back to Hookline's callback.
+ */
+export type LinkStart = { kind: "consent" } | { kind: "redirect"; authorize(redirectUri: string): Promise<AuthorizationRequest> };
+
+/** What renewing a connection's access came to. */
+export type RefreshOutcome =
+  | { kind: "refreshed"; access: AccessGrant }
+  /** The provider refused the refresh token for good (invalid_grant): only the customer linking again restores access. */
+  | ({ kind: "revoked" } & LinkFailure)
+  /** A passing failure (5xx, timeout, refused connection): tried again later. */
+  | ({ kind: "failed" } & LinkFailure);
+
+/** An integration's logo, as served under HOOKLINE_PUBLIC_URL. */
+export interface IntegrationLogo {
+  contentType: "image/png" | "image/jpeg" | "image/svg+xml";
+  /** File name in its URL, with the extension of its type. */
+  fileName: string;
+  bytes: Buffer;
+}
 
 /** The connection a provider acts on. */
 export interface ProviderConnection {
@@ -35,6 +81,8 @@ export interface NotApplicable {
 }
 
 export const notApplicable = (reason: string): NotApplicable => ({ notApplicable: reason });
+
+export const isNotApplicable = (capability: object): capability is NotApplicable => "notApplicable" in capability;
 
 /**
  * One data source connections are linked to, and the whole of how linking
@@ -50,15 +98,18 @@ export interface IntegrationProvider {
   sourceId: string;
   name: string;
   sourceType: SourceType;
-  logoUrl: string;
+  /** False: listed, but no new connection may be made to it (existing ones keep their history). */
+  enabled: boolean;
+  /** The logo Hookline serves for it, for its logoUrl, branding and the link pages. */
+  logo: IntegrationLogo;
   /** What the hosted link page does when the SMB opens it. */
   startLink(connection: ProviderConnection): LinkStart;
   /** Decides whether what came back to the hosted link page links the connection. */
   completeLink(connection: ProviderConnection, callback: LinkCallback): Promise<LinkOutcome>;
   /** Decides whether credentials sent through update-connection-authorization link the connection. */
   acceptCredentials(connection: ProviderConnection, credentials: Record<string, string>): Promise<LinkOutcome>;
-  /** Renews a linked connection's access to its source before it lapses. */
-  refresh: ((connection: ProviderConnection) => Promise<LinkOutcome>) | NotApplicable;
+  /** Renews a linked connection's access to its source, with its refresh token, before it lapses. */
+  refresh: ((refreshToken: string) => Promise<RefreshOutcome>) | NotApplicable;
   /** Withdraws a connection's access at its source once it is unlinked or deleted. */
   revoke: ((connection: ProviderConnection) => Promise<void>) | NotApplicable;
 }

@@ -5,7 +5,7 @@ import { hooklinePaths } from "./hookline/index.ts";
 const CODAT_OPERATIONS = new Set([
   "list-companies", "create-company", "get-company", "replace-company", "update-company", "delete-company",
   "list-connections", "create-connection", "get-connection", "delete-connection", "unlink-connection", "update-connection-authorization",
-  "list-integrations", "get-integration",
+  "list-integrations", "get-integration", "get-integrations-branding", "get-profile", "update-profile",
   "list-webhook-consumers", "create-webhook-consumer", "delete-webhook-consumer",
   "list-api-keys", "create-api-key", "delete-api-key",
 ]);

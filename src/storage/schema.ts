@@ -27,6 +27,50 @@ export interface Database {
   link_steps: LinkStepsTable;
   insight_alert_rules: InsightAlertRulesTable;
   insight_alert_episodes: InsightAlertEpisodesTable;
+  link_attempts: LinkAttemptsTable;
+  client_profiles: ClientProfilesTable;
+  connection_tokens: ConnectionTokensTable;
+}
+
+/** What a client set with PUT /profile. */
+export interface ClientProfilesTable {
+  client_id: ClientId;
+  name: string;
+  logo_url: string | null;
+  icon_url: string | null;
+  redirect_url: string;
+  /** JSON array of URLs. */
+  white_list_urls: string;
+  /** Sealed (alert-auth-header). */
+  alert_auth_header: string | null;
+  updated_at: number;
+}
+
+/** One trip of a customer to an OAuth provider's sign-in, until its callback uses it (once) or it expires. */
+export interface LinkAttemptsTable {
+  state_digest: string;
+  client_id: ClientId;
+  company_id: CompanyId;
+  connection_id: ConnectionId;
+  /** Sealed (pkce-verifier, bound to the state digest). */
+  code_verifier: string;
+  /** The link URL's query string, for the custom placeholders of the client's redirectUrl. */
+  link_query: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** A linked connection's access at its provider; both tokens sealed, bound to the connection. */
+export interface ConnectionTokensTable {
+  connection_id: ConnectionId;
+  client_id: ClientId;
+  access_token: string;
+  refresh_token: string | null;
+  expires_at: number | null;
+  refresh_failing_since: number | null;
+  next_refresh_at: number | null;
+  updated_at: number;
 }
 
 export interface ClientsTable {

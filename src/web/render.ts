@@ -16,11 +16,12 @@ export interface Pages extends PortalPages {
   company: {
     companyName: string;
     connections: ReadonlyArray<Pick<ConnectionResource, "linkUrl" | "platformName" | "status">>;
-    integrations: ReadonlyArray<{ key: string; name: string }>;
+    integrations: ReadonlyArray<{ key: string; name: string; logoUrl: string }>;
     action: string;
     form: FormToken;
   };
   consent: {
+    clientName: string;
     companyName: string;
     integrationName: string;
     status: string;
@@ -28,7 +29,25 @@ export interface Pages extends PortalPages {
     actions: { authorize: string; cancel: string };
     form: FormToken;
   };
-  outcome: { message: string; status: string; backUrl: string };
+  redirect: {
+    clientName: string;
+    companyName: string;
+    integrationName: string;
+    logoUrl: string;
+    status: string;
+    sourceType: string;
+    signInUrl: string;
+  };
+  outcome: {
+    message: string;
+    /** What the provider said, and what to do next, after a failure. */
+    detail: string | null;
+    status: string;
+    backUrl: string;
+    /** The client's redirectUrl, built: the page sends the customer on at once. */
+    next: { url: string; clientName: string } | null;
+  };
+  "link-error": { reason: string };
 }
 
 /** The hidden field that carries a page's token back with its forms. */

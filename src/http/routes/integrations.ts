@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../../domain/context.ts";
-import { getIntegration, listIntegrations, toIntegrationResource } from "../../integrations/registry.ts";
+import { toBrandingResource, toIntegrationResource } from "../../integrations/registry.ts";
 import { pageEnvelope } from "../../domain/paging.ts";
 import { malformed, parseOrderBy, parseQuery, type Condition } from "../../domain/query.ts";
 import { pageRequest, pagingQuery, pathParams, type PagingQuerystring } from "../schemas.ts";
@@ -29,7 +29,7 @@ function holds(resource: Resource, { key, operator, value }: Condition): boolean
 }
 
 /** Integrations are few and held in memory, so their list is filtered and paged here rather than in SQL. */
-export function integrationRoutes(app: FastifyInstance, _ctx: AppContext): void {
+export function integrationRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Querystring: PagingQuerystring }>("/integrations", { schema: { querystring: pagingQuery } }, (request) => {
     const page = pageRequest(request.query);
     const alternatives = page.query ? parseQuery(page.query) : [[]];
@@ -38,8 +38,9 @@ export function integrationRoutes(app: FastifyInstance, _ctx: AppContext): void 
         throw malformed(page.query!, `unknown key "${condition.key}": use ${FILTERABLE.join(", ")}`);
     }
     const order = parseOrderBy(page.orderBy, { key: "key", name: "name" } as const, "key");
-    const matching = listIntegrations()
-      .map(toIntegrationResource)
+    const matching = ctx.integrations
+      .list()
+      .map((integration) => toIntegrationResource(ctx.config.publicUrl, integration))
       .filter((resource) => alternatives.some((all) => all.every((condition) => holds(resource, condition))))
       .sort((a, b) => (order.direction === "asc" ? 1 : -1) * String(a[order.column]).localeCompare(String(b[order.column])));
     const start = (page.page - 1) * page.pageSize;
@@ -47,6 +48,10 @@ export function integrationRoutes(app: FastifyInstance, _ctx: AppContext): void 
   });
 
   app.get<{ Params: { platformKey: string } }>("/integrations/:platformKey", { schema: { params: pathParams("platformKey") } }, (request) =>
-    toIntegrationResource(getIntegration(request.params.platformKey)),
+    toIntegrationResource(ctx.config.publicUrl, ctx.integrations.get(request.params.platformKey)),
+  );
+
+  app.get<{ Params: { platformKey: string } }>("/integrations/:platformKey/branding", { schema: { params: pathParams("platformKey") } }, (request) =>
+    toBrandingResource(ctx.config.publicUrl, ctx.integrations.get(request.params.platformKey)),
   );
 }

@@ -11,6 +11,7 @@ import * as jobRuns from "./008_job_runs.ts";
 import * as circuitBreaker from "./009_circuit_breaker.ts";
 import * as fifoOrdering from "./010_fifo_ordering.ts";
 import * as messageRetention from "./011_message_retention.ts";
+import * as oauthAndProfiles from "./012_oauth_and_profiles.ts";
 import * as portal from "./013_portal.ts";
 import * as transformations from "./014_transformations.ts";
 import * as connectionInsight from "./015_connection_insight.ts";
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   "009_circuit_breaker": circuitBreaker,
   "010_fifo_ordering": fifoOrdering,
   "011_message_retention": messageRetention,
+  "012_oauth_and_profiles": oauthAndProfiles,
   "013_portal": portal,
   "014_transformations": transformations,
   "015_connection_insight": connectionInsight,

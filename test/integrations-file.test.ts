@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { CLI, runCliWith } from "./support/cli.ts";
+import { createTestDatabase } from "./support/database.ts";
+import { assertErrorMessage } from "./support/errors.ts";
+import { withServer } from "./support/server.ts";
+
+const folder = mkdtempSync(join(tmpdir(), "hookline-integrations-file-"));
+after(() => rmSync(folder, { recursive: true, force: true }));
+
+const oauth2 = (clientSecret: string) => ({
+  authorizeUrl: "https://books.example/oauth/authorize",
+  tokenUrl: "https://books.example/oauth/token",
+  clientId: "hookline",
+  clientSecret,
+  scopes: ["accounting.read", "offline_access"],
+});
+
+describe("the integrations file", () => {
+  test("a sealed client secret, a logo and a switched-off sandbox: the API lists what the file declares", async (t) => {
+    const database = await createTestDatabase();
+    t.after(() => database.drop());
+    const env = { HOOKLINE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") };
+    // The operator seals each client secret with the CLI, under the deployment's key, and writes the file with it.
+    const seal = async (platformKey: string, secret: string) => {
+      const run = promisify(execFile)(process.execPath, [CLI, "--database-url", database.url, "integrations", "seal-secret", platformKey], {
+        env: { ...process.env, HOOKLINE_LOG_LEVEL: "silent", ...env },
+      });
+      run.child.stdin!.end(`${secret}\n`);
+      return (await run).stdout.trim();
+    };
+    const acmeSecret = await seal("acme", "the provider's client secret");
+    assert.match(acmeSecret, /^v2\./);
+    assert.ok(!acmeSecret.includes("client secret"));
+    writeFileSync(join(folder, "acme.png"), Buffer.from("89504e470d0a1a0a", "hex"));
+    const file = join(folder, "sealed.yaml");
+    const write = (zetaSecret: string) =>
+      writeFileSync(
+        file,
+        stringify({
+          sandbox: { enabled: false },
+          integrations: [
+            { platformKey: "acme", name: "Acme Books", sourceType: "Accounting", logo: "acme.png", kind: "oauth2", oauth2: oauth2(acmeSecret) },
+            { platformKey: "zeta", name: "Zeta Bank", sourceType: "Banking", enabled: false, kind: "oauth2", oauth2: oauth2(zetaSecret) },
+          ],
+        }),
+      );
+    // A secret sealed for acme does not open for another integration.
+    write(acmeSecret);
+    await assert.rejects(runCliWith({ ...env, HOOKLINE_INTEGRATIONS_FILE: file }, database.url, "migrate"), (error: { stderr: string }) => {
+      assert.ok(error.stderr.includes(`Integrations file ${file}: /integrations/1/oauth2/clientSecret does not open`), error.stderr);
+      assert.match(error.stderr, /hookline integrations seal-secret zeta/);
+      return true;
+    });
+
+    write(await seal("zeta", "zeta secret"));
+    const server = await withServer(t, { integrationsFile: file, encryptionKey: env.HOOKLINE_ENCRYPTION_KEY });
+    const listed = (await server.api("GET", "/integrations")).body.results;
+    assert.deepEqual(
+      listed.map((integration: { key: string; enabled: boolean; sourceType: string }) => [integration.key, integration.enabled, integration.sourceType]),
+      [
+        ["acme", true, "Accounting"],
+        ["zeta", false, "Banking"],
+      ],
+    );
+    const logo = await fetch(listed[0].logoUrl);
+    assert.equal(logo.headers.get("content-type"), "image/png");
+    assert.deepEqual(Buffer.from(await logo.arrayBuffer()), Buffer.from("89504e470d0a1a0a", "hex"));
+    assert.equal((await server.api("GET", "/integrations/acme/branding")).body.logo.full.image.src, listed[0].logoUrl);
+
+    const company = (await server.api("POST", "/companies", { name: "Harbour Bakery" })).body;
+    assertErrorMessage(await server.api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" }), 404, "the sandbox is off");
+    assertErrorMessage(await server.api("POST", `/companies/${company.id}/connections`, { platformKey: "zeta" }), 400, "zeta is disabled", /not enabled/);
+    assert.equal((await server.api("GET", `/companies/${company.id}/connections`)).body.totalResults, 0);
+    assert.ok(!server.logs().includes("the provider's client secret"));
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ["not-yaml.yaml", "integrations: [\n  - platformKey: acme\n  name", /not valid YAML/],
+    [
+      "bad-key.yaml",
+      "integrations:\n  - platformKey: ACME1\n    name: Acme\n    sourceType: Accounting\n    kind: oauth2\n    oauth2: {}",
+      /\/integrations\/0\/platformKey must match pattern/,
+    ],
+    ["unknown.json", JSON.stringify({ integrations: [], extra: true }), /must NOT have additional properties/],
+    [
+      "plaintext.yaml",
+      `integrations:\n  - platformKey: acme\n    name: Acme\n    sourceType: Accounting\n    kind: oauth2\n    oauth2: ${JSON.stringify(oauth2("plain secret"))}`,
+      /clientSecret must match pattern/,
+    ],
+    [
+      "no-logo.yaml",
+      `integrations:\n  - platformKey: acme\n    name: Acme\n    sourceType: Accounting\n    logo: missing.svg\n    kind: oauth2\n    oauth2: ${JSON.stringify(oauth2("v2.abc.def"))}`,
+      /logo missing.svg was not found/,
+    ],
+  ];
+  for (const [name, content, reason] of bad) {
+    test(`a bad file (${name}) stops the start with its path and the reason`, async (t) => {
+      const database = await createTestDatabase();
+      t.after(() => database.drop());
+      const file = join(folder, name);
+      writeFileSync(file, content);
+      await assert.rejects(
+        runCliWith({ HOOKLINE_INTEGRATIONS_FILE: file, HOOKLINE_PORT: "0" }, database.url, "serve"),
+        (error: { stderr: string; code: number }) => {
+          assert.equal(error.code, 1);
+          assert.ok(error.stderr.includes(`Integrations file ${file}:`), error.stderr);
+          assert.match(error.stderr, reason);
+          return true;
+        },
+      );
+    });
+  }
+});
