@@ -153,6 +153,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   app.get<{ Params: Params }>(`${connectionPath}/sign-in`, { schema }, async (request, reply) => {
     const { companyId, connectionId } = connectionIds(request.params);
     const { url, state } = await beginRedirectLink(ctx, companyId, connectionId, linkQueryOf(request));
+    recordLinkStep(ctx, { companyId, connectionId }, "redirected");
     reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), LINK_ATTEMPT_TTL_MS / 1000, secure));
     return reply.redirect(url, 303);
   });
@@ -169,6 +170,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         callbackUrl,
         (state) => cookie === guard.token(["sign-in", state]),
       );
+      recordLinkStep(ctx, { companyId, connectionId }, "returned");
       reply.header("set-cookie", signInCookie("", 0, secure));
       const cancelled = callbackUrl.searchParams.get("error") === "access_denied";
       return await showOutcome(reply, session, { companyId, connectionId }, connection, cancelled, linkQuery);
