@@ -219,6 +219,7 @@ describe("requests without a valid API key", () => {
         const text = await response.text();
         const context = `${label}: ${method} ${path}`;
         assertErrorMessage({ status: response.status, body: JSON.parse(text), headers: response.headers }, 401, context);
+        assert.match(JSON.parse(text).error, /send "Authorization: Basic <base64 of the API key>"/, `${context}: the 401 says how to send the key`);
         for (const secret of mustNotEcho) assert.ok(!text.includes(secret), `${context}: the response does not echo ${JSON.stringify(secret)}`);
         assert.ok(!text.includes(a.secret) && !text.includes(a.companyName), `${context}: nothing of A leaks`);
       }
