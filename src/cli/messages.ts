@@ -3,7 +3,7 @@ import type { Command, Option } from "commander";
 import type { AppContext } from "../domain/context.ts";
 import type { CursorRequest } from "../domain/cursor.ts";
 import { getMessage, listAttempts, listConsumerMessages, listMessages } from "../domain/messages.ts";
-import { recoverFailed, replayMissed, resendMessage } from "../domain/redelivery.ts";
+import { recoverFailed, replayMissed, resendMessage, retryPendingNow } from "../domain/redelivery.ts";
 import { asId, type ClientId, type ConsumerId, type MessageId } from "../ids.ts";
 
 type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
@@ -89,7 +89,8 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     command
       .addOption(clientOption)
       .requiredOption("--webhook <webhookId>", "the consumer")
-      .requiredOption("--since <time>", `messages generated at or after (${ISO})`)
+      // Commander does not mark required options in --help: the description says so.
+      .requiredOption("--since <time>", `(required) messages generated at or after (${ISO})`)
       .option("--until <time>", "messages generated before");
   type RangeOptions = { client: string; webhook: string; since: string; until?: string };
 
@@ -102,4 +103,13 @@ export function messageCommands(program: Command, withContext: WithContext, clie
     (options: RangeOptions) =>
       withContext(async (ctx) => printJson(await replayMissed(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook), options))),
   );
+
+  messages
+    .command("retry-now")
+    .description("Make the consumer's deliveries still waiting for their next attempt (Sending, Attempting) due now, paced like recover")
+    .addOption(clientOption)
+    .requiredOption("--webhook <webhookId>", "(required) the consumer")
+    .action((options: { client: string; webhook: string }) =>
+      withContext(async (ctx) => printJson(await retryPendingNow(ctx, asId<ClientId>(options.client), asId<ConsumerId>(options.webhook)))),
+    );
 }

@@ -22,6 +22,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
+  server_settings: ServerSettingsTable;
 }
 
 export interface ClientsTable {
@@ -209,4 +210,11 @@ export interface DeliveryRestartsTable {
   delivery_id: DeliveryId;
   reason: "resend" | "recover";
   restarted_at: number;
+}
+
+/** What a running server tells the other processes on its database (the CLI), one row per setting. */
+export interface ServerSettingsTable {
+  name: string;
+  value: string;
+  updated_at: number;
 }

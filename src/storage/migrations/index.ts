@@ -11,6 +11,7 @@ import * as jobRuns from "./008_job_runs.ts";
 import * as circuitBreaker from "./009_circuit_breaker.ts";
 import * as fifoOrdering from "./010_fifo_ordering.ts";
 import * as messageRetention from "./011_message_retention.ts";
+import * as serverSettings from "./016_server_settings.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   "009_circuit_breaker": circuitBreaker,
   "010_fifo_ordering": fifoOrdering,
   "011_message_retention": messageRetention,
+  "016_server_settings": serverSettings,
 };
 
 /** Applies or reports on these migrations in `db`. */
