@@ -49,7 +49,7 @@ test("on the server's database: migrate creates it, each command names it on std
 
   const key = await runCli(database.url, "keys", "create", "--name", "no --client given");
   assert.equal(JSON.parse(key.stdout).name, "no --client given");
-  const listed = JSON.parse((await runCli(database.url, "keys", "list", "--client", clientId)).stdout);
+  const listed = JSON.parse((await runCli(database.url, "keys", "list", "--client", clientId, "--json")).stdout);
   assert.equal(listed.length, 2, "the key went to the only client");
 
   const second = JSON.parse((await runCli(database.url, "clients", "create", "Second client")).stdout);

@@ -298,7 +298,7 @@ describe("the webhooks CLI", () => {
     const headers = JSON.parse(await cli(server, "webhooks", "headers", "set", id, "Authorization: Bearer cli-token-1234", "X-Team: ops", ...client));
     assert.deepEqual(headers, { headers: { Authorization: "****1234", "X-Team": "****" } });
     assert.match(await cli(server, "webhooks", "headers", "remove", id, "x-team", ...client), /Removed/);
-    assert.deepEqual(JSON.parse(await cli(server, "webhooks", "headers", "list", id, ...client)), { headers: { Authorization: "****1234" } });
+    assert.deepEqual(JSON.parse(await cli(server, "webhooks", "headers", "list", id, ...client, "--json")), { headers: { Authorization: "****1234" } });
 
     const oldSecret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
     const newSecret = (await cli(server, "webhooks", "rotate-secret", id, ...client)).trim();

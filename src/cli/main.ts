@@ -13,6 +13,8 @@ import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { backupCommand } from "./backup.ts";
+import { jsonOption, printList } from "./output.ts";
+import { resourceCommands } from "./resources.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
@@ -113,7 +115,13 @@ clients
 clients
   .command("list")
   .description("List clients")
-  .action(() => withContext(async (ctx) => console.log(JSON.stringify(await listClients(ctx), null, 2))));
+  .addOption(jsonOption())
+  .action((options: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const found = await listClients(ctx);
+      printList(options, found, found, { ID: (client) => client.id, NAME: (client) => client.name });
+    }),
+  );
 
 const clientOption = new Option("--client <clientId>", "the client (see `clients list`); may be left out when there is only one");
 // A command left without --client acts for the database's only client.
@@ -138,9 +146,13 @@ keys
 keys
   .command("list")
   .addOption(clientOption)
+  .addOption(jsonOption())
   .description("List API keys (last four characters only)")
-  .action((options: { client: string }) =>
-    withContext(async (ctx) => console.log(JSON.stringify(await listApiKeys(ctx, asId<ClientId>(options.client)), null, 2))),
+  .action((options: { client: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const found = await listApiKeys(ctx, asId<ClientId>(options.client));
+      printList(options, found, found, { ID: (key) => key.id, NAME: (key) => key.name, KEY: (key) => key.apiKey, CREATED: (key) => key.createdDate });
+    }),
   );
 keys
   .command("revoke <apiKeyId>")
@@ -164,6 +176,7 @@ webhooks
 webhookCommands(webhooks, withContext, clientOption);
 
 messageCommands(program, withContext, clientOption);
+resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
 // Not withContext: a backup copies the database as it is, without migrating it first.
