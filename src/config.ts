@@ -19,6 +19,12 @@ export interface Config {
   metricsQueueRefreshMs: number;
   /** Base URL clients and SMBs reach this server at; used in linkUrl, redirect and portal links. */
   publicUrl: string;
+  /**
+   * Whether the settings gave the public URL (HOOKLINE_PUBLIC_URL, or the host
+   * and port it is made of) rather than defaults: when they did not, the CLI
+   * uses the one the server recorded.
+   */
+  publicUrlConfigured: boolean;
   roles: { api: boolean; worker: boolean };
   logLevel: string;
   delivery: DeliveryConfig;
@@ -409,6 +415,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     metricsPort: metricsPort ? integer(ENV.metricsPort, metricsPort, 0) : null,
     metricsQueueRefreshMs: parseDuration(read("metricsQueueRefresh") ?? "5s"),
     publicUrl,
+    publicUrlConfigured: [read("publicUrl"), read("host"), read("port")].some((value) => value !== undefined),
     roles: roles(read("roles") ?? "api,worker"),
     logLevel: read("logLevel") ?? "info",
     delivery,

@@ -23,7 +23,17 @@ export class HooklineError extends Error {
 export const badRequest = (message: string, validationErrors: ValidationItem[] = []) => new HooklineError(400, message, validationErrors);
 /** A 400 listing every invalid field; its message names them all, one after another. */
 export const invalidFields = (validationErrors: ValidationItem[]) => badRequest(validationErrors.map((error) => error.message).join("; "), validationErrors);
-export const unauthorized = () => new HooklineError(401, "Unauthorized", [], "Unknown");
+/** The header Hookline, like Codat, authenticates with; a 401 names it, since a raw key or a Bearer token is the usual slip. */
+const AUTHORIZATION_FORMAT = 'send "Authorization: Basic <base64 of the API key>" (the key base64-encoded, not the key itself)';
+export const unauthorized = (why: "missing" | "unknown") =>
+  new HooklineError(
+    401,
+    why === "missing"
+      ? `Unauthorized: no API key in Basic form: ${AUTHORIZATION_FORMAT}`
+      : `Unauthorized: the API key is not valid here (unknown, revoked, or not base64-encoded): ${AUTHORIZATION_FORMAT}`,
+    [],
+    "Unknown",
+  );
 export const notFound = (what: string) => new HooklineError(404, `${what} not found`);
 export const conflict = (message: string) => new HooklineError(409, message);
 

@@ -22,6 +22,7 @@ import { withEncryptionKeys } from "./storage/encryption-keys.ts";
 import { resealSecrets } from "./domain/reseal-secrets.ts";
 import { linkStepsWritten } from "./domain/link-funnel.ts";
 import { loadIntegrations } from "./integrations/integrations-file.ts";
+import { recordPublicUrl } from "./storage/server-settings.ts";
 
 export interface Hookline {
   ctx: AppContext;
@@ -84,6 +85,8 @@ export async function startHookline(configured: Config, options: StartOptions = 
   if (config.roles.api) {
     http = await buildHttpApp(ctx, metrics);
     await http.listen({ host: config.host, port: config.port });
+    // For the CLI: links in the events it publishes point here even when its own settings do not say so.
+    await recordPublicUrl(ctx.store, config.publicUrl, ctx.clock.now());
   } else if (config.metricsPort !== null) {
     http = buildOperationsApp(ctx, metrics);
     await http.listen({ host: config.host, port: config.metricsPort });
@@ -98,6 +101,8 @@ export async function startHookline(configured: Config, options: StartOptions = 
     http,
     logger,
     async close() {
+      const started = ctx.clock.now();
+      logger.info("shutting down: no new requests or deliveries are taken; attempts in flight finish and are recorded");
       await http?.close();
       await quotaResets?.stop();
       await worker?.stop();
@@ -105,6 +110,7 @@ export async function startHookline(configured: Config, options: StartOptions = 
       await insightAlerts?.stop();
       await linkStepsWritten(ctx.store);
       await ctx.store.close();
+      logger.info({ durationMs: ctx.clock.now() - started }, "shut down gracefully");
     },
   };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
+import { cli } from "./support/cli.ts";
 import { signatureHeadersOf, subscribe } from "./support/consumers.ts";
 import { Receiver, withReceiver, type ReceivedWebhook } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -38,12 +39,16 @@ describe("signing secret rotation, during the overlap", () => {
   test("deliveries carry a signature under the new and one under the old secret, and both libraries verify either", async () => {
     const id = await subscribe(server, receiver.url);
     const oldSecret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
+    assert.equal((await server.api("GET", `/webhooks/${id}`)).body.secretOverlapEndsAt, null, "no rotated-out secret signs yet");
     const rotated = await server.api("POST", `/webhooks/${id}/secret/rotate`);
     assert.equal(rotated.status, 200);
     const newSecret = rotated.body.key;
     assert.match(newSecret, /^whsec_[A-Za-z0-9+/]+=*$/);
     assert.notEqual(newSecret, oldSecret);
     assert.equal((await server.api("GET", `/webhooks/${id}/secret`)).body.key, newSecret, "the secret endpoint shows the new secret");
+    const overlapEnd = (await server.api("GET", `/webhooks/${id}`)).body.secretOverlapEndsAt;
+    assert.match(overlapEnd, /^\d{4}-\d\d-\d\dT/, "the consumer shows when the old secret stops signing");
+    assert.equal(JSON.parse(await cli(server, "webhooks", "get", id)).secretOverlapEndsAt, overlapEnd, "and so does `hookline webhooks get`");
 
     await server.api("POST", "/companies", { name: "Rotating" });
     const [webhook] = await receiver.waitFor(1);
@@ -102,5 +107,6 @@ describe("signing secret rotation, after the overlap", () => {
     );
     assert.ok(Number(webhook.headers["webhook-timestamp"]) * 1000 >= Math.floor((rotatedAt + overlapMs) / 1000) * 1000, "it was signed after the overlap");
     assert.ok(!verifies(oldSecret, webhook), "the old secret no longer verifies");
+    assert.equal((await server.api("GET", `/webhooks/${id}`)).body.secretOverlapEndsAt, null, "the consumer no longer shows an overlap");
   });
 });

@@ -36,6 +36,7 @@ describe("getting and updating a consumer", () => {
       mtls: null,
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
+      secretOverlapEndsAt: null,
     });
 
     const patched = await server.api("PATCH", `/webhooks/${id}`, {
@@ -57,6 +58,7 @@ describe("getting and updating a consumer", () => {
       mtls: null,
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
+      secretOverlapEndsAt: null,
     };
     assert.deepEqual(patched.body, expected);
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, expected);
@@ -98,7 +100,11 @@ describe("getting and updating a consumer", () => {
       twoWrong.body.validation.errors.map((error: { itemId: string }) => error.itemId),
       ["eventTypes", "companyTags"],
     );
-    assert.match(twoWrong.body.error, /such as invoices\); .*no-colon/, "the message names both, apart");
+    assert.match(
+      twoWrong.body.error,
+      /e\.g\. "invoices\.write\.successful" \(data types: .*\); .*no-colon/,
+      "the message names both, apart, and how to write a {dataType} type",
+    );
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, before);
   });
 
@@ -292,7 +298,7 @@ describe("the webhooks CLI", () => {
     const headers = JSON.parse(await cli(server, "webhooks", "headers", "set", id, "Authorization: Bearer cli-token-1234", "X-Team: ops", ...client));
     assert.deepEqual(headers, { headers: { Authorization: "****1234", "X-Team": "****" } });
     assert.match(await cli(server, "webhooks", "headers", "remove", id, "x-team", ...client), /Removed/);
-    assert.deepEqual(JSON.parse(await cli(server, "webhooks", "headers", "list", id, ...client)), { headers: { Authorization: "****1234" } });
+    assert.deepEqual(JSON.parse(await cli(server, "webhooks", "headers", "list", id, ...client, "--json")), { headers: { Authorization: "****1234" } });
 
     const oldSecret = (await server.api("GET", `/webhooks/${id}/secret`)).body.key;
     const newSecret = (await cli(server, "webhooks", "rotate-secret", id, ...client)).trim();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { cli } from "./support/cli.ts";
+import { cli, runCli } from "./support/cli.ts";
 import { subscribe } from "./support/consumers.ts";
 import { assertErrorMessage } from "./support/errors.ts";
 import { allPages, createCompany, settledMessages } from "./support/messages.ts";
@@ -271,14 +271,33 @@ describe("tenant isolation of the message log", () => {
 });
 
 describe("the messages CLI", () => {
-  test("lists, filters and pages messages and attempts as JSON", async () => {
-    const listed = JSON.parse(await cli(server, "messages", "list", "--client", server.clientId, "--event-type", "connection.created"));
+  test("lists, filters and pages messages and attempts as tables and as JSON", async () => {
+    const listed = JSON.parse(await cli(server, "messages", "list", "--client", server.clientId, "--event-type", "connection.created", "--json"));
     assert.deepEqual(idsOf(listed.results), [ids.connectionCreated]);
     const failed = JSON.parse(
-      await cli(server, "messages", "list", "--client", server.clientId, "--webhook", ids.failing, "--status", "Failure", "--limit", "1"),
+      await cli(server, "messages", "list", "--client", server.clientId, "--webhook", ids.failing, "--status", "Failure", "--limit", "1", "--json"),
     );
     assert.deepEqual([failed.results.length, failed.hasMore], [1, true]);
-    const attempts = JSON.parse(await cli(server, "messages", "attempts", ids.alphaCreated, "--client", server.clientId, "--webhook", ids.failing));
+    const table = await runCli(
+      server.database.url,
+      "messages",
+      "list",
+      "--client",
+      server.clientId,
+      "--webhook",
+      ids.failing,
+      "--status",
+      "Failure",
+      "--limit",
+      "1",
+    );
+    assert.match(
+      table.stdout.trimEnd(),
+      /^ID +EVENT TYPE +GENERATED +COMPANY +DELIVERIES\n\S+ +\S+ +\S+ +\S+ +Failure \(\d+ attempts\)$/,
+      "a table by default",
+    );
+    assert.ok(table.stderr.includes(`More: --cursor ${failed.nextCursor}`), "with the next page's cursor");
+    const attempts = JSON.parse(await cli(server, "messages", "attempts", ids.alphaCreated, "--client", server.clientId, "--webhook", ids.failing, "--json"));
     assert.deepEqual(
       attempts.results.map((attempt: any) => attempt.attemptNumber),
       [3, 2, 1],

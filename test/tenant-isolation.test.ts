@@ -71,12 +71,17 @@ describe("the CLI manages clients and keys", () => {
     assert.ok(created.apiKey.length >= 32, "the full key is printed once, on creation");
     assert.equal((await callApi(server.baseUrl, created.apiKey, "GET", "/companies")).status, 200);
 
-    const listing = await cli(server, "keys", "list", "--client", clientB.clientId);
+    const listing = await cli(server, "keys", "list", "--client", clientB.clientId, "--json");
     const listed: Array<{ id: string; name: string | null; apiKey: string }> = JSON.parse(listing);
     assert.deepEqual(listed.map((key) => key.id).sort(), [clientB.apiKeyId, created.id].sort());
     for (const key of listed) assert.match(key.apiKey, /^\*{4}.{4}$/);
     assert.equal(listed.find((key) => key.id === created.id)!.apiKey, `****${created.apiKey.slice(-4)}`);
     assert.ok(!listing.includes(created.apiKey) && !listing.includes(clientB.apiKey), "keys list never prints a full key");
+    const table = await cli(server, "keys", "list", "--client", clientB.clientId);
+    const row = table.split("\n").find((line) => line.startsWith(created.id)) ?? "";
+    assert.match(row, / +ci deploy +\*{4}\S{4} /, "the table shows the key's name and its masked key");
+    assert.ok(row.includes(`****${created.apiKey.slice(-4)}`));
+    assert.ok(!table.includes(created.apiKey) && !table.includes(clientB.apiKey), "nor does its table");
 
     // Client A's operator cannot revoke B's key by naming it under A.
     const foreign = await cliFailure("keys", "revoke", created.id, "--client", server.clientId);
@@ -88,7 +93,7 @@ describe("the CLI manages clients and keys", () => {
     assertErrorMessage(await callApi(server.baseUrl, created.apiKey, "GET", "/companies"), 401, "revoked key");
     assert.equal((await asB("GET", "/companies")).status, 200, "B's other key is untouched");
     assert.deepEqual(
-      JSON.parse(await cli(server, "keys", "list", "--client", clientB.clientId)).map((key: any) => key.id),
+      JSON.parse(await cli(server, "keys", "list", "--client", clientB.clientId, "--json")).map((key: any) => key.id),
       [clientB.apiKeyId],
     );
   });
@@ -98,7 +103,7 @@ describe("the CLI manages clients and keys", () => {
     const failure = await cliFailure("keys", "create", "--client", unknown);
     assert.notEqual(failure.code, 0);
     assert.match(failure.stderr, /Client not found/);
-    assert.deepEqual(JSON.parse(await cli(server, "keys", "list", "--client", unknown)), []);
+    assert.deepEqual(JSON.parse(await cli(server, "keys", "list", "--client", unknown, "--json")), []);
   });
 });
 
@@ -219,6 +224,7 @@ describe("requests without a valid API key", () => {
         const text = await response.text();
         const context = `${label}: ${method} ${path}`;
         assertErrorMessage({ status: response.status, body: JSON.parse(text), headers: response.headers }, 401, context);
+        assert.match(JSON.parse(text).error, /send "Authorization: Basic <base64 of the API key>"/, `${context}: the 401 says how to send the key`);
         for (const secret of mustNotEcho) assert.ok(!text.includes(secret), `${context}: the response does not echo ${JSON.stringify(secret)}`);
         assert.ok(!text.includes(a.secret) && !text.includes(a.companyName), `${context}: nothing of A leaks`);
       }

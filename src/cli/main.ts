@@ -5,7 +5,8 @@ import { createApiKey, createClient, deleteApiKey, findClient, listApiKeys, list
 import { getSigningSecret } from "../domain/consumers.ts";
 import type { AppContext } from "../domain/context.ts";
 import { OPENAPI_PATH } from "../http/routes/openapi.ts";
-import { openContext, startHookline } from "../server.ts";
+import { startHookline } from "../server.ts";
+import { defaultClient, describeDatabase, openCliContext } from "./context.ts";
 import { runDemo } from "./demo.ts";
 import { runInsightDemo } from "./insight-demo.ts";
 import { webhookCommands } from "./webhooks.ts";
@@ -14,7 +15,8 @@ import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { backupCommand } from "./backup.ts";
 import { integrationCommands } from "./integrations.ts";
-import { createLogger } from "../logger.ts";
+import { jsonOption, printList } from "./output.ts";
+import { resourceCommands } from "./resources.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
@@ -28,10 +30,16 @@ function overrides(): ConfigOverrides {
   return databaseUrl ? { databaseUrl } : {};
 }
 
-/** Runs a command against the database and closes it, whatever happens. Log lines go to standard error, apart from the command's output. */
-async function withContext(work: (ctx: AppContext) => Promise<void>): Promise<void> {
-  const config = loadConfig(process.env, overrides());
-  const ctx = await openContext(config, createLogger(config.logLevel, process.stderr));
+/** The command's database, opened once (the default --client reads it before the command runs). */
+let context: Promise<AppContext> | undefined;
+const contextOf = (create: boolean) => (context ??= openCliContext(loadConfig(process.env, overrides()), create));
+
+/**
+ * Runs a command against the database and closes it, whatever happens. Log lines go to standard error, apart from
+ * the command's output. Only `create` commands may make a database that does not exist yet.
+ */
+async function withContext(work: (ctx: AppContext) => Promise<void>, { create = false } = {}): Promise<void> {
+  const ctx = await contextOf(create);
   try {
     await work(ctx);
   } finally {
@@ -63,7 +71,11 @@ program
     const hookline = await starting;
     if (!config.roles.api && config.metricsPort !== null) announce([`Worker metrics: http://${config.host}:${config.metricsPort}/metrics`]);
     if (config.roles.api && !stopping) {
-      const lines = [`Hookline API:     ${config.publicUrl}`, `OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`];
+      const lines = [
+        `Hookline API:     ${config.publicUrl}`,
+        `OpenAPI document: ${config.publicUrl}${OPENAPI_PATH}`,
+        `Database:         ${describeDatabase(config.databaseUrl)}`,
+      ];
       if ((await listClients(hookline.ctx)).length === 0) {
         // First start: make a client so the API is usable at once. The key is shown this one time only.
         const client = await createClient(hookline.ctx, "Default client");
@@ -90,7 +102,7 @@ function announce(lines: string[]): void {
 program
   .command("migrate")
   .description("Create or upgrade the database schema (and encrypt secrets an earlier release stored in plaintext), then exit")
-  .action(() => withContext(async () => console.log("Database is up to date.")));
+  .action(() => withContext(async () => console.log("Database is up to date."), { create: true }));
 
 const clients = program.command("clients").description("Manage clients (tenants)");
 clients
@@ -106,9 +118,21 @@ clients
 clients
   .command("list")
   .description("List clients")
-  .action(() => withContext(async (ctx) => console.log(JSON.stringify(await listClients(ctx), null, 2))));
+  .addOption(jsonOption())
+  .action((options: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const found = await listClients(ctx);
+      printList(options, found, found, { ID: (client) => client.id, NAME: (client) => client.name });
+    }),
+  );
 
-const clientOption = new Option("--client <clientId>", "the client (see `clients list`)").makeOptionMandatory();
+const clientOption = new Option("--client <clientId>", "the client (see `clients list`); may be left out when there is only one");
+// A command left without --client acts for the database's only client.
+program.hook("preAction", async (_program, action) => {
+  if (action.options.some((option) => option.attributeName() === "client") && action.getOptionValue("client") === undefined) {
+    action.setOptionValue("client", await defaultClient(await contextOf(false)));
+  }
+});
 const keys = program.command("keys").description("Manage a client's API keys");
 keys
   .command("create")
@@ -125,9 +149,13 @@ keys
 keys
   .command("list")
   .addOption(clientOption)
+  .addOption(jsonOption())
   .description("List API keys (last four characters only)")
-  .action((options: { client: string }) =>
-    withContext(async (ctx) => console.log(JSON.stringify(await listApiKeys(ctx, asId<ClientId>(options.client)), null, 2))),
+  .action((options: { client: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const found = await listApiKeys(ctx, asId<ClientId>(options.client));
+      printList(options, found, found, { ID: (key) => key.id, NAME: (key) => key.name, KEY: (key) => key.apiKey, CREATED: (key) => key.createdDate });
+    }),
   );
 keys
   .command("revoke <apiKeyId>")
@@ -151,6 +179,7 @@ webhooks
 webhookCommands(webhooks, withContext, clientOption);
 
 messageCommands(program, withContext, clientOption);
+resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
 integrationCommands(program, () => loadConfig(process.env, overrides()));

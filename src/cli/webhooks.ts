@@ -2,15 +2,24 @@ import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { CONSUMER_ORDERINGS, type ConsumerOrdering } from "../constants/statuses.ts";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../domain/consumer-headers.ts";
-import { getConsumer, rotateSigningSecret, setConsumerEnabled, updateConsumer, type ConsumerUpdate } from "../domain/consumers.ts";
+import {
+  createConsumer,
+  deleteConsumer,
+  getConsumer,
+  listConsumers,
+  rotateSigningSecret,
+  setConsumerEnabled,
+  updateConsumer,
+  type ConsumerUpdate,
+} from "../domain/consumers.ts";
+import { sendExample } from "../domain/events/examples.ts";
 import type { AppContext } from "../domain/context.ts";
 import { deleteTransformation, getTransformation, setTransformation, testTransformation } from "../domain/consumer-transformation.ts";
 import { badRequest } from "../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../ids.ts";
+import { jsonOption, printJson, printList } from "./output.ts";
 
 type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
-
-const printJson = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
 interface UpdateOptions {
   client: string;
@@ -49,8 +58,61 @@ function parseHeader(text: string): [string, string] {
   return [text.slice(0, colon).trim(), text.slice(colon + 1).trimStart()];
 }
 
-/** `hookline webhooks ...` beyond `secret`: what an operator scripts about a client's consumers. Output is JSON. */
+/** `hookline webhooks ...` beyond `secret`: what an operator scripts about a client's consumers. Lists are tables (or --json); the rest is JSON. */
 export function webhookCommands(webhooks: Command, withContext: WithContext, clientOption: Option): void {
+  webhooks
+    .command("list")
+    .addOption(clientOption)
+    .addOption(jsonOption())
+    .description("List consumers")
+    .action((options: { client: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const answer = await listConsumers(ctx, asId<ClientId>(options.client));
+        printList(options, answer, answer.results, {
+          ID: (consumer) => consumer.id,
+          URL: (consumer) => consumer.url,
+          "EVENT TYPES": (consumer) => consumer.eventTypes?.join(" "),
+          "COMPANY TAGS": (consumer) => consumer.companyTags?.join(" "),
+          STATE: (consumer) => (consumer.disabled ? "disabled" : consumer.circuit.state === "open" ? "circuit open" : "enabled"),
+        });
+      }),
+    );
+
+  webhooks
+    .command("create")
+    .addOption(clientOption)
+    .description("Create a consumer (validated as in the API: known event types, an allowed URL) and print it; read its secret with `webhooks secret`")
+    .requiredOption("--url <url>", "(required) where deliveries are sent")
+    .requiredOption("--event-types <eventType...>", "(required) event types to subscribe to (`hookline events catalog --types`)")
+    .option("--company-tags <tag...>", "key:value tags: only companies carrying one of them")
+    .action((options: { client: string; url: string; eventTypes: string[]; companyTags?: string[] }) =>
+      withContext(async (ctx) =>
+        printJson(
+          await createConsumer(ctx, asId<ClientId>(options.client), { url: options.url, eventTypes: options.eventTypes, companyTags: options.companyTags }),
+        ),
+      ),
+    );
+
+  webhooks
+    .command("delete <webhookId>")
+    .addOption(clientOption)
+    .description("Delete a consumer and every attempt still scheduled for it")
+    .action((webhookId: string, options: { client: string }) =>
+      withContext(async (ctx) => {
+        await deleteConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId));
+        console.log(`Deleted ${webhookId}.`);
+      }),
+    );
+
+  webhooks
+    .command("example <webhookId>")
+    .addOption(clientOption)
+    .description("Send the catalog's example of an event type to this consumer only, signed and retried like any event; prints the event")
+    .requiredOption("--event-type <eventType>", '(required) e.g. "connection.failed" or "invoices.write.successful"')
+    .action((webhookId: string, options: { client: string; eventType: string }) =>
+      withContext(async (ctx) => printJson(await sendExample(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), options.eventType))),
+    );
+
   webhooks
     .command("get <webhookId>")
     .addOption(clientOption)
@@ -114,9 +176,13 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
   headers
     .command("list <webhookId>")
     .addOption(clientOption)
+    .addOption(jsonOption())
     .description("List header names with masked values")
-    .action((webhookId: string, options: { client: string }) =>
-      withContext(async (ctx) => printJson(await listCustomHeaders(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId)))),
+    .action((webhookId: string, options: { client: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const answer = await listCustomHeaders(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId));
+        printList(options, answer, Object.entries(answer.headers), { NAME: ([name]) => name, VALUE: ([, value]) => value });
+      }),
     );
   headers
     .command("remove <webhookId> <name>")

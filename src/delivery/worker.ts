@@ -386,8 +386,21 @@ export class DeliveryWorker {
   }
 
   private attemptRecord(delivery: DueDelivery, result: AttemptResult): NonNullable<DeliveryUpdate["attempt"]> {
-    // Guarded: building the log record for every attempt costs the hot path even when debug is off.
-    if (this.debug) {
+    // A failure is what an operator looks for at the default level: whose, which message, and why (never the URL,
+    // which may carry credentials, nor the receiver's answer).
+    if (!result.succeeded) {
+      this.log.info(
+        {
+          consumerId: delivery.consumerId,
+          messageId: delivery.messageId,
+          attempt: delivery.attemptCount + 1,
+          statusCode: result.statusCode,
+          reason: result.error,
+        },
+        "delivery attempt failed",
+      );
+    } else if (this.debug) {
+      // Guarded: building the log record for every attempt costs the hot path even when debug is off.
       this.log.debug(
         {
           messageId: delivery.messageId,

@@ -29,7 +29,7 @@ import {
   type ConsumerRow,
 } from "../storage/consumers.ts";
 import type { AppContext } from "./context.ts";
-import { catalogEventTypes, findEventType } from "./events/catalog.ts";
+import { catalogEventTypes, dataTypeHint, findEventType } from "./events/catalog.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
 export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
@@ -42,6 +42,8 @@ export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] &
   ordering: ConsumerOrdering;
   /** The consumer's circuit breaker: its run of unreachable attempts, and while open, when the next probe goes. */
   circuit: { state: "closed" | "open"; consecutiveFailures: number; nextProbeAt: string | null };
+  /** After a rotation, when the last rotated-out signing secret stops signing beside the current one; null when none does. */
+  secretOverlapEndsAt: string | null;
 };
 
 export interface ConsumerInput {
@@ -78,7 +80,7 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
     if (unknown.length > 0) {
       errors.push({
         itemId: "eventTypes",
-        message: `Unknown event types ${unknown.map((type) => `"${type}"`).join(", ")}. Valid event types: ${catalogEventTypes().join(", ")} ({dataType} may also be a data type such as invoices)`,
+        message: `Unknown event types ${unknown.map((type) => `"${type}"`).join(", ")}. Valid event types: ${catalogEventTypes().join(", ")}. ${dataTypeHint()}`,
         validatorName: "eventTypes",
       });
     }
@@ -124,9 +126,27 @@ type ShownColumns = Pick<
   | "consecutive_failures"
   | "circuit_open_until"
   | "ordering"
+  | "previous_secrets"
 >;
 
-function toResource(row: ShownColumns): WebhookConsumerResource {
+/**
+ * When the rotated-out secrets still signing stop. Their expiry is sealed
+ * with them; a consumer whose secrets no configured key opens shows none
+ * here (sending to it and reading its secret say why).
+ */
+function secretOverlapEnd(ctx: AppContext, row: ShownColumns): string | null {
+  if (row.previous_secrets === null) return null;
+  let expiries: number[];
+  try {
+    expiries = openPreviousSecrets(ctx.secretBox, row.id, row.previous_secrets).map((secret) => secret.expiresAt);
+  } catch {
+    return null;
+  }
+  const last = Math.max(...expiries);
+  return last > ctx.clock.now() ? isoDate(last) : null;
+}
+
+function toResource(ctx: AppContext, row: ShownColumns): WebhookConsumerResource {
   return {
     id: row.id,
     url: row.url,
@@ -141,6 +161,7 @@ function toResource(row: ShownColumns): WebhookConsumerResource {
       consecutiveFailures: row.consecutive_failures,
       nextProbeAt: row.circuit_open_until === null ? null : isoDate(row.circuit_open_until),
     },
+    secretOverlapEndsAt: secretOverlapEnd(ctx, row),
   };
 }
 
@@ -174,7 +195,7 @@ export async function changeConsumer(
     const row = found(await lockConsumer(uow.tx, clientId, consumerId));
     const changes = await change(row, uow);
     if (Object.keys(changes).length > 0) await updateConsumerColumns(uow.tx, clientId, consumerId, changes);
-    return toResource({ ...row, ...changes });
+    return toResource(ctx, { ...row, ...changes });
   });
 }
 
@@ -204,15 +225,15 @@ export async function createConsumer(ctx: AppContext, clientId: ClientId, input:
     }
     await insertConsumer(tx, row);
   });
-  return toResource(row);
+  return toResource(ctx, { ...row, previous_secrets: null });
 }
 
 export async function listConsumers(ctx: AppContext, clientId: ClientId): Promise<{ results: WebhookConsumerResource[] }> {
-  return { results: (await listConsumersOf(ctx.store.db, clientId)).map(toResource) };
+  return { results: (await listConsumersOf(ctx.store.db, clientId)).map((row) => toResource(ctx, row)) };
 }
 
 export async function getConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<WebhookConsumerResource> {
-  return toResource(found(await findConsumer(ctx.store.db, clientId, consumerId)));
+  return toResource(ctx, found(await findConsumer(ctx.store.db, clientId, consumerId)));
 }
 
 /**

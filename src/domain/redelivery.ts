@@ -1,12 +1,13 @@
 import { isoDate } from "../clock.ts";
 import { badRequest, conflict, HooklineError, notFound } from "../errors.ts";
-import { asId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../ids.ts";
+import { asId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../ids.ts";
 import { loadTags } from "../storage/companies.ts";
 import type { Tx } from "../storage/database.ts";
 import { createDeliveries } from "../storage/deliveries/create.ts";
 import { findDeliveryId } from "../storage/deliveries/find.ts";
 import { freshSchedule } from "../storage/deliveries/fresh-schedule.ts";
 import { restartDelivery, restartFailedDeliveries } from "../storage/deliveries/restart.ts";
+import { bringForward, readWaitingDeliveries } from "../storage/deliveries/retry-now.ts";
 import { lockMessages, readFailedMessagesInRange, readUndeliveredMessagesInRange } from "../storage/messages.ts";
 import { getConsumer } from "./consumers.ts";
 import type { AppContext } from "./context.ts";
@@ -194,4 +195,39 @@ export async function replayMissed(ctx: AppContext, clientId: ClientId, consumer
         { keepExisting: true },
       ),
   }));
+}
+
+/**
+ * Retry now: the consumer's deliveries still Sending or Attempting that wait
+ * for their next attempt become due now, oldest first and paced like
+ * recovery. Their status and attempt count stay (it is the next attempt of
+ * their schedule, made sooner), so a fixed receiver gets its backlog without
+ * waiting out the retry schedule. Deliveries in flight, held by an open
+ * circuit or a fifo line, or waiting for a rate-limit slot, are left to those.
+ */
+export async function retryPendingNow(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<RedeliveryResult> {
+  const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
+  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond);
+  let scheduled = 0;
+  let after: DeliveryId | undefined;
+  for (;;) {
+    const waiting = await readWaitingDeliveries(ctx.store.db, consumerId, ctx.clock.now(), after, CHUNK);
+    // Each takes its slot in the pace, even one already due sooner, which then keeps its own time.
+    const due = new Map(
+      waiting.flatMap((delivery) => {
+        const at = pacer.next();
+        return delivery.nextAttemptAt > at ? [[delivery.id, at] as const] : [];
+      }),
+    );
+    if (due.size > 0) {
+      scheduled += await ctx.store.transaction(async ({ tx, wakeWorkers }) => {
+        const moved = await bringForward(tx, due, ctx.clock.now());
+        if (moved > 0) wakeWorkers();
+        return moved;
+      });
+    }
+    if (waiting.length < CHUNK) break;
+    after = waiting[waiting.length - 1]!.id;
+  }
+  return { scheduled, skippedPurged: 0, ratePerSecond: pacer.ratePerSecond, lastDueAt: scheduled === 0 ? null : pacer.lastDueAt() };
 }

@@ -31,7 +31,7 @@ import { portalAccessRoutes } from "./routes/portal-access.ts";
 export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = newApp(ctx.logger, config.httpLimits, config.bodyLimitBytes);
-  openapiRoutes(app, config.publicUrl);
+  await openapiRoutes(app, config.publicUrl);
   operationsRoutes(app, ctx, metrics);
 
   const guard = linkFormGuard(ctx);

@@ -17,10 +17,10 @@ declare module "fastify" {
 export function apiKeyAuth(ctx: AppContext) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const match = /^Basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
-    if (!match) throw unauthorized();
+    if (!match) throw unauthorized("missing");
     const apiKey = Buffer.from(match[1]!, "base64").toString("utf8");
     const client = apiKey === "" ? undefined : await authenticate(ctx, apiKey);
-    if (!client) throw unauthorized();
+    if (!client) throw unauthorized("unknown");
     request.client = client;
   };
 }

@@ -39,6 +39,11 @@ export class Store {
     return this.connection.dialect;
   }
 
+  /** Whether Hookline's schema is here: some migration ran on this database. */
+  async hasSchema(): Promise<boolean> {
+    return (await migratorOf(this.db).getMigrations()).some((migration) => migration.executedAt !== undefined);
+  }
+
   async migrate(): Promise<void> {
     const { error } = await migratorOf(this.db).migrateToLatest();
     if (error) throw error;

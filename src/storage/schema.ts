@@ -30,6 +30,7 @@ export interface Database {
   link_attempts: LinkAttemptsTable;
   client_profiles: ClientProfilesTable;
   connection_tokens: ConnectionTokensTable;
+  server_settings: ServerSettingsTable;
 }
 
 /** What a client set with PUT /profile. */
@@ -329,4 +330,11 @@ export interface InsightAlertEpisodesTable {
   subject: string;
   client_id: ClientId;
   started_at: number;
+}
+
+/** What a running server tells the other processes on its database (the CLI), one row per setting. */
+export interface ServerSettingsTable {
+  name: string;
+  value: string;
+  updated_at: number;
 }

@@ -34,6 +34,18 @@ export function findEventType(eventType: string): EventTypeDefinition | undefine
 
 export const catalogEventTypes = (): string[] => eventCatalog.map((definition) => definition.eventType);
 
+/** Whether an event type is a catalog pattern (`{dataType}.write.successful`) rather than a type an event can have. */
+export const isPattern = (eventType: string): boolean => eventType.includes(DATA_TYPE_PLACEHOLDER);
+
+/** What errors about `{dataType}` types say: the concrete form to write instead, with the data types there are. */
+export function dataTypeHint(eventType = `${DATA_TYPE_PLACEHOLDER}.write.successful`): string {
+  return `{dataType} stands for a data type: write the type with one, e.g. "${concreteForm(eventType)}" (data types: ${dataTypes.join(", ")})`;
+}
+
+/** A pattern with a data type in it, e.g. `invoices.write.successful` for `{dataType}.write.successful`. */
+export const concreteForm = (pattern: string): string =>
+  isPattern(pattern) ? pattern.replace(DATA_TYPE_PLACEHOLDER, "invoices") : `invoices.write.successful`;
+
 /** Whether a consumer subscribed to `subscribed` receives `eventType` (a `{dataType}` entry covers every data type). */
 export function subscriptionMatches(subscribed: readonly string[], eventType: string): boolean {
   if (subscribed.includes(eventType)) return true;

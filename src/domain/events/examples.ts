@@ -2,7 +2,7 @@ import { badRequest, conflict, notFound } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { findConsumer } from "../../storage/consumers.ts";
 import type { AppContext } from "../context.ts";
-import { catalogEventTypes, findEventType } from "./catalog.ts";
+import { catalogEventTypes, dataTypeHint, findEventType, isPattern } from "./catalog.ts";
 import { recordEvent } from "./outbox.ts";
 import type { PublishedEvent } from "./publish.ts";
 
@@ -14,9 +14,11 @@ import type { PublishedEvent } from "./publish.ts";
  */
 export async function sendExample(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, eventType: string): Promise<PublishedEvent> {
   const definition = findEventType(eventType);
-  if (!definition || eventType.includes("{")) {
+  if (!definition || isPattern(eventType)) {
     throw badRequest(
-      `Unknown event type "${eventType}". Valid event types: ${catalogEventTypes().join(", ")} (name a data type for {dataType}, e.g. invoices.write.successful)`,
+      isPattern(eventType)
+        ? `"${eventType}" is a pattern, not an event type. ${dataTypeHint(eventType)}`
+        : `Unknown event type "${eventType}". Valid event types: ${catalogEventTypes().join(", ")}. ${dataTypeHint()}`,
       [{ itemId: "body/eventType", message: "Unknown event type", validatorName: "eventType" }],
     );
   }

@@ -5,7 +5,7 @@ import type { UnitOfWork } from "../../storage/database.ts";
 import { findCompanies } from "../../storage/companies.ts";
 import { companyReference, type CompanySnapshot } from "../company-reference.ts";
 import type { AppContext } from "../context.ts";
-import { eventCatalog, findEventType } from "./catalog.ts";
+import { concreteForm, dataTypeHint, eventCatalog, findEventType, isPattern } from "./catalog.ts";
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import type { EventTypeDefinition } from "./event-type.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
@@ -122,8 +122,12 @@ async function recordPublished(
   requests.forEach((request, index) => {
     const where = single ? "body" : `body/events/${index}`;
     const definition = findEventType(request.eventType);
-    if (!definition || request.eventType.includes("{") || !isPublishable(definition)) {
-      const reason = definition && !request.eventType.includes("{") ? "is emitted by Hookline itself" : "is not a catalog type";
+    if (!definition || isPattern(request.eventType) || !isPublishable(definition)) {
+      const reason = isPattern(request.eventType)
+        ? `is a pattern, not an event type: name the data type, e.g. "${concreteForm(request.eventType)}"`
+        : definition
+          ? "is emitted by Hookline itself"
+          : "is not a catalog type";
       problems.push({ itemId: `${where}/eventType`, message: `"${request.eventType}" ${reason}`, validatorName: "eventType" });
       return;
     }
@@ -157,7 +161,7 @@ function problemSummary(problems: ValidationItem[]): string {
   const listed = problems.slice(0, PROBLEMS_IN_MESSAGE).map((problem) => `${problem.itemId} ${problem.message}`);
   if (problems.length > PROBLEMS_IN_MESSAGE) listed.push(`and ${problems.length - PROBLEMS_IN_MESSAGE} more`);
   const typeHint = problems.some((problem) => problem.validatorName === "eventType")
-    ? `. Publishable event types: ${publishableEventTypes().join(", ")} (with a data type such as invoices for {dataType})`
+    ? `. Publishable event types: ${publishableEventTypes().join(", ")}. ${dataTypeHint()}`
     : "";
   return `Invalid: ${listed.join("; ")}${typeHint}`;
 }

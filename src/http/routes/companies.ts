@@ -14,14 +14,15 @@ const withDescription = (pointer: string) => ({
   allOf: [requestBody(pointer), { type: "object", properties: { description: { type: "string", maxLength: 2000 } } }],
 });
 
+/** A new company's body, as POST /companies validates it (the CLI validates its own with it too). */
+export const newCompanyBody = withDescription("/components/schemas/CompanyRequestBody");
+
 export function companyRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Querystring: PagingQuerystring }>("/companies", { schema: { querystring: pagingQuery } }, (request) =>
     listCompanies(ctx, request.client.id, pageRequest(request.query)),
   );
 
-  app.post<{ Body: CompanyBody }>("/companies", { schema: { body: withDescription("/components/schemas/CompanyRequestBody") } }, (request) =>
-    createCompany(ctx, request.client.id, request.body),
-  );
+  app.post<{ Body: CompanyBody }>("/companies", { schema: { body: newCompanyBody } }, (request) => createCompany(ctx, request.client.id, request.body));
 
   app.get<{ Params: CompanyParams }>("/companies/:companyId", { schema: { params: pathParams("companyId") } }, (request) =>
     getCompany(ctx, request.client.id, asId<CompanyId>(request.params.companyId)),

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppContext } from "../../domain/context.ts";
 import type { CursorRequest } from "../../domain/cursor.ts";
 import { getMessage, listAttempts, listConsumerMessages, listMessages, type MessageFilterInput } from "../../domain/messages.ts";
-import { recoverFailed, replayMissed, resendMessage } from "../../domain/redelivery.ts";
+import { recoverFailed, replayMissed, resendMessage, retryPendingNow } from "../../domain/redelivery.ts";
 import type { TimeRangeInput } from "../../domain/time-range.ts";
 import { codatRef, type JsonSchema } from "../../openapi/codat.ts";
 import { attemptListQuery, messageIdSchema, messageListQuery, redeliveryRangeBody } from "../../openapi/hookline/messages.ts";
@@ -78,5 +78,9 @@ export function messageRoutes(app: FastifyInstance, ctx: AppContext): void {
     "/webhooks/:webhookId/replay",
     { schema: { params: pathParams("webhookId"), body: redeliveryRangeBody } },
     async (request, reply) => reply.status(202).send(await replayMissed(ctx, clientOf(request), asId<ConsumerId>(request.params.webhookId), request.body)),
+  );
+
+  app.post<{ Params: ConsumerParams }>("/webhooks/:webhookId/retry-now", { schema: { params: pathParams("webhookId") } }, async (request, reply) =>
+    reply.status(202).send(await retryPendingNow(ctx, clientOf(request), asId<ConsumerId>(request.params.webhookId))),
   );
 }

@@ -35,6 +35,12 @@ const consumerSchema: JsonSchema = {
           },
           required: ["state", "consecutiveFailures", "nextProbeAt"],
         },
+        secretOverlapEndsAt: {
+          type: ["string", "null"],
+          format: "date-time",
+          description:
+            "Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.",
+        },
         mtls: {
           description: "Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off.",
           oneOf: [

@@ -274,5 +274,21 @@ export const messagePaths: Record<string, Record<string, JsonSchema>> = {
       responses: { "202": json(redeliveryResult, "Accepted: the deliveries are scheduled"), ...redeliveryErrors },
     },
   },
+  "/webhooks/{webhookId}/retry-now": {
+    post: {
+      operationId: "retry-webhook-consumer-pending-now",
+      summary: "Retry pending messages now",
+      description:
+        "Hookline extension. The consumer's deliveries still `Sending` or `Attempting` that wait for their next attempt become due now, oldest first and paced like recovery (the consumer's rate limit, or `HOOKLINE_RECOVERY_RATE` messages per second). Their status and attempt count stay: this is the next attempt of their schedule, made sooner. Deliveries in flight, held by an open circuit or a fifo line, or waiting for a rate-limit slot are left as they are.",
+      tags,
+      parameters: [webhookIdParameter],
+      responses: {
+        "202": json(redeliveryResult, "Accepted: the deliveries are due"),
+        "400": errorResponse("Malformed webhook id"),
+        "401": errorResponse("Unauthorized"),
+        "404": errorResponse("Webhook consumer not found"),
+        "409": errorResponse("The webhook consumer is disabled: enable it first"),
+      },
+    },
+  },
 };
-

@@ -15,6 +15,7 @@ import * as oauthAndProfiles from "./012_oauth_and_profiles.ts";
 import * as portal from "./013_portal.ts";
 import * as transformations from "./014_transformations.ts";
 import * as connectionInsight from "./015_connection_insight.ts";
+import * as serverSettings from "./016_server_settings.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   "013_portal": portal,
   "014_transformations": transformations,
   "015_connection_insight": connectionInsight,
+  "016_server_settings": serverSettings,
 };
 
 /** Applies or reports on these migrations in `db`. */
