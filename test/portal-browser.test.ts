@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import type { Browser } from "playwright-core";
@@ -165,6 +168,51 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       await quick.close();
     }
     await context.close();
+  });
+
+  test("an access link embeds the portal in a page of a site the client's profile lists, and in no other site's", async () => {
+    const client = await server.addClient("Embedding client");
+    const hostPage = async (link: string) => {
+      const host = createServer((_request, response) =>
+        response
+          .writeHead(200, { "content-type": "text/html" })
+          .end(`<!doctype html><title>Our app</title><iframe src="${link}" width="1200" height="700"></iframe>`),
+      );
+      host.listen(0, "127.0.0.1");
+      await once(host, "listening");
+      return { host, origin: `http://127.0.0.1:${(host.address() as AddressInfo).port}` };
+    };
+    const listed = await hostPage((await client.api("POST", "/portal/access", {})).body.url);
+    const other = await hostPage((await client.api("POST", "/portal/access", {})).body.url);
+    try {
+      const profile = await client.api("PUT", "/profile", { name: "Embedding client", redirectUrl: "", whiteListUrls: [listed.origin] });
+      assert.equal(profile.status, 200, JSON.stringify(profile.body));
+      const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
+      const page = await context.newPage();
+      await page.goto(listed.origin);
+      const frame = page.frameLocator("iframe");
+      await frame.locator("h1").first().waitFor();
+      assert.match((await frame.locator("body").textContent()) ?? "", /Embedding client/, "the embedded portal is the client's");
+      await screenshot(page, "portal-embedded");
+
+      const refusals: string[] = [];
+      const refused = await context.newPage();
+      refused.on("console", (message) => refusals.push(message.text()));
+      await refused.goto(other.origin);
+      await until("the frame to be refused", async () => refusals.some((text) => /frame-ancestors/.test(text)) || refusals.join("\n") || "nothing yet");
+      assert.doesNotMatch(
+        (await refused
+          .frameLocator("iframe")
+          .locator("body")
+          .textContent({ timeout: 2000 })
+          .catch(() => "")) ?? "",
+        /Embedding client/,
+      );
+      await context.close();
+    } finally {
+      listed.host.close();
+      other.host.close();
+    }
   });
 
   test("a change without the session's token, or from another site, is refused and changes nothing; another client's ids answer 404", async () => {

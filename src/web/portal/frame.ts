@@ -7,6 +7,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The signed-in client's name, for the layout. */
     portalClientName: string;
+    /** The sites (origins) the signed-in client's profile lets embed its portal pages; unset before sign-in. */
+    portalFrameAncestors?: string[];
   }
 }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authenticateKey, findClient } from "../../domain/clients.ts";
 import type { AppContext } from "../../domain/context.ts";
 import { redeemAccessLink } from "../../domain/portal-access.ts";
+import { clientProfile } from "../../domain/profile.ts";
 import { HooklineError } from "../../errors.ts";
 import { assetRoutes } from "../portal/assets.ts";
 import { field, frameFor, portalAssets } from "../portal/frame.ts";
@@ -18,11 +19,10 @@ const PORTAL_BODY_LIMIT_BYTES = 64 * 1024;
 /**
  * The portal's own headers, over the server's defaults for HTML: scripts and
  * styles from this server only (htmx, uPlot and the portal's files; nothing
- * inline), requests back here only, and who may frame it. Sites a client
- * lists in its profile's whiteListUrls may embed the portal; until clients
- * have profiles, none may. (Once some may, the X-Frame-Options: DENY every
- * HTML answer gets in http/app.ts must go from the portal's pages, or older
- * browsers refuse the frame.)
+ * inline), requests back here only, and who may frame it: the sites (origins)
+ * a signed-in client lists in its profile's whiteListUrls may embed its
+ * pages; no site may frame the sign-in page, nor a client's pages while it
+ * lists none.
  */
 function portalHeaders(frameAncestors: readonly string[]): Record<string, string> {
   const ancestors = frameAncestors.length > 0 ? frameAncestors.join(" ") : "'none'";
@@ -30,6 +30,21 @@ function portalHeaders(frameAncestors: readonly string[]): Record<string, string
     "content-security-policy": `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors ${ancestors}; base-uri 'none'`,
     "cache-control": "no-store",
   };
+}
+
+/** The origins of a profile's whiteListUrls, as CSP sources; a URL with a placeholder in it (for redirects) frames nothing. */
+function frameAncestorsOf(whiteListUrls: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const url of whiteListUrls) {
+    if (url.includes("{")) continue;
+    try {
+      const { origin, protocol } = new URL(url);
+      if (protocol === "https:" || protocol === "http:") origins.add(origin);
+    } catch {
+      // Not a URL: the profile's validation keeps these out; nothing is framed for one.
+    }
+  }
+  return [...origins];
 }
 
 /** Where a sign-in goes afterwards: a portal page only, so the sign-in page cannot send anyone to another site. */
@@ -46,8 +61,12 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
   await assetRoutes(app);
   const guard = csrfGuard(ctx);
 
-  app.addHook("onSend", async (_request, reply) => {
-    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.headers(portalHeaders([]));
+  app.addHook("onSend", async (request, reply) => {
+    if (!String(reply.getHeader("content-type") ?? "").startsWith("text/html")) return;
+    const ancestors = request.portalFrameAncestors ?? [];
+    reply.headers(portalHeaders(ancestors));
+    // X-Frame-Options knows no list of sites: where the CSP lets some frame the page, older browsers are left to refuse it.
+    if (ancestors.length > 0) reply.removeHeader("x-frame-options");
   });
 
   const refusedPage = (reply: FastifyReply, statusCode: number, title: string, message: string, signIn: boolean) =>
@@ -103,6 +122,7 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
       }
       request.portalSession = session;
       request.portalClientName = (await findClient(ctx, session.clientId)).name;
+      request.portalFrameAncestors = frameAncestorsOf((await clientProfile(ctx, session.clientId)).white_list_urls);
     });
     pages.setErrorHandler(portalErrorHandler(guard));
 
