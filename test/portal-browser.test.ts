@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import type { Browser } from "playwright-core";
 import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.ts";
+import { CertificateAuthority } from "./support/certificates.ts";
 import { recorded, signatureHeadersOf } from "./support/consumers.ts";
 import { asId, type AttemptId } from "../src/ids.ts";
 import { pressLinkButton } from "./support/link-page.ts";
@@ -213,6 +214,44 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
       listed.host.close();
       other.host.close();
     }
+  });
+
+  test("a consumer's client certificate: a key that does not match is refused beside its field; the certificate is uploaded, shown and removed", async () => {
+    const ca = CertificateAuthority.create("Portal test CA");
+    const client = ca.issue("portal-client", "client");
+    const other = ca.issue("portal-other", "client");
+    const consumer = (await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    await signIn(page, server.baseUrl, server.apiKey);
+    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+    await page.click("#manage-mtls");
+    assert.match((await page.textContent("#mtls-current")) ?? "", /No client certificate/);
+
+    await page.fill("#mtls-certificate", client.certificate);
+    await page.fill("#mtls-key", other.privateKey);
+    await page.click("text=Save certificate");
+    assert.match((await page.textContent("#key-error")) ?? "", /does not match/);
+    assert.equal(await page.inputValue("#mtls-key"), "", "the refused key is not sent back into the page");
+    assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.mtls, null, "nothing changed");
+    await screenshot(page, "portal-mtls-refused");
+
+    await page.fill("#mtls-key", client.privateKey);
+    await page.click("text=Save certificate");
+    await page.waitForSelector("dl#mtls-current");
+    assert.match((await page.textContent("#mtls-current")) ?? "", /portal-client/);
+    assert.match((await server.api("GET", `/webhooks/${consumer.id}`)).body.mtls.subject, /portal-client/);
+    assert.ok(!(await page.content()).includes("PRIVATE KEY"), "the key is never shown");
+    await screenshot(page, "portal-mtls");
+
+    await page.click("text=Remove the certificate");
+    await page.waitForSelector("p#mtls-current");
+    assert.equal((await server.api("GET", `/webhooks/${consumer.id}`)).body.mtls, null);
+    assert.deepEqual(errors, [], "no script error and no CSP refusal");
+    // Last: the scan injects axe-core, whose inline styles the page's CSP refuses.
+    await assertAccessible(page, "mTLS page");
+    await context.close();
   });
 
   test("a change without the session's token, or from another site, is refused and changes nothing; another client's ids answer 404", async () => {

@@ -43,10 +43,14 @@ export async function withBrowser(t: TestContext | { after(fn: () => Promise<voi
   return browser;
 }
 
-/** Saves the page as `<name>.png` among the screenshots, the whole page. Returns the file's path. */
+/**
+ * Saves the page as `<name>.png` among the screenshots, the whole page.
+ * Returns the file's path. The text caret is left as it is: hiding it takes
+ * an inline style, which the pages' CSP refuses (and reports in the console).
+ */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const path = join(SCREENSHOT_DIR, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: true, caret: "initial" });
   return path;
 }

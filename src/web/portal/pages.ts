@@ -72,6 +72,7 @@ export interface PortalPages {
     base: string;
   };
   "portal/headers": { frame: PortalFrame; consumer: WebhookConsumerResource; headers: Record<string, string>; form: FormState; base: string };
+  "portal/mtls": { frame: PortalFrame; consumer: WebhookConsumerResource; form: FormState; base: string };
   "portal/confirm-delete": { frame: PortalFrame; consumer: WebhookConsumerResource; base: string };
   "portal/secret": { frame: PortalFrame; consumer: WebhookConsumerResource; secret: string; rotated: boolean; base: string };
   "portal/catalog": { frame: PortalFrame; entries: Array<CatalogEntry & { tree: TreeNode[]; exampleJson: string }> };

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../../domain/consumer-headers.ts";
+import { removeClientCertificate, setClientCertificate } from "../../domain/consumer-mtls.ts";
 import type { AppContext } from "../../domain/context.ts";
 import {
   createConsumer,
@@ -250,6 +251,40 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
     await consumerOf(request);
     await removeCustomHeader(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId), field(request.body, "name"));
     return reply.redirect(`${base(request.params.consumerId)}/headers`, 303);
+  });
+
+  const renderMtls = async (request: FastifyRequest<ConsumerParams>, reply: FastifyReply, form: FormState) =>
+    renderPage(reply, "portal/mtls", {
+      frame: frameFor(request, guard, "consumers", "Client certificate"),
+      consumer: await consumerOf(request),
+      form,
+      base: base(request.params.consumerId),
+    });
+
+  app.get<ConsumerParams>("/portal/consumers/:consumerId/mtls", (request, reply) => renderMtls(request, reply, formState({})));
+
+  app.post<ConsumerParams & Form>("/portal/consumers/:consumerId/mtls", async (request, reply) => {
+    change(request);
+    await consumerOf(request);
+    const certificate = field(request.body, "certificate").trim();
+    try {
+      await setClientCertificate(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId), {
+        certificate,
+        privateKey: field(request.body, "privateKey").trim(),
+      });
+      return reply.redirect(`${base(request.params.consumerId)}/mtls`, 303);
+    } catch (error) {
+      if (!(error instanceof HooklineError) || error.statusCode !== 400) throw error;
+      // The key is never sent back into the page, even refused.
+      return renderMtls(request, reply.status(400), formState({ certificate }, error));
+    }
+  });
+
+  app.post<ConsumerParams & Form>("/portal/consumers/:consumerId/mtls/remove", async (request, reply) => {
+    change(request);
+    await consumerOf(request);
+    await removeClientCertificate(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId));
+    return reply.redirect(`${base(request.params.consumerId)}/mtls`, 303);
   });
 
   app.get<ConsumerParams>("/portal/consumers/:consumerId/delete", async (request, reply) => {
