@@ -6,7 +6,7 @@
  *
  * The page tests need Debian's Chromium (test/support/browser.ts); without it
  * they are reported as skipped, and this says so, unless
- * HOOKLINE_REQUIRE_BROWSER=1 (as in CI).
+ * HOOKLINE_REQUIRE_BROWSER=1 (as in CI). They run in the SQLite pass only.
  *
  * Arguments: test files to run only those, and `--seed N` (or
  * HOOKLINE_TEST_SEED=N) to replay an order of the files. Each pass runs the
@@ -26,7 +26,7 @@ import { join, resolve } from "node:path";
 import { run } from "node:test";
 import { spec } from "node:test/reporters";
 import pg from "pg";
-import { skipWithoutBrowser } from "../test/support/browser.ts";
+import { browserMissing } from "../test/support/browser.ts";
 import { postgresAdminUrl } from "../test/support/database.ts";
 
 /** Where the report goes; `coverage-summary.json` in it is what the CI's floor (scripts/coverage-floor.ts) reads. */
@@ -128,7 +128,7 @@ const files =
         .sort();
 console.log(`Test order seed: ${seed} (replay this order with HOOKLINE_TEST_SEED=${seed} or \`npm test -- --seed ${seed}\`)`);
 const random = randomSource(seed);
-if (skipWithoutBrowser !== false) console.log(`\nPage tests ${skipWithoutBrowser}`);
+if (browserMissing !== false) console.log(`\nPage tests ${browserMissing}`);
 
 const rawCoverage = resolve(COVERAGE_DIR, "raw");
 rmSync(COVERAGE_DIR, { recursive: true, force: true });
@@ -151,6 +151,6 @@ console.log("");
 for (const [dialect, outcome] of results) console.log(`${dialect}: ${outcome.passed} passed, ${outcome.failed} failed`);
 const passed = results.reduce((sum, [, outcome]) => sum + outcome.passed, 0);
 const failed = results.reduce((sum, [, outcome]) => sum + outcome.failed, 0);
-if (skipWithoutBrowser !== false) console.log(`page tests ${skipWithoutBrowser}`);
+if (browserMissing !== false) console.log(`page tests ${browserMissing}`);
 console.log(`total: ${passed} passed, ${failed} failed (seed ${seed})`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

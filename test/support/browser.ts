@@ -10,15 +10,29 @@ export const CHROMIUM_PATH = process.env.HOOKLINE_TEST_CHROMIUM ?? "/usr/bin/chr
 export const SCREENSHOT_DIR = join("test-results", "screenshots");
 
 /**
- * The `skip` option of a suite that needs a browser: false when Chromium is
- * installed, else the reason, which the test report prints beside each
- * skipped test. With HOOKLINE_REQUIRE_BROWSER=1 (as in CI) a missing
- * Chromium is not skipped: the suite runs and fails on the launch.
+ * Why the page tests cannot run here: no Chromium installed. False when it
+ * is, and under HOOKLINE_REQUIRE_BROWSER=1 (as in CI), where a missing
+ * Chromium is not skipped: the suites run and fail on the launch.
  */
-export const skipWithoutBrowser: string | false =
+export const browserMissing: string | false =
   existsSync(CHROMIUM_PATH) || process.env.HOOKLINE_REQUIRE_BROWSER === "1"
     ? false
     : `SKIPPED: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set HOOKLINE_TEST_CHROMIUM)`;
+
+/**
+ * The `skip` option of a suite that drives a browser, which the test report
+ * prints beside each skipped test: without Chromium, and in the PostgreSQL
+ * pass. Pages call the same domain operations as the API, and what those
+ * store is tested on both databases by the API and storage suites, so the
+ * pages run once, in the SQLite pass, which keeps the whole suite within its
+ * time.
+ */
+export const skipWithoutBrowser: string | false =
+  browserMissing !== false
+    ? browserMissing
+    : process.env.HOOKLINE_TEST_DIALECT === "postgres"
+      ? "pages run in the SQLite pass; what they store is tested on both databases by the API and storage suites"
+      : false;
 
 /**
  * Chromium, headless, closed after the test. The flags keep it from reaching
