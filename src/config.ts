@@ -387,8 +387,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     extraCaFile: read("extraCaFile") || null,
     bodyBudgetBytes: positive(ENV.workerBodyBudget, integer(ENV.workerBodyBudget, read("workerBodyBudget"), 16 * 1024 * 1024)),
     senderHeapMb: positive(ENV.senderHeap, integer(ENV.senderHeap, read("senderHeap"), 128)),
-    slowConsumerMs: parseDuration(read("slowConsumerAfter") ?? "1s"),
-    slowConsumerConcurrency: positive(ENV.slowConsumerConcurrency, integer(ENV.slowConsumerConcurrency, read("slowConsumerConcurrency"), 8)),
+    // Long enough that a busy receiver, or a worker slowed down by its own load, is not taken for a slow one.
+    slowConsumerMs: parseDuration(read("slowConsumerAfter") ?? "5s"),
+    slowConsumerConcurrency: positive(ENV.slowConsumerConcurrency, integer(ENV.slowConsumerConcurrency, read("slowConsumerConcurrency"), 16)),
   };
   // A lease that ran out while its attempt was still in flight, or before its outcome was recorded, would have a
   // second worker send the delivery again although nothing crashed: the lease covers a whole attempt, then the record.
