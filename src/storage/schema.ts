@@ -30,6 +30,7 @@ export interface Database {
   link_attempts: LinkAttemptsTable;
   client_profiles: ClientProfilesTable;
   connection_tokens: ConnectionTokensTable;
+  connection_credentials: ConnectionCredentialsTable;
   server_settings: ServerSettingsTable;
 }
 
@@ -63,6 +64,14 @@ export interface LinkAttemptsTable {
 }
 
 /** A linked connection's access at its provider; both tokens sealed, bound to the connection. */
+/** The credentials a connection was linked with: a JSON object of the integration's fields, sealed. */
+export interface ConnectionCredentialsTable {
+  connection_id: ConnectionId;
+  client_id: ClientId;
+  credentials: string;
+  updated_at: number;
+}
+
 export interface ConnectionTokensTable {
   connection_id: ConnectionId;
   client_id: ClientId;
