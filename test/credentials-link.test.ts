@@ -12,11 +12,12 @@ import { asId, type ConnectionId } from "../src/ids.ts";
 import { SecretBox } from "../src/secret-box.ts";
 import { findConnectionCredentials } from "../src/storage/connection-credentials.ts";
 import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.ts";
+import { runCliWith } from "./support/cli.ts";
 import { subscribe } from "./support/consumers.ts";
 import { assertErrorMessage } from "./support/errors.ts";
 import { Receiver } from "./support/receiver.ts";
 import { eventSchemaErrors } from "./support/schemas.ts";
-import { startTestServer, type TestServer } from "./support/server.ts";
+import { basicAuth, startTestServer, type TestServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
 /** The password the verification server takes; "locked" is refused with 403, anything else with 401. */
@@ -83,7 +84,7 @@ describe("credentials integrations: a form from the declared fields, checked by 
     );
     server = await startTestServer({ encryptionKey, integrationsFile: file });
     receiver = await Receiver.start();
-    await subscribe(server, receiver.url, { eventTypes: ["connection.connected", "connection.disconnected", "connection.failed"] });
+    await subscribe(server, receiver.url, { eventTypes: ["connection.connected", "connection.reconnected", "connection.disconnected", "connection.failed"] });
   });
   after(async () => {
     await server.close();
@@ -197,6 +198,76 @@ describe("credentials integrations: a form from the declared fields, checked by 
     const unchanged = (await server.api("GET", `/companies/${company.id}/connections/${connection.id}`)).body;
     assert.equal(unchanged.status, "PendingAuth");
     assert.deepEqual(unchanged.dataConnectionErrors ?? [], []);
+  });
+
+  describe("the operator API, for the operator's data engine", () => {
+    let token: string;
+    before(async () => {
+      const created = JSON.parse(
+        (await runCliWith({ HOOKLINE_ENCRYPTION_KEY: encryptionKey }, server.database.url, "operator-tokens", "create", "data engine")).stdout,
+      );
+      token = created.token;
+      assert.match(token, /^hlop_/);
+    });
+    const operator = async (method: string, path: string, body?: unknown, authorization = `Bearer ${token}`) => {
+      const response = await fetch(`${server.baseUrl}/operator${path}`, {
+        method,
+        headers: { authorization, ...(body !== undefined && { "content-type": "application/json" }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    };
+
+    test("reads a Linked connection's credentials; an unknown token or a client's API key is a 401, other ids a 404, an unlinked connection a 409", async () => {
+      const { company, connection } = await newConnection("vaul", "Harbour Chandlery");
+      const path = `/companies/${company.id}/connections/${connection.id}/access`;
+      assertErrorMessage(await operator("GET", path), 409, "PendingAuth holds no access", /PendingAuth/);
+      await authorize(company, connection, { username: "chandler", password: GOOD_PASSWORD });
+      const access = await operator("GET", path);
+      assert.equal(access.status, 200);
+      assert.deepEqual(access.body, {
+        companyId: company.id,
+        connectionId: connection.id,
+        platformKey: "vaul",
+        kind: "credentials",
+        credentials: { username: "chandler", password: GOOD_PASSWORD },
+      });
+      assertErrorMessage(await operator("GET", path, undefined, "Bearer hlop_not-a-token"), 401, "unknown token", /Bearer <operator token>/);
+      assertErrorMessage(await operator("GET", path, undefined, basicAuth(server.apiKey)), 401, "a client's API key");
+      assertErrorMessage(await operator("GET", path, undefined, ""), 401, "no token");
+      const other = await newConnection("vaul", "Another Company");
+      assertErrorMessage(await operator("GET", `/companies/${other.company.id}/connections/${connection.id}/access`), 404, "another company's id");
+      // The operator token is no client's API key either.
+      assert.equal((await fetch(`${server.baseUrl}/companies`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+      assert.ok(!server.logs().includes(token), "the operator token is in no log line");
+    });
+
+    test("reporting revoked access makes the connection Deauthorized with the source's status and message, emits connection.disconnected and forgets its credentials", async () => {
+      const { company, connection } = await newConnection("vaul", "Lighthouse Cafe");
+      await authorize(company, connection, { username: "cafe", password: GOOD_PASSWORD });
+      const path = `/companies/${company.id}/connections/${connection.id}/deauthorize`;
+      assertErrorMessage(await operator("POST", path, { statusCode: "ok", message: "x" }), 400, "a status that is no HTTP status");
+      assertErrorMessage(await operator("POST", path, { statusCode: "401" }), 400, "no message");
+      assert.equal((await server.api("GET", `/companies/${company.id}/connections/${connection.id}`)).body.status, "Linked", "bad input changes nothing");
+
+      const reported = await operator("POST", path, { statusCode: "401", statusText: "Unauthorized", message: "Password changed at Vault Bank" });
+      assert.equal(reported.status, 200);
+      assert.equal(reported.body.status, "Deauthorized");
+      const [disconnected] = await awaitEvents(connection.id, "connection.disconnected");
+      assert.deepEqual(
+        (({ statusCode, statusText, errorMessage, status }) => ({ statusCode, statusText, errorMessage, status }))(
+          disconnected!.event.payload.connection.dataConnectionErrors.at(-1),
+        ),
+        { statusCode: "401", statusText: "Unauthorized", errorMessage: "Password changed at Vault Bank", status: "Active" },
+      );
+      assert.equal(await storedCredentials(connection.id), undefined, "the refused credentials are forgotten");
+      assertErrorMessage(await operator("POST", path, { statusCode: "401", message: "again" }), 409, "already Deauthorized", /Deauthorized/);
+
+      // The customer enters the new password on the link page's form (here, through the API): reconnected.
+      const relinked = await authorize(company, connection, { username: "cafe", password: GOOD_PASSWORD });
+      assert.equal(relinked.body.status, "Linked");
+      await awaitEvents(connection.id, "connection.reconnected");
+    });
   });
 
   describe("in a browser", { skip: skipWithoutBrowser }, () => {
