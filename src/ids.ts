@@ -10,6 +10,7 @@ export type Id<Kind extends string> = string & { readonly [kind]: Kind };
 
 export type ClientId = Id<"Client">;
 export type ApiKeyId = Id<"ApiKey">;
+export type OperatorTokenId = Id<"OperatorToken">;
 export type CompanyId = Id<"Company">;
 export type ConnectionId = Id<"Connection">;
 export type ConnectionErrorId = Id<"ConnectionError">;

@@ -15,7 +15,8 @@ export type SecretPurpose =
   | "access-token"
   | "refresh-token"
   | "pkce-verifier"
-  | "alert-auth-header";
+  | "alert-auth-header"
+  | "connection-credentials";
 
 interface Key {
   id: string;

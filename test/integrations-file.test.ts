@@ -99,6 +99,16 @@ describe("the integrations file", () => {
       `integrations:\n  - platformKey: acme\n    name: Acme\n    sourceType: Accounting\n    logo: missing.svg\n    kind: oauth2\n    oauth2: ${JSON.stringify(oauth2("v2.abc.def"))}`,
       /logo missing.svg was not found/,
     ],
+    [
+      "no-credentials.yaml",
+      "integrations:\n  - platformKey: vaul\n    name: Vault Bank\n    sourceType: Banking\n    kind: credentials",
+      /\/integrations\/0 must have required property 'credentials'/,
+    ],
+    [
+      "repeated-field.yaml",
+      "integrations:\n  - platformKey: vaul\n    name: Vault Bank\n    sourceType: Banking\n    kind: credentials\n    credentials:\n      verifyUrl: https://verify.example.com/\n      fields: [{ name: user, label: User }, { name: user, label: Login }]",
+      /\/integrations\/0\/credentials\/fields repeats the field name "user"/,
+    ],
   ];
   for (const [name, content, reason] of bad) {
     test(`a bad file (${name}) stops the start with its path and the reason`, async (t) => {

@@ -13,6 +13,7 @@ import { asId, type ConnectionId } from "../src/ids.ts";
 import { SecretBox } from "../src/secret-box.ts";
 import { findConnectionTokens } from "../src/storage/connection-tokens.ts";
 import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.ts";
+import { runCliWith } from "./support/cli.ts";
 import { subscribe } from "./support/consumers.ts";
 import { startOAuthServer, type OAuthServer } from "./support/oauth-provider.ts";
 import { Receiver } from "./support/receiver.ts";
@@ -197,6 +198,19 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     const bodies = receiver.received.map((webhook) => webhook.body).join("\n") + JSON.stringify(linked) + server.logs();
     assert.ok(!bodies.includes(accessToken), "the access token is in no event, response or log line");
     assert.ok(!bodies.includes(oauth.clientSecret), "nor is the client secret");
+
+    // The operator's data engine reads the same token through the operator API.
+    const { token } = JSON.parse(
+      (await runCliWith({ HOOKLINE_ENCRYPTION_KEY: encryptionKey }, server.database.url, "operator-tokens", "create", "engine")).stdout,
+    );
+    const access = await fetch(`${server.baseUrl}/operator/companies/${company.id}/connections/${connection.id}/access`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const accessBody = await access.json();
+    assert.equal(accessBody.kind, "oauth2");
+    // Refreshed every 2 s here, so perhaps not the token read above: one the provider honours.
+    assert.ok(await oauth.accepts(accessBody.accessToken), "the operator API hands out a working access token");
+    assert.ok(Date.parse(accessBody.expiresAt) > 0, "with its expiry");
 
     const branding = (await server.api("GET", "/integrations/acme/branding")).body;
     assert.equal((await fetch(branding.logo.square.image.src)).headers.get("content-type"), "image/svg+xml");

@@ -15,6 +15,7 @@ import { messageCommands } from "./messages.ts";
 import { encryptionCommands } from "./encryption.ts";
 import { backupCommand } from "./backup.ts";
 import { integrationCommands } from "./integrations.ts";
+import { operatorTokenCommands } from "./operator-tokens.ts";
 import { jsonOption, printList } from "./output.ts";
 import { resourceCommands } from "./resources.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
@@ -183,6 +184,7 @@ resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
 integrationCommands(program, () => loadConfig(process.env, overrides()));
+operatorTokenCommands(program, withContext);
 // Not withContext: a backup copies the database as it is, without migrating it first.
 backupCommand(program, () => loadConfig(process.env, overrides()));
 

@@ -1,6 +1,7 @@
 import type { ClientId, ConnectionId } from "../ids.ts";
 import type { AccessGrant } from "../integrations/provider.ts";
-import { upsertConnectionTokens } from "../storage/connection-tokens.ts";
+import { deleteConnectionCredentials, upsertConnectionCredentials } from "../storage/connection-credentials.ts";
+import { deleteConnectionTokens, upsertConnectionTokens } from "../storage/connection-tokens.ts";
 import type { Tx } from "../storage/database.ts";
 import type { AppContext } from "./context.ts";
 
@@ -25,4 +26,27 @@ export async function storeAccess(ctx: AppContext, tx: Tx, clientId: ClientId, c
     next_refresh_at: nextRefreshAt(ctx, access),
     updated_at: now,
   });
+}
+
+/** Stores the credentials a connection was linked with, sealed and bound to the connection, replacing those it held. */
+export async function storeCredentials(
+  ctx: AppContext,
+  tx: Tx,
+  clientId: ClientId,
+  connectionId: ConnectionId,
+  credentials: Record<string, string>,
+  now: number,
+): Promise<void> {
+  await upsertConnectionCredentials(tx, {
+    connection_id: connectionId,
+    client_id: clientId,
+    credentials: ctx.secretBox.seal(JSON.stringify(credentials), "connection-credentials", connectionId),
+    updated_at: now,
+  });
+}
+
+/** Forgets whatever access a connection held, tokens and credentials: it was unlinked, or its access revoked. */
+export async function forgetAccess(tx: Tx, connectionId: ConnectionId): Promise<void> {
+  await deleteConnectionTokens(tx, connectionId);
+  await deleteConnectionCredentials(tx, connectionId);
 }

@@ -4,12 +4,11 @@ import { badRequest, notFound } from "../errors.ts";
 import { newId, type ClientId, type CompanyId, type ConnectionErrorId, type ConnectionId } from "../ids.ts";
 import type { LinkFailure, LinkGrant, LinkOutcome } from "../integrations/provider.ts";
 import * as connectionErrors from "../storage/connection-errors.ts";
-import { deleteConnectionTokens } from "../storage/connection-tokens.ts";
 import * as connections from "../storage/connections.ts";
 import type { ConnectionFilterColumn, ConnectionRow } from "../storage/connections.ts";
 import type { Db, UnitOfWork } from "../storage/database.ts";
 import { companyReference, findCompany, type CompanySnapshot } from "./company-reference.ts";
-import { storeAccess } from "./connection-access.ts";
+import { forgetAccess, storeAccess, storeCredentials } from "./connection-access.ts";
 import type { AppContext } from "./context.ts";
 import { recordEvent } from "./events/outbox.ts";
 import { recordLinkStep } from "./link-funnel.ts";
@@ -175,6 +174,7 @@ export async function recordLinkOutcome(
       return { resource, step: "failed" as const };
     }
     if (outcome.access) await storeAccess(ctx, uow.tx, clientId, row.id, outcome.access, now);
+    if (outcome.credentials) await storeCredentials(ctx, uow.tx, clientId, row.id, outcome.credentials, now);
     if (row.status === "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Linked")))
       return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), step: null };
     const eventType = row.status === "PendingAuth" ? "connection.connected" : "connection.reconnected";
@@ -223,7 +223,7 @@ export async function deauthorizeConnection(
     if (row.status !== "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Deauthorized"))) {
       return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
     }
-    await deleteConnectionTokens(uow.tx, row.id);
+    await forgetAccess(uow.tx, row.id);
     await insertError(uow, clientId, row.id, failure, now);
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Deauthorized" });
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
@@ -265,7 +265,7 @@ export async function unlinkConnection(
     if (!(await connections.changeConnectionStatus(uow.tx, row, "Unlinked")))
       return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), disconnected: false };
     // Unlinked holds no access: the customer links again to give it back.
-    await deleteConnectionTokens(uow.tx, row.id);
+    await forgetAccess(uow.tx, row.id);
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Unlinked" });
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
     return { resource, disconnected: true };

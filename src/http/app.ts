@@ -26,6 +26,7 @@ import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
 import { portalRoutes } from "../web/routes/portal.ts";
 import { portalAccessRoutes } from "./routes/portal-access.ts";
+import { operatorRoutes } from "./routes/operator.ts";
 
 /** The HTTP server: the authenticated API, the public link pages, the OpenAPI document and the operations endpoints. */
 export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): Promise<FastifyInstance> {
@@ -40,6 +41,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     linkRoutes(link, ctx, guard);
   });
   await app.register(async (portal) => portalRoutes(portal, ctx));
+  await app.register(async (operator) => operatorRoutes(operator, ctx));
 
   await app.register(async (api) => {
     api.addHook("onRequest", apiKeyAuth(ctx));

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../config.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { OutboundGuard } from "./oauth2/guarded-fetch.ts";
+import { credentialsProvider } from "./credentials/credentials.ts";
 import { oauth2Provider } from "./oauth2/oauth2.ts";
 import type { IntegrationLogo, IntegrationProvider, SourceType } from "./provider.ts";
 import { IntegrationCatalog } from "./registry.ts";
@@ -24,8 +25,14 @@ interface FileIntegration {
   integrationId?: string;
   sourceId?: string;
   logo?: string;
-  kind: "oauth2";
-  oauth2: {
+  kind: "oauth2" | "credentials";
+  credentials?: {
+    fields: Array<{ name: string; label: string; secret?: boolean }>;
+    verifyUrl: string;
+    keepCredentials?: boolean;
+    timeout?: string;
+  };
+  oauth2?: {
     authorizeUrl: string;
     tokenUrl: string;
     issuer?: string;
@@ -102,7 +109,7 @@ function parse(path: string, text: string): unknown {
  * The integrations this deployment offers: the built-in sandbox and those
  * the operator declares in `path` (YAML, or JSON for a .json file), checked
  * against the published schema. Anything wrong (an unreadable file, a schema
- * violation, a repeated key, a missing logo, a client secret that does not
+ * violation, a repeated key or field name, a missing logo, a client secret that does not
  * open under the deployment's keys) stops the start with the path and reason.
  */
 export function loadIntegrations(path: string | null, secretBox: SecretBox, guard: OutboundGuard, now: () => number): IntegrationCatalog {
@@ -126,8 +133,43 @@ export function loadIntegrations(path: string | null, secretBox: SecretBox, guar
     const where = `/integrations/${index}`;
     if (seen.has(integration.platformKey)) throw fileError(path, `${where} repeats platformKey "${integration.platformKey}"`);
     seen.add(integration.platformKey);
-    const { oauth2 } = integration;
-    const logo = readLogo(path, integration.logo, integration.name);
+    const common = {
+      key: integration.platformKey,
+      name: integration.name,
+      sourceType: integration.sourceType,
+      integrationId: integration.integrationId ?? derivedUuid(integration.platformKey, "integration"),
+      sourceId: integration.sourceId ?? derivedUuid(integration.platformKey, "source"),
+      enabled: integration.enabled ?? true,
+      logo: readLogo(path, integration.logo, integration.name),
+    };
+    const timeoutOf = (timeout: string | undefined, at: string) => {
+      try {
+        return Math.max(1, parseDuration(timeout ?? "15s"));
+      } catch (error) {
+        throw fileError(path, `${where}/${at}/timeout: ${(error as Error).message}`);
+      }
+    };
+    if (integration.kind === "credentials") {
+      // The schema requires the settings of the integration's kind.
+      const credentials = integration.credentials!;
+      const names = credentials.fields.map((field) => field.name);
+      const repeated = names.find((name, at) => names.indexOf(name) !== at);
+      if (repeated !== undefined) throw fileError(path, `${where}/credentials/fields repeats the field name "${repeated}"`);
+      providers.push(
+        credentialsProvider(
+          {
+            ...common,
+            fields: credentials.fields.map((field) => ({ name: field.name, label: field.label, secret: field.secret ?? false })),
+            verifyUrl: credentials.verifyUrl,
+            keepCredentials: credentials.keepCredentials ?? true,
+            timeoutMs: timeoutOf(credentials.timeout, "credentials"),
+          },
+          guard,
+        ),
+      );
+      continue;
+    }
+    const oauth2 = integration.oauth2!;
     let clientSecret: string;
     try {
       clientSecret = secretBox.open(oauth2.clientSecret, "integration-client-secret", integration.platformKey);
@@ -137,22 +179,10 @@ export function loadIntegrations(path: string | null, secretBox: SecretBox, guar
         `${where}/oauth2/clientSecret does not open under this deployment's encryption keys: seal it with \`hookline integrations seal-secret ${integration.platformKey}\``,
       );
     }
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(oauth2.timeout ?? "15s");
-    } catch (error) {
-      throw fileError(path, `${where}/oauth2/timeout: ${(error as Error).message}`);
-    }
     providers.push(
       oauth2Provider(
         {
-          key: integration.platformKey,
-          name: integration.name,
-          sourceType: integration.sourceType,
-          integrationId: integration.integrationId ?? derivedUuid(integration.platformKey, "integration"),
-          sourceId: integration.sourceId ?? derivedUuid(integration.platformKey, "source"),
-          enabled: integration.enabled ?? true,
-          logo,
+          ...common,
           authorizeUrl: oauth2.authorizeUrl,
           tokenUrl: oauth2.tokenUrl,
           issuer: oauth2.issuer ?? new URL(oauth2.authorizeUrl).origin,
@@ -161,7 +191,7 @@ export function loadIntegrations(path: string | null, secretBox: SecretBox, guar
           tokenAuthMethod: oauth2.tokenAuthMethod ?? "client_secret_basic",
           scopes: oauth2.scopes ?? [],
           authorizeParams: oauth2.authorizeParams ?? {},
-          timeoutMs: Math.max(1, timeoutMs),
+          timeoutMs: timeoutOf(oauth2.timeout, "oauth2"),
         },
         guard,
         now,

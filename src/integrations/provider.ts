@@ -19,8 +19,12 @@ export interface LinkFailure {
   errorMessage: string;
 }
 
-/** What the provider said about one linking attempt; a link that grants lasting access carries it. */
-export type LinkOutcome = { linked: true; access?: AccessGrant } | ({ linked: false } & LinkFailure);
+/**
+ * What the provider said about one linking attempt; a link that grants
+ * lasting access carries it, and a credentials link the credentials to keep
+ * for the operator's data engine (sealed at rest).
+ */
+export type LinkOutcome = { linked: true; access?: AccessGrant; credentials?: Record<string, string> } | ({ linked: false } & LinkFailure);
 
 /** The SMB cancelled, on the hosted link page or at the provider: its own answer, whichever provider the connection is for. */
 export const CANCELLED_OUTCOME: LinkOutcome = {
@@ -46,12 +50,24 @@ export type LinkCallback = { kind: "consent" } | { kind: "redirect"; callbackUrl
 /** What the SMB gave to link a connection: credentials sent through update-connection-authorization, or what came back to the link page. */
 export type LinkGrant = { kind: "credentials"; credentials: Record<string, string> } | LinkCallback;
 
+/** One field a credentials integration's link page asks for. */
+export interface CredentialField {
+  name: string;
+  label: string;
+  /** Typed into a password field. */
+  secret: boolean;
+}
+
 /**
  * How linking begins on the hosted link page: the page asks the SMB for its
  * consent, with Authorize and Cancel; or it sends the SMB to the provider's
- * sign-in, which sends it back to Hookline's callback.
+ * sign-in, which sends it back to Hookline's callback; or it asks for the
+ * integration's credentials, which go where credentials through the API go.
  */
-export type LinkStart = { kind: "consent" } | { kind: "redirect"; authorize(redirectUri: string): Promise<AuthorizationRequest> };
+export type LinkStart =
+  | { kind: "consent" }
+  | { kind: "redirect"; authorize(redirectUri: string): Promise<AuthorizationRequest> }
+  | { kind: "credentials"; fields: readonly CredentialField[] };
 
 /** What renewing a connection's access came to. */
 export type RefreshOutcome =

@@ -1,6 +1,18 @@
 import type { Generated } from "kysely";
 import type { ConnectionErrorStatus, ConnectionStatus, ConsumerOrdering, DeliveryStatus } from "../constants/statuses.ts";
-import type { ApiKeyId, AttemptId, ClientId, CompanyId, ConnectionErrorId, ConnectionId, ConsumerId, DeliveryId, InsightAlertId, MessageId } from "../ids.ts";
+import type {
+  ApiKeyId,
+  AttemptId,
+  ClientId,
+  CompanyId,
+  ConnectionErrorId,
+  ConnectionId,
+  ConsumerId,
+  DeliveryId,
+  InsightAlertId,
+  MessageId,
+  OperatorTokenId,
+} from "../ids.ts";
 
 /**
  * Row types of every table, as Kysely sees them. Timestamps are epoch
@@ -30,6 +42,8 @@ export interface Database {
   link_attempts: LinkAttemptsTable;
   client_profiles: ClientProfilesTable;
   connection_tokens: ConnectionTokensTable;
+  connection_credentials: ConnectionCredentialsTable;
+  operator_tokens: OperatorTokensTable;
   server_settings: ServerSettingsTable;
 }
 
@@ -63,6 +77,22 @@ export interface LinkAttemptsTable {
 }
 
 /** A linked connection's access at its provider; both tokens sealed, bound to the connection. */
+/** A token the operator's data engine signs in to the operator API with; only its hash is kept. */
+export interface OperatorTokensTable {
+  id: OperatorTokenId;
+  name: string;
+  token_hash: string;
+  created_at: number;
+}
+
+/** The credentials a connection was linked with: a JSON object of the integration's fields, sealed. */
+export interface ConnectionCredentialsTable {
+  connection_id: ConnectionId;
+  client_id: ClientId;
+  credentials: string;
+  updated_at: number;
+}
+
 export interface ConnectionTokensTable {
   connection_id: ConnectionId;
   client_id: ClientId;

@@ -29,6 +29,17 @@ export interface Pages extends PortalPages {
     actions: { authorize: string; cancel: string };
     form: FormToken;
   };
+  credentials: {
+    clientName: string;
+    companyName: string;
+    integrationName: string;
+    logoUrl: string;
+    status: string;
+    sourceType: string;
+    fields: ReadonlyArray<{ name: string; label: string; secret: boolean }>;
+    actions: { submit: string; cancel: string };
+    form: FormToken;
+  };
   redirect: {
     clientName: string;
     companyName: string;

@@ -41,7 +41,8 @@ function providerRefusal(statusCode: string, error: { error: string; error_descr
 function causeCodes(error: unknown): string[] {
   const codes: string[] = [];
   for (let at: unknown = error; at instanceof Error || at instanceof DOMException; at = (at as { cause?: unknown }).cause) {
-    const code = (at as { code?: unknown }).code ?? (at instanceof DOMException ? at.name : undefined);
+    // A DOMException's code is a legacy number; its name (TimeoutError, AbortError) says what happened.
+    const code = at instanceof DOMException ? at.name : (at as { code?: unknown }).code;
     if (typeof code === "string") codes.push(code);
     if (codes.length > 8) break;
   }
@@ -54,7 +55,7 @@ function causeCodes(error: unknown): string[] {
  * it answered otherwise, 504 when it did not answer in time and 502 when it
  * could not be reached (refused, unresolvable, or refused by the SSRF policy).
  */
-export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settings, "name" | "timeoutMs">): LinkFailure {
+export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settings, "name" | "timeoutMs">, endpoint = "token endpoint"): LinkFailure {
   if (error instanceof client.ResponseBodyError) return providerRefusal(String(error.status), error);
   // A 401 with a WWW-Authenticate challenge (a client secret the provider does not take): the challenge carries the error.
   if (error instanceof client.WWWAuthenticateChallengeError) {
@@ -66,7 +67,7 @@ export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settin
     return {
       statusCode: String(cause.status),
       statusText: cause.statusText || `HTTP ${cause.status}`,
-      errorMessage: `${settings.name}'s token endpoint answered HTTP ${cause.status} without an OAuth error`,
+      errorMessage: `${settings.name}'s ${endpoint} answered HTTP ${cause.status} without an OAuth error`,
     };
   }
   const codes = causeCodes(error);
@@ -74,7 +75,7 @@ export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settin
     return {
       statusCode: "504",
       statusText: "Gateway Timeout",
-      errorMessage: `${settings.name}'s token endpoint did not answer within ${settings.timeoutMs} ms`,
+      errorMessage: `${settings.name}'s ${endpoint} did not answer within ${settings.timeoutMs} ms`,
     };
   }
   const reason = codes.includes("EDESTINATIONREFUSED")
@@ -82,7 +83,7 @@ export function tokenEndpointFailure(error: unknown, settings: Pick<OAuth2Settin
     : codes.includes("ECONNREFUSED")
       ? "connection refused"
       : (codes.find((code) => code.startsWith("E") || code.startsWith("UND_")) ?? (error instanceof Error ? error.message : "unknown error"));
-  return { statusCode: "502", statusText: "Bad Gateway", errorMessage: `Could not reach ${settings.name}'s token endpoint: ${reason}` };
+  return { statusCode: "502", statusText: "Bad Gateway", errorMessage: `Could not reach ${settings.name}'s ${endpoint}: ${reason}` };
 }
 
 function accessOf(tokens: client.TokenEndpointResponse, now: number, previousRefreshToken: string | null): AccessGrant {

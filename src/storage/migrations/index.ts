@@ -16,6 +16,7 @@ import * as portal from "./013_portal.ts";
 import * as transformations from "./014_transformations.ts";
 import * as connectionInsight from "./015_connection_insight.ts";
 import * as serverSettings from "./016_server_settings.ts";
+import * as credentialsAndOperatorTokens from "./019_credentials_and_operator_tokens.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   "014_transformations": transformations,
   "015_connection_insight": connectionInsight,
   "016_server_settings": serverSettings,
+  "019_credentials_and_operator_tokens": credentialsAndOperatorTokens,
 };
 
 /** Applies or reports on these migrations in `db`. */

@@ -14,6 +14,8 @@ import { renderPage } from "../render.ts";
 
 /** The link pages' forms post a field or two; anyone may post to them, without an API key, so their bodies stay small. */
 const LINK_BODY_LIMIT_BYTES = 1024;
+/** A credentials form: up to ten fields the integration declares, each up to a thousand characters. */
+const CREDENTIALS_BODY_LIMIT_BYTES = 16 * 1024;
 
 type FormBody = { Body: Record<string, unknown> | undefined };
 
@@ -136,6 +138,19 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
           actions: { authorize: action("authorize"), cancel: action("cancel") },
           form: { field: TOKEN_FIELD, token: guard.token([companyId, connectionId]) },
         });
+      case "credentials":
+        recordLinkStep(ctx, { companyId, connectionId }, "redirected");
+        return renderPage(reply, "credentials", {
+          clientName: session.clientName,
+          companyName: session.companyName,
+          integrationName: session.integration.name,
+          logoUrl: logoPath(session.integration),
+          status: session.status,
+          sourceType: session.integration.sourceType,
+          fields: session.start.fields,
+          actions: { submit: action("credentials"), cancel: action("cancel") },
+          form: { field: TOKEN_FIELD, token: guard.token([companyId, connectionId]) },
+        });
       case "redirect":
         return renderPage(reply, "redirect", {
           clientName: session.clientName,
@@ -193,6 +208,18 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
       .header("x-content-type-options", "nosniff")
       .send(integration.logo.bytes);
+  });
+
+  // What the SMB entered goes where credentials sent through the API go: the integration's verifier decides.
+  app.post<{ Params: Params } & FormBody>(`${connectionPath}/credentials`, { schema, bodyLimit: CREDENTIALS_BODY_LIMIT_BYTES }, async (request, reply) => {
+    const { companyId, connectionId } = connectionIds(request.params);
+    guard.check(request, [companyId, connectionId]);
+    const session = await findLinkSession(ctx, companyId, connectionId);
+    // The page's token is the guard's, not a credential; the integration checks that every field is one string.
+    const credentials = Object.fromEntries(Object.entries(request.body ?? {}).filter(([name]) => name !== TOKEN_FIELD)) as Record<string, string>;
+    recordLinkStep(ctx, { companyId, connectionId }, "returned");
+    const connection = await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "credentials", credentials });
+    return showOutcome(reply, session, { companyId, connectionId }, connection, false, linkQueryOf(request));
   });
 
   for (const verb of ["authorize", "cancel"] as const) {
