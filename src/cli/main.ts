@@ -17,6 +17,7 @@ import { backupCommand } from "./backup.ts";
 import { integrationCommands } from "./integrations.ts";
 import { jsonOption, printList } from "./output.ts";
 import { resourceCommands } from "./resources.ts";
+import { listenCommand } from "./listen.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
@@ -183,6 +184,8 @@ resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
 integrationCommands(program, () => loadConfig(process.env, overrides()));
+// Not withContext: it works over the API, on a server elsewhere.
+listenCommand(program);
 // Not withContext: a backup copies the database as it is, without migrating it first.
 backupCommand(program, () => loadConfig(process.env, overrides()));
 
