@@ -12,6 +12,12 @@ const clientOf = (request: FastifyRequest) => asId<ClientId>(request.client.id);
 
 /** `hookline listen`'s endpoints: its temporary consumer, the stream of that consumer's deliveries, and their local answers. */
 export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
+  /** The open streams' stops: a server that stops ends them first, or it would wait for their CLIs to hang up. */
+  const streams = new Set<() => void>();
+  app.addHook("preClose", async () => {
+    for (const stop of streams) stop();
+  });
+
   app.post<{ Body: ListenInput }>("/webhooks/listen", { schema: { body: listenConsumerBody } }, async (request, reply) =>
     reply.status(201).send(await createListenConsumer(ctx, clientOf(request), request.body)),
   );
@@ -27,7 +33,8 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
       open = false;
       wake();
     };
-    request.raw.once("close", stop);
+    reply.raw.once("close", stop);
+    streams.add(stop);
     // New events wake the stream at once; the idle interval is the fallback, as for the workers.
     const unsubscribe = await ctx.store.onWake(() => wake());
     try {
@@ -46,6 +53,7 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     } catch (error) {
       request.log.warn({ err: error }, "listen stream ended by an error");
     } finally {
+      streams.delete(stop);
       unsubscribe();
       await stream.close();
       raw.end();
