@@ -11,21 +11,15 @@ import { until } from "./support/wait.ts";
 
 const readCompleted = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
 
-test("hookline listen forwards a temporary consumer's deliveries over its stream to a receiver the server may not reach, signed, records the answers once and removes the consumer on Ctrl+C", async (t) => {
-  const harness = new Harness(t);
-  const database = await harness.database();
-  // No loopback in the allow-list: the server refuses to send to the receiver on this machine.
-  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_ALLOWED_CIDRS: "" } });
-  const receiver = await harness.receiver();
-  receiver.respond = (index, _webhook, response) =>
-    response.writeHead(index === 0 ? 200 : 500, { "content-type": "text/plain" }).end(index === 0 ? "thanks" : "broken");
-  const direct = await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
-  assert.equal(direct.status, 400, "a consumer aimed at the receiver is refused");
-
+/** `hookline listen` as a child process, once it says it is ready: its temporary consumer and that consumer's secret. */
+async function startListen(harness: Harness, apiUrl: string, apiKey: string, forwardTo: string) {
   const child = spawn(
     process.execPath,
-    [CLI, "listen", "--forward-to", receiver.url, "--event-types", "read.completed", "--api-url", server.baseUrl, "--api-key", apiKey],
-    { stdio: ["ignore", "pipe", "pipe"], env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_"))) },
+    [CLI, "listen", "--forward-to", forwardTo, "--event-types", "read.completed", "--api-url", apiUrl, "--api-key", apiKey],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_"))),
+    },
   );
   let printed = "";
   child.stderr.on("data", (chunk: Buffer) => (printed += chunk.toString("utf8")));
@@ -38,7 +32,22 @@ test("hookline listen forwards a temporary consumer's deliveries over its stream
     async () => /Ready! .*consumer (\S+), signing secret (whsec_\S+)\)/.exec(printed),
     (match) => match !== null,
   );
-  const [, webhookId, secret] = ready!;
+  return { child, exited, webhookId: ready![1]!, secret: ready![2]!, printed: () => printed };
+}
+
+test("hookline listen forwards a temporary consumer's deliveries over its stream to a receiver the server may not reach, signed, records the answers once and removes the consumer on Ctrl+C", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  // No loopback in the allow-list: the server refuses to send to the receiver on this machine.
+  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_ALLOWED_CIDRS: "" } });
+  const receiver = await harness.receiver();
+  receiver.respond = (index, _webhook, response) =>
+    response.writeHead(index === 0 ? 200 : 500, { "content-type": "text/plain" }).end(index === 0 ? "thanks" : "broken");
+  const direct = await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
+  assert.equal(direct.status, 400, "a consumer aimed at the receiver is refused");
+
+  const listen = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  const { child, exited, webhookId, secret } = listen;
   const consumer = await api("GET", `/webhooks/${webhookId}`);
   assert.equal(consumer.body.url, `listen:${webhookId}`);
 
@@ -70,12 +79,12 @@ test("hookline listen forwards a temporary consumer's deliveries over its stream
   const messages = (await client.GET("/webhooks/{webhookId}/messages", { params: { path: { webhookId: webhookId! } } })).data!.results!;
   assert.deepEqual(Object.fromEntries(messages.map((message) => [message.id, message.deliveries[0]!.status])), { [firstId]: "Success", [secondId]: "Failure" });
 
-  assert.match(printed, new RegExp(`read.completed \\[${firstId}\\] --> 200 POST ${receiver.url}`));
+  assert.match(listen.printed(), new RegExp(`read.completed \\[${firstId}\\] --> 200 POST ${receiver.url}`));
 
   child.kill("SIGINT");
   const [code] = await exited;
-  assert.equal(code, 0, printed);
-  assert.match(printed, new RegExp(`Deleted the listen consumer ${webhookId}`));
+  assert.equal(code, 0, listen.printed());
+  assert.match(listen.printed(), new RegExp(`Deleted the listen consumer ${webhookId}`));
   assertErrorMessage(await api("GET", `/webhooks/${webhookId}`), 404, "the consumer is gone");
   assert.equal(receiver.received.length, 2, "each event went to the receiver once");
 });
@@ -114,4 +123,16 @@ test("a listen stream answers only for a listen consumer of the caller, and a de
   assert.equal(attempts.body.results.length, 1);
   assert.equal(receiver.received.length, 0, "nothing went over HTTP");
   assert.equal(attempts.body.results[0].statusCode, 204);
+});
+
+test("a server that stops ends the listen streams instead of waiting for them, and the CLI says so", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, apiKey } = await firstStart(harness, database.url);
+  const receiver = await harness.receiver();
+  const listen = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  assert.equal((await server.stop()).code, 0);
+  const [code] = await listen.exited;
+  assert.equal(code, 1);
+  assert.match(listen.printed(), /The server closed the stream/);
 });
