@@ -104,21 +104,29 @@ test("a listen stream answers only for a listen consumer of the caller, and a de
 
   await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
   // The stream hands the waiting delivery out over Server-Sent Events.
-  const controller = new AbortController();
-  const stream = await fetch(`${server.baseUrl}/webhooks/${listen.body.id}/stream`, {
-    headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}` },
-    signal: controller.signal,
-  });
-  assert.equal(stream.headers.get("content-type"), "text/event-stream");
-  const reader = stream.body!.getReader();
-  let text = "";
-  while (!text.includes("event: delivery")) text += new TextDecoder().decode((await reader.read()).value);
-  const data = JSON.parse(/event: delivery\ndata: (.*)\n/.exec(text)![1]!) as { deliveryId: string; messageId: string };
+  const firstDelivery = async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${server.baseUrl}/webhooks/${listen.body.id}/stream`, {
+      headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}` },
+      signal: controller.signal,
+    });
+    assert.equal(stream.headers.get("content-type"), "text/event-stream");
+    const reader = stream.body!.getReader();
+    let text = "";
+    while (!text.includes("event: delivery")) text += new TextDecoder().decode((await reader.read()).value);
+    const data = JSON.parse(/event: delivery\ndata: (.*)\n/.exec(text)![1]!) as { deliveryId: string; messageId: string };
+    return { data, close: () => controller.abort() };
+  };
+  // A stream that ends before its delivery is answered loses nothing: the next stream hands it out again.
+  const unanswered = await firstDelivery();
+  unanswered.close();
+  const { data, close: controllerAbort } = await firstDelivery();
+  assert.equal(data.deliveryId, unanswered.data.deliveryId);
   const report = (body: unknown) => api("POST", `/webhooks/${listen.body.id}/stream/${data.deliveryId}`, body);
   assertErrorMessage(await report({ statusCode: 204 }), 400, "without durationMs");
   assert.equal((await report({ statusCode: 204, durationMs: 3 })).status, 204);
   assertErrorMessage(await report({ statusCode: 204, durationMs: 3 }), 400, "a second report", /already reported/);
-  controller.abort();
+  controllerAbort();
   const attempts = await api("GET", `/webhooks/${listen.body.id}/messages/${data.messageId}/attempts`);
   assert.equal(attempts.body.results.length, 1);
   assert.equal(receiver.received.length, 0, "nothing went over HTTP");

@@ -1,5 +1,5 @@
 import { badRequest } from "../errors.ts";
-import type { ClientId, ConsumerId, DeliveryId } from "../ids.ts";
+import { newId, type ClientId, type ConsumerId, type DeliveryId } from "../ids.ts";
 import { claimStreamed, recordStreamed, releaseStreamed, type StreamedDelivery } from "../storage/deliveries/listen.ts";
 import { createConsumer, getConsumer, type WebhookConsumerResource } from "./consumers.ts";
 import type { AppContext } from "./context.ts";
@@ -12,13 +12,8 @@ const STREAM_BATCH = 100;
 /** Most characters of the local receiver's answer kept with the attempt. */
 const EXCERPT_LENGTH = 1_000;
 
-/**
- * The owner of a listen consumer's streamed deliveries. One name per
- * consumer, not per stream: a CLI that reconnects (or a second stream of the
- * same consumer) takes over what the last stream held and did not answer,
- * and a delivery is recorded by whichever reports it first, once.
- */
-const streamOwner = (consumerId: ConsumerId) => `listen-${consumerId}`;
+/** The owner of what one stream holds: its own, so a stream that ends hands back only what it held. */
+const streamOwner = (consumerId: ConsumerId) => `listen-${consumerId}-${newId()}`;
 
 export interface ListenInput {
   eventTypes: string[];
@@ -47,8 +42,9 @@ export interface DeliveryStream {
 export async function openDeliveryStream(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<DeliveryStream> {
   await listenConsumer(ctx, clientId, consumerId);
   const owner = streamOwner(consumerId);
-  // What an earlier stream took and never answered for is sent again on this one.
-  await releaseStreamed(ctx.store, consumerId, owner);
+  // What an earlier stream took and did not answer for is sent again on this one (a CLI that reconnects); a report
+  // from the earlier stream still records it, once.
+  await releaseStreamed(ctx.store, consumerId);
   return {
     next: () => claimStreamed(ctx.store, consumerId, owner, STREAM_BATCH),
     close: async () => {
@@ -73,7 +69,6 @@ export async function reportStreamed(ctx: AppContext, clientId: ClientId, consum
     clientId,
     consumerId,
     deliveryId,
-    owner: streamOwner(consumerId),
     now,
     startedAt: now - answer.durationMs,
     durationMs: answer.durationMs,

@@ -45,10 +45,15 @@ export async function claimStreamed(store: Store, consumerId: ConsumerId, owner:
     .map((row) => ({ deliveryId: row.id, messageId: row.message_id, body: bodies.get(row.message_id) ?? "" }));
 }
 
-/** Hands back what a stream held and did not answer for: the consumer's next stream sends it. */
-export function releaseStreamed(store: Store, consumerId: ConsumerId, owner: string): Promise<unknown> {
+/** Hands back what a stream (`owner`), or every stream of the consumer, held and did not answer for: a stream of the consumer sends it again. */
+export function releaseStreamed(store: Store, consumerId: ConsumerId, owner?: string): Promise<unknown> {
   return store.writeStatement((db: Db) =>
-    db.updateTable("deliveries").set({ lease_owner: null }).where("consumer_id", "=", consumerId).where("lease_owner", "=", owner).execute(),
+    db
+      .updateTable("deliveries")
+      .set({ lease_owner: null })
+      .where("consumer_id", "=", consumerId)
+      .where("lease_owner", owner === undefined ? "is not" : "=", owner ?? null)
+      .execute(),
   );
 }
 
@@ -56,7 +61,6 @@ export interface StreamedOutcome {
   clientId: ClientId;
   consumerId: ConsumerId;
   deliveryId: DeliveryId;
-  owner: string;
   now: number;
   startedAt: number;
   durationMs: number;
@@ -67,9 +71,9 @@ export interface StreamedOutcome {
 
 /**
  * Records the one attempt of a streamed delivery, final either way (the
- * listening developer sees each event once, as `stripe listen` does). Only
- * the stream holding the delivery records it, and only once: a second report
- * finds it no longer held and changes nothing. Returns whether it recorded.
+ * listening developer sees each event once, as `stripe listen` does). A
+ * delivery a stream of the consumer holds is recorded, and only once: a
+ * second report finds it no longer held and changes nothing. Returns whether it recorded.
  */
 export function recordStreamed(store: Store, outcome: StreamedOutcome): Promise<boolean> {
   const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
@@ -86,7 +90,8 @@ export function recordStreamed(store: Store, outcome: StreamedOutcome): Promise<
       .where("id", "=", outcome.deliveryId)
       .where("client_id", "=", outcome.clientId)
       .where("consumer_id", "=", outcome.consumerId)
-      .where("lease_owner", "=", outcome.owner)
+      // Only the consumer's streams hold its deliveries (no worker claims them).
+      .where("lease_owner", "is not", null)
       .returning(["message_id", "attempt_count"])
       .executeTakeFirst();
     if (held === undefined) return false;
