@@ -9,7 +9,7 @@ import { importX } from "eslint-plugin-import-x";
  * docs/architecture.md draws the same picture.
  */
 const layers = [
-  { type: "cli", pattern: "src/cli", mayImport: ["server", "http", "jobs", "delivery", "domain", "integrations", "openapi", "storage"] },
+  { type: "cli", pattern: "src/cli", mayImport: ["server", "http", "jobs", "delivery", "domain", "integrations", "openapi", "storage", "client"] },
   { type: "http", pattern: "src/http", mayImport: ["web", "jobs", "delivery", "domain", "integrations", "openapi", "storage"] },
   { type: "web", pattern: "src/web", mayImport: ["domain", "integrations", "openapi"] },
   { type: "jobs", pattern: "src/jobs", mayImport: ["domain", "storage"] },

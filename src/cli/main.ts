@@ -18,6 +18,7 @@ import { integrationCommands } from "./integrations.ts";
 import { operatorTokenCommands } from "./operator-tokens.ts";
 import { jsonOption, printList } from "./output.ts";
 import { resourceCommands } from "./resources.ts";
+import { listenCommand } from "./listen.ts";
 import { asId, type ApiKeyId, type ClientId, type ConsumerId } from "../ids.ts";
 
 const program = new Command()
@@ -185,6 +186,8 @@ eventCommands(program, withContext, clientOption, () => loadConfig(process.env, 
 encryptionCommands(program, withContext);
 integrationCommands(program, () => loadConfig(process.env, overrides()));
 operatorTokenCommands(program, withContext);
+// Not withContext: it works over the API, on a server elsewhere.
+listenCommand(program);
 // Not withContext: a backup copies the database as it is, without migrating it first.
 backupCommand(program, () => loadConfig(process.env, overrides()));
 

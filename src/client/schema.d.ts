@@ -152,7 +152,12 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Unique identifier for a company. */
+                companyId: components["parameters"]["companyId"];
+                /** @description Unique identifier for a connection. */
+                connectionId: components["parameters"]["connectionId"];
+            };
             cookie?: never;
         };
         get?: never;
@@ -203,7 +208,10 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Unique identifier for the webhook consumer. */
+                webhookId: components["parameters"]["webhookId"];
+            };
             cookie?: never;
         };
         /**
@@ -253,7 +261,10 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A unique 4-letter key to represent a platform in each integration. */
+                platformKey: components["parameters"]["platformKey"];
+            };
             cookie?: never;
         };
         /**
@@ -273,7 +284,10 @@ export interface paths {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A unique 4-letter key to represent a platform in each integration. */
+                platformKey: components["parameters"]["platformKey"];
+            };
             cookie?: never;
         };
         /**
@@ -1019,6 +1033,66 @@ export interface paths {
          * @description Hookline extension. Deletes the rule; where it held, `connection.insight.resolved` is emitted.
          */
         delete: operations["delete-insight-alert"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/listen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create listen webhook consumer
+         * @description Hookline extension, for `hookline listen`. Creates a webhook consumer whose URL is `listen:<webhookId>`: its deliveries are never sent over HTTP but wait for its stream (`GET /webhooks/{webhookId}/stream`). Delete it with `DELETE /webhooks/{webhookId}` when done.
+         */
+        post: operations["create-listen-webhook-consumer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhookId}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream listen webhook consumer deliveries
+         * @description Hookline extension. Server-Sent Events: one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream.
+         */
+        get: operations["stream-listen-webhook-consumer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhookId}/stream/{deliveryId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a streamed delivery's local answer
+         * @description Hookline extension. Records the local receiver's answer as the delivery's one attempt: `Success` for a 2xx, `Failure` otherwise (no retries, as with `stripe listen`). Each delivery is recorded once; a second report is refused.
+         */
+        post: operations["report-listen-webhook-delivery"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -4399,7 +4473,12 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Unique identifier for a company. */
+                companyId: components["parameters"]["companyId"];
+                /** @description Unique identifier for a connection. */
+                connectionId: components["parameters"]["connectionId"];
+            };
             cookie?: never;
         };
         requestBody?: {
@@ -4577,7 +4656,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Unique identifier for the webhook consumer. */
+                webhookId: components["parameters"]["webhookId"];
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4743,7 +4825,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A unique 4-letter key to represent a platform in each integration. */
+                platformKey: components["parameters"]["platformKey"];
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4770,7 +4855,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A unique 4-letter key to represent a platform in each integration. */
+                platformKey: components["parameters"]["platformKey"];
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -7551,6 +7639,195 @@ export interface operations {
                 };
             };
             /** @description Alert rule not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "create-listen-webhook-consumer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event types to hear, as for a webhook consumer (`*` for all). */
+                    eventTypes: string[];
+                    /** @description `key:value` tags: only events about companies that carry one of them. */
+                    companyTags?: string[] | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The webhook consumer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookConsumer"] & {
+                        /** @description Hookline extension. A note about the consumer. */
+                        description?: string | null;
+                        /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
+                        rateLimit?: number | null;
+                        /**
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @enum {string}
+                         */
+                        ordering?: "unordered" | "fifo";
+                        /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
+                        circuit?: {
+                            /** @enum {string} */
+                            state: "closed" | "open";
+                            consecutiveFailures: number;
+                            /** Format: date-time */
+                            nextProbeAt: string | null;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
+                         */
+                        secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
+                        mtls?: {
+                            subject: string;
+                            /** Format: date-time */
+                            expiresAt: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "stream-listen-webhook-consumer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier for the webhook consumer. */
+                webhookId: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Not a listen consumer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "report-listen-webhook-delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier for the webhook consumer. */
+                webhookId: components["parameters"]["webhookId"];
+                /** @description A delivery the stream handed out */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The local receiver's HTTP status; null when it gave none. */
+                    statusCode?: number | null;
+                    /** @description The start of its answer's body. */
+                    response?: string | null;
+                    /** @description Why there was no answer (connection refused, timeout). */
+                    error?: string | null;
+                    /** @description How long the local request took. */
+                    durationMs: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not held by this stream, or an invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -29,6 +29,7 @@ import {
   type ConsumerRow,
 } from "../storage/consumers.ts";
 import type { AppContext } from "./context.ts";
+import { listenUrl } from "./listen-url.ts";
 import { catalogEventTypes, dataTypeHint, findEventType } from "./events/catalog.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
@@ -199,14 +200,15 @@ export async function changeConsumer(
   });
 }
 
-export async function createConsumer(ctx: AppContext, clientId: ClientId, input: ConsumerInput): Promise<WebhookConsumerResource> {
+/** `listen`: a consumer whose deliveries go over a listening CLI's stream (domain/listen.ts), its URL made here, never sent to. */
+export async function createConsumer(ctx: AppContext, clientId: ClientId, input: ConsumerInput, { listen = false } = {}): Promise<WebhookConsumerResource> {
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
-  await ctx.destinations.assertAllowedUrl(input.url);
+  if (!listen) await ctx.destinations.assertAllowedUrl(input.url);
   const id = newId<ConsumerId>();
   const row = {
     id,
     client_id: clientId,
-    url: input.url,
+    url: listen ? listenUrl(id) : input.url,
     event_types: encodeEventTypes(distinct(input.eventTypes)),
     company_tags: encodeCompanyTags(input.companyTags),
     disabled: input.disabled ? 1 : 0,

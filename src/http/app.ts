@@ -22,6 +22,7 @@ import { openapiRoutes } from "./routes/openapi.ts";
 import { transformationRoutes } from "./routes/transformations.ts";
 import { profileRoutes } from "./routes/profile.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { listenRoutes } from "./routes/listen.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
 import { portalRoutes } from "../web/routes/portal.ts";
@@ -58,6 +59,7 @@ export async function buildHttpApp(ctx: AppContext, metrics: HooklineMetrics): P
     portalAccessRoutes(api, ctx);
     insightRoutes(api, ctx);
     profileRoutes(api, ctx);
+    listenRoutes(api, ctx);
   });
   return app;
 }

@@ -21,7 +21,9 @@ export function servedDocument(publicUrl: string, ownWebhooks: Record<string, un
     const kept = Object.fromEntries(
       Object.entries(operations).filter(([, operation]) => CODAT_OPERATIONS.has((operation as { operationId?: string }).operationId ?? "")),
     );
-    if (Object.keys(kept).length > 0) paths[path] = kept;
+    // The path item's own parameters (a path's `{webhookId}`) belong to the operations kept.
+    const { parameters } = operations as { parameters?: unknown };
+    if (Object.keys(kept).length > 0) paths[path] = parameters === undefined ? kept : { parameters, ...kept };
   }
   for (const area of hooklinePaths) {
     for (const [path, operations] of Object.entries(area)) paths[path] = { ...paths[path], ...operations };

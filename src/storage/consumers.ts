@@ -72,17 +72,19 @@ export interface Subscriber {
   companyTags: string[] | null;
   /** While its circuit is open: when its cool-down ends; null while closed. */
   circuitOpenUntil: number | null;
+  /** Its URL: a `listen:` one for a consumer whose deliveries go over a CLI's stream (domain/listen.ts). */
+  url: string;
 }
 
 /** The client's enabled consumers with their subscriptions; with `onlyConsumerId`, that one consumer (when enabled). */
 export async function listSubscribers(db: Db, clientId: ClientId, onlyConsumerId?: ConsumerId): Promise<Subscriber[]> {
   let query = db
     .selectFrom("consumers")
-    .select(["id", "event_types", "company_tags", "circuit_open_until"])
+    .select(["id", "event_types", "company_tags", "circuit_open_until", "url"])
     .where("client_id", "=", clientId)
     .where("disabled", "=", 0);
   if (onlyConsumerId !== undefined) query = query.where("id", "=", onlyConsumerId);
-  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row), circuitOpenUntil: row.circuit_open_until }));
+  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row), circuitOpenUntil: row.circuit_open_until, url: row.url }));
 }
 
 /** The code of these consumers' enabled transformations, with its version. */

@@ -10,13 +10,17 @@ import { openTestStore, readTable, seedClient } from "../support/storage.ts";
 const NOW = 1_000_000;
 const LEASE_MS = 60_000;
 
-async function seedConsumer(store: Store, clientId: ClientId, settings: { ordering?: ConsumerOrdering; circuitOpenUntil?: number } = {}): Promise<ConsumerId> {
+async function seedConsumer(
+  store: Store,
+  clientId: ClientId,
+  settings: { ordering?: ConsumerOrdering; circuitOpenUntil?: number; listen?: boolean } = {},
+): Promise<ConsumerId> {
   const id = newId<ConsumerId>();
   await store.transaction(({ tx }) =>
     insertConsumer(tx, {
       id,
       client_id: clientId,
-      url: "https://receiver.example/hooks",
+      url: settings.listen ? `listen:${id}` : "https://receiver.example/hooks",
       event_types: '["company.created"]',
       company_tags: null,
       disabled: 0,
@@ -117,7 +121,9 @@ test("releaseStrandedSlots releases what waits for slots of consumers with nothi
   const stranded = await seedConsumer(store, clientId);
   const busy = await seedConsumer(store, clientId);
   const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const listening = await seedConsumer(store, clientId, { listen: true });
   const strandedParked = await seedDeliveries(store, clientId, stranded, [PARKED_AT, PARKED_AT]);
+  const streamed = await seedDeliveries(store, clientId, listening, [PARKED_AT]);
   await seedDeliveries(store, clientId, busy, [NOW + LEASE_MS / 2], true);
   const busyParked = await seedDeliveries(store, clientId, busy, [PARKED_AT]);
   const fifoParked = await seedDeliveries(store, clientId, fifo, [PARKED_AT]);
@@ -126,6 +132,7 @@ test("releaseStrandedSlots releases what waits for slots of consumers with nothi
   assert.deepEqual(await dueTimes(store, strandedParked), [NOW, NOW]);
   assert.deepEqual(await dueTimes(store, busyParked), [PARKED_AT], "its attempt in flight frees the slot when it ends");
   assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, streamed), [PARKED_AT], "a listening CLI's stream takes them, never a worker");
 });
 
 test("releaseParked in steps releases at most a step of a closed circuit's held deliveries, oldest first, says whether more may remain, and nothing once the circuit opened again", async (t) => {

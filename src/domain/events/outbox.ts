@@ -4,6 +4,8 @@ import { asId, newId, type ClientId, type CompanyId, type ConsumerId, type Messa
 import { listSubscribers } from "../../storage/consumers.ts";
 import type { UnitOfWork } from "../../storage/database.ts";
 import { createDeliveries } from "../../storage/deliveries/create.ts";
+import { PARKED_AT } from "../../storage/deliveries/park.ts";
+import { isListenUrl } from "../listen-url.ts";
 import { insertMessages } from "../../storage/messages.ts";
 import { subscriptionMatches } from "./catalog.ts";
 
@@ -75,7 +77,8 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         consumerId: consumer.id,
         // A consumer whose circuit is open takes nothing before its cool-down ends: its new deliveries fall due then, behind
         // what other consumers were sent meanwhile, rather than among their fresh events only to be held back once claimed.
-        dueAt: Math.max(event.generatedAt, consumer.circuitOpenUntil ?? 0),
+        // A listen consumer's deliveries are parked: no worker sends them, its CLI's stream takes them (domain/listen.ts).
+        dueAt: isListenUrl(consumer.url) ? PARKED_AT : Math.max(event.generatedAt, consumer.circuitOpenUntil ?? 0),
         createdAt: event.generatedAt,
       })),
   );

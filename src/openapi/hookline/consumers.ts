@@ -55,7 +55,7 @@ const consumerSchema: JsonSchema = {
 
 const json = (schema: JsonSchema) => ({ "application/json": { schema } });
 const ok = (description: string, schema: JsonSchema) => ({ description, content: json(schema) });
-const consumerResponse = ok("The webhook consumer", consumerSchema);
+export const consumerResponse = ok("The webhook consumer", consumerSchema);
 const webhookId = { $ref: "#/components/parameters/webhookId" };
 const common = { "401": errorResponse("Unauthorized"), "404": errorResponse("Webhook consumer not found") };
 

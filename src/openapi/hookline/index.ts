@@ -2,6 +2,7 @@ import type { JsonSchema } from "../codat.ts";
 import { consumerPaths } from "./consumers.ts";
 import { eventPaths } from "./events.ts";
 import { insightPaths } from "./insights.ts";
+import { listenPaths } from "./listen.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
 import { portalPaths } from "./portal.ts";
@@ -16,4 +17,5 @@ export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = 
   portalPaths,
   transformationPaths,
   insightPaths,
+  listenPaths,
 ];

@@ -122,9 +122,12 @@ export async function holdForOpenCircuits(
 
 /**
  * The consumers whose parked deliveries wait for a free slot, not for a
- * probe nor for their line: unordered consumers with a closed circuit.
+ * probe, for their line, nor for a listening CLI's stream (a `listen:`
+ * consumer's deliveries are all parked, and no worker sends them): unordered
+ * consumers with a closed circuit.
  */
-const waitingForSlots = (tx: Db) => tx.selectFrom("consumers").select("id").where("ordering", "=", "unordered").where("circuit_open_until", "is", null);
+const waitingForSlots = (tx: Db) =>
+  tx.selectFrom("consumers").select("id").where("ordering", "=", "unordered").where("circuit_open_until", "is", null).where("url", "not like", "listen:%");
 
 /**
  * Attempts to slow consumers ended, freeing their slots: of each consumer

@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AppContext } from "../../domain/context.ts";
+import { createListenConsumer, openDeliveryStream, reportStreamed, type ListenInput, type LocalAnswer } from "../../domain/listen.ts";
+import { asId, type ClientId, type ConsumerId, type DeliveryId } from "../../ids.ts";
+import { listenConsumerBody, localAnswerBody } from "../../openapi/hookline/listen.ts";
+import { pathParams } from "../schemas.ts";
+
+type StreamParams = { webhookId: string };
+type ReportParams = StreamParams & { deliveryId: string };
+
+const clientOf = (request: FastifyRequest) => asId<ClientId>(request.client.id);
+
+/** `hookline listen`'s endpoints: its temporary consumer, the stream of that consumer's deliveries, and their local answers. */
+export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
+  /** The open streams' stops: a server that stops ends them first, or it would wait for their CLIs to hang up. */
+  const streams = new Set<() => void>();
+  app.addHook("preClose", async () => {
+    for (const stop of streams) stop();
+  });
+
+  app.post<{ Body: ListenInput }>("/webhooks/listen", { schema: { body: listenConsumerBody } }, async (request, reply) =>
+    reply.status(201).send(await createListenConsumer(ctx, clientOf(request), request.body)),
+  );
+
+  app.get<{ Params: StreamParams }>("/webhooks/:webhookId/stream", { schema: { params: pathParams("webhookId") } }, async (request, reply) => {
+    const stream = await openDeliveryStream(ctx, clientOf(request), asId<ConsumerId>(request.params.webhookId));
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    let open = true;
+    let wake: () => void = () => undefined;
+    const stop = () => {
+      open = false;
+      wake();
+    };
+    reply.raw.once("close", stop);
+    streams.add(stop);
+    // New events wake the stream at once; the idle interval is the fallback, as for the workers.
+    const unsubscribe = await ctx.store.onWake(() => wake());
+    try {
+      raw.write("event: ready\ndata: {}\n\n");
+      while (open) {
+        const deliveries = await stream.next();
+        for (const delivery of deliveries) raw.write(`event: delivery\ndata: ${JSON.stringify(delivery)}\n\n`);
+        if (deliveries.length > 0) continue;
+        // A comment line: it keeps proxies from closing an idle stream and finds a client that went away.
+        raw.write(": idle\n\n");
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, ctx.config.delivery.idlePollMs).unref();
+        });
+      }
+    } catch (error) {
+      request.log.warn({ err: error }, "listen stream ended by an error");
+    } finally {
+      streams.delete(stop);
+      unsubscribe();
+      await stream.close();
+      raw.end();
+    }
+  });
+
+  app.post<{ Params: ReportParams; Body: LocalAnswer }>(
+    "/webhooks/:webhookId/stream/:deliveryId",
+    {
+      schema: {
+        params: {
+          allOf: [pathParams("webhookId"), { type: "object", properties: { deliveryId: { type: "string", format: "uuid" } }, required: ["deliveryId"] }],
+        },
+        body: localAnswerBody,
+      },
+    },
+    async (request, reply) => {
+      const { webhookId, deliveryId } = request.params;
+      await reportStreamed(ctx, clientOf(request), asId<ConsumerId>(webhookId), asId<DeliveryId>(deliveryId), request.body);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { test } from "node:test";
+import { Webhook } from "standardwebhooks";
+import { createHooklineClient } from "../src/client/index.ts";
+import { CLI } from "./support/cli.ts";
+import { assertErrorMessage } from "./support/errors.ts";
+import { firstStart, Harness } from "./support/serve-process.ts";
+import { until } from "./support/wait.ts";
+
+const readCompleted = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+
+/** `hookline listen` as a child process, once it says it is ready: its temporary consumer and that consumer's secret. */
+async function startListen(harness: Harness, apiUrl: string, apiKey: string, forwardTo: string) {
+  const child = spawn(
+    process.execPath,
+    [CLI, "listen", "--forward-to", forwardTo, "--event-types", "read.completed", "--api-url", apiUrl, "--api-key", apiKey],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("HOOKLINE_"))),
+    },
+  );
+  let printed = "";
+  child.stderr.on("data", (chunk: Buffer) => (printed += chunk.toString("utf8")));
+  const exited = once(child, "close");
+  harness.onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  const ready = await until(
+    "listen to be ready",
+    async () => /Ready! .*consumer (\S+), signing secret (whsec_\S+)\)/.exec(printed),
+    (match) => match !== null,
+  );
+  return { child, exited, webhookId: ready![1]!, secret: ready![2]!, printed: () => printed };
+}
+
+test("hookline listen forwards a temporary consumer's deliveries over its stream to a receiver the server may not reach, signed, records the answers once and removes the consumer on Ctrl+C", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  // No loopback in the allow-list: the server refuses to send to the receiver on this machine.
+  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_ALLOWED_CIDRS: "" } });
+  const receiver = await harness.receiver();
+  receiver.respond = (index, _webhook, response) =>
+    response.writeHead(index === 0 ? 200 : 500, { "content-type": "text/plain" }).end(index === 0 ? "thanks" : "broken");
+  const direct = await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
+  assert.equal(direct.status, 400, "a consumer aimed at the receiver is refused");
+
+  const listen = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  const { child, exited, webhookId, secret } = listen;
+  const consumer = await api("GET", `/webhooks/${webhookId}`);
+  assert.equal(consumer.body.url, `listen:${webhookId}`);
+
+  const first = await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  const second = await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  assert.equal(second.status, 201, JSON.stringify(second.body));
+  const received = await receiver.waitFor(2);
+
+  // Signed with the consumer's secret, verified as a receiver verifies.
+  const verifier = new Webhook(secret!);
+  const verified = received.map((webhook) => verifier.verify(webhook.body, webhook.headers as Record<string, string>) as { id: string });
+  assert.deepEqual(verified.map((event) => event.id).sort(), [first.body.id, second.body.id].sort());
+
+  // The local answers are the attempts' results: one attempt each, the receiver's status and body.
+  const client = createHooklineClient({ baseUrl: server.baseUrl, apiKey });
+  const attemptsOf = async (messageId: string) =>
+    (await client.GET("/webhooks/{webhookId}/messages/{messageId}/attempts", { params: { path: { webhookId: webhookId!, messageId } } })).data?.results ?? [];
+  const firstId = JSON.parse(received[0]!.body).id as string;
+  const secondId = JSON.parse(received[1]!.body).id as string;
+  const [firstAttempts, secondAttempts] = await until(
+    "both answers to be recorded",
+    () => Promise.all([attemptsOf(firstId), attemptsOf(secondId)]),
+    ([a, b]) => a.length > 0 && b.length > 0,
+  );
+  assert.equal(firstAttempts!.length, 1);
+  assert.equal(secondAttempts!.length, 1);
+  assert.equal(firstAttempts![0]!.statusCode, 200);
+  assert.equal(secondAttempts![0]!.statusCode, 500);
+  const messages = (await client.GET("/webhooks/{webhookId}/messages", { params: { path: { webhookId: webhookId! } } })).data!.results!;
+  assert.deepEqual(Object.fromEntries(messages.map((message) => [message.id, message.deliveries[0]!.status])), { [firstId]: "Success", [secondId]: "Failure" });
+
+  assert.match(listen.printed(), new RegExp(`read.completed \\[${firstId}\\] --> 200 POST ${receiver.url}`));
+
+  child.kill("SIGINT");
+  const [code] = await exited;
+  assert.equal(code, 0, listen.printed());
+  assert.match(listen.printed(), new RegExp(`Deleted the listen consumer ${webhookId}`));
+  assertErrorMessage(await api("GET", `/webhooks/${webhookId}`), 404, "the consumer is gone");
+  assert.equal(receiver.received.length, 2, "each event went to the receiver once");
+});
+
+test("a listen stream answers only for a listen consumer of the caller, and a delivery's answer is recorded once", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_ALLOWED_CIDRS: "127.0.0.0/8" } });
+  const receiver = await harness.receiver();
+  const http = await api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
+  assertErrorMessage(await api("GET", `/webhooks/${http.body.id}/stream`), 400, "an HTTP consumer", /receives over HTTP/);
+  assert.equal((await api("DELETE", `/webhooks/${http.body.id}`)).status, 204);
+  assertErrorMessage(await api("POST", "/webhooks/listen", { eventTypes: ["no.such.type"] }), 400, "an unknown event type");
+  const listen = await api("POST", "/webhooks/listen", { eventTypes: ["read.completed"] });
+  assert.equal(listen.status, 201);
+  assert.equal(listen.body.url, `listen:${listen.body.id}`);
+
+  await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  // The stream hands the waiting delivery out over Server-Sent Events.
+  const firstDelivery = async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${server.baseUrl}/webhooks/${listen.body.id}/stream`, {
+      headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}` },
+      signal: controller.signal,
+    });
+    assert.equal(stream.headers.get("content-type"), "text/event-stream");
+    const reader = stream.body!.getReader();
+    let text = "";
+    while (!text.includes("event: delivery")) text += new TextDecoder().decode((await reader.read()).value);
+    const data = JSON.parse(/event: delivery\ndata: (.*)\n/.exec(text)![1]!) as { deliveryId: string; messageId: string };
+    return { data, close: () => controller.abort() };
+  };
+  // A stream that ends before its delivery is answered loses nothing: the next stream hands it out again.
+  const unanswered = await firstDelivery();
+  unanswered.close();
+  const { data, close: controllerAbort } = await firstDelivery();
+  assert.equal(data.deliveryId, unanswered.data.deliveryId);
+  const report = (body: unknown) => api("POST", `/webhooks/${listen.body.id}/stream/${data.deliveryId}`, body);
+  assertErrorMessage(await report({ statusCode: 204 }), 400, "without durationMs");
+  assert.equal((await report({ statusCode: 204, durationMs: 3 })).status, 204);
+  assertErrorMessage(await report({ statusCode: 204, durationMs: 3 }), 400, "a second report", /already reported/);
+  controllerAbort();
+  const attempts = await api("GET", `/webhooks/${listen.body.id}/messages/${data.messageId}/attempts`);
+  assert.equal(attempts.body.results.length, 1);
+  assert.equal(receiver.received.length, 0, "nothing went over HTTP");
+  assert.equal(attempts.body.results[0].statusCode, 204);
+});
+
+test("a server that stops ends the listen streams instead of waiting for them, and the CLI says so", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, apiKey } = await firstStart(harness, database.url);
+  const receiver = await harness.receiver();
+  const listen = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  assert.equal((await server.stop()).code, 0);
+  const [code] = await listen.exited;
+  assert.equal(code, 1);
+  assert.match(listen.printed(), /The server closed the stream/);
+});
