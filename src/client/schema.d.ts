@@ -4616,7 +4616,7 @@ export interface operations {
                      * @description Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one.
                      */
                     url?: string;
-                    /** @description Catalog event types; unknown ones are refused with the list of valid ones. */
+                    /** @description Catalog event types, or legacy rule types (delivered as the legacy flat payload); unknown ones are refused with the list of valid ones. */
                     eventTypes?: string[];
                     /** @description `key:value` tags; null or empty for every company. */
                     companyTags?: string[] | null;
@@ -6389,6 +6389,8 @@ export interface operations {
                             /** @description JSON Schema of the event body. */
                             schema: Record<string, never>;
                             example: Record<string, never>;
+                            /** @description On legacy rule types only: the event types that replace it. */
+                            replacedBy?: string[];
                         }[];
                     };
                 };

@@ -76,7 +76,7 @@ export const consumerUpdateBody = closedObject({
   minProperties: 1,
   properties: {
     url: { type: "string", format: "uri", description: "Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one." },
-    eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types; unknown ones are refused with the list of valid ones." },
+    eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types, or legacy rule types (delivered as the legacy flat payload); unknown ones are refused with the list of valid ones." },
     companyTags: { type: ["array", "null"], maxItems: 10, items: { type: "string", maxLength: MAX_TAG_KEY_LENGTH + 1 + MAX_TAG_VALUE_LENGTH }, description: "`key:value` tags; null or empty for every company." },
     description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
