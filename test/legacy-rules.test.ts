@@ -149,6 +149,31 @@ describe("a consumer subscribed to legacy rule types", () => {
     assert.equal(verified(modern.received[0]!, modernConsumer.secret).body.eventType, "read.completed");
   });
 
+  test("writes raise Push Operation Status Changed() and, timed out, Push Operation Timed Out; a first read New company synchronized", async (t) => {
+    const pushes = await Receiver.start();
+    t.after(() => pushes.close());
+    const { secret } = await consumer(pushes.url, ["Push Operation Status Changed()", "Push Operation Timed Out", "New company synchronized"]);
+    const company = (await server.api("POST", "/companies", { name: "Writes" })).body;
+    const connectionId = "12571faf-0898-47e7-afdd-0fe9eb0a9bf5";
+    const write = { id: "push-1", type: "Create", connectionId, status: "TimedOut", completedOnDate: "2024-05-01T10:00:23Z" };
+    assert.equal((await server.api("POST", "/events", { eventType: "bills.write.unsuccessful", companyId: company.id, payload: write })).status, 201);
+    const initial = {
+      modifiedFromDate: "2024-05-01T00:00:00Z",
+      dataTypes: [{ connectionId, dataType: "invoices", recordsModified: true, status: "Complete" }],
+    };
+    assert.equal((await server.api("POST", "/events", { eventType: "read.completed.initial", companyId: company.id, payload: initial })).status, 201);
+    const received = (await pushes.waitFor(3)).map((webhook) => {
+      assert.equal(webhook.headers.authorization, ALERT_AUTH);
+      return verified(webhook, secret).body;
+    });
+    const byRule = Object.fromEntries(received.map((alert) => [alert.RuleType, alert]));
+    assert.deepEqual(byRule["Push Operation Status Changed()"].Data, { dataType: "bills", status: "TimedOut", pushOperationKey: "push-1" });
+    assert.deepEqual(byRule["Push Operation Timed Out"].Data, { dataType: "bills", pushOperationKey: "push-1", pushOperationGuid: "push-1" });
+    assert.equal(byRule["Push Operation Timed Out"].DataConnectionId, connectionId);
+    assert.equal(byRule["New company synchronized"].Message, `Company ${company.id} synced for the first time`);
+    assert.equal(legacy.received.length, 0, "a consumer that names other rule types gets none of these");
+  });
+
   test("a failed alert is retried and logged like any message, under its rule type", async () => {
     legacy.respond = (index, _webhook, response) => response.writeHead(index === 0 ? 503 : 204).end();
     try {
@@ -166,6 +191,12 @@ describe("a consumer subscribed to legacy rule types", () => {
         (message) => message?.deliveries?.[0]?.status === "Success",
       );
       assert.equal(log.eventType, "DataConnectionStatusChanged");
+      const filtered = (await server.api("GET", `/messages?eventType=${encodeURIComponent("DataConnectionStatusChanged")}`)).body.results;
+      assert.ok(
+        filtered.some((message: { id: string }) => message.id === first!.AlertId),
+        "the log filters alerts by rule type",
+      );
+      assert.ok(filtered.every((message: { eventType: string }) => message.eventType === "DataConnectionStatusChanged"));
       const attempts = (await server.api("GET", `/messages/${first!.AlertId}/attempts`)).body.results;
       assert.deepEqual(attempts.map((attempt: { statusCode: number }) => attempt.statusCode).sort(), [204, 503]);
     } finally {
