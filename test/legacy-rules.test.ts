@@ -232,3 +232,51 @@ describe("legacy rule types in subscriptions and the catalog", () => {
     for (const entry of legacyEntries) assert.equal(entry.example.RuleType, entry.eventType);
   });
 });
+
+describe("GET /webhooks/migration", () => {
+  test("lists each consumer on legacy rule types with its replacement event types and the same tags; others are not listed, another client sees none", async (t) => {
+    const tagged = await server.api("POST", "/webhooks", {
+      url: legacy.url,
+      eventTypes: ["Rate Limit Reached", "company.created", "Push Operation Status Changed()", "Push Operation Timed Out"],
+      companyTags: ["region:uk"],
+    });
+    assert.equal(tagged.status, 201);
+    t.after(() => server.api("DELETE", `/webhooks/${tagged.body.id}`));
+    const { results } = (await server.api("GET", "/webhooks/migration")).body;
+    const byId = Object.fromEntries(results.map((entry: { webhookId: string }) => [entry.webhookId, entry]));
+    assert.equal(byId[modernConsumer.id], undefined, "a consumer on event types only is not listed");
+    assert.deepEqual(byId[legacyConsumer.id], {
+      webhookId: legacyConsumer.id,
+      url: legacy.url,
+      disabled: false,
+      legacyEventTypes: LEGACY_TYPES,
+      proposedEventTypes: [
+        "connection.created",
+        "connection.connected",
+        "connection.disconnected",
+        "connection.reconnected",
+        "connection.deleted",
+        "read.completed",
+      ],
+      companyTags: [],
+    });
+    assert.deepEqual(byId[tagged.body.id], {
+      webhookId: tagged.body.id,
+      url: legacy.url,
+      disabled: false,
+      legacyEventTypes: ["Rate Limit Reached", "Push Operation Status Changed()", "Push Operation Timed Out"],
+      proposedEventTypes: ["client.rateLimit.reached", "company.created", "{dataType}.write.successful", "{dataType}.write.unsuccessful"],
+      companyTags: ["region:uk"],
+    });
+    const proposed = await server.api("POST", "/webhooks", {
+      url: legacy.url,
+      eventTypes: byId[tagged.body.id].proposedEventTypes,
+      companyTags: ["region:uk"],
+    });
+    assert.equal(proposed.status, 201, "the proposal is a subscription Hookline accepts");
+    t.after(() => server.api("DELETE", `/webhooks/${proposed.body.id}`));
+
+    const other = await server.addClient("Another client");
+    assert.deepEqual((await other.api("GET", "/webhooks/migration")).body, { results: [] });
+  });
+});

@@ -380,6 +380,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List consumers on legacy rule types
+         * @description Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, "Legacy rule webhooks"), and the same company tags.
+         */
+        get: operations["list-webhook-migration-candidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/{webhookId}/enable": {
         parameters: {
             query?: never;
@@ -4945,6 +4965,45 @@ export interface operations {
             429: components["responses"]["Too-Many-Requests"];
             500: components["responses"]["Internal-Server-Error"];
             503: components["responses"]["Service-Unavailable"];
+        };
+    };
+    "list-webhook-migration-candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consumers on legacy rule types, with their proposed replacements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            /** Format: uuid */
+                            webhookId: string;
+                            url: string;
+                            disabled: boolean;
+                            legacyEventTypes: string[];
+                            proposedEventTypes: string[];
+                            companyTags: string[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
         };
     };
     "enable-webhook-consumer": {

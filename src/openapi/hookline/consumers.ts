@@ -113,6 +113,39 @@ const secretKey = ok("The signing secret", { type: "object", properties: { key: 
 
 /** Hookline's own webhook consumer endpoints. */
 export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
+  "/webhooks/migration": {
+    get: {
+      operationId: "list-webhook-migration-candidates",
+      summary: "List consumers on legacy rule types",
+      description:
+        "Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, \"Legacy rule webhooks\"), and the same company tags.",
+      tags: ["Webhooks"],
+      responses: {
+        "200": ok("Consumers on legacy rule types, with their proposed replacements", {
+          type: "object",
+          properties: {
+            results: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  webhookId: { type: "string", format: "uuid" },
+                  url: { type: "string" },
+                  disabled: { type: "boolean" },
+                  legacyEventTypes: { type: "array", items: { type: "string" } },
+                  proposedEventTypes: { type: "array", items: { type: "string" } },
+                  companyTags: { type: "array", items: { type: "string" } },
+                },
+                required: ["webhookId", "url", "disabled", "legacyEventTypes", "proposedEventTypes", "companyTags"],
+              },
+            },
+          },
+          required: ["results"],
+        }),
+        "401": errorResponse("Unauthorized"),
+      },
+    },
+  },
   "/webhooks/{webhookId}": {
     get: {
       operationId: "get-webhook-consumer",
