@@ -394,6 +394,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List consumers on legacy rule types
+         * @description Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, "Legacy rule webhooks"), and the same company tags.
+         */
+        get: operations["list-webhook-migration-candidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/{webhookId}/enable": {
         parameters: {
             query?: never;
@@ -4698,7 +4718,7 @@ export interface operations {
                      * @description Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one.
                      */
                     url?: string;
-                    /** @description Catalog event types; unknown ones are refused with the list of valid ones. */
+                    /** @description Catalog event types, or legacy rule types (delivered as the legacy flat payload); unknown ones are refused with the list of valid ones. */
                     eventTypes?: string[];
                     /** @description `key:value` tags; null or empty for every company. */
                     companyTags?: string[] | null;
@@ -5033,6 +5053,45 @@ export interface operations {
             429: components["responses"]["Too-Many-Requests"];
             500: components["responses"]["Internal-Server-Error"];
             503: components["responses"]["Service-Unavailable"];
+        };
+    };
+    "list-webhook-migration-candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consumers on legacy rule types, with their proposed replacements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            /** Format: uuid */
+                            webhookId: string;
+                            url: string;
+                            disabled: boolean;
+                            legacyEventTypes: string[];
+                            proposedEventTypes: string[];
+                            companyTags: string[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
         };
     };
     "enable-webhook-consumer": {
@@ -6477,6 +6536,8 @@ export interface operations {
                             /** @description JSON Schema of the event body. */
                             schema: Record<string, never>;
                             example: Record<string, never>;
+                            /** @description On legacy rule types only: the event types that replace it. */
+                            replacedBy?: string[];
                         }[];
                     };
                 };

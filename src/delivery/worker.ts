@@ -12,6 +12,7 @@ import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { PARKED_AT, RELEASE_STEP, releaseForSlots, releaseParked } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
+import { batchAlertAuthorizations } from "./batch-alert-auth.ts";
 import { batchSecrets } from "./batch-secrets.ts";
 import { batchTransformations } from "./batch-transformations.ts";
 import { hasHealthChanges, healthChanges, recordHealthChanges, type CircuitChange } from "./consumer-health.ts";
@@ -358,8 +359,9 @@ export class DeliveryWorker {
   private async send(deliveries: DueDelivery[], bodies: ReadonlyMap<MessageId, string>, early?: (results: EarlyResults) => void): Promise<AttemptResult[]> {
     if (deliveries.length === 0) return [];
     const transformations = await batchTransformations(this.store.db, deliveries);
+    const authorizations = await batchAlertAuthorizations(this.store.db, this.secretBox, deliveries, bodies);
     try {
-      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox), transformations), early);
+      return await this.sender.send(packBatch(deliveries, bodies, batchSecrets(this.secretBox), transformations, authorizations), early);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.log.error({ err: error, deliveries: deliveries.length }, "sending a batch failed; its attempts are recorded as failed");

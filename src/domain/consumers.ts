@@ -31,6 +31,7 @@ import {
 import type { AppContext } from "./context.ts";
 import { listenUrl } from "./listen-url.ts";
 import { catalogEventTypes, dataTypeHint, findEventType } from "./events/catalog.ts";
+import { isLegacyRuleType, LEGACY_RULE_TYPES, legacySpellingOf } from "./events/legacy-rules.ts";
 
 /** Codat's WebhookConsumer with Hookline's additions; the Codat SDK ignores the extra fields. */
 export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] & {
@@ -77,11 +78,15 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
     if (input.eventTypes.length === 0) {
       errors.push({ itemId: "eventTypes", message: "Subscribe to at least one event type", validatorName: "eventTypes" });
     }
-    const unknown = input.eventTypes.filter((eventType) => findEventType(eventType) === undefined);
+    const unknown = input.eventTypes.filter((eventType) => findEventType(eventType) === undefined && !isLegacyRuleType(eventType));
     if (unknown.length > 0) {
+      const named = unknown.map((type) => {
+        const spelling = legacySpellingOf(type);
+        return spelling === undefined ? `"${type}"` : `"${type}" (the legacy rule type is spelt "${spelling}")`;
+      });
       errors.push({
         itemId: "eventTypes",
-        message: `Unknown event types ${unknown.map((type) => `"${type}"`).join(", ")}. Valid event types: ${catalogEventTypes().join(", ")}. ${dataTypeHint()}`,
+        message: `Unknown event types ${named.join(", ")}. Valid event types: ${catalogEventTypes().join(", ")}. Legacy rule types: ${[...LEGACY_RULE_TYPES.keys()].map((type) => `"${type}"`).join(", ")}. ${dataTypeHint()}`,
         validatorName: "eventTypes",
       });
     }

@@ -1,5 +1,7 @@
 import { RESERVED_HEADER_NAMES } from "../../constants/limits.ts";
+import { isLegacyAlertBody } from "../../domain/events/legacy-rules.ts";
 import type { ConsumerId, MessageId } from "../../ids.ts";
+import type { AlertAuthorizations } from "../batch-alert-auth.ts";
 import type { DueDelivery } from "../../storage/deliveries/claim-batch.ts";
 import type { OpenedSecrets, PackedAttempt, PackedTransformation, SendBatch, Unsendable, WebhookRequest } from "./request.ts";
 
@@ -17,20 +19,23 @@ function packedAttemptOf(
   { signingSecret, previousSecrets, customHeaders }: OpenedSecrets,
   [bodyStart, bodyEnd]: readonly [number, number],
   transformation: PackedTransformation | null,
+  authorization: string | null,
 ): PackedAttempt {
-  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd, transformation };
+  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd, transformation, authorization };
 }
 
 /**
  * Packs the bodies of these deliveries' messages, each once, and the attempts
  * pointing into them, with the secrets `secretsOf` opens for each and their
- * consumer's transformation, if it has one.
+ * consumer's transformation, if it has one. Legacy alerts carry their
+ * client's alertAuthHeader as Authorization (`authorizations`).
  */
 export function packBatch(
   deliveries: readonly DueDelivery[],
   bodies: ReadonlyMap<MessageId, string>,
   secretsOf: (delivery: DueDelivery) => OpenedSecrets | Unsendable,
   transformations: ReadonlyMap<ConsumerId, PackedTransformation> = new Map(),
+  authorizations: AlertAuthorizations = new Map(),
 ): SendBatch {
   const spans = new Map<MessageId, readonly [number, number]>();
   let size = 0;
@@ -44,23 +49,30 @@ export function packBatch(
   for (const [messageId, [start]] of spans) packed.write(bodies.get(messageId) ?? "", start, "utf8");
   const requests = deliveries.map((delivery): PackedAttempt | Unsendable => {
     const secrets = secretsOf(delivery);
-    return "unsendable" in secrets
-      ? secrets
-      : packedAttemptOf(delivery, secrets, spans.get(delivery.messageId)!, transformations.get(delivery.consumerId) ?? null);
+    if ("unsendable" in secrets) return secrets;
+    const authorization = isLegacyAlertBody(bodies.get(delivery.messageId) ?? "") ? (authorizations.get(delivery.clientId) ?? null) : null;
+    if (authorization instanceof Error) return { unsendable: `The client profile's alertAuthHeader did not open: ${authorization.message}` };
+    return packedAttemptOf(delivery, secrets, spans.get(delivery.messageId)!, transformations.get(delivery.consumerId) ?? null, authorization);
   });
   return { bodies: packed.buffer as ArrayBuffer, requests };
 }
 
 /** One attempt's request, unsigned: its body a view of the packed bytes, never a copy, and its headers less the signature's. */
 export function prepareRequest(
-  { messageId, url, customHeaders, signingSecret, previousSecrets, clientCertificate, bodyStart, bodyEnd }: PackedAttempt,
+  { messageId, url, customHeaders, signingSecret, previousSecrets, clientCertificate, bodyStart, bodyEnd, authorization }: PackedAttempt,
   bodies: ArrayBuffer,
 ): WebhookRequest {
   return {
     messageId,
     method: "POST",
     url,
-    headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(customHeaders && allowedHeaders(customHeaders)) },
+    // A legacy alert's Authorization is the client's alertAuthHeader, as Codat sent it; it wins over a consumer's own Authorization header.
+    headers: {
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      ...(customHeaders && allowedHeaders(customHeaders)),
+      ...(authorization !== null && { authorization }),
+    },
     body: Buffer.from(bodies, bodyStart, bodyEnd - bodyStart),
     signingSecret,
     previousSecrets,

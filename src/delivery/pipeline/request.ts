@@ -32,6 +32,8 @@ export type PackedAttempt = Pick<DueDelivery, "messageId" | "url" | "clientCerti
     bodyEnd: number;
     /** Null for a consumer without an enabled transformation. */
     transformation: PackedTransformation | null;
+    /** A legacy alert's Authorization header (the client profile's alertAuthHeader); null for events, or without one. */
+    authorization: string | null;
   };
 
 /**

@@ -1,13 +1,16 @@
 import { isoDate } from "../../clock.ts";
 import { badRequest } from "../../errors.ts";
 import { asId, newId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../../ids.ts";
-import { listSubscribers } from "../../storage/consumers.ts";
-import type { UnitOfWork } from "../../storage/database.ts";
-import { createDeliveries } from "../../storage/deliveries/create.ts";
+import { listSubscribers, type Subscriber } from "../../storage/consumers.ts";
+import type { Tx, UnitOfWork } from "../../storage/database.ts";
+import { createDeliveries, type NewDelivery } from "../../storage/deliveries/create.ts";
 import { PARKED_AT } from "../../storage/deliveries/park.ts";
 import { isListenUrl } from "../listen-url.ts";
 import { insertMessages } from "../../storage/messages.ts";
+import { findClientProfile } from "../../storage/client-profiles.ts";
+import { findClient } from "../../storage/clients.ts";
 import { subscriptionMatches } from "./catalog.ts";
+import { isLegacyRuleType, legacyAlertBody, renderAlerts } from "./legacy-rules.ts";
 
 export interface NewEvent {
   /** Set when the caller needs the id before recording (to validate the exact body); a new UUID otherwise. */
@@ -75,13 +78,11 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         clientId,
         messageId: messages[index]!.id,
         consumerId: consumer.id,
-        // A consumer whose circuit is open takes nothing before its cool-down ends: its new deliveries fall due then, behind
-        // what other consumers were sent meanwhile, rather than among their fresh events only to be held back once claimed.
-        // A listen consumer's deliveries are parked: no worker sends them, its CLI's stream takes them (domain/listen.ts).
-        dueAt: isListenUrl(consumer.url) ? PARKED_AT : Math.max(event.generatedAt, consumer.circuitOpenUntil ?? 0),
+        dueAt: firstDueAt(consumer, event.generatedAt),
         createdAt: event.generatedAt,
       })),
   );
+  if (!example) deliveries.push(...(await recordLegacyAlerts(tx, clientId, events, subscriptions)));
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
     throw badRequest(
       `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
@@ -90,6 +91,63 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
   await createDeliveries(tx, deliveries);
   if (deliveries.length > 0) wakeWorkers();
   return messages.map(({ id, body }) => ({ id, body }));
+}
+
+/**
+ * When a new delivery to the consumer falls due. A consumer whose circuit is
+ * open takes nothing before its cool-down ends: its new deliveries fall due
+ * then, behind what other consumers were sent meanwhile, rather than among
+ * their fresh events only to be held back once claimed. A listen consumer's
+ * deliveries are parked: no worker sends them, its CLI's stream takes them
+ * (domain/listen.ts).
+ */
+function firstDueAt(consumer: Subscriber, generatedAt: number): number {
+  return isListenUrl(consumer.url) ? PARKED_AT : Math.max(generatedAt, consumer.circuitOpenUntil ?? 0);
+}
+
+/**
+ * For consumers subscribed to legacy rule types: each event is also rendered
+ * as the alerts those rules raise, each alert a message of its own (its type
+ * the rule type, its body the flat payload, its id the AlertId) with a
+ * delivery to each such consumer whose tags match. From there an alert is
+ * signed, retried, logged, resent and replayed like any event. Nothing is
+ * read or rendered when no consumer of the client names a rule type.
+ */
+async function recordLegacyAlerts(tx: Tx, clientId: ClientId, events: readonly NewEvent[], subscriptions: readonly Subscriber[]): Promise<NewDelivery[]> {
+  const legacy = subscriptions.filter((consumer) => consumer.eventTypes.some(isLegacyRuleType));
+  if (legacy.length === 0) return [];
+  const wanted = new Set(legacy.flatMap((consumer) => consumer.eventTypes.filter(isLegacyRuleType)));
+  const clientName = (await findClientProfile(tx, clientId))?.name ?? (await findClient(tx, clientId))?.name ?? "";
+  const messages: Parameters<typeof insertMessages>[1][number][] = [];
+  const deliveries: NewDelivery[] = [];
+  for (const event of events) {
+    const source = { clientId, clientName, eventType: event.eventType, companyId: event.company?.id ?? null, payload: event.payload };
+    for (const alert of renderAlerts(source, wanted)) {
+      const id = newId<MessageId>();
+      const to = legacy.filter((consumer) => consumer.eventTypes.includes(alert.RuleType) && tagFilterMatches(consumer.companyTags, event.company));
+      if (to.length === 0) continue;
+      messages.push({
+        id,
+        client_id: clientId,
+        event_type: alert.RuleType,
+        company_id: event.company?.id ?? null,
+        body: legacyAlertBody(id, alert),
+        created_at: event.generatedAt,
+        example: 0,
+      });
+      for (const consumer of to) {
+        deliveries.push({
+          clientId,
+          messageId: id,
+          consumerId: consumer.id,
+          dueAt: firstDueAt(consumer, event.generatedAt),
+          createdAt: event.generatedAt,
+        });
+      }
+    }
+  }
+  if (messages.length > 0) await insertMessages(tx, messages);
+  return deliveries;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type ConsumerUpdate,
 } from "../../domain/consumers.ts";
 import type { CustomHeaders } from "../../domain/custom-header-rules.ts";
+import { migrationCandidates } from "../../domain/legacy-migration.ts";
 import { badRequest } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { clientCertificateBody, consumerUpdateBody, customHeadersBody } from "../../openapi/hookline/consumers.ts";
@@ -39,6 +40,8 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
       return reply.status(201).send(await createConsumer(ctx, clientOf(request), { ...request.body, url, eventTypes }));
     },
   );
+
+  app.get("/webhooks/migration", (request) => migrationCandidates(ctx, clientOf(request)));
 
   app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, (request) =>
     getConsumer(ctx, clientOf(request), consumerOf(request)),

@@ -76,7 +76,7 @@ export const consumerUpdateBody = closedObject({
   minProperties: 1,
   properties: {
     url: { type: "string", format: "uri", description: "Checked like on create: http(s), resolving only to global unicast addresses unless the operator allow-listed them; a host that does not resolve is refused like a private one." },
-    eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types; unknown ones are refused with the list of valid ones." },
+    eventTypes: { type: "array", minItems: 1, items: { type: "string" }, description: "Catalog event types, or legacy rule types (delivered as the legacy flat payload); unknown ones are refused with the list of valid ones." },
     companyTags: { type: ["array", "null"], maxItems: 10, items: { type: "string", maxLength: MAX_TAG_KEY_LENGTH + 1 + MAX_TAG_VALUE_LENGTH }, description: "`key:value` tags; null or empty for every company." },
     description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
@@ -113,6 +113,39 @@ const secretKey = ok("The signing secret", { type: "object", properties: { key: 
 
 /** Hookline's own webhook consumer endpoints. */
 export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
+  "/webhooks/migration": {
+    get: {
+      operationId: "list-webhook-migration-candidates",
+      summary: "List consumers on legacy rule types",
+      description:
+        "Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, \"Legacy rule webhooks\"), and the same company tags.",
+      tags: ["Webhooks"],
+      responses: {
+        "200": ok("Consumers on legacy rule types, with their proposed replacements", {
+          type: "object",
+          properties: {
+            results: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  webhookId: { type: "string", format: "uuid" },
+                  url: { type: "string" },
+                  disabled: { type: "boolean" },
+                  legacyEventTypes: { type: "array", items: { type: "string" } },
+                  proposedEventTypes: { type: "array", items: { type: "string" } },
+                  companyTags: { type: "array", items: { type: "string" } },
+                },
+                required: ["webhookId", "url", "disabled", "legacyEventTypes", "proposedEventTypes", "companyTags"],
+              },
+            },
+          },
+          required: ["results"],
+        }),
+        "401": errorResponse("Unauthorized"),
+      },
+    },
+  },
   "/webhooks/{webhookId}": {
     get: {
       operationId: "get-webhook-consumer",

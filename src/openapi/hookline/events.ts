@@ -94,6 +94,7 @@ export const eventPaths: Record<string, Record<string, JsonSchema>> = {
                         publishable: { type: "boolean", description: "Whether `POST /events` accepts it; Hookline emits company.created/deleted, connection.* and client.rateLimit.* itself." },
                         schema: { type: "object", description: "JSON Schema of the event body." },
                         example: { type: "object" },
+                        replacedBy: { type: "array", items: { type: "string" }, description: "On legacy rule types only: the event types that replace it." },
                       },
                       required: ["eventType", "description", "publishable", "schema", "example"],
                     },
