@@ -99,6 +99,8 @@ export interface ConsumerConfig {
    * a SQLite deployment then uses the key file next to its database.
    */
   encryptionKeys: string[];
+  /** How long a `hookline listen` consumer outlives its last stream (a CLI reconnecting after a restart or a dropped network) before it is removed. */
+  listenGraceMs: number;
 }
 
 /** How long and how large a request may be before the server answers it with an error and closes its connection. */
@@ -359,6 +361,10 @@ export const ENV = {
   tokenRefreshInterval: "HOOKLINE_TOKEN_REFRESH_INTERVAL",
   tokenRefreshAhead: "HOOKLINE_TOKEN_REFRESH_AHEAD",
   tokenRefreshGrace: "HOOKLINE_TOKEN_REFRESH_GRACE",
+  listenGrace: "HOOKLINE_LISTEN_GRACE",
+  // Read by the CLI commands that call a server over its API (`hookline listen`), not by the server.
+  apiUrl: "HOOKLINE_API_URL",
+  apiKey: "HOOKLINE_API_KEY",
 } as const;
 
 /** Time an attempt's batch keeps, beyond its two timeouts (one to send, one to record), before its lease runs out. */
@@ -426,7 +432,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     messages,
     dailyQuota: dailyQuota(integer(ENV.dailyQuota, read("dailyQuota"), 0), parseDuration(read("quotaWindow") ?? "1d")),
     idempotencyKeyTtlMs,
-    consumers: { secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"), encryptionKeys: parseEncryptionKeys(read("encryptionKey")) },
+    consumers: {
+      secretRotationOverlapMs: parseDuration(read("secretRotationOverlap") ?? "24h"),
+      encryptionKeys: parseEncryptionKeys(read("encryptionKey")),
+      listenGraceMs: positive(ENV.listenGrace, parseDuration(read("listenGrace") ?? "15m")),
+    },
     limits: {
       consumersPerClient: positive(ENV.maxConsumersPerClient, integer(ENV.maxConsumersPerClient, read("maxConsumersPerClient"), 100)),
       publishFanout: positive(ENV.maxPublishFanout, integer(ENV.maxPublishFanout, read("maxPublishFanout"), 10_000)),

@@ -11,6 +11,7 @@ import { TransformationRunner } from "./domain/transformations/runner.ts";
 import { buildHttpApp, buildOperationsApp } from "./http/app.ts";
 import { HooklineMetrics } from "./http/metrics.ts";
 import { startInsightAlertJob } from "./jobs/insight-alerts.ts";
+import { startListenSweepJob } from "./jobs/listen-sweep.ts";
 import { startQuotaResetJob } from "./jobs/quota-reset.ts";
 import { startRetentionJob } from "./jobs/retention.ts";
 import { startSlotReleaseJob } from "./jobs/slot-release.ts";
@@ -96,6 +97,7 @@ export async function startHookline(configured: Config, options: StartOptions = 
   const worker = config.roles.worker ? await startWorker(ctx, metrics) : undefined;
   // Connection insight alert rules: every API process starts the job; one evaluates each interval.
   const insightAlerts = config.roles.api ? startInsightAlertJob(ctx) : undefined;
+  const listenSweep = config.roles.api ? startListenSweepJob(ctx) : undefined;
   return {
     ctx,
     http,
@@ -108,6 +110,7 @@ export async function startHookline(configured: Config, options: StartOptions = 
       await worker?.stop();
       await ctx.transformations.stop();
       await insightAlerts?.stop();
+      await listenSweep?.stop();
       await linkStepsWritten(ctx.store);
       await ctx.store.close();
       logger.info({ durationMs: ctx.clock.now() - started }, "shut down gracefully");

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { createHooklineClient } from "../src/client/index.ts";
-import { CLI } from "./support/cli.ts";
+import { CLI, runCli } from "./support/cli.ts";
 import { assertErrorMessage } from "./support/errors.ts";
 import { firstStart, Harness } from "./support/serve-process.ts";
 import { until } from "./support/wait.ts";
@@ -133,14 +133,63 @@ test("a listen stream answers only for a listen consumer of the caller, and a de
   assert.equal(attempts.body.results[0].statusCode, 204);
 });
 
-test("a server that stops ends the listen streams instead of waiting for them, and the CLI says so", async (t) => {
+test("hookline listen reconnects through a server restart: it says so, keeps its consumer, forwards what waited meanwhile and what comes after, and still removes the consumer on SIGTERM", async (t) => {
   const harness = new Harness(t);
   const database = await harness.database();
-  const { server, apiKey } = await firstStart(harness, database.url);
+  const { server, api, apiKey } = await firstStart(harness, database.url);
   const receiver = await harness.receiver();
   const listen = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+
+  // The server stops: it ends the stream rather than wait for the CLI, which waits to reconnect instead of exiting.
   assert.equal((await server.stop()).code, 0);
+  await until(
+    "the CLI to say it lost the stream",
+    async () => listen.printed(),
+    (printed) => /Lost the stream \(the server closed the stream\); reconnecting in/.test(printed),
+  );
+  // Published while no server runs (the CLI writes to the database): it waits for the listen consumer.
+  const waited = JSON.parse((await runCli(database.url, "events", "publish", "read.completed", "--payload", JSON.stringify(readCompleted))).stdout) as {
+    id: string;
+  };
+
+  await harness.serve(database.url, { port: Number(new URL(server.baseUrl).port) });
+  const [first] = await receiver.waitFor(1);
+  assert.equal((JSON.parse(first!.body) as { id: string }).id, waited.id);
+  assert.match(listen.printed(), new RegExp(`Reconnected: forwarding again \\(consumer ${listen.webhookId}\\)`));
+  const later = await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  const received = await receiver.waitFor(2);
+  assert.equal((JSON.parse(received[1]!.body) as { id: string }).id, later.body.id);
+  // Signed with the same consumer's secret throughout, and that consumer is the only one.
+  const verifier = new Webhook(listen.secret);
+  for (const webhook of received) verifier.verify(webhook.body, webhook.headers as Record<string, string>);
+  assert.deepEqual(
+    (await api("GET", "/webhooks")).body.results.map((consumer: { id: string }) => consumer.id),
+    [listen.webhookId],
+  );
+
+  listen.child.kill("SIGTERM");
   const [code] = await listen.exited;
-  assert.equal(code, 1);
-  assert.match(listen.printed(), /The server closed the stream/);
+  assert.equal(code, 0, listen.printed());
+  assertErrorMessage(await api("GET", `/webhooks/${listen.webhookId}`), 404, "the consumer is gone");
+});
+
+test("a listen consumer whose CLI went without deleting it is removed after HOOKLINE_LISTEN_GRACE without a stream, while a listening CLI's stays", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_LISTEN_GRACE: "3s" } });
+  const receiver = await harness.receiver();
+  // Made first: were its stream not marking it seen, it would go no later than the other.
+  const listening = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  const killed = await startListen(harness, server.baseUrl, apiKey, receiver.url);
+  killed.child.kill("SIGKILL");
+  await killed.exited;
+  await until(
+    "the killed CLI's consumer to be removed",
+    async () => (await api("GET", `/webhooks/${killed.webhookId}`)).status,
+    (status) => status === 404,
+  );
+  assert.equal((await api("GET", `/webhooks/${listening.webhookId}`)).status, 200, "the listening CLI's consumer stays");
+  await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  await receiver.waitFor(1);
+  assert.doesNotMatch(listening.printed(), /Lost the stream/);
 });

@@ -39,6 +39,8 @@ test("every default the README's Configuration table states is the one Hookline 
     inWords.sort(),
     [
       "HOOKLINE_ALLOWED_CIDRS",
+      "HOOKLINE_API_KEY",
+      "HOOKLINE_API_URL",
       "HOOKLINE_ENCRYPTION_KEY",
       "HOOKLINE_EXTRA_CA_FILE",
       "HOOKLINE_INTEGRATIONS_FILE",

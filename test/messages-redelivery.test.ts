@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { recordEvent } from "../src/domain/events/outbox.ts";
+import { createHooklineClient } from "../src/client/index.ts";
 import { cli } from "./support/cli.ts";
 import { subscribe } from "./support/consumers.ts";
 import { assertErrorMessage } from "./support/errors.ts";
@@ -365,5 +366,85 @@ describe("replay", () => {
       received.map((webhook) => JSON.parse(webhook.body).payload.index).sort((a, b) => a - b),
       Array.from({ length: total }, (_, index) => index),
     );
+  });
+});
+
+/** A listen consumer's stream as `hookline listen` reads it, through the typed client: each delivery it hands out, in turn. */
+async function openListenStream(server: TestServer, webhookId: string) {
+  const client = createHooklineClient({ baseUrl: server.baseUrl, apiKey: server.apiKey });
+  const connection = new AbortController();
+  const stream = await client.GET("/webhooks/{webhookId}/stream", { params: { path: { webhookId } }, parseAs: "stream", signal: connection.signal });
+  assert.equal(stream.response.status, 200);
+  const reader = stream.data!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  return {
+    async next(): Promise<{ deliveryId: string; messageId: string }> {
+      for (;;) {
+        const event = /event: delivery\ndata: (.*)\n\n/.exec(text);
+        if (event) {
+          text = text.slice(event.index + event[0].length);
+          return JSON.parse(event[1]!) as { deliveryId: string; messageId: string };
+        }
+        text += decoder.decode((await reader.read()).value, { stream: true });
+      }
+    },
+    /** Reports the local receiver's answer, as the CLI does. */
+    answer: async (deliveryId: string, statusCode: number) => {
+      const reported = await client.POST("/webhooks/{webhookId}/stream/{deliveryId}", {
+        params: { path: { webhookId, deliveryId } },
+        body: { statusCode, durationMs: 1 },
+      });
+      assert.equal(reported.response.status, 204);
+    },
+    close: () => connection.abort(),
+  };
+}
+
+describe("a listen consumer's redeliveries", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  test("resend (API), recover and replay (CLI) go over the consumer's stream like its new deliveries, none by a worker", async () => {
+    const since = new Date(Date.now() - 1000).toISOString();
+    // Published before the consumer existed: only a replay brings it.
+    const before = await server.api("POST", "/events", { eventType: "read.completed", payload: { index: 0 } });
+    const listen = await server.api("POST", "/webhooks/listen", { eventTypes: ["read.completed"] });
+    const webhookId = listen.body.id as string;
+    const stream = await openListenStream(server, webhookId);
+    const published = await server.api("POST", "/events", { eventType: "read.completed", payload: { index: 1 } });
+    const first = await stream.next();
+    assert.equal(first.messageId, published.body.id);
+    await stream.answer(first.deliveryId, 500);
+
+    const resend = await server.api("POST", `/webhooks/${webhookId}/messages/${published.body.id}/resend`);
+    assert.equal(resend.status, 202, JSON.stringify(resend.body));
+    const resent = await stream.next();
+    assert.deepEqual([resent.messageId, resent.deliveryId], [published.body.id, first.deliveryId]);
+    await stream.answer(resent.deliveryId, 500);
+
+    const recovered = JSON.parse(await cli(server, "messages", "recover", "--webhook", webhookId, "--since", since)) as { scheduled: number };
+    assert.equal(recovered.scheduled, 1);
+    const again = await stream.next();
+    assert.equal(again.messageId, published.body.id);
+    await stream.answer(again.deliveryId, 200);
+
+    const replayed = JSON.parse(await cli(server, "messages", "replay", "--webhook", webhookId, "--since", since)) as { scheduled: number };
+    assert.equal(replayed.scheduled, 1);
+    const missed = await stream.next();
+    assert.equal(missed.messageId, before.body.id);
+    await stream.answer(missed.deliveryId, 204);
+    stream.close();
+
+    // Every attempt is an answer the stream reported: a worker never tried the listen consumer's `listen:` URL.
+    const attemptsOf = async (messageId: string) =>
+      (await server.api("GET", `/webhooks/${webhookId}/messages/${messageId}/attempts`)).body.results.map((attempt: any) => attempt.statusCode);
+    assert.deepEqual((await attemptsOf(published.body.id)).sort(), [200, 500, 500]);
+    assert.deepEqual(await attemptsOf(before.body.id), [204]);
+    const statuses = (await allPages(server, `/webhooks/${webhookId}/messages`)).map((message) => [message.id, message.deliveries[0].status]);
+    assert.deepEqual(Object.fromEntries(statuses), { [published.body.id]: "Success", [before.body.id]: "Success" });
   });
 });

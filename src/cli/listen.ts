@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { Webhook } from "standardwebhooks";
 import { createHooklineClient, type HooklineClient } from "../client/index.ts";
+import { ENV } from "../config.ts";
 
 interface ListenOptions {
   forwardTo: string;
@@ -28,12 +29,19 @@ const list = (value: string | undefined) =>
     .map((item) => item.trim())
     .filter((item) => item !== "");
 
+/** Waits before reconnecting a lost stream: doubling from the first, up to the last, back to the first once a stream opens. */
+const RECONNECT_MS = { first: 500, most: 15_000 };
+/** A stream silent this much longer than the server's idle interval (or at least this) has died without closing. */
+const SILENCE_MARGIN_MS = 5_000;
+
 /**
  * `hookline listen`: like `stripe listen`, for a receiver the server cannot
  * reach (a laptop). Over the API it makes a temporary listen consumer, opens
  * that consumer's stream of deliveries (Server-Sent Events), forwards each
  * one signed with the consumer's secret to the local URL and reports the
- * local answer as the attempt's result. It deletes the consumer when it stops.
+ * local answer as the attempt's result. A stream that drops (a server
+ * restart, the network) is opened again with backoff, for the same consumer,
+ * whose deliveries waited meanwhile. It deletes the consumer when it stops.
  */
 export function listenCommand(program: Command): void {
   program
@@ -42,8 +50,8 @@ export function listenCommand(program: Command): void {
     .requiredOption("--forward-to <url>", "the local receiver, e.g. http://localhost:3000/webhooks")
     .requiredOption("--event-types <types>", "event types to hear, comma-separated")
     .option("--company-tags <tags>", "only companies with one of these key:value tags, comma-separated")
-    .addOption(new Option("--api-url <url>", "the Hookline server").env("HOOKLINE_API_URL").makeOptionMandatory())
-    .addOption(new Option("--api-key <key>", "an API key of the client to listen for").env("HOOKLINE_API_KEY").makeOptionMandatory())
+    .addOption(new Option("--api-url <url>", "the Hookline server").env(ENV.apiUrl).makeOptionMandatory())
+    .addOption(new Option("--api-key <key>", "an API key of the client to listen for").env(ENV.apiKey).makeOptionMandatory())
     .action(listen);
 }
 
@@ -57,8 +65,9 @@ async function listen(options: ListenOptions): Promise<void> {
   const stopped = new AbortController();
   let removing: Promise<void> | undefined;
   const remove = () =>
-    (removing ??= client.DELETE("/webhooks/{webhookId}", { params: { path: { webhookId } } }).then(({ error }) => {
-      if (error) throw new Error(`Could not delete the listen consumer ${webhookId}: ${error.error ?? ""}`);
+    (removing ??= client.DELETE("/webhooks/{webhookId}", { params: { path: { webhookId } } }).then(({ error, response }) => {
+      // Gone already: the server removed it after HOOKLINE_LISTEN_GRACE without a stream.
+      if (error && response.status !== 404) throw new Error(`Could not delete the listen consumer ${webhookId}: ${error.error ?? ""}`);
       process.stderr.write(`Deleted the listen consumer ${webhookId}.\n`);
     }));
   const stop = () => {
@@ -73,17 +82,28 @@ async function listen(options: ListenOptions): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
   try {
     const secret = await client.GET("/webhooks/{webhookId}/secret", { params: { path: { webhookId } } });
     if (secret.error) throw new Error(`Could not read the listen consumer's secret: ${secret.error.error ?? ""}`);
     const signer = new Webhook(secret.data.key);
-    const stream = await client.GET("/webhooks/{webhookId}/stream", { params: { path: { webhookId } }, parseAs: "stream", signal: stopped.signal });
-    if (stream.error || !stream.data) throw new Error(`Could not open the stream: ${stream.error?.error ?? stream.response.status}`);
-    process.stderr.write(
-      `Ready! Forwarding ${options.eventTypes} to ${options.forwardTo} (consumer ${webhookId}, signing secret ${secret.data.key}). Ctrl+C to stop.\n`,
-    );
-    for await (const delivery of deliveriesOf(stream.data)) await forward(client, webhookId, signer, options.forwardTo, delivery);
-    if (!stopped.signal.aborted) throw new Error("The server closed the stream");
+    const session: StreamSession = { client, webhookId, signer, forwardTo: options.forwardTo, stopped: stopped.signal };
+    let opened = 0;
+    let delayMs = RECONNECT_MS.first;
+    for (;;) {
+      const lost = await streamOnce(session, () => {
+        process.stderr.write(
+          opened++ === 0
+            ? `Ready! Forwarding ${options.eventTypes} to ${options.forwardTo} (consumer ${webhookId}, signing secret ${secret.data.key}). Ctrl+C to stop.\n`
+            : `Reconnected: forwarding again (consumer ${webhookId}).\n`,
+        );
+        delayMs = RECONNECT_MS.first;
+      });
+      if (stopped.signal.aborted) return;
+      process.stderr.write(`Lost the stream (${lost}); reconnecting in ${delayMs / 1000}s. Deliveries wait for consumer ${webhookId} meanwhile.\n`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, RECONNECT_MS.most);
+    }
   } catch (error) {
     if (stopped.signal.aborted) return;
     // Whatever ended the listening, the temporary consumer goes with it.
@@ -92,11 +112,79 @@ async function listen(options: ListenOptions): Promise<void> {
   }
 }
 
-/** The `delivery` events of a Server-Sent Events stream. */
-async function* deliveriesOf(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamedDelivery> {
+/** The server refused the stream for good: reconnecting would not help. */
+class Refused extends Error {}
+
+interface StreamSession {
+  client: HooklineClient;
+  webhookId: string;
+  signer: Webhook;
+  forwardTo: string;
+  /** Aborted by Ctrl+C or SIGTERM. */
+  stopped: AbortSignal;
+}
+
+/**
+ * Opens the consumer's stream once and forwards what it hands out until it
+ * ends; returns why it was lost (to reconnect), or throws when the server
+ * refuses it for good (the consumer is gone, the key was revoked).
+ */
+async function streamOnce(session: StreamSession, onOpen: () => void): Promise<string> {
+  const { client, webhookId, stopped } = session;
+  const connection = new AbortController();
+  const abort = () => connection.abort();
+  stopped.addEventListener("abort", abort);
+  // Nothing heard for longer than the server ever stays silent: the connection died without closing (a laptop's network).
+  let silenceMs: number | undefined;
+  let silence: NodeJS.Timeout | undefined;
+  let silent = false;
+  const listening = (on: boolean) => {
+    clearTimeout(silence);
+    if (on && silenceMs !== undefined) silence = setTimeout(() => ((silent = true), abort()), silenceMs);
+  };
+  try {
+    const stream = await client.GET("/webhooks/{webhookId}/stream", { params: { path: { webhookId } }, parseAs: "stream", signal: connection.signal });
+    if (stream.error || !stream.data) {
+      const status = stream.response.status;
+      const reason = `the server answered ${status}${stream.error?.error ? `: ${stream.error.error}` : ""}`;
+      if (status >= 500 || status === 429) return reason;
+      if (status === 404)
+        throw new Refused(
+          `The listen consumer ${webhookId} is gone (removed after HOOKLINE_LISTEN_GRACE without a stream, or deleted): start hookline listen again.`,
+        );
+      throw new Refused(`Could not open the stream: ${reason}`);
+    }
+    for await (const event of eventsOf(stream.data, () => listening(true))) {
+      if (event.name === "ready") {
+        silenceMs = Math.max(3 * ((JSON.parse(event.data) as { idleMs?: number }).idleMs ?? 0), SILENCE_MARGIN_MS);
+        listening(true);
+        onOpen();
+      } else if (event.name === "delivery") {
+        // The server sends nothing while it waits for this answer: no silence is counted meanwhile.
+        listening(false);
+        await forward(session, JSON.parse(event.data) as StreamedDelivery);
+        listening(true);
+      }
+    }
+    return "the server closed the stream";
+  } catch (error) {
+    if (silent) return `nothing heard for ${silenceMs! / 1000}s`;
+    if (stopped.aborted || error instanceof Refused) throw error;
+    return reasonOf(error);
+  } finally {
+    listening(false);
+    stopped.removeEventListener("abort", abort);
+  }
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error));
+
+/** The events of a Server-Sent Events stream; `heard` is called for every chunk, comments included. */
+async function* eventsOf(body: ReadableStream<Uint8Array>, heard: () => void): AsyncGenerator<{ name: string; data: string }> {
   const decoder = new TextDecoder();
   let buffered = "";
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    heard();
     buffered += decoder.decode(chunk, { stream: true });
     let end: number;
     while ((end = buffered.indexOf("\n\n")) !== -1) {
@@ -107,13 +195,13 @@ async function* deliveriesOf(body: ReadableStream<Uint8Array>): AsyncGenerator<S
           .filter((line) => line.startsWith(`${name}:`))
           .map((line) => line.slice(name.length + 1).replace(/^ /, ""))
           .join("\n");
-      if (field("event") === "delivery") yield JSON.parse(field("data")) as StreamedDelivery;
+      yield { name: field("event"), data: field("data") };
     }
   }
 }
 
 /** Sends one delivery to the local receiver, signed as the server signs, and reports its answer. */
-async function forward(client: HooklineClient, webhookId: string, signer: Webhook, forwardTo: string, delivery: StreamedDelivery): Promise<void> {
+async function forward({ client, webhookId, signer, forwardTo }: StreamSession, delivery: StreamedDelivery): Promise<void> {
   const timestamp = new Date();
   const headers = {
     "content-type": "application/json",

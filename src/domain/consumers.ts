@@ -219,6 +219,8 @@ export async function createConsumer(ctx: AppContext, clientId: ClientId, input:
     disabled: input.disabled ? 1 : 0,
     signing_secret: sealSigningSecret(ctx.secretBox, id, newSigningSecret()),
     created_at: ctx.clock.now(),
+    // Seen at birth: the sweep gives its CLI HOOKLINE_LISTEN_GRACE to open the stream.
+    listen_seen_at: listen ? ctx.clock.now() : null,
     description: null,
     rate_limit: null,
     mtls_certificate: null,
@@ -321,11 +323,18 @@ export async function rotateSigningSecret(ctx: AppContext, clientId: ClientId, c
   return { key };
 }
 
-/** Deletes a consumer and with it every attempt still scheduled for it. */
-export async function deleteConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
-  await ctx.store.transaction(async ({ tx }) => {
-    found(await findConsumer(tx, clientId, consumerId));
+/**
+ * Deletes a consumer and with it every attempt still scheduled for it. With
+ * `onlyIf` (the sweep of abandoned listen consumers), only while the locked
+ * row passes it, and a consumer already gone is no error: returns whether it deleted.
+ */
+export async function deleteConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, onlyIf?: (row: ConsumerRow) => boolean): Promise<boolean> {
+  return ctx.store.transaction(async ({ tx }) => {
+    const row = await lockConsumer(tx, clientId, consumerId);
+    if (onlyIf === undefined) found(row);
+    else if (row === undefined || !onlyIf(row)) return false;
     await deleteDeliveriesOfConsumer(tx, consumerId);
     await deleteConsumerRow(tx, clientId, consumerId);
+    return true;
   });
 }

@@ -6,6 +6,7 @@ import type { Tx } from "../storage/database.ts";
 import { createDeliveries } from "../storage/deliveries/create.ts";
 import { findDeliveryId } from "../storage/deliveries/find.ts";
 import { freshSchedule } from "../storage/deliveries/fresh-schedule.ts";
+import { PARKED_AT } from "../storage/deliveries/park.ts";
 import { restartDelivery, restartFailedDeliveries } from "../storage/deliveries/restart.ts";
 import { bringForward, readWaitingDeliveries } from "../storage/deliveries/retry-now.ts";
 import { lockMessages, readFailedMessagesInRange, readUndeliveredMessagesInRange } from "../storage/messages.ts";
@@ -15,6 +16,7 @@ import type { Position } from "./cursor.ts";
 import { subscriptionMatches } from "./events/catalog.ts";
 import { tagFilterMatches } from "./events/outbox.ts";
 import { toDeliveryState, type DeliveryState } from "./messages.ts";
+import { isListenUrl } from "./listen-url.ts";
 import { Pacer } from "./redelivery-pacer.ts";
 import { parseTimeRange, type TimeRange, type TimeRangeInput } from "./time-range.ts";
 
@@ -22,7 +24,8 @@ import { parseTimeRange, type TimeRange, type TimeRangeInput } from "./time-rang
  * Deliveries of existing messages on request: resend one message to one
  * consumer, recover a consumer's failed deliveries, replay what it never got.
  * New events go through the outbox; this only schedules messages already
- * stored, with the same id and body bytes.
+ * stored, with the same id and body bytes. A listen consumer's go over its
+ * CLI's stream like its new ones.
  */
 
 export interface RedeliveryResult {
@@ -49,6 +52,7 @@ async function redeliverableConsumer(ctx: AppContext, clientId: ClientId, consum
     eventTypes: consumer.eventTypes ?? [],
     companyTags: consumer.companyTags ?? null,
     ratePerSecond: consumer.rateLimit ?? ctx.config.messages.recoveryRatePerSecond,
+    listen: isListenUrl(consumer.url ?? ""),
   };
 }
 
@@ -59,7 +63,7 @@ async function redeliverableConsumer(ctx: AppContext, clientId: ClientId, consum
  * previous schedule number); otherwise one is created.
  */
 export async function resendMessage(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, messageId: MessageId): Promise<DeliveryState> {
-  await redeliverableConsumer(ctx, clientId, consumerId);
+  const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
   return ctx.store.transaction(async ({ tx, wakeWorkers }) => {
     const [message] = await lockMessages(tx, clientId, [messageId]);
     if (!message) throw notFound("Message");
@@ -67,9 +71,11 @@ export async function resendMessage(ctx: AppContext, clientId: ClientId, consume
       throw purgedGone(`The message's payload was purged on ${isoDate(message.payload_purged_at)} (payload retention), so it can no longer be sent`);
     }
     const now = ctx.clock.now();
+    // A listen consumer's delivery waits parked for its CLI's stream, as all its deliveries do.
+    const dueAt = consumer.listen ? PARKED_AT : now;
     const existing = await findDeliveryId(tx, messageId, consumerId);
-    if (existing) await restartDelivery(tx, clientId, existing, "resend", now, now);
-    else await createDeliveries(tx, [{ clientId, messageId, consumerId, dueAt: now, createdAt: now }]);
+    if (existing) await restartDelivery(tx, clientId, existing, "resend", dueAt, now);
+    else await createDeliveries(tx, [{ clientId, messageId, consumerId, dueAt, createdAt: now }]);
     wakeWorkers();
     return toDeliveryState({ consumer_id: consumerId, ...freshSchedule(now, now) });
   });
@@ -107,7 +113,7 @@ async function redeliverRange<C extends Candidate>(
 ): Promise<RedeliveryResult> {
   const consumer = await redeliverableConsumer(ctx, clientId, consumerId);
   const range = requiredRange(input);
-  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond);
+  const pacer = new Pacer(ctx.clock.now(), consumer.ratePerSecond, consumer.listen);
   const { select, schedule } = plan(consumer, range, pacer);
   const result = { scheduled: 0, skippedPurged: 0 };
   let after: Position | undefined;

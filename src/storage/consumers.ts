@@ -98,3 +98,33 @@ export function readTransformations(db: Db, consumerIds: readonly ConsumerId[]):
     .$narrowType<{ code: string }>()
     .execute();
 }
+
+/** `stream` opens at `now` and becomes the listen consumer's stream: the one that takes its deliveries (deliveries/listen.ts). */
+export async function takeListenStream(db: Db, consumerId: ConsumerId, stream: string, now: number): Promise<void> {
+  await db
+    .updateTable("consumers")
+    .set({ listen_stream: stream, listen_seen_at: now })
+    .where("id", "=", consumerId)
+    .where("listen_seen_at", "is not", null)
+    .execute();
+}
+
+/**
+ * The listen consumer's stream is still open (or just ended) at `now`: the
+ * sweep leaves the consumer for another HOOKLINE_LISTEN_GRACE. Returns false
+ * when `stream` is no longer the consumer's (a newer one took over, or the consumer is gone).
+ */
+export async function markListenStream(db: Db, consumerId: ConsumerId, stream: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("consumers")
+    .set({ listen_seen_at: now })
+    .where("id", "=", consumerId)
+    .where("listen_stream", "=", stream)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** The listen consumers no stream has held since `before`: their CLIs are gone. */
+export function findListenConsumersUnseenSince(db: Db, before: number): Promise<Array<{ clientId: ClientId; consumerId: ConsumerId }>> {
+  return db.selectFrom("consumers").select(["client_id as clientId", "id as consumerId"]).where("listen_seen_at", "<", before).execute();
+}

@@ -196,6 +196,10 @@ export interface ConsumersTable {
   transformation_enabled: Generated<number>;
   /** Counts the saves of the code: compiled code is cached by consumer and version. */
   transformation_version: Generated<number>;
+  /** A listen consumer's: when a stream of it was last open (or it was made); the sweep removes it HOOKLINE_LISTEN_GRACE after. Null for the others. */
+  listen_seen_at: number | null;
+  /** A listen consumer's newest stream (its owner of the deliveries it holds): the only one that takes its deliveries. */
+  listen_stream: string | null;
 }
 
 export interface PreviousSecret {

@@ -38,16 +38,20 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     // New events wake the stream at once; the idle interval is the fallback, as for the workers.
     const unsubscribe = await ctx.store.onWake(() => wake());
     try {
-      raw.write("event: ready\ndata: {}\n\n");
+      // idleMs: the longest the stream stays silent (an idle comment follows each quiet spell), so the CLI can tell a
+      // connection that died without closing.
+      raw.write(`event: ready\ndata: ${JSON.stringify({ idleMs: stream.idleMs })}\n\n`);
       while (open) {
         const deliveries = await stream.next();
+        // A newer stream of the consumer took over: this one's CLI reconnected without it noticing the end.
+        if (deliveries === null) break;
         for (const delivery of deliveries) raw.write(`event: delivery\ndata: ${JSON.stringify(delivery)}\n\n`);
         if (deliveries.length > 0) continue;
         // A comment line: it keeps proxies from closing an idle stream and finds a client that went away.
         raw.write(": idle\n\n");
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, ctx.config.delivery.idlePollMs).unref();
+          setTimeout(resolve, stream.idleMs).unref();
         });
       }
     } catch (error) {

@@ -42,7 +42,7 @@ export const listenPaths: Record<string, Record<string, JsonSchema>> = {
       operationId: "stream-listen-webhook-consumer",
       summary: "Stream listen webhook consumer deliveries",
       description:
-        "Hookline extension. Server-Sent Events: one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream.",
+        "Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.",
       tags: ["Webhooks"],
       parameters: [webhookId],
       responses: {

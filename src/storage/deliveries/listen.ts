@@ -13,7 +13,8 @@ export interface StreamedDelivery {
 
 /**
  * Takes a listen consumer's deliveries that no stream holds yet, oldest
- * first, for `owner` (the stream of that consumer). They stay parked, so a
+ * first, for `owner` (the stream of that consumer, while it is the newest:
+ * consumers.ts, takeListenStream). They stay parked, so a
  * worker never claims them; what a stream held when it ended is handed back
  * by `releaseStreamed`, or taken over by the consumer's next stream.
  */
@@ -29,6 +30,8 @@ export async function claimStreamed(store: Store, consumerId: ConsumerId, owner:
           .where("consumer_id", "=", consumerId)
           .where("next_attempt_at", "=", PARKED_AT)
           .where("lease_owner", "is", null)
+          // Only the consumer's newest stream takes: one whose connection died unseen must not take what its CLI's next should get.
+          .where((eb) => eb.exists(eb.selectFrom("consumers").select("id").where("id", "=", consumerId).where("listen_stream", "=", owner)))
           .orderBy("created_at")
           .limit(limit),
       )
