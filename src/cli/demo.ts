@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
+import { createHooklineClient } from "../client/index.ts";
 import { loadConfig } from "../config.ts";
 import { createApiKey, createClient } from "../domain/clients.ts";
 import { startHookline } from "../server.ts";
@@ -39,17 +40,10 @@ export async function pressLinkButton(linkUrl: string, button: "authorize" | "ca
   if (!response.ok) throw new Error(`${button} answered ${response.status}: ${await response.text()}`);
 }
 
-/** Calls the API with a key, as a client's code would; a refusal throws. */
-export function apiCaller(baseUrl: string, apiKey: string) {
-  return async <T = Record<string, string>>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
-    return response.json() as Promise<T>;
-  };
+/** What a call of the typed client answered; a refusal throws, with the server's answer. */
+export function answered<T>(call: string, answer: { data?: T; error?: unknown; response: Response }): T {
+  if (answer.data === undefined) throw new Error(`${call} answered ${answer.response.status}: ${JSON.stringify(answer.error)}`);
+  return answer.data;
 }
 
 /**
@@ -75,19 +69,26 @@ export async function runDemo(): Promise<void> {
   try {
     const client = await createClient(hookline.ctx, "Demo lender");
     const { apiKey } = await createApiKey(hookline.ctx, client.id, "demo");
-    const api = apiCaller(config.publicUrl, apiKey);
+    // As a client's code would call it: over HTTP, with the typed client.
+    const api = createHooklineClient({ baseUrl: config.publicUrl, apiKey });
 
-    const consumer = await api("POST", "/webhooks", { url: receiverUrl, eventTypes: ["connection.failed"] });
+    const consumer = answered("POST /webhooks", await api.POST("/webhooks", { body: { url: receiverUrl, eventTypes: ["connection.failed"] } }));
     console.log(`1. Subscribed ${receiverUrl} to connection.failed (consumer ${consumer.id})`);
-    const company = await api("POST", "/companies", { name: "Toft stores", tags: { region: "us" } });
+    const company = answered("POST /companies", await api.POST("/companies", { body: { name: "Toft stores", tags: { region: "us" } } }));
     console.log(`2. Created company "${company.name}" (${company.id})`);
-    const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" });
+    const connection = answered(
+      "POST /companies/{companyId}/connections",
+      await api.POST("/companies/{companyId}/connections", { params: { path: { companyId: company.id } }, body: { platformKey: "sand" } }),
+    );
     console.log(`3. Created a sandbox connection; the SMB would open ${connection.linkUrl}`);
     await pressLinkButton(connection.linkUrl!, "cancel", await openLinkPage(connection.linkUrl!));
     console.log("4. The SMB pressed Cancel on the link page");
 
     const { headers, body } = await received;
-    const { key } = await api("GET", `/webhooks/${consumer.id}/secret`);
+    const { key } = answered(
+      "GET /webhooks/{webhookId}/secret",
+      await api.GET("/webhooks/{webhookId}/secret", { params: { path: { webhookId: consumer.id! } } }),
+    );
     const event = new Webhook(key!).verify(body, {
       "webhook-id": String(headers["webhook-id"]),
       "webhook-timestamp": String(headers["webhook-timestamp"]),

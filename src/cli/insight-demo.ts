@@ -7,7 +7,8 @@ import { createApiKey, createClient } from "../domain/clients.ts";
 import { evaluateAlertRules } from "../domain/insight-alerts.ts";
 import { SANDBOX_CREDENTIALS } from "../integrations/sandbox/sandbox.ts";
 import { startHookline } from "../server.ts";
-import { apiCaller, freePort, openLinkPage, pressLinkButton } from "./demo.ts";
+import { createHooklineClient } from "../client/index.ts";
+import { answered, freePort, openLinkPage, pressLinkButton } from "./demo.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -32,9 +33,12 @@ export async function runInsightDemo(): Promise<void> {
   const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   try {
     const client = await createClient(hookline.ctx, "Demo lender");
-    const api = apiCaller(config.publicUrl, (await createApiKey(hookline.ctx, client.id, "demo")).apiKey);
-    await api("POST", "/insights/alerts", { name: "Sandbox failing", metric: "failureRate", above: 0.3, window: "3h", minAttempts: 6, perIntegration: true });
-    await api("POST", "/insights/alerts", { name: "No link in 4 hours", metric: "links", below: 1, window: "4h" });
+    const api = createHooklineClient({ baseUrl: config.publicUrl, apiKey: (await createApiKey(hookline.ctx, client.id, "demo")).apiKey });
+    for (const rule of [
+      { name: "Sandbox failing", metric: "failureRate", above: 0.3, window: "3h", minAttempts: 6, perIntegration: true },
+      { name: "No link in 4 hours", metric: "links", below: 1, window: "4h" },
+    ] as const)
+      answered("POST /insights/alerts", await api.POST("/insights/alerts", { body: rule }));
     console.log(`A week of links from ${isoDate(start).slice(0, 10)}, through the sandbox's link pages...`);
 
     let links = 0;
@@ -44,13 +48,22 @@ export async function runInsightDemo(): Promise<void> {
       for (let index = 0; index < count; index++) {
         now = start + hour * HOUR + Math.floor((index * HOUR) / count);
         const region = ["eu", "us", "uk"][links++ % 3]!;
-        const company = await api("POST", "/companies", { name: `Shop ${links}`, tags: { region } });
-        const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "sand" });
+        const company = answered("POST /companies", await api.POST("/companies", { body: { name: `Shop ${links}`, tags: { region } } }));
+        const connection = answered(
+          "POST /companies/{companyId}/connections",
+          await api.POST("/companies/{companyId}/connections", { params: { path: { companyId: company.id } }, body: { platformKey: "sand" } }),
+        );
         const outcome = random();
         if (outcome < 0.05) continue; // never opened
         if (outcome < 0.09) {
           // Wrong credentials sent through the API.
-          await api("PUT", `/companies/${company.id}/connections/${connection.id}/authorization`, { ...SANDBOX_CREDENTIALS, password: "guess" });
+          answered(
+            "PUT /companies/{companyId}/connections/{connectionId}/authorization",
+            await api.PUT("/companies/{companyId}/connections/{connectionId}/authorization", {
+              params: { path: { companyId: company.id, connectionId: connection.id } },
+              body: { ...SANDBOX_CREDENTIALS, password: "guess" },
+            }),
+          );
           continue;
         }
         const token = await openLinkPage(connection.linkUrl!);
@@ -64,33 +77,27 @@ export async function runInsightDemo(): Promise<void> {
     // Two days later, so that the week's unfinished links count as abandoned.
     now = start + (DAYS + 2) * 24 * HOUR;
 
-    type Figures = {
-      created: number;
-      opened: number;
-      linked: number;
-      failed: number;
-      abandoned: number;
-      conversionRate: number;
-      medianTimeToLinkMs: number;
-      p90TimeToLinkMs: number;
-    };
-    const insight = await api<{
-      total: Figures & { topErrors: Array<{ statusCode: string; statusText: string; count: number }> };
-      groups: Array<Figures & { key: string }>;
-    }>("GET", `/insights/connections?since=${isoDate(start)}&until=${isoDate(start + DAYS * 24 * HOUR)}&groupBy=day`);
+    const insight = answered(
+      "GET /insights/connections",
+      await api.GET("/insights/connections", { params: { query: { since: isoDate(start), until: isoDate(start + DAYS * 24 * HOUR), groupBy: "day" } } }),
+    );
+    type Figures = (typeof insight)["total"];
+    // A figure of no links at all (no conversion rate, no time to link) shows as "-".
+    const shown = (value: number | null, as: (value: number) => string) => (value === null ? "-" : as(value));
     const row = (label: string, figures: Figures) =>
       console.log(
         `${label.padEnd(12)} ${[figures.created, figures.opened, figures.linked, figures.failed, figures.abandoned].map((n) => String(n).padStart(10)).join("")}` +
-          `${`${Math.round(figures.conversionRate * 100)}%`.padStart(12)}${`${Math.round(figures.medianTimeToLinkMs / MINUTE)} min`.padStart(10)}${`${Math.round(figures.p90TimeToLinkMs / MINUTE)} min`.padStart(10)}`,
+          shown(figures.conversionRate, (rate) => `${Math.round(rate * 100)}%`).padStart(12) +
+          [figures.medianTimeToLinkMs, figures.p90TimeToLinkMs].map((ms) => shown(ms, (value) => `${Math.round(value / MINUTE)} min`).padStart(10)).join(""),
       );
     console.log(
       `\n${"".padEnd(12)} ${["created", "opened", "linked", "failed", "abandoned"].map((h) => h.padStart(10)).join("")}${"conversion".padStart(12)}${"median".padStart(10)}${"p90".padStart(10)}`,
     );
-    for (const group of insight.groups) row(group.key, group);
+    for (const group of insight.groups) row(group.key ?? "-", group);
     row("week", insight.total);
     console.log("\nTop errors:");
     for (const error of insight.total.topErrors) console.log(`  ${error.statusCode} ${error.statusText}: ${error.count}`);
-    const attention = await api<{ results: Array<{ reason: string }> }>("GET", "/insights/connections/attention?limit=500");
+    const attention = answered("GET /insights/connections/attention", await api.GET("/insights/connections/attention", { params: { query: { limit: 500 } } }));
     const reasons = attention.results.reduce<Record<string, number>>((counts, item) => ({ ...counts, [item.reason]: (counts[item.reason] ?? 0) + 1 }), {});
     console.log(
       `\nNeeding action now: ${Object.entries(reasons)
@@ -99,15 +106,17 @@ export async function runInsightDemo(): Promise<void> {
     );
 
     console.log("\nAlerts raised and resolved:");
-    const messages = await api<{ results: Array<{ id: string; eventType: string }> }>(
-      "GET",
-      "/messages?eventType=connection.insight.alert&eventType=connection.insight.resolved&limit=100",
+    const messages = answered(
+      "GET /messages",
+      await api.GET("/messages", { params: { query: { eventType: ["connection.insight.alert", "connection.insight.resolved"], limit: 100 } } }),
     );
     for (const message of messages.results.reverse()) {
-      const { payload } = await api<{ payload: { generatedDate: string; payload: { name: string; value: number | null; figures: { attempts: number } } } }>(
-        "GET",
-        `/messages/${message.id}`,
-      );
+      const { payload } = answered(
+        "GET /messages/{messageId}",
+        await api.GET("/messages/{messageId}", { params: { path: { messageId: message.id } } }),
+      ) as unknown as {
+        payload: { generatedDate: string; payload: { name: string; value: number | null; figures: { attempts: number } } };
+      };
       const { name, value, figures } = payload.payload;
       console.log(
         `  ${payload.generatedDate.slice(0, 16).replace("T", " ")}  ${message.eventType.padEnd(28)} ${name} (value ${value}, ${figures.attempts} attempts)`,
