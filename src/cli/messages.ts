@@ -55,7 +55,12 @@ export function messageCommands(program: Command, withContext: WithContext, clie
               GENERATED: (message) => message.generatedDate,
               COMPANY: (message) => message.companyId,
               DELIVERIES: (message) =>
-                message.deliveries.map((delivery) => `${delivery.status}${delivery.attemptCount > 0 ? ` (${delivery.attemptCount} attempts)` : ""}`).join(", "),
+                message.deliveries
+                  .map(
+                    (delivery) =>
+                      `${delivery.status}${delivery.attemptCount > 0 ? ` (${delivery.attemptCount} attempt${delivery.attemptCount === 1 ? "" : "s"})` : ""}`,
+                  )
+                  .join(", "),
             },
             nextPage(page),
           );
