@@ -7,7 +7,7 @@ import { createHooklineClient } from "../src/client/index.ts";
 import { CLI, runCli } from "./support/cli.ts";
 import { assertErrorMessage } from "./support/errors.ts";
 import { firstStart, Harness } from "./support/serve-process.ts";
-import { until } from "./support/wait.ts";
+import { until, within } from "./support/wait.ts";
 
 const readCompleted = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
 
@@ -192,4 +192,41 @@ test("a listen consumer whose CLI went without deleting it is removed after HOOK
   await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
   await receiver.waitFor(1);
   assert.doesNotMatch(listening.printed(), /Lost the stream/);
+});
+
+test("a listen consumer's newest stream takes its deliveries: an older one (a connection that died unseen) ends and takes nothing", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, api, apiKey } = await firstStart(harness, database.url, { env: { HOOKLINE_LISTEN_GRACE: "2s" } });
+  const listen = await api("POST", "/webhooks/listen", { eventTypes: ["read.completed"] });
+  const client = createHooklineClient({ baseUrl: server.baseUrl, apiKey });
+  const open = async () => {
+    const connection = new AbortController();
+    harness.onCleanup(async () => connection.abort());
+    const stream = await client.GET("/webhooks/{webhookId}/stream", {
+      params: { path: { webhookId: listen.body.id } },
+      parseAs: "stream",
+      signal: connection.signal,
+    });
+    const reader = stream.data!.getReader();
+    let text = "";
+    let ended = false;
+    const reading = (async () => {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+      ended = true;
+    })().catch(() => undefined);
+    return { text: () => text, ended: () => ended, reading };
+  };
+  const older = await open();
+  const newer = await open();
+  // The older stream finds, at its next mark of the consumer, that it is no longer the consumer's, and ends.
+  await within(older.reading, () => "the older stream to end");
+  assert.ok(older.ended());
+  await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  await until(
+    "the newer stream to hand the delivery out",
+    async () => newer.text(),
+    (text) => text.includes("event: delivery"),
+  );
+  assert.doesNotMatch(older.text(), /event: delivery/);
 });
