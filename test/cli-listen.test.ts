@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { createHooklineClient } from "../src/client/index.ts";
@@ -229,4 +230,44 @@ test("a listen consumer's newest stream takes its deliveries: an older one (a co
     (text) => text.includes("event: delivery"),
   );
   assert.doesNotMatch(older.text(), /event: delivery/);
+});
+
+test("hookline listen takes a stream that went silent without closing (a dropped network) for lost, reconnects and forwards what comes after", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, api, apiKey } = await firstStart(harness, database.url);
+  const receiver = await harness.receiver();
+  // Between the CLI and the server: a relay that can stop passing the server's bytes on while keeping the connections open.
+  const relayed: Array<{ client: Socket; upstream: Socket }> = [];
+  const relay = createNetServer((client) => {
+    const upstream = connect(Number(new URL(server.baseUrl).port), "127.0.0.1");
+    for (const socket of [client, upstream]) socket.on("error", () => undefined);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    relayed.push({ client, upstream });
+  }).listen(0, "127.0.0.1");
+  await once(relay, "listening");
+  harness.onCleanup(async () => {
+    for (const socket of relayed.flatMap(({ client, upstream }) => [client, upstream])) socket.destroy();
+    relay.close();
+  });
+  const listen = await startListen(harness, `http://127.0.0.1:${(relay.address() as AddressInfo).port}`, apiKey, receiver.url);
+  for (const { client, upstream } of relayed) {
+    upstream.unpipe(client);
+    upstream.pause();
+  }
+
+  await until(
+    "the CLI to notice the silence",
+    async () => listen.printed(),
+    (printed) => /Lost the stream \(nothing heard for 5s\)/.test(printed),
+  );
+  await until(
+    "the CLI to reconnect",
+    async () => listen.printed(),
+    (printed) => printed.includes("Reconnected"),
+  );
+  const published = await api("POST", "/events", { eventType: "read.completed", payload: readCompleted });
+  const [received] = await receiver.waitFor(1);
+  assert.equal((JSON.parse(received!.body) as { id: string }).id, published.body.id);
 });
