@@ -107,12 +107,13 @@ test("a listen stream answers only for a listen consumer of the caller, and a de
   // The stream hands the waiting delivery out over Server-Sent Events.
   const firstDelivery = async () => {
     const controller = new AbortController();
-    const stream = await fetch(`${server.baseUrl}/webhooks/${listen.body.id}/stream`, {
-      headers: { authorization: `Basic ${Buffer.from(apiKey).toString("base64")}` },
+    const stream = await createHooklineClient({ baseUrl: server.baseUrl, apiKey }).GET("/webhooks/{webhookId}/stream", {
+      params: { path: { webhookId: listen.body.id } },
+      parseAs: "stream",
       signal: controller.signal,
     });
-    assert.equal(stream.headers.get("content-type"), "text/event-stream");
-    const reader = stream.body!.getReader();
+    assert.equal(stream.response.headers.get("content-type"), "text/event-stream");
+    const reader = stream.data!.getReader();
     let text = "";
     while (!text.includes("event: delivery")) text += new TextDecoder().decode((await reader.read()).value);
     const data = JSON.parse(/event: delivery\ndata: (.*)\n/.exec(text)![1]!) as { deliveryId: string; messageId: string };
