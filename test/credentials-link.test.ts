@@ -268,6 +268,36 @@ describe("credentials integrations: a form from the declared fields, checked by 
       assert.equal(relinked.body.status, "Linked");
       await awaitEvents(connection.id, "connection.reconnected");
     });
+
+    test("operator-tokens list shows tokens by id and name, never the token; a revoked token is refused from the next request on", async () => {
+      const operatorCli = async (...args: string[]) => runCliWith({ HOOKLINE_ENCRYPTION_KEY: encryptionKey }, server.database.url, "operator-tokens", ...args);
+      const created = JSON.parse((await operatorCli("create", "nightly sync")).stdout);
+      const { company, connection } = await newConnection("vaul", "Quayside Bakery");
+      await authorize(company, connection, { username: "baker", password: GOOD_PASSWORD });
+      const path = `/companies/${company.id}/connections/${connection.id}/access`;
+      assert.equal((await operator("GET", path, undefined, `Bearer ${created.token}`)).status, 200);
+
+      const listed = JSON.parse((await operatorCli("list", "--json")).stdout);
+      assert.deepEqual(
+        listed.map((entry: { name: string }) => entry.name),
+        ["data engine", "nightly sync"],
+      );
+      assert.equal(listed[1].id, created.id);
+      assert.ok(!Number.isNaN(Date.parse(listed[1].createdAt)));
+      const table = (await operatorCli("list")).stdout;
+      assert.match(table, /^ID\s+NAME\s+CREATED/);
+      assert.match(table, new RegExp(`${created.id}\\s+nightly sync`));
+      assert.ok(!table.includes(created.token) && !JSON.stringify(listed).includes(created.token), "a token is never listed");
+
+      assert.match((await operatorCli("revoke", created.id)).stdout, new RegExp(`Revoked ${created.id}`));
+      assertErrorMessage(await operator("GET", path, undefined, `Bearer ${created.token}`), 401, "a revoked token");
+      assert.equal((await operator("GET", path)).status, 200, "the other token still works");
+      assert.deepEqual(
+        JSON.parse((await operatorCli("list", "--json")).stdout).map((entry: { name: string }) => entry.name),
+        ["data engine"],
+      );
+      await assert.rejects(operatorCli("revoke", created.id), (error: { stderr: string }) => /Operator token not found/.test(error.stderr));
+    });
   });
 
   describe("in a browser", { skip: skipWithoutBrowser }, () => {
