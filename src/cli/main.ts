@@ -184,7 +184,7 @@ messageCommands(program, withContext, clientOption);
 resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
-integrationCommands(program, () => loadConfig(process.env, overrides()));
+integrationCommands(program, () => loadConfig(process.env, overrides()), withContext);
 operatorTokenCommands(program, withContext);
 // Not withContext: it works over the API, on a server elsewhere.
 listenCommand(program);
