@@ -3,7 +3,7 @@ import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome, type
 import type { AppContext } from "../../domain/context.ts";
 import { recordLinkStep } from "../../domain/link-funnel.ts";
 import { findCompanyLinkPage, findLinkCompany, findLinkSession, linkRedirect, type LinkSession } from "../../domain/link.ts";
-import { beginRedirectLink, finishRedirectLink, LINK_ATTEMPT_TTL_MS } from "../../domain/redirect-link.ts";
+import { beginRedirectLink, finishRedirectLink } from "../../domain/redirect-link.ts";
 import { HooklineError } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { CANCELLED_OUTCOME, type IntegrationProvider } from "../../integrations/provider.ts";
@@ -169,7 +169,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const { companyId, connectionId } = connectionIds(request.params);
     const { url, state } = await beginRedirectLink(ctx, companyId, connectionId, linkQueryOf(request));
     recordLinkStep(ctx, { companyId, connectionId }, "redirected");
-    reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), LINK_ATTEMPT_TTL_MS / 1000, secure));
+    reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), Math.ceil(ctx.config.integrations.signInTtlMs / 1000), secure));
     return reply.redirect(url, 303);
   });
 
