@@ -312,8 +312,13 @@ describe("credentials integrations: a form from the declared fields, checked by 
 
     test("the link page asks for the declared fields; a refusal shows the verifier's message, and the right password links", async () => {
       const { company, connection } = await newConnection("vaul", "Riverside Deli");
+      // The client's name and logo head the form and the result page (here a logo on Hookline's own origin).
+      const logoUrl = (await server.api("GET", "/integrations/vaul")).body.logoUrl;
+      assert.equal((await server.api("PUT", "/profile", { name: "Riverside Lending", redirectUrl: "", logoUrl })).status, 200);
       const page = await (await browser.newContext()).newPage();
       await page.goto(connection.linkUrl);
+      assert.equal(await page.locator("#client-name").textContent(), "Riverside Lending");
+      assert.ok(await page.locator("#client-logo").evaluate((image: HTMLImageElement) => image.complete && image.naturalWidth > 0), "the logo loaded");
       assert.equal(await page.locator("label[for=field-username]").textContent(), "Online banking ID");
       assert.equal(await page.locator("#field-password").getAttribute("type"), "password", "a secret field hides what is typed");
       await page.fill("#field-username", "deli");
@@ -322,6 +327,7 @@ describe("credentials integrations: a form from the declared fields, checked by 
       await page.click("#authorize");
       await page.waitForSelector("text=What happened");
       assert.match((await page.textContent("body")) ?? "", /Wrong username or password \(401\)/);
+      assert.equal(await page.locator("#client-name").textContent(), "Riverside Lending");
       await screenshot(page, "credentials-refused");
 
       await page.goto(connection.linkUrl);
