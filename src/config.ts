@@ -79,6 +79,8 @@ export interface IntegrationsConfig {
   refreshAheadMs: number;
   /** How long refreshes may keep failing for a passing reason (5xx, timeouts) before the connection is Deauthorized. */
   refreshGraceMs: number;
+  /** How long a customer has to sign in at an OAuth provider and come back before the attempt's state is refused. */
+  signInTtlMs: number;
 }
 
 /** What one client may ask of the service at most, so no tenant can take it over. */
@@ -361,6 +363,7 @@ export const ENV = {
   tokenRefreshInterval: "HOOKLINE_TOKEN_REFRESH_INTERVAL",
   tokenRefreshAhead: "HOOKLINE_TOKEN_REFRESH_AHEAD",
   tokenRefreshGrace: "HOOKLINE_TOKEN_REFRESH_GRACE",
+  linkSignInTtl: "HOOKLINE_LINK_SIGN_IN_TTL",
   listenGrace: "HOOKLINE_LISTEN_GRACE",
   // Read by the CLI commands that call a server over its API (`hookline listen`), not by the server.
   apiUrl: "HOOKLINE_API_URL",
@@ -458,6 +461,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       refreshIntervalMs: positive(ENV.tokenRefreshInterval, parseDuration(read("tokenRefreshInterval") ?? "1m")),
       refreshAheadMs: parseDuration(read("tokenRefreshAhead") ?? "5m"),
       refreshGraceMs: parseDuration(read("tokenRefreshGrace") ?? "1h"),
+      signInTtlMs: positive(ENV.linkSignInTtl, parseDuration(read("linkSignInTtl") ?? "10m")),
     },
   };
 }

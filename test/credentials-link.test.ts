@@ -268,6 +268,36 @@ describe("credentials integrations: a form from the declared fields, checked by 
       assert.equal(relinked.body.status, "Linked");
       await awaitEvents(connection.id, "connection.reconnected");
     });
+
+    test("operator-tokens list shows tokens by id and name, never the token; a revoked token is refused from the next request on", async () => {
+      const operatorCli = async (...args: string[]) => runCliWith({ HOOKLINE_ENCRYPTION_KEY: encryptionKey }, server.database.url, "operator-tokens", ...args);
+      const created = JSON.parse((await operatorCli("create", "nightly sync")).stdout);
+      const { company, connection } = await newConnection("vaul", "Quayside Bakery");
+      await authorize(company, connection, { username: "baker", password: GOOD_PASSWORD });
+      const path = `/companies/${company.id}/connections/${connection.id}/access`;
+      assert.equal((await operator("GET", path, undefined, `Bearer ${created.token}`)).status, 200);
+
+      const listed = JSON.parse((await operatorCli("list", "--json")).stdout);
+      assert.deepEqual(
+        listed.map((entry: { name: string }) => entry.name),
+        ["data engine", "nightly sync"],
+      );
+      assert.equal(listed[1].id, created.id);
+      assert.ok(!Number.isNaN(Date.parse(listed[1].createdAt)));
+      const table = (await operatorCli("list")).stdout;
+      assert.match(table, /^ID\s+NAME\s+CREATED/);
+      assert.match(table, new RegExp(`${created.id}\\s+nightly sync`));
+      assert.ok(!table.includes(created.token) && !JSON.stringify(listed).includes(created.token), "a token is never listed");
+
+      assert.match((await operatorCli("revoke", created.id)).stdout, new RegExp(`Revoked ${created.id}`));
+      assertErrorMessage(await operator("GET", path, undefined, `Bearer ${created.token}`), 401, "a revoked token");
+      assert.equal((await operator("GET", path)).status, 200, "the other token still works");
+      assert.deepEqual(
+        JSON.parse((await operatorCli("list", "--json")).stdout).map((entry: { name: string }) => entry.name),
+        ["data engine"],
+      );
+      await assert.rejects(operatorCli("revoke", created.id), (error: { stderr: string }) => /Operator token not found/.test(error.stderr));
+    });
   });
 
   describe("in a browser", { skip: skipWithoutBrowser }, () => {
@@ -282,8 +312,13 @@ describe("credentials integrations: a form from the declared fields, checked by 
 
     test("the link page asks for the declared fields; a refusal shows the verifier's message, and the right password links", async () => {
       const { company, connection } = await newConnection("vaul", "Riverside Deli");
+      // The client's name and logo head the form and the result page (here a logo on Hookline's own origin).
+      const logoUrl = (await server.api("GET", "/integrations/vaul")).body.logoUrl;
+      assert.equal((await server.api("PUT", "/profile", { name: "Riverside Lending", redirectUrl: "", logoUrl })).status, 200);
       const page = await (await browser.newContext()).newPage();
       await page.goto(connection.linkUrl);
+      assert.equal(await page.locator("#client-name").textContent(), "Riverside Lending");
+      assert.ok(await page.locator("#client-logo").evaluate((image: HTMLImageElement) => image.complete && image.naturalWidth > 0), "the logo loaded");
       assert.equal(await page.locator("label[for=field-username]").textContent(), "Online banking ID");
       assert.equal(await page.locator("#field-password").getAttribute("type"), "password", "a secret field hides what is typed");
       await page.fill("#field-username", "deli");
@@ -292,6 +327,7 @@ describe("credentials integrations: a form from the declared fields, checked by 
       await page.click("#authorize");
       await page.waitForSelector("text=What happened");
       assert.match((await page.textContent("body")) ?? "", /Wrong username or password \(401\)/);
+      assert.equal(await page.locator("#client-name").textContent(), "Riverside Lending");
       await screenshot(page, "credentials-refused");
 
       await page.goto(connection.linkUrl);

@@ -79,6 +79,24 @@ describe("the integrations file", () => {
     assertErrorMessage(await server.api("POST", `/companies/${company.id}/connections`, { platformKey: "zeta" }), 400, "zeta is disabled", /not enabled/);
     assert.equal((await server.api("GET", `/companies/${company.id}/connections`)).body.totalResults, 0);
     assert.ok(!server.logs().includes("the provider's client secret"));
+
+    // The CLI shows what the configuration offers, and checks a file without starting anything; never a secret.
+    const cliEnv = { ...env, HOOKLINE_INTEGRATIONS_FILE: file };
+    const listedByCli = (await runCliWith(cliEnv, server.database.url, "integrations", "list", "--json")).stdout;
+    assert.deepEqual(JSON.parse(listedByCli), [
+      { platformKey: "acme", name: "Acme Books", kind: "oauth2", sourceType: "Accounting", enabled: true },
+      { platformKey: "zeta", name: "Zeta Bank", kind: "oauth2", sourceType: "Banking", enabled: false },
+    ]);
+    const table = (await runCliWith(cliEnv, server.database.url, "integrations", "list")).stdout;
+    assert.match(table, /^KEY\s+NAME\s+KIND\s+SOURCE\s+ENABLED\n/);
+    assert.match(table, /zeta\s+Zeta Bank\s+oauth2\s+Banking\s+false/);
+    for (const output of [listedByCli, table]) assert.ok(!output.includes(acmeSecret) && !output.includes("client secret"), "no secret, sealed or not");
+    const checked = await runCliWith(env, database.url, "integrations", "check", file);
+    assert.equal(checked.stdout.trim(), `Integrations file ${file}: valid; offers acme, zeta (disabled).`);
+    // Without a file, the built-in sandbox is all there is.
+    assert.deepEqual(JSON.parse((await runCliWith(env, server.database.url, "integrations", "list", "--json")).stdout), [
+      { platformKey: "sand", name: "Hookline Sandbox", kind: "sandbox", sourceType: "Banking", enabled: true },
+    ]);
   });
 
   const bad: Array<[string, string, RegExp]> = [
@@ -125,6 +143,13 @@ describe("the integrations file", () => {
           return true;
         },
       );
+      // `integrations check` says the same, without a server or a database.
+      await assert.rejects(runCliWith({}, database.url, "integrations", "check", file), (error: { stderr: string; code: number }) => {
+        assert.equal(error.code, 1);
+        assert.ok(error.stderr.includes(`Integrations file ${file}:`), error.stderr);
+        assert.match(error.stderr, reason);
+        return true;
+      });
     });
   }
 });

@@ -31,6 +31,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
   let flaky: HttpServer;
   let flakyDown = false;
   let folder: string;
+  let integrationsFile: string;
   const encryptionKey = randomBytes(32).toString("base64");
   const secretBox = new SecretBox([encryptionKey]);
 
@@ -81,6 +82,7 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
       },
     });
     const file = join(folder, "integrations.yaml");
+    integrationsFile = file;
     writeFileSync(
       file,
       stringify({
@@ -363,6 +365,10 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     assert.equal(reused!.status(), 400);
     assert.match((await page.textContent("#reason")) ?? "", /already used/);
 
+    const unknown = await page.goto(`${server.baseUrl}/link/oauth/callback?code=abc&state=never-issued`);
+    assert.equal(unknown!.status(), 400);
+    assert.match((await page.textContent("#reason")) ?? "", /not one Hookline started/);
+
     // Another company's customer starts a sign-in; its state arrives in this browser instead.
     const other = await newConnection("acme", "Other Co");
     const otherPage = await (await browser.newContext()).newPage();
@@ -378,5 +384,43 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
     assert.deepEqual(eventTypes(other.connection.id), ["connection.created"]);
     assert.deepEqual(eventTypes(connection.id), ["connection.created", "connection.connected"]);
     assert.equal((await connectionOf(company.id, connection.id)).dataConnectionErrors.length, 0);
+  });
+
+  test("a callback whose state has expired is refused with a page, and changes nothing", async (t) => {
+    // A deployment that gives customers 1 ms to sign in: any callback comes too late. Its refresh job (which also
+    // forgets expired sign-ins) first runs at start and then not for an hour, so the expired state is still there.
+    const hurried = await startTestServer({ encryptionKey, integrationsFile, linkSignInTtl: "1ms", tokenRefreshInterval: "1h" });
+    t.after(() => hurried.close());
+    const hurriedReceiver = await Receiver.start();
+    t.after(() => hurriedReceiver.close());
+    await subscribe(hurried, hurriedReceiver.url, { eventTypes: ["connection.created", "connection.connected", "connection.failed"] });
+    const company = (await hurried.api("POST", "/companies", { name: "Tidal Books" })).body;
+    const connection = (await hurried.api("POST", `/companies/${company.id}/connections`, { platformKey: "acme" })).body;
+    await until(
+      "connection.created",
+      async () => hurriedReceiver.received.length,
+      (n) => n >= 1,
+    );
+
+    const page = await (await browser.newContext()).newPage();
+    // The provider knows only the main server's callback: the customer is kept from going there, and comes back by hand.
+    await page.route(`${oauth.authorizeUrl}**`, (route) => route.abort());
+    await page.goto(connection.linkUrl);
+    const [authorize] = await Promise.all([page.waitForRequest((request) => request.url().startsWith(oauth.authorizeUrl)), page.click("#continue")]);
+    const state = new URL(authorize.url()).searchParams.get("state")!;
+    const expired = await page.goto(`${hurried.baseUrl}/link/oauth/callback?code=abc&state=${encodeURIComponent(state)}`);
+    assert.equal(expired!.status(), 400);
+    assert.match((await page.textContent("#reason")) ?? "", /took too long and has expired/);
+    await screenshot(page, "oauth-callback-expired");
+
+    const unchanged = (await hurried.api("GET", `/companies/${company.id}/connections/${connection.id}`)).body;
+    assert.equal(unchanged.status, "PendingAuth");
+    assert.deepEqual(unchanged.dataConnectionErrors ?? [], []);
+    // Anything the callback had recorded would be in the message log before the page answered.
+    const messages = (await hurried.api("GET", "/messages")).body.results;
+    assert.deepEqual(
+      messages.map((message: { eventType: string }) => message.eventType).filter((type: string) => type.startsWith("connection.")),
+      ["connection.created"],
+    );
   });
 });

@@ -31,6 +31,34 @@ describe("the client profile", () => {
     assert.equal((await other.api("GET", "/profile")).body.name, "Other client");
   });
 
+  test("the served OpenAPI document shows alertAuthHeader on the profile and the operator API with its own token", async (t) => {
+    const server = await withServer(t);
+    const document = await (await fetch(`${server.baseUrl}/openapi.json`)).json();
+    assert.equal(document.components.schemas.Profile.properties.alertAuthHeader.type, "string");
+    assert.ok(document.components.schemas.Profile.properties.whiteListUrls, "Codat's fields are kept");
+    assert.deepEqual(document.components.securitySchemes.operator_token, {
+      type: "http",
+      scheme: "bearer",
+      description: document.components.securitySchemes.operator_token.description,
+    });
+    const access = document.paths["/operator/companies/{companyId}/connections/{connectionId}/access"].get;
+    const deauthorize = document.paths["/operator/companies/{companyId}/connections/{connectionId}/deauthorize"].post;
+    for (const operation of [access, deauthorize]) assert.deepEqual(operation.security, [{ operator_token: [] }]);
+    assert.deepEqual(
+      access.responses["200"].content["application/json"].schema.oneOf.map((schema: any) => schema.properties.kind.const),
+      ["oauth2", "credentials"],
+    );
+    assert.deepEqual(deauthorize.requestBody.content["application/json"].schema.required, ["statusCode", "message"]);
+    // The document's alertAuthHeader is the one PUT /profile checks: a longer header is refused.
+    const tooLong = "Bearer " + "x".repeat(2000);
+    assertErrorMessage(
+      await server.api("PUT", "/profile", { name: "Long", redirectUrl: "https://ok.example", alertAuthHeader: tooLong }),
+      400,
+      "too long",
+      /alertAuthHeader/,
+    );
+  });
+
   test("a bad profile is refused with 400 and changes nothing", async (t) => {
     const server = await withServer(t);
     await server.api("PUT", "/profile", { name: "Kept", redirectUrl: "https://kept.example/done" });

@@ -9,6 +9,7 @@ import { startHookline } from "../server.ts";
 import { defaultClient, describeDatabase, openCliContext } from "./context.ts";
 import { runDemo } from "./demo.ts";
 import { runInsightDemo } from "./insight-demo.ts";
+import { runOAuthDemo } from "./oauth-demo.ts";
 import { webhookCommands } from "./webhooks.ts";
 import { eventCommands } from "./events.ts";
 import { messageCommands } from "./messages.ts";
@@ -184,7 +185,7 @@ messageCommands(program, withContext, clientOption);
 resourceCommands(program, withContext, clientOption);
 eventCommands(program, withContext, clientOption, () => loadConfig(process.env, overrides()).idempotencyKeyTtlMs);
 encryptionCommands(program, withContext);
-integrationCommands(program, () => loadConfig(process.env, overrides()));
+integrationCommands(program, () => loadConfig(process.env, overrides()), withContext);
 operatorTokenCommands(program, withContext);
 // Not withContext: it works over the API, on a server elsewhere.
 listenCommand(program);
@@ -195,7 +196,11 @@ program
   .command("demo")
   .description("Start a server and a local receiver, cancel a sandbox link and print the signed connection.failed webhook")
   .option("--insight", "instead: a week of sandbox links, then the link funnel and the alerts it raised")
-  .action((options: { insight?: boolean }) => (options.insight ? runInsightDemo() : runDemo()));
+  .option(
+    "--oauth",
+    "instead: link through a local OAuth 2.0 provider in your browser, then see connection.connected and a forced connection.disconnected (from a clone of the repository)",
+  )
+  .action((options: { insight?: boolean; oauth?: boolean }) => (options.oauth ? runOAuthDemo() : options.insight ? runInsightDemo() : runDemo()));
 
 program.parseAsync().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : String(error));

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { AppContext } from "../domain/context.ts";
-import { createOperatorToken } from "../domain/operator-api.ts";
+import { createOperatorToken, listOperatorTokenRecords, revokeOperatorToken } from "../domain/operator-api.ts";
+import { asId, type OperatorTokenId } from "../ids.ts";
+import { jsonOption, printList } from "./output.ts";
 
 type WithContext = (work: (ctx: AppContext) => Promise<void>) => Promise<void>;
 
@@ -16,6 +18,25 @@ export function operatorTokenCommands(program: Command, withContext: WithContext
       withContext(async (ctx) => {
         const created = await createOperatorToken(ctx, name);
         console.log(JSON.stringify(created, null, 2));
+      }),
+    );
+  tokens
+    .command("list")
+    .addOption(jsonOption())
+    .description("List operator tokens (id, name, when created; a token itself is kept only as a hash)")
+    .action((options: { json?: boolean }) =>
+      withContext(async (ctx) => {
+        const found = await listOperatorTokenRecords(ctx);
+        printList(options, found, found, { ID: (token) => token.id, NAME: (token) => token.name, CREATED: (token) => token.createdAt });
+      }),
+    );
+  tokens
+    .command("revoke <tokenId>")
+    .description("Revoke an operator token: requests signed with it are refused from the next one on")
+    .action((tokenId: string) =>
+      withContext(async (ctx) => {
+        await revokeOperatorToken(ctx, asId<OperatorTokenId>(tokenId));
+        console.log(`Revoked ${tokenId}.`);
       }),
     );
 }

@@ -1118,6 +1118,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/operator/companies/{companyId}/connections/{connectionId}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a connection's access (operator)
+         * @description Hookline extension, for the operator's data engine. The connection's live access to its source: `409` when it is not Linked, or its integration keeps nothing (the sandbox, `keepCredentials: false`).
+         */
+        get: operations["get-operator-connection-access"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/companies/{companyId}/connections/{connectionId}/deauthorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a connection's revoked access (operator)
+         * @description Hookline extension, for the operator's data engine. The source refused the connection's access: it becomes `Deauthorized` with this entry among its `dataConnectionErrors`, forgets its tokens and credentials, and the client hears `connection.disconnected`. `409` when it is not Linked.
+         */
+        post: operations["deauthorize-operator-connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "company.created": {
@@ -3408,6 +3448,11 @@ export interface components {
              * @description `True` if the company name has been confirmed.
              */
             confirmCompanyName?: boolean;
+            /**
+             * @description Hookline extension. The Authorization header sent with legacy rule webhooks (`Bearer …`, `Basic …`); stored encrypted. Leave it out to send none.
+             * @example Bearer rule-webhooks-secret
+             */
+            alertAuthHeader?: string;
         };
         /**
          * Pull operation
@@ -7890,6 +7935,165 @@ export interface operations {
             };
             /** @description Webhook consumer not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "get-operator-connection-access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier for a company. */
+                companyId: components["parameters"]["companyId"];
+                /** @description Unique identifier for a connection. */
+                connectionId: components["parameters"]["connectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The access */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        companyId: string;
+                        /** Format: uuid */
+                        connectionId: string;
+                        platformKey: string;
+                        /** @constant */
+                        kind: "oauth2";
+                        accessToken: string;
+                        /**
+                         * Format: date-time
+                         * @description Null when the provider did not say.
+                         */
+                        expiresAt: string | null;
+                    } | {
+                        /** Format: uuid */
+                        companyId: string;
+                        /** Format: uuid */
+                        connectionId: string;
+                        platformKey: string;
+                        /** @constant */
+                        kind: "credentials";
+                        /** @description The integration's declared fields. */
+                        credentials: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            /** @description No valid operator token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Company or connection not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The connection is not Linked, or holds no access */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "deauthorize-operator-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier for a company. */
+                companyId: components["parameters"]["companyId"];
+                /** @description Unique identifier for a connection. */
+                connectionId: components["parameters"]["connectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The HTTP status the source refused the access with.
+                     * @example 401
+                     */
+                    statusCode: string;
+                    /**
+                     * @description Its status text; default `Deauthorized`.
+                     * @example Unauthorized
+                     */
+                    statusText?: string;
+                    /**
+                     * @description What the source said, for the connection's error.
+                     * @example Password changed
+                     */
+                    message: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The connection, as the client API shows it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            /** @description Invalid field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description No valid operator token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Company or connection not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The connection is not Linked, or holds no access */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

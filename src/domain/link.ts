@@ -6,7 +6,7 @@ import * as connections from "../storage/connections.ts";
 import type { ConnectionStatus } from "../storage/connections.ts";
 import { companyConnections, type ConnectionResource } from "./connections.ts";
 import type { AppContext } from "./context.ts";
-import { clientProfile } from "./profile.ts";
+import { clientBranding, clientProfile, type ClientBranding } from "./profile.ts";
 import { buildRedirectUrl } from "./redirect-url.ts";
 
 /**
@@ -20,18 +20,21 @@ export function findLinkCompany(ctx: AppContext, companyId: CompanyId): Promise<
   return findCompanyOwner(ctx.store.db, companyId);
 }
 
-/** What a company's link page shows: its name and its connections; undefined for an unknown id. */
-export async function findCompanyLinkPage(ctx: AppContext, companyId: CompanyId): Promise<{ name: string; connections: ConnectionResource[] } | undefined> {
+/** What a company's link page shows: its name, its connections and the client's branding; undefined for an unknown id. */
+export async function findCompanyLinkPage(
+  ctx: AppContext,
+  companyId: CompanyId,
+): Promise<{ name: string; connections: ConnectionResource[]; client: ClientBranding } | undefined> {
   const company = await findLinkCompany(ctx, companyId);
   if (!company) return undefined;
   const connections = await companyConnections(ctx, ctx.store.db, company.clientId, [companyId]);
-  return { name: company.name, connections: connections.map(({ resource }) => resource) };
+  return { name: company.name, connections: connections.map(({ resource }) => resource), client: await clientBranding(ctx, company.clientId) };
 }
 
 export interface LinkSession {
   clientId: ClientId;
-  /** The client's name, as its profile gives it: the business the customer shares its data with. */
-  clientName: string;
+  /** The client's name and logo, as its profile gives them: the business the customer shares its data with. */
+  client: ClientBranding;
   companyName: string;
   status: ConnectionStatus;
   integration: IntegrationProvider;
@@ -53,7 +56,7 @@ export async function findLinkSession(ctx: AppContext, companyId: CompanyId, con
   const integration = ctx.integrations.get(row.integrationKey);
   return {
     clientId: row.clientId,
-    clientName: (await clientProfile(ctx, row.clientId)).name,
+    client: await clientBranding(ctx, row.clientId),
     companyName: row.companyName,
     status: row.status,
     integration,
@@ -75,7 +78,7 @@ export async function linkRedirect(
   companyId: CompanyId,
   connection: ConnectionResource,
   linkQuery: URLSearchParams,
-): Promise<{ url: string | null; clientName: string }> {
+): Promise<{ url: string | null; client: ClientBranding }> {
   const profile = await clientProfile(ctx, session.clientId);
   const latest = connection.dataConnectionErrors?.at(-1);
   const failure =
@@ -98,5 +101,5 @@ export async function linkRedirect(
     },
     linkQuery,
   );
-  return { url, clientName: profile.name };
+  return { url, client: { name: profile.name, logoUrl: profile.logo_url } };
 }

@@ -5,7 +5,7 @@ import type { LinkFailure } from "../integrations/provider.ts";
 import { findConnectionCredentials } from "../storage/connection-credentials.ts";
 import { findConnectionTokens } from "../storage/connection-tokens.ts";
 import * as connections from "../storage/connections.ts";
-import { findOperatorTokenByHash, insertOperatorToken } from "../storage/operator-tokens.ts";
+import { deleteOperatorToken, findOperatorTokenByHash, insertOperatorToken, listOperatorTokens } from "../storage/operator-tokens.ts";
 import { deauthorizeConnection, type ConnectionResource } from "./connections.ts";
 import type { AppContext } from "./context.ts";
 
@@ -27,7 +27,18 @@ export async function createOperatorToken(ctx: AppContext, name: string): Promis
   return { id, name, token };
 }
 
-/** The operator token's id and name, or undefined for an unknown one. */
+/** The operator's tokens (id, name, when created); a token itself is never kept, so never listed. */
+export async function listOperatorTokenRecords(ctx: AppContext): Promise<Array<{ id: OperatorTokenId; name: string; createdAt: string }>> {
+  const rows = await listOperatorTokens(ctx.store.db);
+  return rows.map((row) => ({ id: row.id, name: row.name, createdAt: new Date(row.created_at).toISOString() }));
+}
+
+/** Deletes the token: the next request signed with it is refused, since every request looks its token up. */
+export async function revokeOperatorToken(ctx: AppContext, id: OperatorTokenId): Promise<void> {
+  if (!(await deleteOperatorToken(ctx.store.db, id))) throw notFound("Operator token");
+}
+
+/** The operator token's id and name, or undefined for an unknown (or revoked) one. */
 export function authenticateOperator(ctx: AppContext, token: string): Promise<{ id: OperatorTokenId; name: string } | undefined> {
   return findOperatorTokenByHash(ctx.store.db, hashToken(token));
 }

@@ -28,6 +28,18 @@ export async function clientProfile(ctx: AppContext, clientId: ClientId): Promis
   };
 }
 
+/** What the link pages show of the client the customer shares its data with: its profile's name and logo. */
+export interface ClientBranding {
+  name: string;
+  /** The profile's logoUrl (http or https); null without one. */
+  logoUrl: string | null;
+}
+
+export async function clientBranding(ctx: AppContext, clientId: ClientId): Promise<ClientBranding> {
+  const profile = await clientProfile(ctx, clientId);
+  return { name: profile.name, logoUrl: profile.logo_url };
+}
+
 function toResource(ctx: AppContext, row: ClientProfileRow): ProfileResource {
   return {
     name: row.name,

@@ -6,9 +6,6 @@ import { recordLinkOutcome, type ConnectionResource } from "./connections.ts";
 import type { AppContext } from "./context.ts";
 import { findLinkSession, type LinkSession } from "./link.ts";
 
-/** How long a customer has to sign in at the provider and come back before the attempt's state is refused. */
-export const LINK_ATTEMPT_TTL_MS = 10 * 60_000;
-
 /** The one redirect URI of every OAuth integration: the operator registers it with each provider. */
 export const oauthCallbackUrl = (publicUrl: string) => `${publicUrl}/link/oauth/callback`;
 
@@ -42,7 +39,7 @@ export async function beginRedirectLink(
     code_verifier: ctx.secretBox.seal(request.codeVerifier, "pkce-verifier", stateDigest),
     link_query: linkQuery.toString(),
     created_at: now,
-    expires_at: now + LINK_ATTEMPT_TTL_MS,
+    expires_at: now + ctx.config.integrations.signInTtlMs,
     used_at: null,
   });
   return { url: request.url, state: request.state };

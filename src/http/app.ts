@@ -26,6 +26,7 @@ import { listenRoutes } from "./routes/listen.ts";
 import { linkFormGuard } from "../web/link-forms.ts";
 import { linkRoutes } from "../web/routes/link.ts";
 import { portalRoutes } from "../web/routes/portal.ts";
+import { pageSecurityPolicy } from "../web/render.ts";
 import { portalAccessRoutes } from "./routes/portal-access.ts";
 import { operatorRoutes } from "./routes/operator.ts";
 
@@ -86,7 +87,6 @@ function operationsRoutes(app: FastifyInstance, ctx: AppContext, metrics: Hookli
  * page's own form posts, and the link forms' guard checks Origin.
  */
 const PAGE_HEADERS = {
-  "content-security-policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-frame-options": "DENY",
   "referrer-policy": "same-origin",
   "x-content-type-options": "nosniff",
@@ -142,7 +142,11 @@ function newApp(logger: Logger, limits: HttpLimitsConfig, bodyLimitBytes?: numbe
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-correlation-id", request.id);
-    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.headers(PAGE_HEADERS);
+    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) {
+      reply.headers(PAGE_HEADERS);
+      // A page may have set its own (a link page showing the client's logo); the portal sets its own after this.
+      if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", pageSecurityPolicy());
+    }
   });
   return app;
 }

@@ -85,6 +85,31 @@ export interface IntegrationLogo {
   bytes: Buffer;
 }
 
+/** What identifies an integration and how it shows, whatever its kind. */
+export interface IntegrationIdentity {
+  key: string;
+  integrationId: string;
+  sourceId: string;
+  name: string;
+  sourceType: SourceType;
+  /** False: listed, but no new connection may be made to it (existing ones keep their history). */
+  enabled: boolean;
+  /** The logo Hookline serves for it, for its logoUrl, branding and the link pages. */
+  logo: IntegrationLogo;
+}
+
+export type IntegrationKind = "sandbox" | "oauth2" | "credentials";
+
+/**
+ * The identity part of a provider's definition, taken from its settings
+ * field by field: settings also hold what must not travel with the provider
+ * object (an OAuth client secret), so they are never spread onto it.
+ */
+export function providerIdentity(kind: IntegrationKind, settings: IntegrationIdentity): IntegrationIdentity & { kind: IntegrationKind } {
+  const { key, integrationId, sourceId, name, sourceType, enabled, logo } = settings;
+  return { kind, key, integrationId, sourceId, name, sourceType, enabled, logo };
+}
+
 /** The connection a provider acts on. */
 export interface ProviderConnection {
   companyId: CompanyId;
@@ -108,16 +133,9 @@ export const isNotApplicable = (capability: object): capability is NotApplicable
  * provider without lasting access declares not applicable. Identifiers follow
  * the Codat document: a four-lowercase-letter platform key and UUIDs.
  */
-export interface IntegrationProvider {
-  key: string;
-  integrationId: string;
-  sourceId: string;
-  name: string;
-  sourceType: SourceType;
-  /** False: listed, but no new connection may be made to it (existing ones keep their history). */
-  enabled: boolean;
-  /** The logo Hookline serves for it, for its logoUrl, branding and the link pages. */
-  logo: IntegrationLogo;
+export interface IntegrationProvider extends IntegrationIdentity {
+  /** How it links: the built-in sandbox, an OAuth 2.0 provider or a credentials form (shown by `hookline integrations list`). */
+  kind: IntegrationKind;
   /** What the hosted link page does when the SMB opens it. */
   startLink(connection: ProviderConnection): LinkStart;
   /** Decides whether what came back to the hosted link page links the connection. */

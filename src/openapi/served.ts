@@ -1,5 +1,7 @@
 import { codatDocument, type JsonSchema } from "./codat.ts";
 import { hooklinePaths } from "./hookline/index.ts";
+import { OPERATOR_SECURITY_SCHEME, operatorSecurityScheme } from "./hookline/operator.ts";
+import { withAlertAuthHeader } from "./hookline/profile.ts";
 
 /** The Codat operations Hookline implements; the served document keeps exactly these. */
 const CODAT_OPERATIONS = new Set([
@@ -37,8 +39,19 @@ export function servedDocument(publicUrl: string, ownWebhooks: Record<string, un
     },
     servers: [{ url: publicUrl, description: "This Hookline server" }],
     paths,
+    components: servedComponents(),
     webhooks: { ...codatDocument.webhooks, ...ownWebhooks },
   });
+}
+
+/** Codat's components with Hookline's additions: the profile's alertAuthHeader, and the operator API's token. */
+function servedComponents(): JsonSchema {
+  const components = codatDocument.components as { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> };
+  return {
+    ...components,
+    schemas: { ...components.schemas, Profile: withAlertAuthHeader(components.schemas.Profile!) },
+    securitySchemes: { ...components.securitySchemes, [OPERATOR_SECURITY_SCHEME]: operatorSecurityScheme },
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { ConsumerId } from "../ids.ts";
+import type { SecretPurpose } from "../secret-box.ts";
 import type { Store } from "./database.ts";
 import type { ConsumersTable } from "./schema.ts";
 
@@ -40,6 +41,63 @@ export async function resealStoredSecrets(
         if (Object.keys(changes).length > 0) await tx.updateTable("consumers").set(changes).where("id", "=", row.id).execute();
       }
       return rows.length === batchSize ? rows[rows.length - 1]!.id : null;
+    });
+    if (last === null) return;
+    after = last;
+  }
+}
+
+/**
+ * The other tables that hold sealed values, each value bound to the row's key
+ * column and to its purpose. They came after encryption at rest, so they
+ * never hold plaintext; only a key rotation re-seals them. (An OAuth
+ * integration's client secret is sealed in the integrations file, not here.)
+ */
+export const SEALED_TABLES = {
+  connection_tokens: { key: "connection_id", columns: { access_token: "access-token", refresh_token: "refresh-token" } },
+  connection_credentials: { key: "connection_id", columns: { credentials: "connection-credentials" } },
+  client_profiles: { key: "client_id", columns: { alert_auth_header: "alert-auth-header" } },
+  link_attempts: { key: "state_digest", columns: { code_verifier: "pkce-verifier" } },
+} as const satisfies Record<string, { key: string; columns: Record<string, SecretPurpose> }>;
+export type SealedTable = keyof typeof SEALED_TABLES;
+
+/** Every sealed table as one shape: its key column and sealed columns as strings (the rows hold strings or null there). */
+type AnySealedTable = Kysely<Record<string, Record<string, string | null>>>;
+
+/**
+ * Rewrites one table's sealed values in batches of `batchSize`, in key
+ * order, one transaction each, its rows locked like consumers' are: `reseal`
+ * gets each sealed value with its row's key and returns the value to store
+ * instead, or undefined to leave it.
+ */
+export async function resealSealedTable(
+  store: Store,
+  batchSize: number,
+  table: SealedTable,
+  reseal: (rowKey: string, column: string, stored: string) => string | undefined,
+): Promise<void> {
+  const { key, columns } = SEALED_TABLES[table];
+  const sealedColumns = Object.keys(columns);
+  for (let after: string | null = null; ;) {
+    const last: string | null = await store.transaction(async ({ tx }) => {
+      const db = tx as unknown as AnySealedTable;
+      let query = db
+        .selectFrom(table)
+        .select([key, ...sealedColumns])
+        .orderBy(key)
+        .limit(batchSize);
+      if (after !== null) query = query.where(key, ">", after);
+      const rows = await store.dialect.lockRows(query).execute();
+      for (const row of rows) {
+        const changes: Record<string, string> = {};
+        for (const column of sealedColumns) {
+          const stored = row[column];
+          const value = stored === null || stored === undefined ? undefined : reseal(String(row[key]), column, stored);
+          if (value !== undefined) changes[column] = value;
+        }
+        if (Object.keys(changes).length > 0) await db.updateTable(table).set(changes).where(key, "=", row[key]!).execute();
+      }
+      return rows.length === batchSize ? String(rows[rows.length - 1]![key]) : null;
     });
     if (last === null) return;
     after = last;

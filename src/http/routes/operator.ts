@@ -4,6 +4,7 @@ import { authenticateOperator, connectionAccess, reportRevokedAccess } from "../
 import { HooklineError } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { pathParams } from "../../openapi/codat.ts";
+import { deauthorizeBody } from "../../openapi/hookline/operator.ts";
 
 const refused = () =>
   new HooklineError(
@@ -33,16 +34,7 @@ export function operatorRoutes(app: FastifyInstance, ctx: AppContext): void {
     {
       schema: {
         params,
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["statusCode", "message"],
-          properties: {
-            statusCode: { type: "string", pattern: "^[1-5][0-9]{2}$" },
-            statusText: { type: "string", minLength: 1, maxLength: 200 },
-            message: { type: "string", minLength: 1, maxLength: 1000 },
-          },
-        },
+        body: deauthorizeBody,
       },
     },
     (request) =>

@@ -1,17 +1,10 @@
 import { badRequest } from "../../errors.ts";
 import { guardedFetch, type OutboundGuard } from "../oauth2/guarded-fetch.ts";
 import { tokenEndpointFailure } from "../oauth2/oauth2.ts";
-import { notApplicable, type CredentialField, type IntegrationLogo, type IntegrationProvider, type LinkOutcome, type SourceType } from "../provider.ts";
+import { notApplicable, providerIdentity, type CredentialField, type IntegrationIdentity, type IntegrationProvider, type LinkOutcome } from "../provider.ts";
 
 /** A credentials integration as the operator declared it. */
-export interface CredentialsSettings {
-  key: string;
-  name: string;
-  sourceType: SourceType;
-  integrationId: string;
-  sourceId: string;
-  enabled: boolean;
-  logo: IntegrationLogo;
+export interface CredentialsSettings extends IntegrationIdentity {
   fields: readonly CredentialField[];
   verifyUrl: string;
   /** False: what the SMB entered is verified and then forgotten. */
@@ -70,13 +63,7 @@ export function credentialsProvider(settings: CredentialsSettings, guard: Outbou
     errorMessage,
   });
   return {
-    key: settings.key,
-    integrationId: settings.integrationId,
-    sourceId: settings.sourceId,
-    name: settings.name,
-    sourceType: settings.sourceType,
-    enabled: settings.enabled,
-    logo: settings.logo,
+    ...providerIdentity("credentials", settings),
     startLink: () => ({ kind: "credentials", fields: settings.fields }),
     completeLink() {
       return Promise.reject(badRequest(`${settings.name} links with credentials: send them with PUT .../authorization or on the connection's linkUrl`));

@@ -2,25 +2,18 @@ import * as client from "openid-client";
 import { badRequest } from "../../errors.ts";
 import {
   notApplicable,
+  providerIdentity,
   type AccessGrant,
-  type IntegrationLogo,
+  type IntegrationIdentity,
   type IntegrationProvider,
   type LinkFailure,
   type LinkOutcome,
   type RefreshOutcome,
-  type SourceType,
 } from "../provider.ts";
 import { guardedFetch, type OutboundGuard } from "./guarded-fetch.ts";
 
 /** An OAuth 2.0 integration as the operator declared it, its client secret opened. */
-export interface OAuth2Settings {
-  key: string;
-  name: string;
-  sourceType: SourceType;
-  integrationId: string;
-  sourceId: string;
-  enabled: boolean;
-  logo: IntegrationLogo;
+export interface OAuth2Settings extends IntegrationIdentity {
   authorizeUrl: string;
   tokenUrl: string;
   issuer: string;
@@ -111,13 +104,7 @@ export function oauth2Provider(settings: OAuth2Settings, guard: OutboundGuard, n
   if (settings.tokenUrl.startsWith("http:") || settings.authorizeUrl.startsWith("http:")) client.allowInsecureRequests(config);
 
   return {
-    key: settings.key,
-    integrationId: settings.integrationId,
-    sourceId: settings.sourceId,
-    name: settings.name,
-    sourceType: settings.sourceType,
-    enabled: settings.enabled,
-    logo: settings.logo,
+    ...providerIdentity("oauth2", settings),
     startLink: () => ({
       kind: "redirect",
       async authorize(redirectUri) {

@@ -1,4 +1,4 @@
-import { notApplicable, type IntegrationProvider } from "../provider.ts";
+import { notApplicable, providerIdentity, type IntegrationProvider } from "../provider.ts";
 
 /** Credentials the sandbox accepts through update-connection-authorization. */
 export const SANDBOX_CREDENTIALS = { username: "sandbox", password: "sandbox-password" } as const;
@@ -12,13 +12,15 @@ const SANDBOX_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height=
  */
 export function sandboxProvider(enabled: boolean): IntegrationProvider {
   return {
-    key: "sand",
-    integrationId: "6c5bd5a7-8a3b-4b2f-9b8e-2f0a52b0c001",
-    sourceId: "6c5bd5a7-8a3b-4b2f-9b8e-2f0a52b0c002",
-    name: "Hookline Sandbox",
-    sourceType: "Banking",
-    enabled,
-    logo: { contentType: "image/svg+xml", fileName: "logo.svg", bytes: Buffer.from(SANDBOX_LOGO) },
+    ...providerIdentity("sandbox", {
+      key: "sand",
+      integrationId: "6c5bd5a7-8a3b-4b2f-9b8e-2f0a52b0c001",
+      sourceId: "6c5bd5a7-8a3b-4b2f-9b8e-2f0a52b0c002",
+      name: "Hookline Sandbox",
+      sourceType: "Banking",
+      enabled,
+      logo: { contentType: "image/svg+xml", fileName: "logo.svg", bytes: Buffer.from(SANDBOX_LOGO) },
+    }),
     startLink: () => ({ kind: "consent" }),
     // No provider stands behind the sandbox to sign in to: Authorize on its hosted page is all the consent it asks for.
     completeLink: async () => ({ linked: true }),

@@ -5,6 +5,7 @@ import { insightPaths } from "./insights.ts";
 import { listenPaths } from "./listen.ts";
 import { messagePaths } from "./messages.ts";
 import { observabilityPaths } from "./observability.ts";
+import { operatorPaths } from "./operator.ts";
 import { portalPaths } from "./portal.ts";
 import { transformationPaths } from "./transformations.ts";
 
@@ -18,4 +19,5 @@ export const hooklinePaths: Array<Record<string, Record<string, JsonSchema>>> = 
   transformationPaths,
   insightPaths,
   listenPaths,
+  operatorPaths,
 ];

@@ -3,7 +3,7 @@ import { authorizeConnection, createConnection, linkUrl, recordLinkOutcome, type
 import type { AppContext } from "../../domain/context.ts";
 import { recordLinkStep } from "../../domain/link-funnel.ts";
 import { findCompanyLinkPage, findLinkCompany, findLinkSession, linkRedirect, type LinkSession } from "../../domain/link.ts";
-import { beginRedirectLink, finishRedirectLink, LINK_ATTEMPT_TTL_MS } from "../../domain/redirect-link.ts";
+import { beginRedirectLink, finishRedirectLink } from "../../domain/redirect-link.ts";
 import { HooklineError } from "../../errors.ts";
 import { asId, type CompanyId, type ConnectionId } from "../../ids.ts";
 import { CANCELLED_OUTCOME, type IntegrationProvider } from "../../integrations/provider.ts";
@@ -80,12 +80,13 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const redirect = await linkRedirect(ctx, session, ids.companyId, connection, linkQuery);
     const latest = connection.status === "Linked" || cancelled ? undefined : connection.dataConnectionErrors?.at(-1);
     return renderPage(reply, "outcome", {
+      client: redirect.client,
       message: outcomeMessage(session.integration, connection, cancelled),
       detail: latest ? `What happened: ${latest.errorMessage} (${latest.statusCode}). Open your link again to retry.` : null,
       status: connection.status,
       // The link query carries the key of a reminded link URL from page to page.
       backUrl: withQuery(linkUrl(ctx.config.publicUrl, ids.companyId, ids.connectionId, null), linkQuery),
-      next: redirect.url === null ? null : { url: redirect.url, clientName: redirect.clientName },
+      next: redirect.url === null ? null : { url: redirect.url },
     });
   };
 
@@ -94,6 +95,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const company = await findCompanyLinkPage(ctx, companyId);
     if (!company) return reply.callNotFound();
     return renderPage(reply, "company", {
+      client: company.client,
       companyName: company.name,
       connections: company.connections,
       integrations: ctx.integrations.enabled().map((integration) => ({
@@ -130,7 +132,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       case "consent":
         recordLinkStep(ctx, { companyId, connectionId }, "redirected");
         return renderPage(reply, "consent", {
-          clientName: session.clientName,
+          client: session.client,
           companyName: session.companyName,
           integrationName: session.integration.name,
           status: session.status,
@@ -141,7 +143,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
       case "credentials":
         recordLinkStep(ctx, { companyId, connectionId }, "redirected");
         return renderPage(reply, "credentials", {
-          clientName: session.clientName,
+          client: session.client,
           companyName: session.companyName,
           integrationName: session.integration.name,
           logoUrl: logoPath(session.integration),
@@ -153,7 +155,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
         });
       case "redirect":
         return renderPage(reply, "redirect", {
-          clientName: session.clientName,
+          client: session.client,
           companyName: session.companyName,
           integrationName: session.integration.name,
           logoUrl: logoPath(session.integration),
@@ -169,7 +171,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
     const { companyId, connectionId } = connectionIds(request.params);
     const { url, state } = await beginRedirectLink(ctx, companyId, connectionId, linkQueryOf(request));
     recordLinkStep(ctx, { companyId, connectionId }, "redirected");
-    reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), LINK_ATTEMPT_TTL_MS / 1000, secure));
+    reply.header("set-cookie", signInCookie(guard.token(["sign-in", state]), Math.ceil(ctx.config.integrations.signInTtlMs / 1000), secure));
     return reply.redirect(url, 303);
   });
 
