@@ -98,3 +98,13 @@ export function readTransformations(db: Db, consumerIds: readonly ConsumerId[]):
     .$narrowType<{ code: string }>()
     .execute();
 }
+
+/** The consumer that replaces a legacy consumer (made by its migration's expand step). */
+export function findReplacementOf(db: Db, clientId: ClientId, legacyId: ConsumerId): Promise<ConsumerRow | undefined> {
+  return db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("replaces_id", "=", legacyId).executeTakeFirst();
+}
+
+/** The client's replacements of these legacy consumers (made by their migrations' expand step). */
+export function listReplacementsOf(db: Db, clientId: ClientId): Promise<ConsumerRow[]> {
+  return db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("replaces_id", "is not", null).execute();
+}
