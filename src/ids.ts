@@ -21,6 +21,7 @@ export type MessageId = Id<"Message">;
 /** One consumer's copy of one message, with its schedule. */
 export type DeliveryId = Id<"Delivery">;
 export type AttemptId = Id<"Attempt">;
+export type HistoryEntryId = Id<"HistoryEntry">;
 /** A client's connection insight alert rule. */
 export type InsightAlertId = Id<"InsightAlert">;
 

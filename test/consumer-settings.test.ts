@@ -37,6 +37,8 @@ describe("getting and updating a consumer", () => {
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
       secretOverlapEndsAt: null,
+      shadow: null,
+      replacesWebhookId: null,
     });
 
     const patched = await server.api("PATCH", `/webhooks/${id}`, {
@@ -59,6 +61,8 @@ describe("getting and updating a consumer", () => {
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
       secretOverlapEndsAt: null,
+      shadow: null,
+      replacesWebhookId: null,
     };
     assert.deepEqual(patched.body, expected);
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, expected);

@@ -259,6 +259,7 @@ describe("GET /webhooks/migration", () => {
         "read.completed",
       ],
       companyTags: [],
+      migration: { legacyWebhookId: legacyConsumer.id, state: "legacy", replacementWebhookId: null, testUrl: null },
     });
     assert.deepEqual(byId[tagged.body.id], {
       webhookId: tagged.body.id,
@@ -267,6 +268,7 @@ describe("GET /webhooks/migration", () => {
       legacyEventTypes: ["Rate Limit Reached", "Push Operation Status Changed()", "Push Operation Timed Out"],
       proposedEventTypes: ["client.rateLimit.reached", "company.created", "{dataType}.write.successful", "{dataType}.write.unsuccessful"],
       companyTags: ["region:uk"],
+      migration: { legacyWebhookId: tagged.body.id, state: "legacy", replacementWebhookId: null, testUrl: null },
     });
     const proposed = await server.api("POST", "/webhooks", {
       url: legacy.url,

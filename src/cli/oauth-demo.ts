@@ -6,12 +6,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
+import { createHooklineClient } from "../client/index.ts";
 import { loadConfig } from "../config.ts";
 import { createApiKey, createClient } from "../domain/clients.ts";
 import { createOperatorToken } from "../domain/operator-api.ts";
 import { SecretBox } from "../secret-box.ts";
 import { startHookline } from "../server.ts";
-import { apiCaller, freePort } from "./demo.ts";
+import { answered, freePort } from "./demo.ts";
 
 /** The local authorization server's one client: Hookline. */
 const CLIENT_ID = "hookline-demo";
@@ -126,13 +127,22 @@ export async function runOAuthDemo(): Promise<void> {
   try {
     const client = await createClient(hookline.ctx, "Demo lender");
     const { apiKey } = await createApiKey(hookline.ctx, client.id, "demo");
-    const api = apiCaller(config.publicUrl, apiKey);
-    const consumer = await api("POST", "/webhooks", { url: receiverUrl, eventTypes: ["connection.connected", "connection.disconnected"] });
-    const { key } = await api("GET", `/webhooks/${consumer.id}/secret`);
+    const api = createHooklineClient({ baseUrl: config.publicUrl, apiKey });
+    const consumer = answered(
+      "POST /webhooks",
+      await api.POST("/webhooks", { body: { url: receiverUrl, eventTypes: ["connection.connected", "connection.disconnected"] } }),
+    );
+    const { key } = answered(
+      "GET /webhooks/{webhookId}/secret",
+      await api.GET("/webhooks/{webhookId}/secret", { params: { path: { webhookId: consumer.id! } } }),
+    );
     console.log(`1. A local OAuth 2.0 provider runs at ${provider.issuer}; Hookline offers it as the integration "demo" (Demo Books)`);
     console.log(`2. Subscribed ${receiverUrl} to connection.connected and connection.disconnected`);
-    const company = await api("POST", "/companies", { name: "Toft stores" });
-    const connection = await api("POST", `/companies/${company.id}/connections`, { platformKey: "demo" });
+    const company = answered("POST /companies", await api.POST("/companies", { body: { name: "Toft stores" } }));
+    const connection = answered(
+      "POST /companies/{companyId}/connections",
+      await api.POST("/companies/{companyId}/connections", { params: { path: { companyId: company.id } }, body: { platformKey: "demo" } }),
+    );
     console.log("3. Open this link in your browser, press Continue, sign in with any login and password, then press Continue again:");
     console.log(`   ${connection.linkUrl}`);
 

@@ -15,6 +15,7 @@ import {
 import { sendExample } from "../domain/events/examples.ts";
 import type { AppContext } from "../domain/context.ts";
 import { deleteTransformation, getTransformation, setTransformation, testTransformation } from "../domain/consumer-transformation.ts";
+import { contractMigration, expandMigration, migrationCandidates, migrationReport, revertMigration, switchMigration } from "../domain/legacy-migration.ts";
 import { badRequest } from "../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../ids.ts";
 import { jsonOption, printJson, printList } from "./output.ts";
@@ -196,6 +197,64 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     );
 
   transformationCommands(webhooks, withContext, clientOption);
+  migrationCommands(webhooks, withContext, clientOption);
+}
+
+/** `hookline webhooks migration ...`: a legacy rule consumer's migration, the same steps as /webhooks/migration. */
+function migrationCommands(webhooks: Command, withContext: WithContext, clientOption: Option): void {
+  const migration = webhooks.command("migration").description("Move a consumer off legacy rule types: expand, report, switch, contract (or revert)");
+  migration
+    .command("list")
+    .addOption(clientOption)
+    .addOption(jsonOption())
+    .description("List consumers on legacy rule types, their proposed event types and how far their migration went")
+    .action((options: { client: string; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const answer = await migrationCandidates(ctx, asId<ClientId>(options.client));
+        printList(options, answer, answer.results, {
+          ID: (candidate) => candidate.webhookId,
+          "LEGACY TYPES": (candidate) => candidate.legacyEventTypes.join(", "),
+          "PROPOSED EVENT TYPES": (candidate) => candidate.proposedEventTypes.join(" "),
+          STATE: (candidate) => candidate.migration.state,
+          REPLACEMENT: (candidate) => candidate.migration.replacementWebhookId ?? "",
+        });
+      }),
+    );
+  migration
+    .command("expand <webhookId>")
+    .addOption(clientOption)
+    .option("--url <url>", "the replacement's URL (the legacy consumer's by default)")
+    .option("--test-url <url>", "send the shadow replacement's deliveries here meanwhile (by default they are recorded, not sent)")
+    .description("Create the replacement in shadow mode: its deliveries are recorded but never sent to its URL")
+    .action((webhookId: string, options: { client: string; url?: string; testUrl?: string }) =>
+      withContext(async (ctx) =>
+        printJson(await expandMigration(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), { url: options.url, testUrl: options.testUrl })),
+      ),
+    );
+  migration
+    .command("report <webhookId>")
+    .addOption(clientOption)
+    .option("--since <time>", "ISO 8601 date or date-time (the replacement's creation by default)")
+    .option("--until <time>", "ISO 8601 date or date-time (now by default)")
+    .description("Compare the legacy consumer's deliveries with the replacement's: matched, legacy-only, new-only")
+    .action((webhookId: string, options: { client: string; since?: string; until?: string }) =>
+      withContext(async (ctx) =>
+        printJson(await migrationReport(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), { since: options.since, until: options.until })),
+      ),
+    );
+  for (const [step, run, description] of [
+    ["switch", switchMigration, "The replacement goes live and the legacy consumer is disabled"],
+    ["revert", revertMigration, "Undo the last step: back to shadow mode after a switch; in shadow mode, delete the replacement"],
+    ["contract", contractMigration, "Delete the legacy consumer, once switched (not reversible)"],
+  ] as const) {
+    migration
+      .command(`${step} <webhookId>`)
+      .addOption(clientOption)
+      .description(description)
+      .action((webhookId: string, options: { client: string }) =>
+        withContext(async (ctx) => printJson(await run(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId)))),
+      );
+  }
 }
 
 /** A file's text, or standard input's for "-". */

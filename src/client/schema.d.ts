@@ -394,26 +394,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/webhooks/migration": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List consumers on legacy rule types
-         * @description Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, "Legacy rule webhooks"), and the same company tags.
-         */
-        get: operations["list-webhook-migration-candidates"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/webhooks/{webhookId}/enable": {
         parameters: {
             query?: never;
@@ -561,6 +541,146 @@ export interface paths {
          * @description Hookline extension. Deliveries stop presenting a client certificate; the stored key is deleted.
          */
         delete: operations["delete-webhook-consumer-mtls"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List consumers on legacy rule types
+         * @description Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it (its event types with each rule type replaced by its event types, README "Legacy rule webhooks"; the same company tags) and how far its migration went.
+         */
+        get: operations["list-webhook-migration-candidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration/{webhookId}/expand": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a legacy consumer's replacement in shadow mode
+         * @description Hookline extension. Creates the replacement consumer: the proposed event types, the same company tags, the legacy consumer's URL or `url`. It starts in shadow mode: its deliveries are built, signed and recorded but never sent to its URL; they go to `testUrl` when given, or are recorded with no request made. Written to both consumers' histories. Revert deletes it again.
+         */
+        post: operations["expand-webhook-migration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration/{webhookId}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare a legacy consumer's deliveries with its replacement's
+         * @description Hookline extension. Pairs each delivery the legacy consumer got in the window with the replacement's delivery of the same change (the event its alert was rendered from): matched, legacy-only (the replacement lacks an event type or company tag the legacy rule covered) and new-only, with counts by type and a few examples of each. `covered` says whether the replacement got everything the legacy consumer did.
+         */
+        get: operations["get-webhook-migration-report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration/{webhookId}/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to the replacement
+         * @description Hookline extension. The replacement goes live (shadow mode off) and the legacy consumer is disabled, at once. Revert undoes it. Written to the consumers' histories.
+         */
+        post: operations["switch-webhook-migration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration/{webhookId}/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a migration's last step
+         * @description Hookline extension. After a switch: the replacement goes back to shadow mode and the legacy consumer is enabled again. In shadow mode: the replacement is deleted, with what it recorded. Written to the consumers' histories.
+         */
+        post: operations["revert-webhook-migration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/migration/{webhookId}/contract": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete the legacy consumer after the switch
+         * @description Hookline extension. Deletes the legacy consumer, once switched; not reversible. Written to the replacement's history.
+         */
+        post: operations["contract-webhook-migration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhookId}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook consumer's history
+         * @description Hookline extension. The steps recorded for the consumer, oldest first: each step of a legacy migration (`migration.expanded`, `migration.switched`, `migration.reverted`, `migration.contracted`) with the consumers it concerned.
+         */
+        get: operations["list-webhook-consumer-history"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -4688,6 +4808,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;
@@ -4809,6 +4935,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;
@@ -5100,45 +5232,6 @@ export interface operations {
             503: components["responses"]["Service-Unavailable"];
         };
     };
-    "list-webhook-migration-candidates": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Consumers on legacy rule types, with their proposed replacements */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        results: {
-                            /** Format: uuid */
-                            webhookId: string;
-                            url: string;
-                            disabled: boolean;
-                            legacyEventTypes: string[];
-                            proposedEventTypes: string[];
-                            companyTags: string[];
-                        }[];
-                    };
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
-                };
-            };
-        };
-    };
     "enable-webhook-consumer": {
         parameters: {
             query?: never;
@@ -5180,6 +5273,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;
@@ -5250,6 +5349,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;
@@ -5626,6 +5731,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;
@@ -5682,6 +5793,534 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "list-webhook-migration-candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consumers on legacy rule types, with their proposed replacements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            /** Format: uuid */
+                            webhookId: string;
+                            url: string;
+                            disabled: boolean;
+                            legacyEventTypes: string[];
+                            proposedEventTypes: string[];
+                            companyTags: string[];
+                            migration: {
+                                /** Format: uuid */
+                                legacyWebhookId: string;
+                                /**
+                                 * @description `legacy`: not started; `shadow`: the replacement records what it would get; `switched`: the replacement is live and the legacy consumer disabled.
+                                 * @enum {string}
+                                 */
+                                state: "legacy" | "shadow" | "switched";
+                                /** Format: uuid */
+                                replacementWebhookId: string | null;
+                                /** @description Where the shadow replacement's deliveries go; null when they are recorded without a request (or once switched). */
+                                testUrl: string | null;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "expand-webhook-migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The legacy rule consumer being migrated. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description The replacement's URL, checked like a new consumer's; the legacy consumer's URL when absent.
+                     */
+                    url?: string;
+                    /**
+                     * Format: uri
+                     * @description Where the replacement's deliveries go while it is in shadow mode, signed with its secret; without one they are built and recorded, with no request made.
+                     */
+                    testUrl?: string;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description The migration, now in shadow mode */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        legacyWebhookId: string;
+                        /**
+                         * @description `legacy`: not started; `shadow`: the replacement records what it would get; `switched`: the replacement is live and the legacy consumer disabled.
+                         * @enum {string}
+                         */
+                        state: "legacy" | "shadow" | "switched";
+                        /** Format: uuid */
+                        replacementWebhookId: string | null;
+                        /** @description Where the shadow replacement's deliveries go; null when they are recorded without a request (or once switched). */
+                        testUrl: string | null;
+                    };
+                };
+            };
+            /** @description Invalid URL, or the consumer names no legacy rule types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The step does not apply now (the message says which does) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "get-webhook-migration-report": {
+        parameters: {
+            query?: {
+                /** @description Deliveries created at or after this ISO 8601 date or date-time (with offset); the replacement's creation by default. */
+                since?: string;
+                /** @description Deliveries created before this ISO 8601 date or date-time (with offset); now by default. */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The legacy rule consumer being migrated. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The comparison */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        legacyWebhookId: string;
+                        /** Format: uuid */
+                        replacementWebhookId: string;
+                        /** Format: date-time */
+                        since: string;
+                        /** Format: date-time */
+                        until: string;
+                        /** @description True when a side had more than 20000 deliveries in the window: the first ones were compared; shorten the window. */
+                        truncated: boolean;
+                        counts: {
+                            legacy: number;
+                            new: number;
+                            matched: number;
+                            legacyOnly: number;
+                            newOnly: number;
+                        };
+                        /** @description Legacy-only deliveries by rule type and the event type of the change they came from: the event types the replacement lacks. */
+                        legacyOnlyByType: {
+                            [key: string]: number;
+                        };
+                        /** @description New-only deliveries by event type: changes the replacement hears about that no legacy rule covered. */
+                        newOnlyByType: {
+                            [key: string]: number;
+                        };
+                        /** @description True when every legacy delivery of the window has its match: the replacement covers everything the legacy consumer got. */
+                        covered: boolean;
+                        examples: {
+                            matched: {
+                                sourceMessageId: string;
+                                legacy: {
+                                    deliveryId: string;
+                                    messageId: string;
+                                    /** @description A legacy rule type on the legacy side, an event type on the new side. */
+                                    eventType: string;
+                                    status: string;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                };
+                                new: {
+                                    deliveryId: string;
+                                    messageId: string;
+                                    /** @description A legacy rule type on the legacy side, an event type on the new side. */
+                                    eventType: string;
+                                    status: string;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                };
+                            }[];
+                            legacyOnly: ({
+                                deliveryId: string;
+                                messageId: string;
+                                /** @description A legacy rule type on the legacy side, an event type on the new side. */
+                                eventType: string;
+                                status: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            } & {
+                                sourceMessageId: string | null;
+                                sourceEventType: string | null;
+                            })[];
+                            newOnly: {
+                                deliveryId: string;
+                                messageId: string;
+                                /** @description A legacy rule type on the legacy side, an event type on the new side. */
+                                eventType: string;
+                                status: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid window, or the consumer names no legacy rule types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The step does not apply now (the message says which does) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "switch-webhook-migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The legacy rule consumer being migrated. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where the migration stands now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        legacyWebhookId: string;
+                        /**
+                         * @description `legacy`: not started; `shadow`: the replacement records what it would get; `switched`: the replacement is live and the legacy consumer disabled.
+                         * @enum {string}
+                         */
+                        state: "legacy" | "shadow" | "switched";
+                        /** Format: uuid */
+                        replacementWebhookId: string | null;
+                        /** @description Where the shadow replacement's deliveries go; null when they are recorded without a request (or once switched). */
+                        testUrl: string | null;
+                    };
+                };
+            };
+            /** @description The consumer names no legacy rule types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The step does not apply now (the message says which does) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "revert-webhook-migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The legacy rule consumer being migrated. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where the migration stands now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        legacyWebhookId: string;
+                        /**
+                         * @description `legacy`: not started; `shadow`: the replacement records what it would get; `switched`: the replacement is live and the legacy consumer disabled.
+                         * @enum {string}
+                         */
+                        state: "legacy" | "shadow" | "switched";
+                        /** Format: uuid */
+                        replacementWebhookId: string | null;
+                        /** @description Where the shadow replacement's deliveries go; null when they are recorded without a request (or once switched). */
+                        testUrl: string | null;
+                    };
+                };
+            };
+            /** @description The consumer names no legacy rule types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The step does not apply now (the message says which does) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "contract-webhook-migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The legacy rule consumer being migrated. */
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deleted legacy consumer and its replacement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        deletedWebhookId: string;
+                        /** Format: uuid */
+                        replacementWebhookId: string;
+                    };
+                };
+            };
+            /** @description The consumer names no legacy rule types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Webhook consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The step does not apply now (the message says which does) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    "list-webhook-consumer-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier for the webhook consumer. */
+                webhookId: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumer's history */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            /** Format: date-time */
+                            at: string;
+                            action: string;
+                            detail: Record<string, never>;
+                        }[];
+                    };
+                };
             };
             /** @description Unauthorized */
             401: {
@@ -7802,6 +8441,12 @@ export interface operations {
                          * @description Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.
                          */
                         secretOverlapEndsAt?: string | null;
+                        /** @description Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, "Migrating from legacy rules"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one. */
+                        shadow?: {
+                            testUrl: string | null;
+                        } | null;
+                        /** @description Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others. */
+                        replacesWebhookId?: string | null;
                         /** @description Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off. */
                         mtls?: {
                             subject: string;

@@ -18,6 +18,12 @@ export const MAX_CONSUMER_RATE_LIMIT = 10_000;
 /** Characters of a webhook consumer's description. */
 export const MAX_CONSUMER_DESCRIPTION_LENGTH = 500;
 
+/** The most deliveries of each side a migration's comparison report reads: past it the report says it is truncated (a shorter window reads all). */
+export const MAX_MIGRATION_REPORT_DELIVERIES = 20_000;
+
+/** How many examples of each kind (matched, legacy-only, new-only) a migration's comparison report shows. */
+export const MIGRATION_REPORT_EXAMPLES = 5;
+
 /** A consumer's company tag filter is `key:value`, a key of 1 to this many characters (no colon)... */
 export const MAX_TAG_KEY_LENGTH = 27;
 /** ...and a value of up to this many. */

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import { prepareRequest } from "./pipeline/prepare.ts";
 import type { AttemptResult, SendBatch } from "./pipeline/request.ts";
 import { send } from "./pipeline/send.ts";
+import { shadow } from "./pipeline/shadow.ts";
 import { sign } from "./pipeline/sign.ts";
 import { transform } from "./pipeline/transform.ts";
 import { unsent, type WebhookSender } from "./sender.ts";
@@ -24,8 +25,8 @@ export const CANCELLED = "Cancelled by the webhook's transformation: no request 
 
 /**
  * One packed batch's path in the sender thread (the worker packed it, see
- * packBatch): each attempt is prepared, transformed, signed at the time it
- * starts and sent, all of them concurrently. If some are still unanswered
+ * packBatch): each attempt is prepared, transformed, held back or redirected
+ * by shadow mode, signed at the time it starts and sent, all of them concurrently. If some are still unanswered
  * after `earlyAfterMs`, `early` gets the results so far, once.
  */
 export async function sendBatch(
@@ -39,10 +40,12 @@ export async function sendBatch(
   const attempt = async (packed: SendBatch["requests"][number]): Promise<AttemptResult> => {
     if ("unsendable" in packed) return { ...unsent(packed.unsendable), startedAt: clock.now() };
     const prepared = prepareRequest(packed, bodies);
-    const request = packed.transformation === null ? prepared : await transform(prepared, packed.transformation, transformations);
+    const transformed = packed.transformation === null ? prepared : await transform(prepared, packed.transformation, transformations);
     const startedAt = clock.now();
-    if ("failed" in request) return { ...unsent(request.failed), startedAt };
-    if ("cancelled" in request) return { ...unsent(CANCELLED), succeeded: true, startedAt };
+    if ("failed" in transformed) return { ...unsent(transformed.failed), startedAt };
+    if ("cancelled" in transformed) return { ...unsent(CANCELLED), succeeded: true, startedAt };
+    const request = shadow(transformed, packed.shadow);
+    if ("recorded" in request) return { ...unsent(request.recorded), succeeded: true, startedAt };
     return send(sender, sign(request, startedAt), startedAt);
   };
   const results = new Array<AttemptResult | undefined>(requests.length).fill(undefined);

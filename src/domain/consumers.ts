@@ -5,7 +5,8 @@ import { MAX_CONSUMER_DESCRIPTION_LENGTH, MAX_CONSUMER_RATE_LIMIT, MAX_TAG_KEY_L
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import { newId, type ClientId, type ConsumerId } from "../ids.ts";
-import type { UnitOfWork } from "../storage/database.ts";
+import { deleteHistoryOf, listHistory } from "../storage/consumer-history.ts";
+import type { Tx, UnitOfWork } from "../storage/database.ts";
 import { deleteDeliveriesOfConsumer, releaseRateSlots } from "../storage/deliveries/on-consumer-change.ts";
 import { releaseParked } from "../storage/deliveries/park.ts";
 import {
@@ -46,6 +47,10 @@ export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] &
   circuit: { state: "closed" | "open"; consecutiveFailures: number; nextProbeAt: string | null };
   /** After a rotation, when the last rotated-out signing secret stops signing beside the current one; null when none does. */
   secretOverlapEndsAt: string | null;
+  /** While the consumer is in shadow mode (a legacy consumer's replacement before its switch): its test URL, null when it has none. */
+  shadow: { testUrl: string | null } | null;
+  /** The legacy rule consumer this one replaces, or null. */
+  replacesWebhookId: string | null;
 };
 
 export interface ConsumerInput {
@@ -133,6 +138,9 @@ type ShownColumns = Pick<
   | "circuit_open_until"
   | "ordering"
   | "previous_secrets"
+  | "shadow"
+  | "shadow_test_url"
+  | "replaces_id"
 >;
 
 /**
@@ -168,6 +176,8 @@ function toResource(ctx: AppContext, row: ShownColumns): WebhookConsumerResource
       nextProbeAt: row.circuit_open_until === null ? null : isoDate(row.circuit_open_until),
     },
     secretOverlapEndsAt: secretOverlapEnd(ctx, row),
+    shadow: row.shadow === 1 ? { testUrl: row.shadow_test_url } : null,
+    replacesWebhookId: row.replaces_id,
   };
 }
 
@@ -205,8 +215,25 @@ export async function changeConsumer(
   });
 }
 
-/** `listen`: a consumer whose deliveries go over a listening CLI's stream (domain/listen.ts), its URL made here, never sent to. */
-export async function createConsumer(ctx: AppContext, clientId: ClientId, input: ConsumerInput, { listen = false } = {}): Promise<WebhookConsumerResource> {
+/** A legacy consumer's replacement, created in shadow mode by its migration's expand step (domain/legacy-migration.ts). */
+export interface ShadowReplacement {
+  replaces: ConsumerId;
+  testUrl: string | null;
+  /** Runs in the creation's transaction before the insert: checks and records the step. */
+  within: (uow: UnitOfWork, replacementId: ConsumerId) => Promise<void>;
+}
+
+/**
+ * `listen`: a consumer whose deliveries go over a listening CLI's stream
+ * (domain/listen.ts), its URL made here, never sent to. `replacing`: a legacy
+ * consumer's replacement, in shadow mode from its first delivery.
+ */
+export async function createConsumer(
+  ctx: AppContext,
+  clientId: ClientId,
+  input: ConsumerInput,
+  { listen = false, replacing }: { listen?: boolean; replacing?: ShadowReplacement } = {},
+): Promise<WebhookConsumerResource> {
   assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
   if (!listen) await ctx.destinations.assertAllowedUrl(input.url);
   const id = newId<ConsumerId>();
@@ -227,12 +254,16 @@ export async function createConsumer(ctx: AppContext, clientId: ClientId, input:
     consecutive_failures: 0,
     circuit_open_until: null,
     ordering: "unordered" as const,
+    shadow: replacing ? 1 : 0,
+    shadow_test_url: replacing?.testUrl ?? null,
+    replaces_id: replacing?.replaces ?? null,
   };
-  await ctx.store.transaction(async ({ tx }) => {
-    if ((await countConsumersLockingClient(tx, clientId)) >= ctx.config.limits.consumersPerClient) {
+  await ctx.store.transaction(async (uow) => {
+    if ((await countConsumersLockingClient(uow.tx, clientId)) >= ctx.config.limits.consumersPerClient) {
       throw badRequest(`This client already has ${ctx.config.limits.consumersPerClient} webhook consumers, the most it may have: delete one first`);
     }
-    await insertConsumer(tx, row);
+    await replacing?.within(uow, id);
+    await insertConsumer(uow.tx, row);
   });
   return toResource(ctx, { ...row, previous_secrets: null });
 }
@@ -278,7 +309,7 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
 }
 
 /** Enabling a consumer starts its failure streak afresh and closes its circuit. */
-async function enabledChanges(row: ConsumerRow, enabled: boolean, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
+export async function enabledChanges(row: ConsumerRow, enabled: boolean, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
   if (enabled === (row.disabled === 0)) return {};
   return enabled ? { disabled: 0, failing_since: null, ...(await closedCircuit(row, uow, now)) } : { disabled: 1 };
 }
@@ -333,8 +364,24 @@ export async function deleteConsumer(ctx: AppContext, clientId: ClientId, consum
     const row = await lockConsumer(tx, clientId, consumerId);
     if (onlyIf === undefined) found(row);
     else if (row === undefined || !onlyIf(row)) return false;
-    await deleteDeliveriesOfConsumer(tx, consumerId);
-    await deleteConsumerRow(tx, clientId, consumerId);
+    await deleteConsumerWithin(tx, clientId, consumerId);
     return true;
   });
+}
+
+/** Deletes a consumer the transaction found: its deliveries, its history and its row. */
+export async function deleteConsumerWithin(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
+  await deleteDeliveriesOfConsumer(tx, consumerId);
+  await deleteHistoryOf(tx, clientId, consumerId);
+  await deleteConsumerRow(tx, clientId, consumerId);
+}
+
+/** The consumer's history (the steps of a legacy migration), oldest first (`GET /webhooks/{webhookId}/history`). */
+export async function getConsumerHistory(
+  ctx: AppContext,
+  clientId: ClientId,
+  consumerId: ConsumerId,
+): Promise<{ results: Array<{ at: string; action: string; detail: Record<string, unknown> }> }> {
+  found(await findConsumer(ctx.store.db, clientId, consumerId));
+  return { results: (await listHistory(ctx.store.db, clientId, consumerId)).map((entry) => ({ ...entry, at: isoDate(entry.at) })) };
 }

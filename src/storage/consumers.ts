@@ -128,3 +128,13 @@ export async function markListenStream(db: Db, consumerId: ConsumerId, stream: s
 export function findListenConsumersUnseenSince(db: Db, before: number): Promise<Array<{ clientId: ClientId; consumerId: ConsumerId }>> {
   return db.selectFrom("consumers").select(["client_id as clientId", "id as consumerId"]).where("listen_seen_at", "<", before).execute();
 }
+
+/** The consumer that replaces a legacy consumer (made by its migration's expand step). */
+export function findReplacementOf(db: Db, clientId: ClientId, legacyId: ConsumerId): Promise<ConsumerRow | undefined> {
+  return db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("replaces_id", "=", legacyId).executeTakeFirst();
+}
+
+/** The client's replacements of these legacy consumers (made by their migrations' expand step). */
+export function listReplacementsOf(db: Db, clientId: ClientId): Promise<ConsumerRow[]> {
+  return db.selectFrom("consumers").selectAll().where("client_id", "=", clientId).where("replaces_id", "is not", null).execute();
+}

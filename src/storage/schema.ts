@@ -9,6 +9,7 @@ import type {
   ConnectionId,
   ConsumerId,
   DeliveryId,
+  HistoryEntryId,
   InsightAlertId,
   MessageId,
   OperatorTokenId,
@@ -45,6 +46,7 @@ export interface Database {
   connection_credentials: ConnectionCredentialsTable;
   operator_tokens: OperatorTokensTable;
   server_settings: ServerSettingsTable;
+  consumer_history: ConsumerHistoryTable;
 }
 
 /** What a client set with PUT /profile. */
@@ -200,6 +202,12 @@ export interface ConsumersTable {
   listen_seen_at: number | null;
   /** A listen consumer's newest stream (its owner of the deliveries it holds): the only one that takes its deliveries. */
   listen_stream: string | null;
+  /** 1 while the consumer is a replacement in shadow mode: its deliveries are recorded, never sent to its URL. */
+  shadow: Generated<number>;
+  /** Where a shadow consumer's deliveries are sent instead; null: they are recorded without a request. */
+  shadow_test_url: Generated<string | null>;
+  /** The legacy rule consumer this one replaces (its migration); null for others. Kept once that one is deleted. */
+  replaces_id: Generated<ConsumerId | null>;
 }
 
 export interface PreviousSecret {
@@ -219,6 +227,8 @@ export interface MessagesTable {
   payload_purged_at: number | null;
   /** 1 for an example event sent to one consumer on request. */
   example: number;
+  /** A legacy alert's source: the event it was rendered from; null for events. */
+  source_message_id: MessageId | null;
 }
 
 export type { ConsumerOrdering, DeliveryStatus };
@@ -371,4 +381,14 @@ export interface ServerSettingsTable {
   name: string;
   value: string;
   updated_at: number;
+}
+
+/** One step in a consumer's history (the steps of a legacy migration), with what it concerned as JSON. */
+export interface ConsumerHistoryTable {
+  id: HistoryEntryId;
+  client_id: ClientId;
+  consumer_id: ConsumerId;
+  at: number;
+  action: string;
+  detail: string;
 }

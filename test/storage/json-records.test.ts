@@ -38,6 +38,7 @@ test("every row of a large batch is written, with its values as given", async (t
     created_at: 1_700_000_000_000 + index,
     payload_purged_at: index % 5 ? null : 1_800_000_000_000 + index,
     example: index % 7 ? 0 : 1,
+    source_message_id: index % 4 ? null : asId<MessageId>(`message-source-${index}`),
   }));
   await store.transaction(({ tx }) => insertRecords(tx, "messages", rows));
   assert.deepEqual(await readTable(store, "messages", "id"), rows);

@@ -17,6 +17,7 @@ async function seedMessages(store: Store, clientId: ClientId, count: number, mes
     created_at: nextTimestamp(),
     payload_purged_at: null,
     example: 0,
+    source_message_id: null,
     ...message,
   }));
   await store.transaction(({ tx }) => insertRecords(tx, "messages", rows));

@@ -15,13 +15,13 @@ const USER_AGENT = "Hookline-Webhooks/0.1";
 
 /** Only what an attempt needs, since a batch crosses to the sender thread (an object literal: the type checks it holds no more and no less). */
 function packedAttemptOf(
-  { messageId, url, clientCertificate }: DueDelivery,
+  { messageId, url, clientCertificate, shadow }: DueDelivery,
   { signingSecret, previousSecrets, customHeaders }: OpenedSecrets,
   [bodyStart, bodyEnd]: readonly [number, number],
   transformation: PackedTransformation | null,
   authorization: string | null,
 ): PackedAttempt {
-  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd, transformation, authorization };
+  return { messageId, url, signingSecret, previousSecrets, customHeaders, clientCertificate, bodyStart, bodyEnd, transformation, authorization, shadow };
 }
 
 /**

@@ -26,7 +26,7 @@ export interface Unsendable {
 export type PackedTransformation = SavedTransformation;
 
 /** What one attempt needs of its delivery, its consumer's secrets opened; its body is a span of the batch's packed bodies. */
-export type PackedAttempt = Pick<DueDelivery, "messageId" | "url" | "clientCertificate"> &
+export type PackedAttempt = Pick<DueDelivery, "messageId" | "url" | "clientCertificate" | "shadow"> &
   OpenedSecrets & {
     bodyStart: number;
     bodyEnd: number;

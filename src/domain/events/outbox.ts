@@ -66,6 +66,7 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
       body,
       created_at: event.generatedAt,
       example: example ? 1 : 0,
+      source_message_id: null,
     };
   });
   await insertMessages(tx, messages);
@@ -82,7 +83,7 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         createdAt: event.generatedAt,
       })),
   );
-  if (!example) deliveries.push(...(await recordLegacyAlerts(tx, clientId, events, subscriptions)));
+  if (!example) deliveries.push(...(await recordLegacyAlerts(tx, clientId, events, messages, subscriptions)));
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
     throw badRequest(
       `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
@@ -110,17 +111,25 @@ function firstDueAt(consumer: Subscriber, generatedAt: number): number {
  * as the alerts those rules raise, each alert a message of its own (its type
  * the rule type, its body the flat payload, its id the AlertId) with a
  * delivery to each such consumer whose tags match. From there an alert is
- * signed, retried, logged, resent and replayed like any event. Nothing is
+ * signed, retried, logged, resent and replayed like any event; it names the
+ * event it came from, which pairs it with the same change's event deliveries
+ * in a migration's comparison report. Nothing is
  * read or rendered when no consumer of the client names a rule type.
  */
-async function recordLegacyAlerts(tx: Tx, clientId: ClientId, events: readonly NewEvent[], subscriptions: readonly Subscriber[]): Promise<NewDelivery[]> {
+async function recordLegacyAlerts(
+  tx: Tx,
+  clientId: ClientId,
+  events: readonly NewEvent[],
+  eventMessages: ReadonlyArray<{ id: MessageId }>,
+  subscriptions: readonly Subscriber[],
+): Promise<NewDelivery[]> {
   const legacy = subscriptions.filter((consumer) => consumer.eventTypes.some(isLegacyRuleType));
   if (legacy.length === 0) return [];
   const wanted = new Set(legacy.flatMap((consumer) => consumer.eventTypes.filter(isLegacyRuleType)));
   const clientName = (await findClientProfile(tx, clientId))?.name ?? (await findClient(tx, clientId))?.name ?? "";
   const messages: Parameters<typeof insertMessages>[1][number][] = [];
   const deliveries: NewDelivery[] = [];
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     const source = { clientId, clientName, eventType: event.eventType, companyId: event.company?.id ?? null, payload: event.payload };
     for (const alert of renderAlerts(source, wanted)) {
       const id = newId<MessageId>();
@@ -134,6 +143,7 @@ async function recordLegacyAlerts(tx: Tx, clientId: ClientId, events: readonly N
         body: legacyAlertBody(id, alert),
         created_at: event.generatedAt,
         example: 0,
+        source_message_id: eventMessages[index]!.id,
       });
       for (const consumer of to) {
         deliveries.push({

@@ -6,6 +6,7 @@ import {
   createConsumer,
   deleteConsumer,
   getConsumer,
+  getConsumerHistory,
   getSigningSecret,
   listConsumers,
   rotateSigningSecret,
@@ -15,10 +16,20 @@ import {
   type ConsumerUpdate,
 } from "../../domain/consumers.ts";
 import type { CustomHeaders } from "../../domain/custom-header-rules.ts";
-import { migrationCandidates } from "../../domain/legacy-migration.ts";
+import {
+  contractMigration,
+  expandMigration,
+  migrationCandidates,
+  migrationReport,
+  revertMigration,
+  switchMigration,
+  type ExpandInput,
+} from "../../domain/legacy-migration.ts";
+import type { TimeRangeInput } from "../../domain/time-range.ts";
 import { badRequest } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId } from "../../ids.ts";
 import { clientCertificateBody, consumerUpdateBody, customHeadersBody } from "../../openapi/hookline/consumers.ts";
+import { expandBody, reportQuery } from "../../openapi/hookline/migration.ts";
 import { pathParams, requestBody } from "../schemas.ts";
 
 type ConsumerParams = { webhookId: string };
@@ -42,6 +53,32 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
   );
 
   app.get("/webhooks/migration", (request) => migrationCandidates(ctx, clientOf(request)));
+
+  app.post<{ Params: ConsumerParams; Body: ExpandInput | undefined }>(
+    "/webhooks/migration/:webhookId/expand",
+    { schema: { ...consumerParams, body: expandBody } },
+    async (request, reply) => reply.status(201).send(await expandMigration(ctx, clientOf(request), consumerOf(request), request.body ?? {})),
+  );
+
+  app.get<{ Params: ConsumerParams; Querystring: TimeRangeInput }>(
+    "/webhooks/migration/:webhookId/report",
+    { schema: { ...consumerParams, querystring: reportQuery } },
+    (request) => migrationReport(ctx, clientOf(request), consumerOf(request), request.query),
+  );
+
+  for (const [step, run] of [
+    ["switch", switchMigration],
+    ["revert", revertMigration],
+    ["contract", contractMigration],
+  ] as const) {
+    app.post<{ Params: ConsumerParams }>(`/webhooks/migration/:webhookId/${step}`, { schema: consumerParams }, (request) =>
+      run(ctx, clientOf(request), consumerOf(request)),
+    );
+  }
+
+  app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId/history", { schema: consumerParams }, (request) =>
+    getConsumerHistory(ctx, clientOf(request), consumerOf(request)),
+  );
 
   app.get<{ Params: ConsumerParams }>("/webhooks/:webhookId", { schema: consumerParams }, (request) =>
     getConsumer(ctx, clientOf(request), consumerOf(request)),

@@ -41,6 +41,12 @@ const consumerSchema: JsonSchema = {
           description:
             "Hookline extension. After a signing secret rotation, when the rotated-out secret stops signing deliveries beside the current one (`HOOKLINE_SECRET_ROTATION_OVERLAP` after the rotation); null when no rotated-out secret signs.",
         },
+        shadow: {
+          description:
+            "Hookline extension. Set while the consumer is in shadow mode, as a legacy consumer's replacement before its switch (README, \"Migrating from legacy rules\"): its deliveries are built and recorded but never sent to its URL; they go to `testUrl` when it has one.",
+          oneOf: [{ type: "object", properties: { testUrl: { type: ["string", "null"] } }, required: ["testUrl"] }, { type: "null" }],
+        },
+        replacesWebhookId: { type: ["string", "null"], description: "Hookline extension. The legacy rule consumer this one replaces (its migration's expand step made it); null for others." },
         mtls: {
           description: "Hookline extension. The client certificate presented for mTLS (never its key); null when mTLS is off.",
           oneOf: [
@@ -53,11 +59,11 @@ const consumerSchema: JsonSchema = {
   ],
 };
 
-const json = (schema: JsonSchema) => ({ "application/json": { schema } });
-const ok = (description: string, schema: JsonSchema) => ({ description, content: json(schema) });
+export const json = (schema: JsonSchema) => ({ "application/json": { schema } });
+export const ok = (description: string, schema: JsonSchema) => ({ description, content: json(schema) });
 export const consumerResponse = ok("The webhook consumer", consumerSchema);
 const webhookId = { $ref: "#/components/parameters/webhookId" };
-const common = { "401": errorResponse("Unauthorized"), "404": errorResponse("Webhook consumer not found") };
+export const common = { "401": errorResponse("Unauthorized"), "404": errorResponse("Webhook consumer not found") };
 
 /**
  * An object schema that refuses unknown fields. Fastify's validator drops
@@ -113,39 +119,6 @@ const secretKey = ok("The signing secret", { type: "object", properties: { key: 
 
 /** Hookline's own webhook consumer endpoints. */
 export const consumerPaths: Record<string, Record<string, JsonSchema>> = {
-  "/webhooks/migration": {
-    get: {
-      operationId: "list-webhook-migration-candidates",
-      summary: "List consumers on legacy rule types",
-      description:
-        "Hookline extension. Each consumer that still names legacy rule types, with the subscription that replaces it: its event types with each rule type replaced by its event types (README, \"Legacy rule webhooks\"), and the same company tags.",
-      tags: ["Webhooks"],
-      responses: {
-        "200": ok("Consumers on legacy rule types, with their proposed replacements", {
-          type: "object",
-          properties: {
-            results: {
-              type: "array",
-              items: {
-                type: "object",
-                properties: {
-                  webhookId: { type: "string", format: "uuid" },
-                  url: { type: "string" },
-                  disabled: { type: "boolean" },
-                  legacyEventTypes: { type: "array", items: { type: "string" } },
-                  proposedEventTypes: { type: "array", items: { type: "string" } },
-                  companyTags: { type: "array", items: { type: "string" } },
-                },
-                required: ["webhookId", "url", "disabled", "legacyEventTypes", "proposedEventTypes", "companyTags"],
-              },
-            },
-          },
-          required: ["results"],
-        }),
-        "401": errorResponse("Unauthorized"),
-      },
-    },
-  },
   "/webhooks/{webhookId}": {
     get: {
       operationId: "get-webhook-consumer",

@@ -41,6 +41,13 @@ export interface DueDelivery {
   ordering: ConsumerOrdering;
   /** The version of the consumer's enabled transformation; null without one. */
   transformationVersion: number | null;
+  /** Set while the consumer is in shadow mode (a legacy consumer's replacement before its switch): never sent to its URL. */
+  shadow: ShadowMode | null;
+}
+
+/** A shadow consumer's deliveries go to its test URL, or without one are recorded and not sent. */
+export interface ShadowMode {
+  testUrl: string | null;
 }
 
 export interface StoredClientCertificate {
@@ -147,5 +154,6 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
     circuitOpenUntil: row.circuitOpenUntil,
     ordering: row.ordering,
     transformationVersion: row.transformationVersion,
+    shadow: row.shadow === 1 ? { testUrl: row.shadowTestUrl } : null,
   };
 }

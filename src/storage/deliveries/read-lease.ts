@@ -39,6 +39,8 @@ export function readLeasedDeliveries(db: Db, { owner, ids }: Lease) {
         "consumers.rate_limit as rateLimit",
         // The version only: the code itself is read once per consumer of a batch, and only for consumers that have one.
         sql<number | null>`case when consumers.transformation_enabled = 1 then consumers.transformation_version end`.as("transformationVersion"),
+        "consumers.shadow",
+        "consumers.shadow_test_url as shadowTestUrl",
         "deliveries.rate_slot_at as rateSlotAt",
       ])
       .where(sql<boolean>`deliveries.id IN (SELECT id FROM ${jsonRecords(db, "deliveries", claimedIds(ids), "claimed", ["id"])})`)

@@ -17,6 +17,7 @@ import * as transformations from "./014_transformations.ts";
 import * as connectionInsight from "./015_connection_insight.ts";
 import * as serverSettings from "./016_server_settings.ts";
 import * as credentialsAndOperatorTokens from "./019_credentials_and_operator_tokens.ts";
+import * as legacyMigration from "./020_legacy_migration.ts";
 import * as listenStreams from "./024_listen_streams.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
@@ -38,6 +39,7 @@ export const migrations: Record<string, Migration> = {
   "015_connection_insight": connectionInsight,
   "016_server_settings": serverSettings,
   "019_credentials_and_operator_tokens": credentialsAndOperatorTokens,
+  "020_legacy_migration": legacyMigration,
   "024_listen_streams": listenStreams,
 };
 

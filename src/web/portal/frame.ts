@@ -53,6 +53,7 @@ export function frameFor(
     clientName: request.portalClientName,
     readOnly: session.readOnly,
     embedded: session.apiKeyId === null,
+    limited: session.consumerIds !== null,
     csrf: { field: CSRF_FIELD, token: guard.token(session) },
     assets: portalAssets(),
     notice: notice ?? notices?.(Number(query.count) || 0) ?? null,

@@ -3,6 +3,7 @@ import type { ApiKeyDetails } from "../../domain/clients.ts";
 import type { CompanyResource } from "../../domain/companies.ts";
 import type { WebhookConsumerResource } from "../../domain/consumers.ts";
 import type { CatalogEntry } from "../../domain/events/catalog-view.ts";
+import type { ComparisonReport, MigrationCandidate } from "../../domain/legacy-migration.ts";
 import type { AttemptResource, MessageDetails, MessageSummary } from "../../domain/messages.ts";
 import type { ValidationItem } from "../../errors.ts";
 
@@ -10,11 +11,13 @@ import type { ValidationItem } from "../../errors.ts";
 export interface PortalFrame {
   title: string;
   /** The navigation entry of the page, marked current. */
-  section: "activity" | "consumers" | "catalog" | "companies" | "api-keys" | "none";
+  section: "activity" | "consumers" | "migration" | "catalog" | "companies" | "api-keys" | "none";
   clientName: string;
   readOnly: boolean;
   /** Opened by an access link rather than an API key: no API keys page. */
   embedded: boolean;
+  /** Limited to some consumers: no legacy migration page (a migration creates and deletes consumers). */
+  limited: boolean;
   csrf: { field: string; token: string };
   assets: { css: string; uplotCss: string; htmx: string; uplot: string; script: string };
   notice: { kind: "ok" | "bad" | "warn"; text: string } | null;
@@ -94,6 +97,15 @@ export interface PortalPages {
     consumers: Array<{ id: string; url: string }>;
     /** The consumer the page is limited to; null for all. */
     consumer: string | null;
+  };
+  "portal/migration": { frame: PortalFrame; candidates: MigrationCandidate[] };
+  "portal/migration-report": {
+    frame: PortalFrame;
+    candidate: MigrationCandidate;
+    /** Null before the expand step. */
+    report: ComparisonReport | null;
+    /** The window's fields as entered (UTC `datetime-local` values). */
+    window: { since: string; until: string };
   };
   "portal/api-keys": { frame: PortalFrame; keys: ApiKeyDetails[]; created: (ApiKeyDetails & { apiKey: string }) | null };
 }

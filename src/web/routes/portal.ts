@@ -11,6 +11,7 @@ import { field, frameFor, portalAssets } from "../portal/frame.ts";
 import { csrfGuard, endSession, readSession, sessionCookieKeys, startSession, type CsrfGuard } from "../portal/session.ts";
 import { renderPage } from "../render.ts";
 import { portalConsumerRoutes } from "./portal-consumers.ts";
+import { portalMigrationRoutes } from "./portal-migration.ts";
 import { portalPageRoutes } from "./portal-pages.ts";
 
 /** Form bodies of the portal stay small: its largest form is a consumer's settings. */
@@ -134,6 +135,7 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
     });
     portalConsumerRoutes(pages, ctx, guard);
     portalPageRoutes(pages, ctx, guard);
+    portalMigrationRoutes(pages, ctx, guard);
   });
 }
 
