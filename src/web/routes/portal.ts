@@ -11,6 +11,7 @@ import { field, frameFor, portalAssets } from "../portal/frame.ts";
 import { csrfGuard, endSession, readSession, sessionCookieKeys, startSession, type CsrfGuard } from "../portal/session.ts";
 import { renderPage } from "../render.ts";
 import { portalConsumerRoutes } from "./portal-consumers.ts";
+import { portalTransformationRoutes } from "./portal-transformations.ts";
 import { portalPageRoutes } from "./portal-pages.ts";
 
 /** Form bodies of the portal stay small: its largest form is a consumer's settings. */
@@ -133,6 +134,7 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
       return reply.redirect("/portal/sign-in", 303);
     });
     portalConsumerRoutes(pages, ctx, guard);
+    portalTransformationRoutes(pages, ctx, guard);
     portalPageRoutes(pages, ctx, guard);
   });
 }
