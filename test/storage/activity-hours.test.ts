@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newId, type AttemptId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
+import { purgeExpired } from "../../src/domain/retention.ts";
 import { countActivityHoursByBucket, deleteActivityHoursBefore, HOUR_MS } from "../../src/storage/activity-hours.ts";
 import { insertAttempts } from "../../src/storage/attempts.ts";
 import { Store } from "../../src/storage/database.ts";
@@ -75,6 +76,19 @@ test("retention deletes the counts of hours that ended by its cutoff, and deleti
   const left = await store.db.selectFrom("activity_hours").select(["hour_start", "consumer_id"]).execute();
   assert.ok(left.length > 0);
   assert.equal(Math.min(...left.map((row) => Number(row.hour_start))), cutoff - HOUR_MS / 2, "the hour the cutoff falls in stays");
+
+  // The retention job's run deletes them with the messages (there are none here older than its cutoff).
+  const later = cutoff + 2 * DAY_MS;
+  const run = await purgeExpired(store, later + 3 * DAY_MS, {
+    idempotencyKeyTtlMs: DAY_MS,
+    messages: { messageRetentionMs: 3 * DAY_MS, payloadRetentionMs: null, retentionIntervalMs: HOUR_MS, recoveryRatePerSecond: 100 },
+  });
+  assert.ok(run.deleted.activityHours > 0);
+  const oldest = await store.db
+    .selectFrom("activity_hours")
+    .select((eb) => eb.fn.min("hour_start").as("first"))
+    .executeTakeFirst();
+  assert.equal(Number(oldest?.first), later - (later % HOUR_MS), "the retention job's run deletes the hours that ended by its cutoff");
 
   await store.transaction(({ tx }) => deleteDeliveriesOfConsumer(tx, deleted));
   const consumers = await store.db.selectFrom("activity_hours").select("consumer_id").distinct().execute();
