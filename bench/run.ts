@@ -6,7 +6,8 @@
  *   - a minimal durable sender on BullMQ and Redis (append-only on).
  * Then Hookline on SQLite (one process), on PostgreSQL (one process, and one
  * API process with two workers), the latency at a steady 1,000 deliveries/s,
- * and the peak memory while 100,000 deliveries are queued.
+ * and the peak memory while 100,000 deliveries are queued. `--only portal`
+ * times the portal's activity and log pages over a million logged messages.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -17,7 +18,9 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Pool } from "undici";
 import { sql } from "kysely";
-import { asId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../src/ids.ts";
+import { v7 } from "uuid";
+import { asId, type AttemptId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../src/ids.ts";
+import { insertAttempts } from "../src/storage/attempts.ts";
 import { Store } from "../src/storage/database.ts";
 import { leaseDueDeliveries } from "../src/storage/deliveries/lease.ts";
 import { nextDueAt } from "../src/storage/deliveries/next-due.ts";
@@ -45,9 +48,11 @@ const { values: flags } = parseArgs({
     "noisy-rate": { type: "string", default: "200" },
     "physical-seconds": { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
+    "portal-messages": { type: "string", default: "1000000" },
+    "portal-requests": { type: "string", default: "30" },
     only: {
       type: "string",
-      default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy",
+      default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy,portal",
     },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
@@ -57,7 +62,8 @@ if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--ingest-requests 1000] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy]
+  [--portal-messages 1000000] [--portal-requests 30]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy,portal,portal-postgres]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -638,6 +644,159 @@ async function noisyNeighbour(receiver: ReceiverProcess): Promise<NoisyFigures> 
   }
 }
 
+// ---------------------------------------------------------------- portal pages
+
+interface PortalFigures {
+  dialect: "sqlite" | "postgres";
+  messages: number;
+  fillSeconds: number;
+  pages: Array<{ name: string; p50: number; p99: number }>;
+}
+
+/**
+ * The portal's activity and log pages over `messages` logged messages to one
+ * consumer, spread evenly over the last 7 days, each with its delivery and one
+ * attempt (every tenth failed). The rows are written straight into the tables
+ * (publishing a million events through the API would take longer than the run);
+ * the attempts go through the storage operation the worker records them with,
+ * so the activity's hourly counts are kept as in production. Each page is then
+ * requested --portal-requests times over HTTP with a signed-in session, one at
+ * a time after a warm-up, and timed from request to last byte on loopback.
+ */
+async function portalPages(dialect: "sqlite" | "postgres"): Promise<PortalFigures> {
+  const messages = Number(flags["portal-messages"]);
+  const database = await createTestDatabase(dialect);
+  const deployment = await HooklineDeployment.start(database, 0);
+  const store = await Store.open(database.url);
+  try {
+    const { id: consumerId } = await call(deployment, "POST", "/webhooks", {
+      url: "http://127.0.0.1:9/hooks",
+      eventTypes: ["read.completed", "company.created"],
+    });
+    const client = await store.db.selectFrom("consumers").select("client_id").where("id", "=", asId<ConsumerId>(consumerId)).executeTakeFirstOrThrow();
+    const clientId = client.client_id;
+    const fillStarted = performance.now();
+    const span = 7 * 86_400_000;
+    const first = Date.now() - span;
+    const eventTypes = ["read.completed", "company.created", "connection.connected"];
+    for (let start = 0; start < messages; start += 10_000) {
+      await store.transaction(async ({ tx }) => {
+        for (let offset = start; offset < Math.min(start + 10_000, messages); offset += 1000) {
+          const rows = Array.from({ length: Math.min(1000, messages - offset) }, (_, index) => {
+            const number = offset + index;
+            const createdAt = first + Math.floor((number * span) / messages);
+            const failed = number % 10 === 0;
+            return {
+              number,
+              createdAt,
+              failed,
+              messageId: asId<MessageId>(v7({ msecs: createdAt, seq: number })),
+              deliveryId: asId<DeliveryId>(v7({ msecs: createdAt, seq: number })),
+            };
+          });
+          await tx
+            .insertInto("messages")
+            .values(
+              rows.map((row) => ({
+                id: row.messageId,
+                client_id: clientId,
+                event_type: eventTypes[row.number % eventTypes.length]!,
+                company_id: null,
+                body: `{"id":"${row.messageId}","eventType":"${eventTypes[row.number % eventTypes.length]}","payload":{"n":${row.number}}}`,
+                created_at: row.createdAt,
+                payload_purged_at: null,
+                example: 0,
+              })),
+            )
+            .execute();
+          await tx
+            .insertInto("deliveries")
+            .values(
+              rows.map((row) => ({
+                id: row.deliveryId,
+                client_id: clientId,
+                message_id: row.messageId,
+                consumer_id: asId<ConsumerId>(consumerId),
+                status: row.failed ? ("Failure" as const) : ("Success" as const),
+                attempt_count: 1,
+                next_attempt_at: null,
+                created_at: row.createdAt,
+                updated_at: row.createdAt + 50,
+              })),
+            )
+            .execute();
+          await insertAttempts(
+            tx,
+            rows.map((row) => ({
+              id: asId<AttemptId>(v7({ msecs: row.createdAt + 10, seq: row.number })),
+              client_id: clientId,
+              delivery_id: row.deliveryId,
+              message_id: row.messageId,
+              consumer_id: asId<ConsumerId>(consumerId),
+              attempt_number: 1,
+              started_at: row.createdAt + 10,
+              duration_ms: 40,
+              status_code: row.failed ? 500 : 200,
+              response_excerpt: row.failed ? "Internal Server Error" : "OK",
+              error: null,
+              succeeded: row.failed ? 0 : 1,
+            })),
+          );
+        }
+      });
+    }
+    if (dialect === "postgres") await sql`ANALYZE`.execute(store.db);
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+
+    // Signed in as a person is, through the sign-in form; the session cookie goes with every request.
+    const signIn = await fetch(`${deployment.baseUrl}/portal/sign-in`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: deployment.baseUrl },
+      body: new URLSearchParams({ apiKey: deployment.apiKey }).toString(),
+    });
+    const cookie = signIn.headers
+      .getSetCookie()
+      .map((header) => header.split(";")[0])
+      .join("; ");
+    if (signIn.status !== 303 || cookie === "") throw new Error(`portal sign-in: ${signIn.status} ${await signIn.text()}`);
+    const consumerPage = `/portal/consumers/${consumerId}`;
+    const firstPage = await fetch(`${deployment.baseUrl}${consumerPage}`, { headers: { cookie } });
+    const cursor = /[?&]cursor=([^&"#]+)/.exec(await firstPage.text())?.[1];
+    const pages: Array<[string, string]> = [
+      ["activity, last 6 h", "/portal/activity?period=6h"],
+      ["activity, last 24 h", "/portal/activity?period=24h"],
+      ["activity, last 7 days", "/portal/activity?period=7d"],
+      ["activity of the consumer, last 7 days", `/portal/activity?period=7d&consumer=${consumerId}`],
+      ["log, first page", consumerPage],
+      ...(cursor === undefined ? [] : ([["log, second page (cursor)", `${consumerPage}?cursor=${cursor}`]] as Array<[string, string]>)),
+      ["log, failed only", `${consumerPage}?status=Failure`],
+      [
+        "log, one event type, failed, since 3 days",
+        `${consumerPage}?status=Failure&eventType=company.created&since=${new Date(Date.now() - 3 * 86_400_000).toISOString()}`,
+      ],
+    ];
+    const figures: PortalFigures["pages"] = [];
+    for (const [name, path] of pages) {
+      const times: number[] = [];
+      for (let request = -2; request < Number(flags["portal-requests"]); request++) {
+        const started = performance.now();
+        const response = await fetch(`${deployment.baseUrl}${path}`, { headers: { cookie } });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`${path}: ${response.status}`);
+        if (request >= 0) times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      figures.push({ name, p50: median(times), p99: times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]! });
+    }
+    return { dialect, messages, fillSeconds, pages: figures };
+  } finally {
+    await store.close();
+    await deployment.stop();
+    await database.drop();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const fixed = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
@@ -701,6 +860,7 @@ const runs = new Map<string, Figures[]>();
 let steady: Figures | undefined;
 let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
 let noisy: NoisyFigures | undefined;
+const portalRuns: PortalFigures[] = [];
 const ingestRuns: IngestFigures[] = [];
 try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
@@ -757,6 +917,13 @@ try {
     const figures = await step("ingest", `ingest latency, ${name}`, () => ingestLatency(name, dialect, env, receiver));
     if (figures) ingestRuns.push(figures);
   }
+  for (const [key, dialect] of [
+    ["portal", "sqlite"],
+    ["portal-postgres", "postgres"],
+  ] as const) {
+    const figures = await step(key, `portal pages, ${dialect}, ${flags["portal-messages"]} messages`, () => portalPages(dialect));
+    if (figures) portalRuns.push(figures);
+  }
 } finally {
   receiver.stop();
 }
@@ -784,6 +951,12 @@ if (noisy) {
     );
   console.log(`  A caught up ${noisy.backlog} deliveries in ${fixed(noisy.catchUpSeconds, 1)} s: ${fixed(noisy.catchUpPerSecond)} deliveries/s`);
   console.log(`  C (10 s answers) had at most ${noisy.slowMostOpen} attempts open at once; ${noisy.slowReceived} received in all`);
+}
+for (const run of portalRuns) {
+  console.log(
+    `\nPortal pages (${run.dialect}, ${run.messages} messages over 7 days, filled in ${fixed(run.fillSeconds)} s), request to last byte on loopback, ${flags["portal-requests"]} requests each:`,
+  );
+  for (const page of run.pages) console.log(`  ${page.name.padEnd(44)}  p50 ${fixed(page.p50, 1)} ms  p99 ${fixed(page.p99, 1)} ms`);
 }
 console.log(`\nThe run took ${fixed((performance.now() - benchStarted) / 1000)} s`);
 process.exit(0);

@@ -10,6 +10,8 @@ import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.t
 import { CertificateAuthority } from "./support/certificates.ts";
 import { recorded, signatureHeadersOf } from "./support/consumers.ts";
 import { asId, type AttemptId } from "../src/ids.ts";
+import { insertAttempts } from "../src/storage/attempts.ts";
+import type { AttemptsTable } from "../src/storage/schema.ts";
 import { pressLinkButton } from "./support/link-page.ts";
 import { assertAccessible, signIn, watchConsole } from "./support/portal.ts";
 import { Receiver } from "./support/receiver.ts";
@@ -404,7 +406,7 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     const now = Date.now();
     let succeeded = 1;
     let failed = 0;
-    const history = [];
+    const history: AttemptsTable[] = [];
     for (let hoursAgo = 22; hoursAgo >= 1; hoursAgo--) {
       for (let index = 0; index < 3 + ((hoursAgo * 7) % 11); index++) {
         const fails = hoursAgo >= 5 && hoursAgo <= 8 && index % 2 === 0;
@@ -426,7 +428,7 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
         });
       }
     }
-    await server.hookline.ctx.store.db.insertInto("attempts").values(history).execute();
+    await server.hookline.ctx.store.transaction(({ tx }) => insertAttempts(tx, history));
     // And a consumer that answers 500: its delivery waits for its retry, the backlog.
     const failing = await Receiver.start((_index, _webhook, response) => response.writeHead(500).end());
     try {

@@ -1,12 +1,14 @@
 import { isoDate } from "../clock.ts";
 import { badRequest } from "../errors.ts";
 import type { ClientId, ConsumerId } from "../ids.ts";
+import { countActivityHoursByBucket, HOUR_MS } from "../storage/activity-hours.ts";
 import { clientBacklog, countAttemptsByBucket } from "../storage/portal-activity.ts";
 import type { AppContext } from "./context.ts";
 
-const HOUR_MS = 3_600_000;
-
-/** The periods the activity page offers, each drawn in buckets small enough to show a burst and few enough to read. */
+/**
+ * The periods the activity page offers, each drawn in buckets small enough to show a burst and few enough to read.
+ * Buckets of whole hours are summed from the hourly counts kept as attempts are recorded; shorter ones count the attempts.
+ */
 export const ACTIVITY_PERIODS = {
   "6h": { spanMs: 6 * HOUR_MS, bucketMs: 10 * 60_000 },
   "24h": { spanMs: 24 * HOUR_MS, bucketMs: HOUR_MS },
@@ -40,7 +42,9 @@ export async function clientActivity(ctx: AppContext, clientId: ClientId, period
   const now = ctx.clock.now();
   const first = Math.floor((now - spanMs) / bucketMs) * bucketMs + bucketMs;
   const [buckets, backlog] = await Promise.all([
-    countAttemptsByBucket(ctx.store.db, clientId, first, bucketMs, consumerIds),
+    bucketMs % HOUR_MS === 0
+      ? countActivityHoursByBucket(ctx.store.db, clientId, first, bucketMs, consumerIds)
+      : countAttemptsByBucket(ctx.store.db, clientId, first, bucketMs, consumerIds),
     clientBacklog(ctx.store.db, clientId, consumerIds),
   ]);
   const byStart = new Map(buckets.map((bucket) => [bucket.at, bucket]));

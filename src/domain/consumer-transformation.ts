@@ -61,6 +61,13 @@ export async function getTransformation(ctx: AppContext, clientId: ClientId, con
   return shown(row);
 }
 
+/** The consumer's transformation, or null when it has none (the portal shows the consumer either way). */
+export async function findTransformation(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<TransformationResource | null> {
+  const row = await findConsumer(ctx.store.db, clientId, consumerId);
+  if (!row) throw notFound("Webhook consumer");
+  return row.transformation_code === null ? null : shown(row);
+}
+
 /**
  * Saves a consumer's transformation once it compiles and defines a handler.
  * Each save is a new version: the sender compiles it once, at its first

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { deleteActivityHoursBefore } from "../storage/activity-hours.ts";
 import type { Store } from "../storage/database.ts";
 import { clearResponseExcerpts, deleteExpiredMessageChunk, deleteIdempotencyKeys, purgeExpiredPayloadChunk } from "../storage/retention.ts";
 
@@ -36,21 +37,30 @@ export interface DeletedRows {
   messages: number;
   deliveries: number;
   attempts: number;
+  /** Hourly counts of attempts (the activity charts) of hours past retention. */
+  activityHours: number;
 }
 
 /**
  * Deletes messages created before `now - retentionMs`, with their
  * deliveries, their attempts and their deliveries' restarts, a chunk of messages per transaction. A
  * message with a delivery still pending stays until that delivery is final.
+ * Then the hourly counts of attempts whose hour ended by the cutoff.
  */
 async function deleteExpiredMessages(store: Store, now: number, retentionMs: number): Promise<DeletedRows> {
   const cutoff = now - retentionMs;
-  const deleted: DeletedRows = { messages: 0, deliveries: 0, attempts: 0 };
+  const deleted: DeletedRows = { messages: 0, deliveries: 0, attempts: 0, activityHours: 0 };
   let limit = MAX_DELETE_CHUNK / 4;
   for (;;) {
     const { selected, ...chunk } = await store.transaction(({ tx }) => deleteExpiredMessageChunk(tx, cutoff, limit));
-    for (const key of Object.keys(deleted) as Array<keyof DeletedRows>) deleted[key] += chunk[key];
-    if (selected < limit) return deleted;
+    deleted.messages += chunk.messages;
+    deleted.deliveries += chunk.deliveries;
+    deleted.attempts += chunk.attempts;
+    if (selected < limit) {
+      // A client has a row per consumer and hour, so a run of the job deletes few: one statement.
+      deleted.activityHours = await deleteActivityHoursBefore(store, cutoff);
+      return deleted;
+    }
     const rowsPerMessage = (chunk.messages + chunk.deliveries + chunk.attempts) / Math.max(chunk.messages, 1);
     limit = Math.max(1, Math.min(MAX_DELETE_CHUNK, Math.floor(DELETE_TARGET_ROWS / rowsPerMessage)));
   }
@@ -86,7 +96,8 @@ export interface RetentionRun {
 export async function purgeExpired(store: Store, now: number, settings: RetentionSettings): Promise<RetentionRun> {
   const idempotencyKeys = await inChunks((limit) => deleteIdempotencyKeys(store, now - settings.idempotencyKeyTtlMs, limit));
   const { messageRetentionMs, payloadRetentionMs } = settings.messages;
-  const deleted = messageRetentionMs === null ? { messages: 0, deliveries: 0, attempts: 0 } : await deleteExpiredMessages(store, now, messageRetentionMs);
+  const deleted =
+    messageRetentionMs === null ? { messages: 0, deliveries: 0, attempts: 0, activityHours: 0 } : await deleteExpiredMessages(store, now, messageRetentionMs);
   if (payloadRetentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys, deleted };
   const payloads = await purgeExpiredPayloads(store, now, payloadRetentionMs);
   const responseExcerpts = await inChunks((limit) => clearResponseExcerpts(store, now - payloadRetentionMs, limit));

@@ -16,7 +16,7 @@ export function startRetentionJob(ctx: AppContext): RunningJob {
     failureMessage: "deleting expired messages and purging expired payloads failed; trying again at the next interval",
     run: async () => {
       const { deleted, ...purged } = await purgeExpired(store, clock.now(), config);
-      if (deleted.messages > 0) {
+      if (deleted.messages + deleted.activityHours > 0) {
         log.info({ ...deleted, retentionMs: config.messages.messageRetentionMs }, "deleted expired messages with their deliveries and attempts");
       }
       if (purged.payloads + purged.responseExcerpts + purged.idempotencyKeys > 0) {

@@ -1,12 +1,18 @@
 import { asId, type AttemptId, type ClientId, type ConsumerId, type MessageId } from "../ids.ts";
+import { addToActivityHours } from "./activity-hours.ts";
 import type { Db, Tx } from "./database.ts";
 import { insertRecords } from "./json-records.ts";
 import type { ListPosition } from "./messages.ts";
 import type { AttemptsTable } from "./schema.ts";
 
-/** Logs attempts: one statement whatever their number. */
+/**
+ * Logs attempts and adds them to their consumers' hourly counts (the activity
+ * charts): two statements whatever their number. Every attempt is logged
+ * through here, so the counts hold every attempt the log holds.
+ */
 export async function insertAttempts(tx: Tx, attempts: readonly AttemptsTable[]): Promise<void> {
   await insertRecords(tx, "attempts", attempts);
+  await addToActivityHours(tx, attempts);
 }
 
 /**

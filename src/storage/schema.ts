@@ -36,6 +36,7 @@ export interface Database {
   api_usage: ApiUsageTable;
   job_runs: JobRunsTable;
   portal_access_uses: PortalAccessUsesTable;
+  activity_hours: ActivityHoursTable;
   link_funnels: LinkFunnelsTable;
   link_steps: LinkStepsTable;
   insight_alert_rules: InsightAlertRulesTable;
@@ -317,6 +318,15 @@ export interface PortalAccessUsesTable {
   id: string;
   client_id: ClientId;
   expires_at: number;
+}
+
+/** A consumer's attempts started in one hour (`hour_start`, a multiple of an hour), kept as they are recorded for the activity charts. */
+export interface ActivityHoursTable {
+  client_id: ClientId;
+  hour_start: number;
+  consumer_id: ConsumerId;
+  succeeded: number;
+  failed: number;
 }
 
 /** A step of a connection's link journey. */

@@ -1,4 +1,5 @@
 import type { ConsumerId } from "../../ids.ts";
+import { deleteActivityHoursOfConsumer } from "../activity-hours.ts";
 import type { Tx } from "../database.ts";
 
 // What a change to a consumer does to its deliveries' schedules.
@@ -21,7 +22,7 @@ export async function releaseRateSlots(tx: Tx, consumerId: ConsumerId, now: numb
   return released.numUpdatedRows > 0n;
 }
 
-/** Deletes every delivery to the consumer, and its attempts: what is still scheduled stops, and the log of it goes. */
+/** Deletes every delivery to the consumer, its attempts and their hourly counts: what is still scheduled stops, and the log of it goes. */
 export async function deleteDeliveriesOfConsumer(tx: Tx, consumerId: ConsumerId): Promise<void> {
   // Through its deliveries: attempts are indexed by delivery, not by consumer, and the log only grows.
   await tx
@@ -29,4 +30,5 @@ export async function deleteDeliveriesOfConsumer(tx: Tx, consumerId: ConsumerId)
     .where("delivery_id", "in", tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId))
     .execute();
   await tx.deleteFrom("deliveries").where("consumer_id", "=", consumerId).execute();
+  await deleteActivityHoursOfConsumer(tx, consumerId);
 }

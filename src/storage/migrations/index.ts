@@ -18,6 +18,7 @@ import * as connectionInsight from "./015_connection_insight.ts";
 import * as serverSettings from "./016_server_settings.ts";
 import * as credentialsAndOperatorTokens from "./019_credentials_and_operator_tokens.ts";
 import * as legacyMigration from "./020_legacy_migration.ts";
+import * as activityHours from "./023_activity_hours.ts";
 import * as listenStreams from "./024_listen_streams.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
@@ -40,6 +41,7 @@ export const migrations: Record<string, Migration> = {
   "016_server_settings": serverSettings,
   "019_credentials_and_operator_tokens": credentialsAndOperatorTokens,
   "020_legacy_migration": legacyMigration,
+  "023_activity_hours": activityHours,
   "024_listen_streams": listenStreams,
 };
 

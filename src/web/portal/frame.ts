@@ -34,6 +34,8 @@ const NOTICES: Record<string, (count: number) => PortalFrame["notice"]> = {
   recovered: (count) => ({ kind: "ok", text: `${count} failed message${count === 1 ? "" : "s"} scheduled for delivery again.` }),
   replayed: (count) => ({ kind: "ok", text: `${count} message${count === 1 ? "" : "s"} scheduled for delivery again.` }),
   "key-deleted": () => ({ kind: "ok", text: "API key deleted." }),
+  "transformation-saved": () => ({ kind: "ok", text: "Transformation saved: the next deliveries run it." }),
+  "transformation-deleted": () => ({ kind: "ok", text: "Transformation deleted: deliveries carry the event as it is again." }),
 };
 
 /** The layout's part of a page for this request's session. */

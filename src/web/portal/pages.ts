@@ -1,6 +1,7 @@
 import type { Activity, ActivityPeriod } from "../../domain/activity.ts";
 import type { ApiKeyDetails } from "../../domain/clients.ts";
 import type { CompanyResource } from "../../domain/companies.ts";
+import type { TransformationResource, TransformationTestResult } from "../../domain/consumer-transformation.ts";
 import type { WebhookConsumerResource } from "../../domain/consumers.ts";
 import type { CatalogEntry } from "../../domain/events/catalog-view.ts";
 import type { ComparisonReport, MigrationCandidate } from "../../domain/legacy-migration.ts";
@@ -56,6 +57,8 @@ export interface PortalPages {
     consumer: WebhookConsumerResource;
     /** Custom headers, their values masked as the API masks them. */
     headers: Record<string, string>;
+    /** Whether deliveries run a transformation. */
+    transformation: "None" | "Enabled" | "Disabled";
     messages: Array<MessageSummary & { status: string; attempts: number }>;
     filters: Record<string, string>;
     nextPage: string | null;
@@ -75,6 +78,17 @@ export interface PortalPages {
     base: string;
   };
   "portal/headers": { frame: PortalFrame; consumer: WebhookConsumerResource; headers: Record<string, string>; form: FormState; base: string };
+  "portal/transformation": {
+    frame: PortalFrame;
+    consumer: WebhookConsumerResource;
+    /** The transformation as saved; null when the consumer has none. */
+    saved: TransformationResource | null;
+    form: FormState;
+    /** A test run's outcome, its result as indented JSON. */
+    test: (TransformationTestResult & { resultJson: string | null }) | null;
+    examples: string[];
+    base: string;
+  };
   "portal/mtls": { frame: PortalFrame; consumer: WebhookConsumerResource; form: FormState; base: string };
   "portal/confirm-delete": { frame: PortalFrame; consumer: WebhookConsumerResource; base: string };
   "portal/secret": { frame: PortalFrame; consumer: WebhookConsumerResource; secret: string; rotated: boolean; base: string };

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { listCustomHeaders, removeCustomHeader, setCustomHeaders } from "../../domain/consumer-headers.ts";
 import { removeClientCertificate, setClientCertificate } from "../../domain/consumer-mtls.ts";
+import { findTransformation } from "../../domain/consumer-transformation.ts";
 import type { AppContext } from "../../domain/context.ts";
 import {
   createConsumer,
@@ -24,14 +25,14 @@ import { fieldErrors, type FormState } from "../portal/pages.ts";
 import { seesConsumer, type CsrfGuard } from "../portal/session.ts";
 import { renderPage } from "../render.ts";
 
-type Form = { Body: Record<string, unknown> | undefined };
-type ConsumerParams = { Params: { consumerId: string } };
+export type Form = { Body: Record<string, unknown> | undefined };
+export type ConsumerParams = { Params: { consumerId: string } };
 type MessageParams = { Params: { consumerId: string; messageId: string } };
 
 /** Messages per page of a consumer's log. */
 const LOG_PAGE_SIZE = 25;
 /** Event types a consumer may subscribe to and that have an example: the catalog less its `{dataType}` patterns. */
-const concreteEventTypes = () => catalogEventTypes().filter((eventType) => !eventType.includes("{"));
+export const concreteEventTypes = () => catalogEventTypes().filter((eventType) => !eventType.includes("{"));
 
 /** A 400 of the API, as a form shows it: each error beside its field, the API's message above the form. */
 function formState(values: FormState["values"], error?: HooklineError): FormState {
@@ -46,15 +47,17 @@ const valuesOf = (consumer: WebhookConsumerResource): FormState["values"] => ({
   rateLimit: consumer.rateLimit === null ? "" : String(consumer.rateLimit),
 });
 
+/** The session's consumer, or 404: another client's, and one a limited session does not include, are not there. */
+export async function portalConsumer(ctx: AppContext, request: FastifyRequest<ConsumerParams>): Promise<WebhookConsumerResource> {
+  const consumerId = asId<ConsumerId>(request.params.consumerId);
+  if (!seesConsumer(request.portalSession, consumerId)) throw notFound("Webhook consumer");
+  return getConsumer(ctx, request.portalSession.clientId, consumerId);
+}
+
 /** Consumers, their log, their messages and attempts, redelivery and testing: the pages of the webhooks API. */
 export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guard: CsrfGuard): void {
   const base = (consumerId: string) => `/portal/consumers/${consumerId}`;
-  /** The session's consumer, or 404: another client's, and one a limited session does not include, are not there. */
-  const consumerOf = async (request: FastifyRequest<ConsumerParams>): Promise<WebhookConsumerResource> => {
-    const consumerId = asId<ConsumerId>(request.params.consumerId);
-    if (!seesConsumer(request.portalSession, consumerId)) throw notFound("Webhook consumer");
-    return getConsumer(ctx, request.portalSession.clientId, consumerId);
-  };
+  const consumerOf = (request: FastifyRequest<ConsumerParams>) => portalConsumer(ctx, request);
   const change = (request: FastifyRequest<Form>) => guard.check(request);
   /** A session limited to some consumers manages those; it makes no new ones. */
   const mayCreate = (request: FastifyRequest) => !request.portalSession.readOnly && request.portalSession.consumerIds === null;
@@ -120,12 +123,14 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
       cursor: query.cursor || undefined,
     });
     const { headers } = await listCustomHeaders(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId));
+    const transformation = await findTransformation(ctx, request.portalSession.clientId, asId<ConsumerId>(request.params.consumerId));
     const nextPage =
       page.nextCursor === null ? null : `${base(request.params.consumerId)}?${new URLSearchParams({ ...filters, cursor: page.nextCursor })}#logs`;
     return renderPage(reply, "portal/consumer", {
       frame: frameFor(request, guard, "consumers", consumer.url ?? "Consumer"),
       consumer,
       headers,
+      transformation: transformation === null ? "None" : transformation.enabled ? "Enabled" : "Disabled",
       messages: page.results.map((message) => ({
         ...message,
         status: message.deliveries[0]?.status ?? "—",

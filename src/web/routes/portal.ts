@@ -12,6 +12,7 @@ import { csrfGuard, endSession, readSession, sessionCookieKeys, startSession, ty
 import { renderPage } from "../render.ts";
 import { portalConsumerRoutes } from "./portal-consumers.ts";
 import { portalMigrationRoutes } from "./portal-migration.ts";
+import { portalTransformationRoutes } from "./portal-transformations.ts";
 import { portalPageRoutes } from "./portal-pages.ts";
 
 /** Form bodies of the portal stay small: its largest form is a consumer's settings. */
@@ -134,6 +135,7 @@ export async function portalRoutes(app: FastifyInstance, ctx: AppContext): Promi
       return reply.redirect("/portal/sign-in", 303);
     });
     portalConsumerRoutes(pages, ctx, guard);
+    portalTransformationRoutes(pages, ctx, guard);
     portalPageRoutes(pages, ctx, guard);
     portalMigrationRoutes(pages, ctx, guard);
   });
