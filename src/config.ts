@@ -67,6 +67,10 @@ export interface InsightConfig {
   abandonAfterMs: number;
   /** How often the alert rules are evaluated. */
   alertIntervalMs: number;
+  /** A page step (link page opened, sent to the provider, come back) repeated within this window is recorded once. */
+  stepRepeatWindowMs: number;
+  /** Link steps older than this are deleted by the retention job; null keeps them forever. The journeys' summaries stay. */
+  stepRetentionMs: number | null;
 }
 
 /** Where the operator's integrations are declared and how linked connections' access tokens are kept fresh. */
@@ -359,6 +363,8 @@ export const ENV = {
   transformationTimeout: "HOOKLINE_TRANSFORMATION_TIMEOUT",
   linkAbandonAfter: "HOOKLINE_LINK_ABANDON_AFTER",
   insightAlertInterval: "HOOKLINE_INSIGHT_ALERT_INTERVAL",
+  linkStepRepeatWindow: "HOOKLINE_LINK_STEP_REPEAT_WINDOW",
+  linkStepRetention: "HOOKLINE_LINK_STEP_RETENTION",
   integrationsFile: "HOOKLINE_INTEGRATIONS_FILE",
   tokenRefreshInterval: "HOOKLINE_TOKEN_REFRESH_INTERVAL",
   tokenRefreshAhead: "HOOKLINE_TOKEN_REFRESH_AHEAD",
@@ -455,6 +461,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     insight: {
       abandonAfterMs: positive(ENV.linkAbandonAfter, parseDuration(read("linkAbandonAfter") ?? "24h")),
       alertIntervalMs: positive(ENV.insightAlertInterval, parseDuration(read("insightAlertInterval") ?? "1m")),
+      stepRepeatWindowMs: positive(ENV.linkStepRepeatWindow, parseDuration(read("linkStepRepeatWindow") ?? "10m")),
+      stepRetentionMs: retentionPeriod(read("linkStepRetention") ?? "90d"),
     },
     integrations: {
       file: read("integrationsFile") || null,

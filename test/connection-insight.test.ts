@@ -192,7 +192,7 @@ describe("connection insight", () => {
     assert.equal(reminder.status, 200);
     assert.notEqual(reminder.body.linkUrl, connection.linkUrl);
     assert.equal(reminder.body.reason, "abandoned");
-    assert.equal((await fetch(connection.linkUrl)).status, 404, "the old link URL no longer opens the page");
+    assert.equal((await fetch(connection.linkUrl)).status, 410, "the old link URL no longer opens the page");
     assert.equal((await fetch(reminder.body.linkUrl)).status, 200, "the fresh one does");
     assert.equal(
       (await server.api("GET", `/companies/${companyId}/connections/${connection.id}`)).body.linkUrl,

@@ -7927,6 +7927,10 @@ export interface operations {
                             linked: number;
                             /** @description Failed and never linked */
                             failed: number;
+                            /** @description Of those, how many were linked and later deauthorized (their source took the access back) */
+                            deauthorized: number;
+                            /** @description Of those, how many were linked again after a deauthorization or disconnection */
+                            reconnected: number;
                             /** @description Opened longer than `abandonAfterMs` ago (HOOKLINE_LINK_ABANDON_AFTER), neither linked nor failed since */
                             abandoned: number;
                             /** @description The abandoned, by the furthest step reached: the link page opened, an integration chosen, sent to the integration (its consent shown), come back */
@@ -7964,6 +7968,10 @@ export interface operations {
                             linked: number;
                             /** @description Failed and never linked */
                             failed: number;
+                            /** @description Of those, how many were linked and later deauthorized (their source took the access back) */
+                            deauthorized: number;
+                            /** @description Of those, how many were linked again after a deauthorization or disconnection */
+                            reconnected: number;
                             /** @description Opened longer than `abandonAfterMs` ago (HOOKLINE_LINK_ABANDON_AFTER), neither linked nor failed since */
                             abandoned: number;
                             /** @description The abandoned, by the furthest step reached: the link page opened, an integration chosen, sent to the integration (its consent shown), come back */

@@ -217,18 +217,20 @@ export async function deauthorizeConnection(
   failure: LinkFailure,
 ): Promise<ConnectionResource> {
   const now = ctx.clock.now();
-  return ctx.store.transaction(async (uow) => {
+  const { resource, deauthorized } = await ctx.store.transaction(async (uow) => {
     const company = await findCompany(uow.tx, clientId, companyId);
     const row = await findConnection(uow.tx, clientId, companyId, connectionId);
     if (row.status !== "Linked" || !(await connections.changeConnectionStatus(uow.tx, row, "Deauthorized"))) {
-      return resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId));
+      return { resource: await resourceOf(ctx, uow.tx, await findConnection(uow.tx, clientId, companyId, connectionId)), deauthorized: false };
     }
     await forgetAccess(uow.tx, row.id);
     await insertError(uow, clientId, row.id, failure, now);
     const resource = await resourceOf(ctx, uow.tx, { ...row, status: "Deauthorized" });
     await recordConnectionEvent(ctx, uow, clientId, company, "connection.disconnected", resource, now);
-    return resource;
+    return { resource, deauthorized: true };
   });
+  if (deauthorized) recordLinkStep(ctx, { companyId, connectionId }, "deauthorized", failure, now);
+  return resource;
 }
 
 /** Asks the connection's integration whether the grant links it, and records the outcome. */

@@ -48,6 +48,9 @@ export interface FunnelFigures {
   opened: number;
   linked: number;
   failed: number;
+  /** Linked, then deauthorized by their source; and linked again after a deauthorization or disconnection. */
+  deauthorized: number;
+  reconnected: number;
   abandoned: number;
   abandonedAt: Record<StoppedAt, number>;
   /** linked / created; null for no connections. */
@@ -101,6 +104,8 @@ function figures(counts: FunnelCounts, times: readonly number[], errors: readonl
     opened: counts.opened,
     linked: counts.linked,
     failed: counts.failed,
+    deauthorized: counts.deauthorized,
+    reconnected: counts.reconnected,
     abandoned: Object.values(abandonedAt).reduce((sum, count) => sum + count, 0),
     abandonedAt,
     conversionRate: counts.created === 0 ? null : Math.round((counts.linked / counts.created) * 10_000) / 10_000,
@@ -119,6 +124,8 @@ const NO_JOURNEYS: FunnelCounts = {
   opened: 0,
   linked: 0,
   failed: 0,
+  deauthorized: 0,
+  reconnected: 0,
   abandonedOpened: 0,
   abandonedChosen: 0,
   abandonedRedirected: 0,
@@ -134,6 +141,8 @@ const sumCounts = (groups: readonly FunnelCounts[]): FunnelCounts =>
       opened: sum.opened + group.opened,
       linked: sum.linked + group.linked,
       failed: sum.failed + group.failed,
+      deauthorized: sum.deauthorized + group.deauthorized,
+      reconnected: sum.reconnected + group.reconnected,
       abandonedOpened: sum.abandonedOpened + group.abandonedOpened,
       abandonedChosen: sum.abandonedChosen + group.abandonedChosen,
       abandonedRedirected: sum.abandonedRedirected + group.abandonedRedirected,

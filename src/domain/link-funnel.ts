@@ -14,6 +14,14 @@ export interface LinkJourney {
   connectionId: ConnectionId;
 }
 
+/**
+ * Steps a link holder repeats by reloading a page or following a link again:
+ * each is kept once per connection per repeat window
+ * (HOOKLINE_LINK_STEP_REPEAT_WINDOW), so that reloading a link page without
+ * end adds no row. The summary keeps their first time, which a repeat never changes.
+ */
+const REPEATABLE: ReadonlySet<LinkStep> = new Set(["opened", "redirected", "returned"]);
+
 /** Steps being written, per store, so that closing waits for them rather than cutting them off. */
 const pending = new WeakMap<Store, Set<Promise<void>>>();
 
@@ -41,6 +49,8 @@ export function recordLinkStep(ctx: AppContext, journey: LinkJourney, step: Link
       step,
       at,
       error,
+      // The same id for the repeats of a step within one window: the database keeps the first of them.
+      id: REPEATABLE.has(step) ? `${journey.connectionId}:${step}:${Math.floor(at / ctx.config.insight.stepRepeatWindowMs)}` : undefined,
     });
   })()
     // The ids would open the link page to whoever reads the log: only the step is logged.

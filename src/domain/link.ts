@@ -1,4 +1,4 @@
-import { notFound } from "../errors.ts";
+import { HooklineError, notFound } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { IntegrationProvider, LinkStart } from "../integrations/provider.ts";
 import { findCompanyOwner } from "../storage/companies.ts";
@@ -31,6 +31,9 @@ export async function findCompanyLinkPage(
   return { name: company.name, connections: connections.map(({ resource }) => resource), client: await clientBranding(ctx, company.clientId) };
 }
 
+/** What the SMB reads on a link page reached through a link URL that a link reminder replaced. */
+const LINK_REPLACED = "This link was replaced by a newer one, so it no longer works. Open the latest link you were sent.";
+
 export interface LinkSession {
   clientId: ClientId;
   /** The client's name and logo, as its profile gives them: the business the customer shares its data with. */
@@ -45,14 +48,16 @@ export interface LinkSession {
 }
 
 /**
- * What a connection's link page shows; 404 for unknown ids. Opening the page
- * (`opened` given) also takes the key in its URL, which must be the latest
- * link reminder's: a link URL sent before a reminder no longer opens it.
+ * What a connection's link page shows; 404 for unknown ids. Every page and
+ * form of the link takes the key in its URL (`linkKey`, from the query),
+ * which must be the latest link reminder's: a link URL sent before a
+ * reminder, or a page rendered from one and submitted after it, is refused
+ * (410) before anything is recorded or changed.
  */
-export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId, opened?: { linkKey: unknown }): Promise<LinkSession> {
+export async function findLinkSession(ctx: AppContext, companyId: CompanyId, connectionId: ConnectionId, linkKey: unknown): Promise<LinkSession> {
   const row = await connections.findLinkSession(ctx.store.db, companyId, connectionId);
   if (!row) throw notFound("Connection");
-  if (opened && row.linkKey !== null && opened.linkKey !== row.linkKey) throw notFound("Connection");
+  if (row.linkKey !== null && linkKey !== row.linkKey) throw new HooklineError(410, LINK_REPLACED);
   const integration = ctx.integrations.get(row.integrationKey);
   return {
     clientId: row.clientId,

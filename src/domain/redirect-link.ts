@@ -26,7 +26,7 @@ export async function beginRedirectLink(
   connectionId: ConnectionId,
   linkQuery: URLSearchParams,
 ): Promise<{ url: string; state: string }> {
-  const session = await findLinkSession(ctx, companyId, connectionId);
+  const session = await findLinkSession(ctx, companyId, connectionId, linkQuery.get("key") ?? undefined);
   if (session.start.kind !== "redirect") throw refused(`${session.integration.name} is linked on its own page, not by signing in at a provider`);
   const request = await session.start.authorize(oauthCallbackUrl(ctx.config.publicUrl));
   const now = ctx.clock.now();
@@ -68,7 +68,9 @@ export async function finishRedirectLink(
   // A callback carrying another sign-in's state (another company's connection, or a link forwarded from another
   // browser) would link a connection its customer never chose.
   if (!startedHere(state)) throw refused("This sign-in was started in another browser, or for another company's connection, so it was not used");
-  const session = await findLinkSession(ctx, attempt.company_id, attempt.connection_id);
+  const linkQuery = new URLSearchParams(attempt.link_query);
+  // A sign-in started from a link URL that a link reminder has since replaced is refused like that URL.
+  const session = await findLinkSession(ctx, attempt.company_id, attempt.connection_id, linkQuery.get("key") ?? undefined);
   if (!(await ctx.store.transaction((uow) => useLinkAttempt(uow.tx, stateDigest, now))))
     throw refused("This sign-in was already used; start again from your link");
   const outcome = await session.integration.completeLink(
@@ -76,7 +78,7 @@ export async function finishRedirectLink(
     { kind: "redirect", callbackUrl, state, codeVerifier: ctx.secretBox.open(attempt.code_verifier, "pkce-verifier", stateDigest) },
   );
   const connection = await recordLinkOutcome(ctx, attempt.client_id, attempt.company_id, attempt.connection_id, outcome);
-  return { session, companyId: attempt.company_id, connectionId: attempt.connection_id, connection, linkQuery: new URLSearchParams(attempt.link_query) };
+  return { session, companyId: attempt.company_id, connectionId: attempt.connection_id, connection, linkQuery };
 }
 
 /** Deletes the attempts past their expiry, used or not: their states are refused either way. */

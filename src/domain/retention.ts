@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import { deleteActivityHoursBefore } from "../storage/activity-hours.ts";
 import type { Store } from "../storage/database.ts";
+import { deleteLinkStepsBefore } from "../storage/link-funnels.ts";
 import { clearResponseExcerpts, deleteExpiredMessageChunk, deleteIdempotencyKeys, purgeExpiredPayloadChunk } from "../storage/retention.ts";
 
 /** Rows per purge statement or transaction, so the job never holds the write lock for long. */
@@ -76,12 +77,13 @@ async function inChunks(chunk: (limit: number) => Promise<number>): Promise<numb
   }
 }
 
-export type RetentionSettings = Pick<Config, "messages" | "idempotencyKeyTtlMs">;
+export type RetentionSettings = Pick<Config, "messages" | "idempotencyKeyTtlMs" | "insight">;
 
 export interface RetentionRun {
   payloads: number;
   responseExcerpts: number;
   idempotencyKeys: number;
+  linkSteps: number;
   deleted: DeletedRows;
 }
 
@@ -90,16 +92,19 @@ export interface RetentionRun {
  * stored answer holds the published events); unless message retention is
  * off, messages older than it with all their rows; and, unless payload
  * retention is off, message bodies and attempts' response excerpts (a
- * receiver may echo the event) older than the payload retention. Messages
+ * receiver may echo the event) older than the payload retention; and,
+ * unless their retention is off, link steps older than it. Messages
  * go before bodies, so that a body about to be deleted is not emptied first.
  */
 export async function purgeExpired(store: Store, now: number, settings: RetentionSettings): Promise<RetentionRun> {
   const idempotencyKeys = await inChunks((limit) => deleteIdempotencyKeys(store, now - settings.idempotencyKeyTtlMs, limit));
+  const { stepRetentionMs } = settings.insight;
+  const linkSteps = stepRetentionMs === null ? 0 : await inChunks((limit) => deleteLinkStepsBefore(store, now - stepRetentionMs, limit));
   const { messageRetentionMs, payloadRetentionMs } = settings.messages;
   const deleted =
     messageRetentionMs === null ? { messages: 0, deliveries: 0, attempts: 0, activityHours: 0 } : await deleteExpiredMessages(store, now, messageRetentionMs);
-  if (payloadRetentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys, deleted };
+  if (payloadRetentionMs === null) return { payloads: 0, responseExcerpts: 0, idempotencyKeys, linkSteps, deleted };
   const payloads = await purgeExpiredPayloads(store, now, payloadRetentionMs);
   const responseExcerpts = await inChunks((limit) => clearResponseExcerpts(store, now - payloadRetentionMs, limit));
-  return { payloads, responseExcerpts, idempotencyKeys, deleted };
+  return { payloads, responseExcerpts, idempotencyKeys, linkSteps, deleted };
 }

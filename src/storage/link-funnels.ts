@@ -25,20 +25,26 @@ export interface StepRecord {
   step: LinkStep;
   at: number;
   error?: StepError | undefined;
+  /** The step's id: a new one by default; a step recorded again with the id of one already kept is not recorded twice. */
+  id?: string | undefined;
 }
 
 /** Steps whose first time the summary keeps; the others (failed aside) keep their latest. */
 const FIRST_TIME = { opened: "opened_at", chosen: "chosen_at", redirected: "redirected_at", returned: "returned_at", linked: "linked_at" } as const;
 const LATEST = { disconnected: "disconnected_at", deauthorized: "deauthorized_at", reconnected: "reconnected_at", reminded: "reminded_at" } as const;
 
-/** Records one step: the step row, and the connection's summary made or brought up to date, in one transaction. */
+/**
+ * Records one step: the step row, and the connection's summary made or
+ * brought up to date, in one transaction. A step whose id is already kept
+ * changes nothing.
+ */
 export async function recordStep(store: Store, record: StepRecord): Promise<void> {
   const { step, at, error } = record;
   await store.transaction(async ({ tx }) => {
-    await tx
+    const inserted = await tx
       .insertInto("link_steps")
       .values({
-        id: newId(),
+        id: record.id ?? newId(),
         client_id: record.clientId,
         connection_id: record.connectionId,
         integration_key: record.integrationKey,
@@ -48,7 +54,9 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
         status_text: error?.statusText ?? null,
         error_message: error?.errorMessage ?? null,
       })
-      .execute();
+      .onConflict((conflict) => conflict.column("id").doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return;
     const failed =
       step === "failed"
         ? {
@@ -150,6 +158,8 @@ export interface FunnelCounts {
   opened: number;
   linked: number;
   failed: number;
+  deauthorized: number;
+  reconnected: number;
   abandonedOpened: number;
   abandonedChosen: number;
   abandonedRedirected: number;
@@ -174,6 +184,8 @@ export async function funnelCounts(db: Db, clientId: ClientId, window: TimeWindo
       count(sql`link_funnels.opened_at IS NOT NULL`).as("opened"),
       count(sql`link_funnels.linked_at IS NOT NULL`).as("linked"),
       count(sql`link_funnels.linked_at IS NULL AND link_funnels.failed_at IS NOT NULL`).as("failed"),
+      count(sql`link_funnels.deauthorized_at IS NOT NULL`).as("deauthorized"),
+      count(sql`link_funnels.reconnected_at IS NOT NULL`).as("reconnected"),
       count(sql`${stopped} AND link_funnels.returned_at IS NOT NULL`).as("abandonedReturned"),
       count(sql`${stopped} AND link_funnels.returned_at IS NULL AND link_funnels.redirected_at IS NOT NULL`).as("abandonedRedirected"),
       count(sql`${stopped} AND link_funnels.returned_at IS NULL AND link_funnels.redirected_at IS NULL AND link_funnels.chosen_at IS NOT NULL`).as(
@@ -192,6 +204,8 @@ export async function funnelCounts(db: Db, clientId: ClientId, window: TimeWindo
     opened: Number(row.opened),
     linked: Number(row.linked),
     failed: Number(row.failed),
+    deauthorized: Number(row.deauthorized),
+    reconnected: Number(row.reconnected),
     abandonedOpened: Number(row.abandonedOpened),
     abandonedChosen: Number(row.abandonedChosen),
     abandonedRedirected: Number(row.abandonedRedirected),
@@ -310,4 +324,13 @@ export function findJourney(db: Db, clientId: ClientId, connectionId: Connection
     .where("client_id", "=", clientId)
     .where("connection_id", "=", connectionId)
     .executeTakeFirst();
+}
+
+/** Deletes up to `limit` of the steps recorded before `before`, oldest first; returns how many. */
+export async function deleteLinkStepsBefore(store: Store, before: number, limit: number): Promise<number> {
+  const result = await store.db
+    .deleteFrom("link_steps")
+    .where("id", "in", (eb) => eb.selectFrom("link_steps").select("id").where("at", "<", before).orderBy("at").limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

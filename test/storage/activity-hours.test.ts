@@ -82,6 +82,7 @@ test("retention deletes the counts of hours that ended by its cutoff, and deleti
   const run = await purgeExpired(store, later + 3 * DAY_MS, {
     idempotencyKeyTtlMs: DAY_MS,
     messages: { messageRetentionMs: 3 * DAY_MS, payloadRetentionMs: null, retentionIntervalMs: HOUR_MS, recoveryRatePerSecond: 100 },
+    insight: { abandonAfterMs: DAY_MS, alertIntervalMs: HOUR_MS, stepRepeatWindowMs: HOUR_MS, stepRetentionMs: null },
   });
   assert.ok(run.deleted.activityHours > 0);
   const oldest = await store.db

@@ -30,5 +30,6 @@ export function postLinkForm(
 /** Opens a connection's link page (its `linkUrl`, with the key of a link reminder if it has one) and presses Authorize or Cancel on it. */
 export async function pressLinkButton(linkUrl: string, button: "authorize" | "cancel"): Promise<Response> {
   const { token } = await openLinkPage(linkUrl);
-  return postLinkForm(linkUrl.replace(/\/start(\?.*)?$/, `/${button}`), { token });
+  // The page's forms post to its own query, which carries the key of a reminded link URL.
+  return postLinkForm(linkUrl.replace(/\/start(\?.*)?$/, `/${button}$1`), { token });
 }

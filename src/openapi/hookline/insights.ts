@@ -51,6 +51,8 @@ const funnelFigures: Record<string, JsonSchema> = {
   opened: { type: "integer", description: "Of those, how many had their link page opened" },
   linked: { type: "integer" },
   failed: { type: "integer", description: "Failed and never linked" },
+  deauthorized: { type: "integer", description: "Of those, how many were linked and later deauthorized (their source took the access back)" },
+  reconnected: { type: "integer", description: "Of those, how many were linked again after a deauthorization or disconnection" },
   abandoned: { type: "integer", description: "Opened longer than `abandonAfterMs` ago (HOOKLINE_LINK_ABANDON_AFTER), neither linked nor failed since" },
   abandonedAt: {
     type: "object",

@@ -18,6 +18,7 @@ import * as connectionInsight from "./015_connection_insight.ts";
 import * as serverSettings from "./016_server_settings.ts";
 import * as credentialsAndOperatorTokens from "./019_credentials_and_operator_tokens.ts";
 import * as legacyMigration from "./020_legacy_migration.ts";
+import * as linkStepBounds from "./022_link_step_bounds.ts";
 import * as activityHours from "./023_activity_hours.ts";
 import * as listenStreams from "./024_listen_streams.ts";
 
@@ -41,6 +42,7 @@ export const migrations: Record<string, Migration> = {
   "016_server_settings": serverSettings,
   "019_credentials_and_operator_tokens": credentialsAndOperatorTokens,
   "020_legacy_migration": legacyMigration,
+  "022_link_step_bounds": linkStepBounds,
   "023_activity_hours": activityHours,
   "024_listen_streams": listenStreams,
 };

@@ -125,7 +125,7 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
 
   app.get<{ Params: Params; Querystring: { key?: unknown } }>(`${connectionPath}/start`, { schema }, async (request, reply) => {
     const { companyId, connectionId } = connectionIds(request.params);
-    const session = await findLinkSession(ctx, companyId, connectionId, { linkKey: request.query.key });
+    const session = await findLinkSession(ctx, companyId, connectionId, request.query.key);
     recordLinkStep(ctx, { companyId, connectionId }, "opened");
     const action = (verb: string) => withQuery(`/link/companies/${companyId}/connections/${connectionId}/${verb}`, linkQueryOf(request));
     switch (session.start.kind) {
@@ -177,6 +177,13 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
 
   const refusedPage = (reply: FastifyReply, reason: string) => renderPage(reply.code(400), "link-error", { reason });
 
+  // A link URL that a link reminder replaced, on whichever page or form of it (one rendered before the reminder and
+  // submitted after it, too): a page the SMB can read. Other errors go on to the API's handler.
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof HooklineError && error.statusCode === 410) return renderPage(reply.code(410), "link-error", { reason: error.message });
+    throw error;
+  });
+
   app.get<{ Querystring: Record<string, string> }>(CALLBACK_PATH, async (request, reply) => {
     const query = new URL(request.url, "http://callback.invalid").search;
     const callbackUrl = new URL(`${ctx.config.publicUrl}${CALLBACK_PATH}${query}`);
@@ -213,29 +220,37 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   });
 
   // What the SMB entered goes where credentials sent through the API go: the integration's verifier decides.
-  app.post<{ Params: Params } & FormBody>(`${connectionPath}/credentials`, { schema, bodyLimit: CREDENTIALS_BODY_LIMIT_BYTES }, async (request, reply) => {
-    const { companyId, connectionId } = connectionIds(request.params);
-    guard.check(request, [companyId, connectionId]);
-    const session = await findLinkSession(ctx, companyId, connectionId);
-    // The page's token is the guard's, not a credential; the integration checks that every field is one string.
-    const credentials = Object.fromEntries(Object.entries(request.body ?? {}).filter(([name]) => name !== TOKEN_FIELD)) as Record<string, string>;
-    recordLinkStep(ctx, { companyId, connectionId }, "returned");
-    const connection = await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "credentials", credentials });
-    return showOutcome(reply, session, { companyId, connectionId }, connection, false, linkQueryOf(request));
-  });
-
-  for (const verb of ["authorize", "cancel"] as const) {
-    app.post<{ Params: Params } & FormBody>(`${connectionPath}/${verb}`, { schema, bodyLimit: LINK_BODY_LIMIT_BYTES }, async (request, reply) => {
+  app.post<{ Params: Params; Querystring: { key?: unknown } } & FormBody>(
+    `${connectionPath}/credentials`,
+    { schema, bodyLimit: CREDENTIALS_BODY_LIMIT_BYTES },
+    async (request, reply) => {
       const { companyId, connectionId } = connectionIds(request.params);
       guard.check(request, [companyId, connectionId]);
-      const session = await findLinkSession(ctx, companyId, connectionId);
+      const session = await findLinkSession(ctx, companyId, connectionId, request.query.key);
+      // The page's token is the guard's, not a credential; the integration checks that every field is one string.
+      const credentials = Object.fromEntries(Object.entries(request.body ?? {}).filter(([name]) => name !== TOKEN_FIELD)) as Record<string, string>;
       recordLinkStep(ctx, { companyId, connectionId }, "returned");
-      // Authorize is the integration's to decide, as through the API; Cancel is the SMB's own answer.
-      const connection =
-        verb === "authorize"
-          ? await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "consent" })
-          : await recordLinkOutcome(ctx, session.clientId, companyId, connectionId, CANCELLED_OUTCOME);
-      return showOutcome(reply, session, { companyId, connectionId }, connection, verb === "cancel", linkQueryOf(request));
-    });
+      const connection = await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "credentials", credentials });
+      return showOutcome(reply, session, { companyId, connectionId }, connection, false, linkQueryOf(request));
+    },
+  );
+
+  for (const verb of ["authorize", "cancel"] as const) {
+    app.post<{ Params: Params; Querystring: { key?: unknown } } & FormBody>(
+      `${connectionPath}/${verb}`,
+      { schema, bodyLimit: LINK_BODY_LIMIT_BYTES },
+      async (request, reply) => {
+        const { companyId, connectionId } = connectionIds(request.params);
+        guard.check(request, [companyId, connectionId]);
+        const session = await findLinkSession(ctx, companyId, connectionId, request.query.key);
+        recordLinkStep(ctx, { companyId, connectionId }, "returned");
+        // Authorize is the integration's to decide, as through the API; Cancel is the SMB's own answer.
+        const connection =
+          verb === "authorize"
+            ? await authorizeConnection(ctx, session.clientId, companyId, connectionId, { kind: "consent" })
+            : await recordLinkOutcome(ctx, session.clientId, companyId, connectionId, CANCELLED_OUTCOME);
+        return showOutcome(reply, session, { companyId, connectionId }, connection, verb === "cancel", linkQueryOf(request));
+      },
+    );
   }
 }
