@@ -104,7 +104,7 @@ describe("consumer health", () => {
     const a = asId<ConsumerId>("a");
     assert.equal(hasHealthChanges({ ...none, gone: [a] }), true);
     assert.equal(hasHealthChanges({ ...none, reachable: [a] }), true);
-    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [], fifo: false }] }), true);
+    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [], ordered: false }] }), true);
   });
 
   test("410 Gone marks the consumer gone, beside its failure streak", () => {

@@ -78,6 +78,7 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         clientId,
         messageId: messages[index]!.id,
         consumerId: consumer.id,
+        companyId: messages[index]!.company_id,
         dueAt: firstDueAt(consumer, event.generatedAt),
         createdAt: event.generatedAt,
       })),
@@ -140,6 +141,7 @@ async function recordLegacyAlerts(tx: Tx, clientId: ClientId, events: readonly N
           clientId,
           messageId: id,
           consumerId: consumer.id,
+          companyId: event.company?.id ?? null,
           dueAt: firstDueAt(consumer, event.generatedAt),
           createdAt: event.generatedAt,
         });

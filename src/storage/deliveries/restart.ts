@@ -7,9 +7,16 @@ import { freshSchedule } from "./fresh-schedule.ts";
  * A fresh attempt schedule whose first attempt is due at `dueAt`. Clearing the
  * lease keeps an attempt in flight from overwriting it when recorded (and
  * from counting as a lost claim); a rate-limit slot held for the old schedule
- * is given up.
+ * is given up, and so is its parking (a line or a circuit holds it again when
+ * it is claimed, if they still do).
  */
-const restartedSchedule = (dueAt: number, now: number) => ({ ...freshSchedule(dueAt, now), lease_owner: null, rate_slot_at: null, unrecorded_claims: 0 });
+const restartedSchedule = (dueAt: number, now: number) => ({
+  ...freshSchedule(dueAt, now),
+  lease_owner: null,
+  rate_slot_at: null,
+  unrecorded_claims: 0,
+  parked_reason: null,
+});
 
 const restartRow = (clientId: ClientId, deliveryId: DeliveryId, reason: DeliveryRestartsTable["reason"], now: number): DeliveryRestartsTable => ({
   id: newId(),

@@ -17,6 +17,7 @@ import * as transformations from "./014_transformations.ts";
 import * as connectionInsight from "./015_connection_insight.ts";
 import * as serverSettings from "./016_server_settings.ts";
 import * as credentialsAndOperatorTokens from "./019_credentials_and_operator_tokens.ts";
+import * as parkedReasonsAndCompanyLines from "./025_parked_reasons_and_company_lines.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -37,6 +38,7 @@ export const migrations: Record<string, Migration> = {
   "015_connection_insight": connectionInsight,
   "016_server_settings": serverSettings,
   "019_credentials_and_operator_tokens": credentialsAndOperatorTokens,
+  "025_parked_reasons_and_company_lines": parkedReasonsAndCompanyLines,
 };
 
 /** Applies or reports on these migrations in `db`. */
