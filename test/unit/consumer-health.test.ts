@@ -127,7 +127,7 @@ describe("consumer health", () => {
       FIVE_DAYS,
       BREAKER,
     );
-    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"], fifo: false }]);
+    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"], ordered: false }]);
   });
 
   test("a 4xx answer reaches the consumer: its run of unreachable attempts ends and its circuit closes", () => {
