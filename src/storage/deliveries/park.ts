@@ -32,8 +32,9 @@ export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promis
  * Makes one parked delivery of the consumer due at `probeAt`, the end of its
  * circuit's cool-down, so that a probe goes then: the one that has spent
  * fewest attempts, so that a long outage spreads its probes' attempts over
- * the held deliveries rather than using up one delivery's schedule; for a
- * `fifo` consumer, the head of its line, the only one it may send. With none
+ * the held deliveries rather than using up one delivery's schedule; for an
+ * ordered consumer, the oldest the circuit holds, the head of a line (what
+ * waits behind a head waits for its line, not for the circuit). With none
  * parked, the next delivery claimed after the cool-down probes.
  */
 export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number, choice: "fewest attempts" | "head of line"): Promise<void> {
