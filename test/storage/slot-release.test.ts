@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
+import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
 import { PARKED_AT, releaseForSlots, releaseInSteps, releaseLines, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
-import { openTestStore, readTable, seedClient } from "../support/storage.ts";
+import { advanceLines } from "../../src/storage/deliveries/fifo.ts";
+import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
 
 const NOW = 1_000_000;
 const LEASE_MS = 60_000;
@@ -48,6 +49,7 @@ async function seedDeliveries(
   consumerId: ConsumerId,
   dueTimes: Array<number | ParkedReason>,
   leased = false,
+  companyId: CompanyId | null = null,
 ): Promise<DeliveryId[]> {
   const ids: DeliveryId[] = [];
   for (const due of dueTimes) {
@@ -61,7 +63,7 @@ async function seedDeliveries(
           id: messageId,
           client_id: clientId,
           event_type: "company.created",
-          company_id: null,
+          company_id: companyId,
           body: "{}",
           created_at: NOW,
           payload_purged_at: null,
@@ -77,6 +79,7 @@ async function seedDeliveries(
           consumer_id: consumerId,
           status: "Attempting",
           attempt_count: 0,
+          company_id: companyId,
           next_attempt_at: typeof due === "number" ? due : PARKED_AT,
           parked_reason: typeof due === "number" ? null : due,
           lease_owner: leased ? "worker-1" : null,
@@ -202,4 +205,43 @@ test("releaseInSteps and releaseLines release only their own, a step per transac
     circuitHeld.map(() => NOW),
   );
   assert.deepEqual(await dueTimes(store, forSlots), [PARKED_AT], "what waits for a slot stays");
+});
+
+test("advanceLines lets the next of a company's line go when its head ends, and no other line's; an open circuit holds it instead", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const acme = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const brio = (await seedCompany(store, clientId, { name: "Brio" })).id;
+  const byCompany = await seedConsumer(store, clientId, { ordering: "fifo-by-company" });
+  const acmeLine = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line", "line"], false, acme);
+  const brioLine = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line"], false, brio);
+  const companyless = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line"]);
+  const open = await seedConsumer(store, clientId, { ordering: "fifo-by-company", circuitOpenUntil: NOW + 5000 });
+  const openLine = await seedDeliveries(store, clientId, open, [NOW + 1000, "line"], false, acme);
+  const final = (ids: DeliveryId[]) =>
+    store.writeStatement((db) => db.updateTable("deliveries").set({ next_attempt_at: null, status: "Success" }).where("id", "in", ids).execute());
+  await final([acmeLine[0]!, openLine[0]!]);
+
+  await store.transaction((uow) =>
+    advanceLines(
+      uow,
+      [byCompany, open],
+      [
+        { consumerId: byCompany, company: acme },
+        { consumerId: open, company: acme },
+      ],
+      NOW,
+    ),
+  );
+  assert.deepEqual(await dueTimes(store, acmeLine), [null, NOW, PARKED_AT], "the next of Acme's line, and only it");
+  assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT], "Brio's head has not ended: its line waits");
+  assert.deepEqual(await dueTimes(store, companyless), [NOW + 1000, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, openLine), [null, PARKED_AT]);
+  const reasons = await readTable(store, "deliveries", "id");
+  assert.equal(reasons.find((row) => row.id === openLine[1])!.parked_reason, "circuit", "it waits for the circuit now, which releases it when it closes");
+
+  await final([companyless[0]!]);
+  await store.transaction((uow) => advanceLines(uow, [byCompany], [{ consumerId: byCompany, company: null }], NOW));
+  assert.deepEqual(await dueTimes(store, companyless), [null, NOW], "events without a company have a line of their own");
+  assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT]);
 });
