@@ -194,6 +194,8 @@ export async function releaseStrandedSlots(db: Db, now: number, leaseMs: number)
   const result = await db
     .updateTable("deliveries")
     .set({ next_attempt_at: now, parked_reason: null })
+    // Read through the due-time index: only what is parked, however much else is queued.
+    .where("next_attempt_at", "=", PARKED_AT)
     .where((eb) =>
       eb.or([
         eb.and([eb("parked_reason", "=", "slot"), eb("consumer_id", "not in", inFlight)]),
