@@ -19,6 +19,7 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { sql } from "kysely";
 import { v7 } from "uuid";
+import type { ConsumerOrdering } from "../src/constants/statuses.ts";
 import { asId, type AttemptId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../src/ids.ts";
 import { insertAttempts } from "../src/storage/attempts.ts";
 import { Store } from "../src/storage/database.ts";
@@ -52,7 +53,8 @@ const { values: flags } = parseArgs({
     "portal-requests": { type: "string", default: "30" },
     only: {
       type: "string",
-      default: "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy,portal",
+      default:
+        "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal",
     },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
@@ -63,7 +65,7 @@ if (flags.help) {
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--ingest-requests 1000] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
   [--portal-messages 1000000] [--portal-requests 30]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-transform,noisy,portal,portal-postgres]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal,portal-postgres]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -201,12 +203,12 @@ async function prepare(
   deployment: HooklineDeployment,
   receiver: ReceiverProcess,
   consumers: number,
-  ordering: "unordered" | "fifo" = "unordered",
+  ordering: ConsumerOrdering = "unordered",
   transformation: string | null = null,
 ): Promise<string[]> {
   for (let consumer = 0; consumer < consumers; consumer++) {
     const { id } = await call(deployment, "POST", "/webhooks", { url: `${receiver.url}/${consumer}`, eventTypes: ["read.completed"] });
-    if (ordering === "fifo") await call(deployment, "PATCH", `/webhooks/${id}`, { ordering });
+    if (ordering !== "unordered") await call(deployment, "PATCH", `/webhooks/${id}`, { ordering });
     if (transformation !== null) await call(deployment, "PUT", `/webhooks/${id}/transformation`, { code: transformation });
   }
   const companies = [];
@@ -356,8 +358,8 @@ interface Load {
   perSecond?: number;
   /** Deliveries already queued (due tomorrow) before the run starts: the claim must stay as fast with them. */
   backlog?: number;
-  /** The consumers' ordering: `fifo` sends each one's deliveries one at a time, in event order. */
-  ordering?: "unordered" | "fifo";
+  /** The consumers' ordering: `fifo` sends each one's deliveries one at a time, in event order; `fifo-by-company` so for each of the 10 companies. */
+  ordering?: ConsumerOrdering;
   /** A transformation every consumer runs on each delivery; none when absent. */
   transformation?: string | null;
   /** Events published and delivered the same way before the measured ones, so a just-started server's first deliveries (its code not yet optimized, its connections to the receiver not yet open) are not measured. */
@@ -882,6 +884,7 @@ try {
         ["sqlite-backlog", `Hookline SQLite, 1 process, ${flags.backlog} queued`, "sqlite", 0, Number(flags.backlog), "unordered"],
         ["postgres-backlog", `Hookline PostgreSQL, 1 process, ${flags.backlog} queued`, "postgres", 0, Number(flags.backlog), "unordered"],
         ["sqlite-fifo", "Hookline SQLite, 1 process, fifo consumers", "sqlite", 0, 0, "fifo"],
+        ["sqlite-fifo-company", "Hookline SQLite, 1 process, fifo-by-company consumers (10 companies)", "sqlite", 0, 0, "fifo-by-company"],
         ["sqlite-transform", "Hookline SQLite, 1 process, a transformation on every consumer", "sqlite", 0, 0, "unordered", BENCH_TRANSFORMATION],
       ] as const
     ).map(([key, name, dialect, workers, backlog, ordering, transformation]): [string, string, () => Promise<Figures>] => [

@@ -251,6 +251,71 @@ describe("the circuit breaker", () => {
     await delivered(server, consumerId, 3);
   });
 
+  test("an ordered consumer's circuit holds only its lines' heads, the rest wait in line, and once it closes each company's line goes on in event order", async (t) => {
+    const server = await withServer(t, { retrySchedule: "50ms,50ms,50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "1h" });
+    let down = true;
+    const labels = new Map<string, string>();
+    const labelOf = (body: string) => labels.get(JSON.parse(body).id as string)!;
+    // Nothing is answered before every event is published: the circuit opens on a queue that holds them all.
+    let allPublished = () => undefined as void;
+    const published = new Promise<void>((resolve) => (allPublished = resolve));
+    const receiver = await withReceiver(t, (_index, _webhook, response) => void published.then(() => response.writeHead(down ? 503 : 204).end()));
+    const consumerId = await subscribe(server, receiver.url, { eventTypes: ["read.completed"] });
+    await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo-by-company" });
+    const acme = (await server.api("POST", "/companies", { name: "Acme" })).body.id;
+    const brio = (await server.api("POST", "/companies", { name: "Brio" })).body.id;
+    const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+    for (const [label, companyId] of [
+      ["acme1", acme],
+      ["brio1", brio],
+      ["acme2", acme],
+      ["brio2", brio],
+      ["acme3", acme],
+    ]) {
+      const event = await server.api("POST", "/events", { eventType: "read.completed", companyId, payload });
+      labels.set(event.body.id, label!);
+    }
+    await until(
+      "the later deliveries to wait in line behind the heads sent",
+      () => recorded(server, consumerId),
+      ({ deliveries }) => deliveries.filter((delivery) => delivery.parked_reason === "line").length === 3,
+    );
+    allPublished();
+    const byLabel = async () => {
+      const { deliveries } = await recorded(server, consumerId);
+      const messages = await server.hookline.ctx.store.db.selectFrom("messages").select(["id", "body"]).execute();
+      const labelOfMessage = new Map(messages.map((message) => [message.id, labelOf(message.body)]));
+      return new Map(deliveries.map((delivery) => [labelOfMessage.get(delivery.message_id)!, delivery]));
+    };
+
+    const held = await until(
+      "the circuit to hold both heads, and the rest to wait in line",
+      byLabel,
+      (deliveries) =>
+        deliveries.size === 5 && [...deliveries.values()].every((delivery) => delivery.lease_owner === null && delivery.next_attempt_at! > Date.now() + 60_000),
+    );
+    assert.equal((await circuitOf(server, consumerId)).state, "open");
+    for (const later of ["acme2", "brio2", "acme3"]) assert.equal(held.get(later)!.parked_reason, "line", `${later} waits for its line's head`);
+    for (const head of ["acme1", "brio1"]) assert.notEqual(held.get(head)!.parked_reason, "line", `${head} is its line's head: the circuit holds it`);
+    assert.deepEqual(new Set(receiver.received.map((webhook) => labelOf(webhook.body))), new Set(["acme1", "brio1"]), "only the heads were sent");
+
+    // The cool-down is an hour: nothing is in flight, and all that is received from here on is answered 204.
+    down = false;
+    const before = receiver.received.length;
+    await server.api("POST", `/webhooks/${consumerId}/disable`);
+    await server.api("POST", `/webhooks/${consumerId}/enable`);
+    await delivered(server, consumerId, 5);
+    const sent = receiver.received.slice(before).map((webhook) => labelOf(webhook.body));
+    assert.deepEqual(
+      sent.filter((label) => label.startsWith("acme")),
+      ["acme1", "acme2", "acme3"],
+    );
+    assert.deepEqual(
+      sent.filter((label) => label.startsWith("brio")),
+      ["brio1", "brio2"],
+    );
+  });
+
   test("a consumer's open circuit does not hold another consumer's deliveries", async (t) => {
     const server = await withServer(t, { retrySchedule: "50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "1h" });
     const down = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());

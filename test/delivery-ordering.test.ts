@@ -97,3 +97,55 @@ test("turning fifo off sends at once what waited in line", async (t) => {
   );
   assert.deepEqual(namesOf(receiver.received).slice(1).sort(), ["Second", "Third"]);
 });
+
+test("a fifo-by-company consumer holds only the failing company's later deliveries: other companies, and events without a company, go on, each line in event order", async (t) => {
+  const server = await withServer(t, { retrySchedule: Array.from({ length: 20 }, () => "50ms").join(",") });
+  const labels = new Map<string, string>();
+  let firstOfAcmeDown = true;
+  const open = new Map<string, number>();
+  const mostOpen = new Map<string, number>();
+  const receiver = await withReceiver(t, (_index, webhook, response) => {
+    const label = labels.get(JSON.parse(webhook.body).id as string) ?? "?";
+    const line = label.slice(0, -1);
+    open.set(line, (open.get(line) ?? 0) + 1);
+    mostOpen.set(line, Math.max(mostOpen.get(line) ?? 0, open.get(line)!));
+    setTimeout(() => {
+      open.set(line, open.get(line)! - 1);
+      response.writeHead(label === "acme1" && firstOfAcmeDown ? 503 : 204).end();
+    }, 20);
+  });
+  const consumerId = await subscribe(server, receiver.url, { eventTypes: ["read.completed"] });
+  const patched = await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo-by-company" });
+  assert.equal(patched.body.ordering, "fifo-by-company");
+  const companies = {
+    acme: (await server.api("POST", "/companies", { name: "Acme" })).body.id as string,
+    brio: (await server.api("POST", "/companies", { name: "Brio" })).body.id as string,
+  };
+  const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+  for (const label of ["acme1", "brio1", "none1", "acme2", "brio2", "acme3", "none2", "brio3"]) {
+    const line = label.slice(0, -1);
+    const company = line === "none" ? {} : { companyId: companies[line as keyof typeof companies] };
+    const published = await server.api("POST", "/events", { eventType: "read.completed", payload, ...company });
+    assert.equal(published.status, 201, JSON.stringify(published.body));
+    labels.set(published.body.id as string, label);
+  }
+  const received = () => receiver.received.map((webhook) => labels.get(JSON.parse(webhook.body).id as string)!);
+
+  await until(
+    "the other company's and the companyless deliveries, while Acme's first keeps failing",
+    async () => received(),
+    (names) => ["brio1", "brio2", "brio3", "none1", "none2"].every((name) => names.includes(name)) && names.filter((name) => name === "acme1").length >= 2,
+  );
+  assert.ok(!received().includes("acme2") && !received().includes("acme3"), "Acme's later deliveries wait behind its failing first");
+  firstOfAcmeDown = false;
+  await until(
+    "every delivery to succeed",
+    () => recorded(server, consumerId),
+    ({ deliveries }) => deliveries.length === 8 && deliveries.every((delivery) => delivery.status === "Success"),
+  );
+  const inLine = (line: string) => received().filter((name) => name.startsWith(line));
+  assert.deepEqual([...new Set(inLine("acme"))], ["acme1", "acme2", "acme3"], "Acme's in event order, its first until it succeeded");
+  assert.deepEqual(inLine("brio"), ["brio1", "brio2", "brio3"]);
+  assert.deepEqual(inLine("none"), ["none1", "none2"], "events without a company wait in a line of their own");
+  for (const line of ["acme", "brio", "none"]) assert.equal(mostOpen.get(line), 1, `never two requests of ${line}'s line at once`);
+});

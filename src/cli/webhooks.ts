@@ -132,7 +132,7 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .option("--all-companies", "remove the company tag filter")
     .option("--description <text>", 'a note ("" removes it)')
     .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
-    .option("--ordering <ordering>", '"fifo" (one at a time, in event order) or "unordered"')
+    .option("--ordering <ordering>", '"fifo" (one at a time, in event order), "fifo-by-company" (so for each company) or "unordered"')
     .action((webhookId: string, options: UpdateOptions) =>
       withContext(async (ctx) => printJson(await updateConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), updateFrom(options)))),
     );

@@ -4791,10 +4791,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */
@@ -4898,10 +4898,10 @@ export interface operations {
                     /** @description Messages per second; null removes the limit. */
                     rateLimit?: number | null;
                     /**
-                     * @description `fifo` or `unordered`. Turning `fifo` off sends what waited in line at once.
+                     * @description `fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines.
                      * @enum {string}
                      */
-                    ordering?: "unordered" | "fifo";
+                    ordering?: "unordered" | "fifo" | "fifo-by-company";
                 };
             };
         };
@@ -4918,10 +4918,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */
@@ -5256,10 +5256,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */
@@ -5332,10 +5332,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */
@@ -5714,10 +5714,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */
@@ -8432,10 +8432,10 @@ export interface operations {
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
                         /**
-                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.
+                         * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
                          */
-                        ordering?: "unordered" | "fifo";
+                        ordering?: "unordered" | "fifo" | "fifo-by-company";
                         /** @description Hookline extension. The consumer's circuit breaker (when the operator turned it on): the attempts in a row that found it unreachable (no answer, or a 5xx), and while its circuit is `open`, when the next probe goes. While open its deliveries wait without spending attempts; the first probe that gets an answer closes it and they are sent. */
                         circuit?: {
                             /** @enum {string} */

@@ -2,6 +2,7 @@ import { isoDate } from "../clock.ts";
 import type { DeliveryConfig } from "../config.ts";
 import { CONSUMER_DISABLED, type ConsumerDisabledPayload } from "../domain/events/operational.ts";
 import { recordEvent } from "../domain/events/outbox.ts";
+import { isOrdered } from "../constants/statuses.ts";
 import type { ConsumerId, DeliveryId } from "../ids.ts";
 import { closeCircuits, countUnreachable } from "../storage/consumer-circuit.ts";
 import { disableConsumers, endFailureStreaks, startFailureStreaks } from "../storage/consumer-health.ts";
@@ -30,7 +31,7 @@ export interface HealthChanges {
    * attempts did, and those of the deliveries still pending: they are parked if the circuit opens.
    * Only counted while the circuit breaker is on.
    */
-  unreachable: Array<{ consumerId: ConsumerId; count: number; pending: DeliveryId[]; fifo: boolean }>;
+  unreachable: Array<{ consumerId: ConsumerId; count: number; pending: DeliveryId[]; ordered: boolean }>;
 }
 
 /** A consumer whose circuit was opened or closed by a batch's record, for the log. */
@@ -87,7 +88,7 @@ export function healthChanges(batch: readonly DueDelivery[], updates: readonly D
     if (reached) {
       if (claimed.consecutiveFailures > 0 || claimed.circuitOpenUntil !== null) changes.reachable.push(consumerId);
     } else if (unreachable > 0 && config.circuitBreaker !== null)
-      changes.unreachable.push({ consumerId, count: unreachable, pending, fifo: claimed.ordering === "fifo" });
+      changes.unreachable.push({ consumerId, count: unreachable, pending, ordered: isOrdered(claimed.ordering) });
   }
   return changes;
 }
@@ -122,12 +123,12 @@ export async function recordHealthChanges(uow: UnitOfWork, now: number, config: 
       circuits.push({ consumerId, change: "closed", consecutiveFailures: 0, openUntil: null, moreParked: more.has(consumerId) });
   }
   if (config.circuitBreaker !== null) {
-    for (const { consumerId, count, pending, fifo } of changes.unreachable) {
+    for (const { consumerId, count, pending, ordered } of changes.unreachable) {
       const circuit = await countUnreachable(tx, consumerId, count, now, config.circuitBreaker);
       if (circuit?.openUntil == null) continue;
       // What failed waits with the rest, and one of them (not always the same) goes as the next probe.
       await parkDeliveries(tx, pending);
-      await designateProbe(tx, consumerId, circuit.openUntil, fifo ? "head of line" : "fewest attempts");
+      await designateProbe(tx, consumerId, circuit.openUntil, ordered ? "head of line" : "fewest attempts");
       circuits.push({ consumerId, change: circuit.wasOpen ? "reopened" : "opened", ...circuit });
     }
   }

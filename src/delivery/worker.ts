@@ -6,11 +6,11 @@ import type { AppContext } from "../domain/context.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { isDatabaseUnavailable, type Db, type Store } from "../storage/database.ts";
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
-import { advanceLines } from "../storage/deliveries/fifo.ts";
-import { handBack } from "../storage/deliveries/hand-back.ts";
+import { isOrdered } from "../constants/statuses.ts";
+import { advanceLines, distinctLines, lineOf } from "../storage/deliveries/fifo.ts";
 import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
-import { PARKED_AT, RELEASE_STEP, releaseForSlots, releaseParked } from "../storage/deliveries/park.ts";
+import { parkLeased, releaseForSlots, releaseInSteps } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
 import { batchAlertAuthorizations } from "./batch-alert-auth.ts";
 import { batchSecrets } from "./batch-secrets.ts";
@@ -187,7 +187,10 @@ export class DeliveryWorker {
    * no attempt, until attempts of their consumer end and free slots (see
    * detach). The consumers in question are those with attempts in flight
    * apart from the batches, or that had one when their last batch ended.
-   * Ordered consumers are left alone: they send one at a time anyway.
+   * `fifo` consumers are left alone: they send one at a time anyway. A
+   * `fifo-by-company` consumer sends one per company at a time, as many at
+   * once as it has companies, so it is capped like an unordered one: a line's
+   * head parked over the cap falls due with the freed slots, still its line's head.
    */
   private async setApartSlow(lease: Lease, deliveries: DueDelivery[]): Promise<{ batch: DueDelivery[]; apart: DueDelivery[] }> {
     if (this.slow.size === 0) return { batch: deliveries, apart: [] };
@@ -205,7 +208,7 @@ export class DeliveryWorker {
         else over.push(delivery.id);
       }
     }
-    if (over.length > 0) await this.store.writeStatement((db) => handBack(db, lease.owner, over, PARKED_AT));
+    if (over.length > 0) await this.store.writeStatement((db) => parkLeased(db, lease.owner, over, "slot"));
     return { batch, apart };
   }
 
@@ -261,11 +264,7 @@ export class DeliveryWorker {
    */
   private async releaseRestOfParked(consumerId: ConsumerId): Promise<void> {
     try {
-      let more = true;
-      while (more) {
-        const now = this.clock.now();
-        more = (await this.store.transaction((uow) => releaseParked(uow, [{ consumerId, openUntil: now }], now, RELEASE_STEP))).length > 0;
-      }
+      await releaseInSteps(this.store, consumerId, () => this.clock.now());
     } catch (error) {
       this.log.error({ err: error, consumerId }, "releasing what a closed circuit held failed; the slot-release job frees the rest");
     }
@@ -298,12 +297,10 @@ export class DeliveryWorker {
     });
     const health = healthChanges(batch, updates, now, this.config);
     // Ordered consumers' lines, and those whose head became final: the next in line may go.
-    const lines = [...new Set(batch.filter((delivery) => delivery.ordering === "fifo").map((delivery) => delivery.consumerId))];
-    const linesMoved = [
-      ...new Set(
-        batch.filter((delivery, index) => delivery.ordering === "fifo" && updates[index]!.nextAttemptAt === null).map((delivery) => delivery.consumerId),
-      ),
-    ];
+    const lines = [...new Set(batch.filter((delivery) => isOrdered(delivery.ordering)).map((delivery) => delivery.consumerId))];
+    const linesMoved = distinctLines(
+      batch.filter((delivery, index) => isOrdered(delivery.ordering) && updates[index]!.nextAttemptAt === null).map((delivery) => lineOf(delivery)),
+    );
     // Set by the record's transaction, the try that commits having the last word.
     let next = null as Lease | null;
     let circuits: CircuitChange[] = [];

@@ -8,7 +8,7 @@ import { newId, type ClientId, type ConsumerId } from "../ids.ts";
 import { deleteHistoryOf, listHistory } from "../storage/consumer-history.ts";
 import type { Tx, UnitOfWork } from "../storage/database.ts";
 import { deleteDeliveriesOfConsumer, releaseRateSlots } from "../storage/deliveries/on-consumer-change.ts";
-import { releaseParked } from "../storage/deliveries/park.ts";
+import { releaseInSteps, releaseLines } from "../storage/deliveries/park.ts";
 import {
   decodeSubscription,
   encodeCompanyTags,
@@ -286,18 +286,18 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
   assertValid(update);
   found(await findConsumer(ctx.store.db, clientId, consumerId));
   if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
-  return changeConsumer(ctx, clientId, consumerId, async (row, uow) => {
+  const releases = new Releases();
+  const updated = await changeConsumer(ctx, clientId, consumerId, async (row, uow) => {
     const changes: ConsumerChanges = {};
-    if (update.url !== undefined && update.url !== row.url) Object.assign(changes, { url: update.url }, await closedCircuit(row, uow, ctx.clock.now()));
+    if (update.url !== undefined && update.url !== row.url) Object.assign(changes, { url: update.url }, closedCircuit(row, releases));
     if (update.eventTypes !== undefined) changes.event_types = encodeEventTypes(distinct(update.eventTypes));
     if (update.companyTags !== undefined) changes.company_tags = encodeCompanyTags(update.companyTags);
     if (update.description !== undefined) changes.description = update.description;
-    if (update.disabled !== undefined) Object.assign(changes, await enabledChanges(row, !update.disabled, uow, ctx.clock.now()));
+    if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled, releases));
     if (update.ordering !== undefined && update.ordering !== row.ordering) {
       changes.ordering = update.ordering;
-      // Unordered from now on: what waited behind its line's head goes (unless its open circuit still holds it).
-      if (update.ordering === "unordered" && row.circuit_open_until === null)
-        await releaseParked(uow, [{ consumerId, openUntil: ctx.clock.now() }], ctx.clock.now());
+      // Its lines are no longer the same: what waited in them is claimed again, and held again behind its new line's head if it has one.
+      releases.lines = true;
     }
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
@@ -306,28 +306,52 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
     }
     return changes;
   });
+  await releases.finish(ctx, consumerId);
+  return updated;
+}
+
+/**
+ * What a change to a consumer releases once it commits, a step of at most
+ * RELEASE_STEP deliveries per transaction, so that a consumer holding a huge
+ * backlog never makes one giant write: what its open circuit held (from
+ * `circuitOpenUntil`, the end of its last cool-down), what waited in its
+ * lines. Should the process stop first, the slot-release job frees what a
+ * closed circuit still holds.
+ */
+export class Releases {
+  circuitOpenUntil: number | null = null;
+  lines = false;
+
+  async finish(ctx: AppContext, consumerId: ConsumerId): Promise<void> {
+    const now = () => ctx.clock.now();
+    if (this.circuitOpenUntil !== null) await releaseInSteps(ctx.store, consumerId, now, this.circuitOpenUntil);
+    while (this.lines) this.lines = await ctx.store.transaction((uow) => releaseLines(uow, consumerId, now()));
+  }
 }
 
 /** Enabling a consumer starts its failure streak afresh and closes its circuit. */
-export async function enabledChanges(row: ConsumerRow, enabled: boolean, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
+export function enabledChanges(row: ConsumerRow, enabled: boolean, releases: Releases): ConsumerChanges {
   if (enabled === (row.disabled === 0)) return {};
-  return enabled ? { disabled: 0, failing_since: null, ...(await closedCircuit(row, uow, now)) } : { disabled: 1 };
+  return enabled ? { disabled: 0, failing_since: null, ...closedCircuit(row, releases) } : { disabled: 1 };
 }
 
 /**
  * A consumer enabled again or given a new URL starts with a closed circuit:
  * its run of failures says nothing about the endpoint now, and the deliveries
- * its open circuit held are sent.
+ * its open circuit held are sent (by `releases`, once closed).
  */
-async function closedCircuit(row: ConsumerRow, uow: UnitOfWork, now: number): Promise<ConsumerChanges> {
+function closedCircuit(row: ConsumerRow, releases: Releases): ConsumerChanges {
   if (row.circuit_open_until === null && row.consecutive_failures === 0) return {};
-  if (row.circuit_open_until !== null) await releaseParked(uow, [{ consumerId: row.id, openUntil: row.circuit_open_until }], now);
+  releases.circuitOpenUntil = row.circuit_open_until;
   return { consecutive_failures: 0, circuit_open_until: null };
 }
 
 /** Enables or disables a consumer. While disabled, attempts that fall due are skipped; the rest of each schedule goes on once enabled. */
-export function setConsumerEnabled(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
-  return changeConsumer(ctx, clientId, consumerId, (row, uow) => enabledChanges(row, enabled, uow, ctx.clock.now()));
+export async function setConsumerEnabled(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, enabled: boolean): Promise<WebhookConsumerResource> {
+  const releases = new Releases();
+  const updated = await changeConsumer(ctx, clientId, consumerId, (row) => enabledChanges(row, enabled, releases));
+  await releases.finish(ctx, consumerId);
+  return updated;
 }
 
 export async function getSigningSecret(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId): Promise<{ key: string }> {

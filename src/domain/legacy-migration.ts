@@ -15,7 +15,7 @@ import {
 } from "../storage/consumers.ts";
 import type { UnitOfWork } from "../storage/database.ts";
 import { readDeliveriesForComparison, type ComparedDelivery } from "../storage/migration-report.ts";
-import { createConsumer, deleteConsumerWithin, enabledChanges } from "./consumers.ts";
+import { createConsumer, deleteConsumerWithin, enabledChanges, Releases } from "./consumers.ts";
 import type { AppContext } from "./context.ts";
 import { isLegacyRuleType, LEGACY_RULE_TYPES } from "./events/legacy-rules.ts";
 import { parseTimeRange, type TimeRangeInput } from "./time-range.ts";
@@ -170,7 +170,7 @@ export async function switchMigration(ctx: AppContext, clientId: ClientId, legac
     if (!replacement) throw conflict("This legacy webhook consumer has no replacement yet: expand first");
     if (replacement.shadow === 0) throw conflict(`Switched already: the replacement ${replacement.id} is live`);
     await updateConsumerColumns(uow.tx, clientId, replacement.id, { shadow: 0 });
-    await updateConsumerColumns(uow.tx, clientId, legacyId, await enabledChanges(legacy, false, uow, ctx.clock.now()));
+    await updateConsumerColumns(uow.tx, clientId, legacyId, enabledChanges(legacy, false, new Releases()));
     await recordStep(ctx, uow, clientId, [legacyId, replacement.id], "migration.switched", { legacyWebhookId: legacyId, replacementWebhookId: replacement.id });
     return statusOf(legacyId, { ...replacement, shadow: 0 });
   });
@@ -183,12 +183,14 @@ export async function switchMigration(ctx: AppContext, clientId: ClientId, legac
  * recorded. 409 when there is nothing to undo.
  */
 export async function revertMigration(ctx: AppContext, clientId: ClientId, legacyId: ConsumerId): Promise<MigrationStatus> {
-  return ctx.store.transaction(async (uow) => {
+  // What the legacy consumer's open circuit held is released once it is enabled again and this has committed.
+  const releases = new Releases();
+  const status = await ctx.store.transaction(async (uow) => {
     const { legacy, replacement } = await lockMigration(uow, clientId, legacyId);
     if (!replacement) throw conflict("This legacy webhook consumer has no migration to revert");
     if (replacement.shadow === 0) {
       await updateConsumerColumns(uow.tx, clientId, replacement.id, { shadow: 1 });
-      await updateConsumerColumns(uow.tx, clientId, legacyId, await enabledChanges(legacy, true, uow, ctx.clock.now()));
+      await updateConsumerColumns(uow.tx, clientId, legacyId, enabledChanges(legacy, true, releases));
       await recordStep(ctx, uow, clientId, [legacyId, replacement.id], "migration.reverted", {
         legacyWebhookId: legacyId,
         replacementWebhookId: replacement.id,
@@ -200,6 +202,8 @@ export async function revertMigration(ctx: AppContext, clientId: ClientId, legac
     await recordStep(ctx, uow, clientId, [legacyId], "migration.reverted", { legacyWebhookId: legacyId, replacementWebhookId: replacement.id, to: "legacy" });
     return statusOf(legacyId, undefined);
   });
+  await releases.finish(ctx, legacyId);
+  return status;
 }
 
 /** Contract: deletes the legacy consumer once switched; the step stays in the replacement's history. Not reversible. */

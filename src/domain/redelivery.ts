@@ -75,7 +75,7 @@ export async function resendMessage(ctx: AppContext, clientId: ClientId, consume
     const dueAt = consumer.listen ? PARKED_AT : now;
     const existing = await findDeliveryId(tx, messageId, consumerId);
     if (existing) await restartDelivery(tx, clientId, existing, "resend", dueAt, now);
-    else await createDeliveries(tx, [{ clientId, messageId, consumerId, dueAt, createdAt: now }]);
+    else await createDeliveries(tx, [{ clientId, messageId, consumerId, companyId: message.company_id, dueAt, createdAt: now }]);
     wakeWorkers();
     return toDeliveryState({ consumer_id: consumerId, ...freshSchedule(now, now) });
   });
@@ -196,7 +196,7 @@ export async function replayMissed(ctx: AppContext, clientId: ClientId, consumer
     schedule: (tx, held, now) =>
       createDeliveries(
         tx,
-        held.map((message) => ({ clientId, messageId: message.id, consumerId, dueAt: pacer.next(), createdAt: now })),
+        held.map((message) => ({ clientId, messageId: message.id, consumerId, companyId: message.company_id, dueAt: pacer.next(), createdAt: now })),
         // A delivery made meanwhile (a resend) stands.
         { keepExisting: true },
       ),

@@ -6,7 +6,9 @@ import { startPeriodicJob, type RunningJob } from "./periodic.ts";
  * Deliveries parked for a slow consumer's free slot are released by the
  * worker whose attempts free the slots. Should that worker stop first, its
  * attempts are taken over once their leases run out, and this releases what
- * still waits for a consumer with nothing in flight, once per lease time.
+ * still waits for a consumer with nothing in flight, once per lease time. It
+ * also sends what a closed circuit still holds, should the release in steps
+ * that followed the closing have stopped with its process.
  * Every worker process starts it; one runs each interval's.
  */
 export function startSlotReleaseJob(ctx: AppContext): RunningJob {

@@ -6,7 +6,7 @@ export interface DeliveryBacklog {
   pending: number;
   /** When the earliest of them is due; null when none waits. Parked deliveries are not due at any time. */
   earliestDueAt: number | null;
-  /** Of the pending deliveries, those parked by their consumer's open circuit. */
+  /** Of the pending deliveries, those parked (for any reason: an open circuit, a line, a slot, a listening stream). */
   parked: number;
   /** Consumers whose circuit is open. */
   openCircuits: number;

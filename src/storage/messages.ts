@@ -26,7 +26,12 @@ export async function insertMessages(tx: Tx, messages: readonly Omit<MessagesTab
  */
 export async function lockMessages(tx: Tx, clientId: ClientId, messageIds: readonly MessageId[]) {
   if (messageIds.length === 0) return [];
-  let query = tx.selectFrom("messages").select(["id", "payload_purged_at"]).where("client_id", "=", clientId).where("id", "in", messageIds).orderBy("id");
+  let query = tx
+    .selectFrom("messages")
+    .select(["id", "company_id", "payload_purged_at"])
+    .where("client_id", "=", clientId)
+    .where("id", "in", messageIds)
+    .orderBy("id");
   query = dialectOf(tx).lockRows(query);
   return query.execute();
 }

@@ -234,6 +234,14 @@ export interface MessagesTable {
 
 export type { ConsumerOrdering, DeliveryStatus };
 
+/**
+ * Why a delivery waits parked: its consumer's open `circuit` (released when it
+ * closes), its `line` (behind the head of a `fifo` line, released when the
+ * head ends), a `slot` of a slow consumer (released as its attempts end), or
+ * a `listen` consumer's stream (taken by the CLI's stream, never a worker).
+ */
+export type ParkedReason = "circuit" | "line" | "slot" | "listen";
+
 export interface DeliveriesTable {
   id: DeliveryId;
   client_id: ClientId;
@@ -255,6 +263,10 @@ export interface DeliveriesTable {
    * earlier claims ended with their worker, each of which counts as a failed attempt.
    */
   unrecorded_claims: Generated<number>;
+  /** Why the delivery waits parked (due at PARKED_AT), for the release that is its own to find it; null while not parked. */
+  parked_reason: Generated<ParkedReason | null>;
+  /** The company of its message, for a consumer ordered by company (its line); null for an event without a company. */
+  company_id: Generated<CompanyId | null>;
 }
 
 export interface AttemptsTable {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
+import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
-import { PARKED_AT, releaseForSlots, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
-import type { ConsumerOrdering } from "../../src/storage/schema.ts";
-import { openTestStore, readTable, seedClient } from "../support/storage.ts";
+import { PARKED_AT, releaseForSlots, releaseInSteps, releaseLines, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
+import { advanceLines } from "../../src/storage/deliveries/fifo.ts";
+import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
 
 const NOW = 1_000_000;
 const LEASE_MS = 60_000;
@@ -41,8 +42,15 @@ async function seedConsumer(
   return id;
 }
 
-/** Deliveries to the consumer, one message each, in id order: due at each given time, leased when `leased`. */
-async function seedDeliveries(store: Store, clientId: ClientId, consumerId: ConsumerId, dueTimes: number[], leased = false): Promise<DeliveryId[]> {
+/** Deliveries to the consumer, one message each, in id order: due at each given time, or parked for each given reason; leased when `leased`. */
+async function seedDeliveries(
+  store: Store,
+  clientId: ClientId,
+  consumerId: ConsumerId,
+  dueTimes: Array<number | ParkedReason>,
+  leased = false,
+  companyId: CompanyId | null = null,
+): Promise<DeliveryId[]> {
   const ids: DeliveryId[] = [];
   for (const due of dueTimes) {
     const id = newId<DeliveryId>();
@@ -55,7 +63,7 @@ async function seedDeliveries(store: Store, clientId: ClientId, consumerId: Cons
           id: messageId,
           client_id: clientId,
           event_type: "company.created",
-          company_id: null,
+          company_id: companyId,
           body: "{}",
           created_at: NOW,
           payload_purged_at: null,
@@ -71,7 +79,9 @@ async function seedDeliveries(store: Store, clientId: ClientId, consumerId: Cons
           consumer_id: consumerId,
           status: "Attempting",
           attempt_count: 0,
-          next_attempt_at: due,
+          company_id: companyId,
+          next_attempt_at: typeof due === "number" ? due : PARKED_AT,
+          parked_reason: typeof due === "number" ? null : due,
           lease_owner: leased ? "worker-1" : null,
           created_at: NOW,
           updated_at: NOW,
@@ -88,18 +98,18 @@ const dueTimes = async (store: Store, ids: readonly DeliveryId[]) => {
   return ids.map((id) => rows.find((row) => row.id === id)!.next_attempt_at);
 };
 
-test("releaseForSlots makes as many of a slow consumer's parked deliveries due as slots were freed, oldest first, or all; never a fifo line's nor an open circuit's", async (t) => {
+test("releaseForSlots makes as many of a slow consumer's deliveries parked for a slot due as slots were freed, oldest first, or all; never what a line or a circuit holds", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const slow = await seedConsumer(store, clientId);
   const fast = await seedConsumer(store, clientId);
   const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
   const open = await seedConsumer(store, clientId, { circuitOpenUntil: NOW + 5000 });
-  const slowParked = await seedDeliveries(store, clientId, slow, [PARKED_AT, PARKED_AT, PARKED_AT, PARKED_AT]);
+  const slowParked = await seedDeliveries(store, clientId, slow, ["slot", "slot", "slot", "slot"]);
   const slowRetry = await seedDeliveries(store, clientId, slow, [NOW + 30_000]);
-  const fastParked = await seedDeliveries(store, clientId, fast, [PARKED_AT, PARKED_AT]);
-  const fifoParked = await seedDeliveries(store, clientId, fifo, [PARKED_AT]);
-  const openParked = await seedDeliveries(store, clientId, open, [PARKED_AT]);
+  const fastParked = await seedDeliveries(store, clientId, fast, ["slot", "circuit", "slot"]);
+  const fifoParked = await seedDeliveries(store, clientId, fifo, ["line"]);
+  const openParked = await seedDeliveries(store, clientId, open, ["circuit", "slot"]);
 
   const freed = new Map<ConsumerId, number | null>([
     [slow, 2],
@@ -110,43 +120,128 @@ test("releaseForSlots makes as many of a slow consumer's parked deliveries due a
   await store.transaction((uow) => releaseForSlots(uow, freed, NOW));
   assert.deepEqual(await dueTimes(store, slowParked), [NOW, NOW, PARKED_AT, PARKED_AT], "two slots freed: the two oldest fall due");
   assert.deepEqual(await dueTimes(store, slowRetry), [NOW + 30_000], "a scheduled retry is not hastened");
-  assert.deepEqual(await dueTimes(store, fastParked), [NOW, NOW], "a consumer slow no longer: everything it held falls due");
+  assert.deepEqual(await dueTimes(store, fastParked), [NOW, PARKED_AT, NOW], "a consumer slow no longer: what waited for a slot falls due, and only that");
   assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT], "a fifo line moves only when its head ends");
-  assert.deepEqual(await dueTimes(store, openParked), [PARKED_AT], "an open circuit holds its deliveries until a probe succeeds");
+  assert.deepEqual(
+    await dueTimes(store, openParked),
+    [PARKED_AT, NOW],
+    "what the open circuit holds waits for a probe; what waited for a slot is claimed, and held by the circuit then",
+  );
 });
 
-test("releaseStrandedSlots releases what waits for slots of consumers with nothing in flight, and nothing of one whose attempts are still leased", async (t) => {
+test("releaseStrandedSlots releases what waits for slots of consumers with nothing in flight, and what closed circuits still hold; nothing of one whose attempts are still leased", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const stranded = await seedConsumer(store, clientId);
   const busy = await seedConsumer(store, clientId);
   const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
   const listening = await seedConsumer(store, clientId, { listen: true });
-  const strandedParked = await seedDeliveries(store, clientId, stranded, [PARKED_AT, PARKED_AT]);
-  const streamed = await seedDeliveries(store, clientId, listening, [PARKED_AT]);
+  const open = await seedConsumer(store, clientId, { circuitOpenUntil: NOW + 5000 });
+  const strandedParked = await seedDeliveries(store, clientId, stranded, ["slot", "slot", "circuit"]);
+  const streamed = await seedDeliveries(store, clientId, listening, ["listen"]);
   await seedDeliveries(store, clientId, busy, [NOW + LEASE_MS / 2], true);
-  const busyParked = await seedDeliveries(store, clientId, busy, [PARKED_AT]);
-  const fifoParked = await seedDeliveries(store, clientId, fifo, [PARKED_AT]);
+  const busyParked = await seedDeliveries(store, clientId, busy, ["slot"]);
+  const fifoParked = await seedDeliveries(store, clientId, fifo, ["line"]);
+  const openParked = await seedDeliveries(store, clientId, open, ["circuit"]);
 
-  assert.equal(await store.writeStatement((db) => releaseStrandedSlots(db, NOW, LEASE_MS)), 2);
-  assert.deepEqual(await dueTimes(store, strandedParked), [NOW, NOW]);
+  assert.equal(await store.writeStatement((db) => releaseStrandedSlots(db, NOW, LEASE_MS)), 3);
+  assert.deepEqual(await dueTimes(store, strandedParked), [NOW, NOW, NOW], "its circuit closed: what it still held goes too");
   assert.deepEqual(await dueTimes(store, busyParked), [PARKED_AT], "its attempt in flight frees the slot when it ends");
   assert.deepEqual(await dueTimes(store, fifoParked), [PARKED_AT]);
   assert.deepEqual(await dueTimes(store, streamed), [PARKED_AT], "a listening CLI's stream takes them, never a worker");
+  assert.deepEqual(await dueTimes(store, openParked), [PARKED_AT]);
 });
 
-test("releaseParked in steps releases at most a step of a closed circuit's held deliveries, oldest first, says whether more may remain, and nothing once the circuit opened again", async (t) => {
+test("releaseParked in steps releases at most a step of what a closed circuit held, oldest first, says whether more may remain, and nothing once the circuit opened again", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
-  const closed = await seedConsumer(store, clientId);
+  const closed = await seedConsumer(store, clientId, { ordering: "fifo" });
   const reopened = await seedConsumer(store, clientId, { circuitOpenUntil: NOW + 5000 });
-  const held = await seedDeliveries(store, clientId, closed, [PARKED_AT, PARKED_AT, PARKED_AT]);
-  const heldAgain = await seedDeliveries(store, clientId, reopened, [PARKED_AT]);
+  const held = await seedDeliveries(store, clientId, closed, ["circuit", "line", "circuit", "circuit"]);
+  const heldAgain = await seedDeliveries(store, clientId, reopened, ["circuit"]);
   const circuits = [closed, reopened].map((consumerId) => ({ consumerId, openUntil: NOW }));
 
   assert.deepEqual(await store.transaction((uow) => releaseParked(uow, circuits, NOW, 2)), [closed], "a full step: more may remain");
-  assert.deepEqual(await dueTimes(store, held), [NOW, NOW, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, held), [NOW, PARKED_AT, NOW, PARKED_AT]);
   assert.deepEqual(await store.transaction((uow) => releaseParked(uow, circuits, NOW, 2)), [], "the last of them");
-  assert.deepEqual(await dueTimes(store, held), [NOW, NOW, NOW]);
+  assert.deepEqual(await dueTimes(store, held), [NOW, PARKED_AT, NOW, NOW], "what waits in line waits for its line's head");
   assert.deepEqual(await dueTimes(store, heldAgain), [PARKED_AT], "a circuit open again keeps what it holds");
+});
+
+test("releaseInSteps and releaseLines release only their own, a step per transaction, until none is left", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const consumer = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const circuitHeld = await seedDeliveries(
+    store,
+    clientId,
+    consumer,
+    Array.from({ length: 5 }, () => "circuit" as const),
+  );
+  const inLine = await seedDeliveries(
+    store,
+    clientId,
+    consumer,
+    Array.from({ length: 5 }, () => "line" as const),
+  );
+  const forSlots = await seedDeliveries(store, clientId, consumer, ["slot"]);
+
+  const steps: number[] = [];
+  let more = true;
+  while (more) {
+    more = await store.transaction((uow) => releaseLines(uow, consumer, NOW, 2));
+    steps.push((await dueTimes(store, inLine)).filter((due) => due === NOW).length);
+  }
+  assert.deepEqual(steps, [2, 4, 5], "two per step, oldest first");
+  assert.deepEqual(
+    await dueTimes(store, circuitHeld),
+    circuitHeld.map(() => PARKED_AT),
+    "what the circuit holds stays",
+  );
+
+  await releaseInSteps(store, consumer, () => NOW);
+  assert.deepEqual(
+    await dueTimes(store, circuitHeld),
+    circuitHeld.map(() => NOW),
+  );
+  assert.deepEqual(await dueTimes(store, forSlots), [PARKED_AT], "what waits for a slot stays");
+});
+
+test("advanceLines lets the next of a company's line go when its head ends, and no other line's; an open circuit holds it instead", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const acme = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const brio = (await seedCompany(store, clientId, { name: "Brio" })).id;
+  const byCompany = await seedConsumer(store, clientId, { ordering: "fifo-by-company" });
+  const acmeLine = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line", "line"], false, acme);
+  const brioLine = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line"], false, brio);
+  const companyless = await seedDeliveries(store, clientId, byCompany, [NOW + 1000, "line"]);
+  const open = await seedConsumer(store, clientId, { ordering: "fifo-by-company", circuitOpenUntil: NOW + 5000 });
+  const openLine = await seedDeliveries(store, clientId, open, [NOW + 1000, "line"], false, acme);
+  const final = (ids: DeliveryId[]) =>
+    store.writeStatement((db) => db.updateTable("deliveries").set({ next_attempt_at: null, status: "Success" }).where("id", "in", ids).execute());
+  await final([acmeLine[0]!, openLine[0]!]);
+
+  await store.transaction((uow) =>
+    advanceLines(
+      uow,
+      [byCompany, open],
+      [
+        { consumerId: byCompany, company: acme },
+        { consumerId: open, company: acme },
+      ],
+      NOW,
+    ),
+  );
+  assert.deepEqual(await dueTimes(store, acmeLine), [null, NOW, PARKED_AT], "the next of Acme's line, and only it");
+  assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT], "Brio's head has not ended: its line waits");
+  assert.deepEqual(await dueTimes(store, companyless), [NOW + 1000, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, openLine), [null, PARKED_AT]);
+  const reasons = await readTable(store, "deliveries", "id");
+  assert.equal(reasons.find((row) => row.id === openLine[1])!.parked_reason, "circuit", "it waits for the circuit now, which releases it when it closes");
+
+  await final([companyless[0]!]);
+  await store.transaction((uow) => advanceLines(uow, [byCompany], [{ consumerId: byCompany, company: null }], NOW));
+  assert.deepEqual(await dueTimes(store, companyless), [null, NOW], "events without a company have a line of their own");
+  assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT]);
 });

@@ -104,7 +104,7 @@ describe("consumer health", () => {
     const a = asId<ConsumerId>("a");
     assert.equal(hasHealthChanges({ ...none, gone: [a] }), true);
     assert.equal(hasHealthChanges({ ...none, reachable: [a] }), true);
-    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [], fifo: false }] }), true);
+    assert.equal(hasHealthChanges({ ...none, unreachable: [{ consumerId: a, count: 1, pending: [], ordered: false }] }), true);
   });
 
   test("410 Gone marks the consumer gone, beside its failure streak", () => {
@@ -127,7 +127,7 @@ describe("consumer health", () => {
       FIVE_DAYS,
       BREAKER,
     );
-    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"], fifo: false }]);
+    assert.deepEqual(changes.unreachable, [{ consumerId: "down", count: 3, pending: ["delivery to down", "delivery to down"], ordered: false }]);
   });
 
   test("a 4xx answer reaches the consumer: its run of unreachable attempts ends and its circuit closes", () => {

@@ -79,6 +79,7 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         clientId,
         messageId: messages[index]!.id,
         consumerId: consumer.id,
+        companyId: messages[index]!.company_id,
         dueAt: firstDueAt(consumer, event.generatedAt),
         createdAt: event.generatedAt,
       })),
@@ -150,6 +151,7 @@ async function recordLegacyAlerts(
           clientId,
           messageId: id,
           consumerId: consumer.id,
+          companyId: event.company?.id ?? null,
           dueAt: firstDueAt(consumer, event.generatedAt),
           createdAt: event.generatedAt,
         });

@@ -22,7 +22,7 @@ const consumerSchema: JsonSchema = {
         ordering: {
           type: "string",
           enum: CONSUMER_ORDERINGS,
-          description: "Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `unordered` (the default): concurrently.",
+          description: "Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.",
         },
         circuit: {
           description:
@@ -87,7 +87,7 @@ export const consumerUpdateBody = closedObject({
     description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
     rateLimit: { type: ["integer", "null"], minimum: 1, maximum: MAX_CONSUMER_RATE_LIMIT, description: "Messages per second; null removes the limit." },
-    ordering: { type: "string", enum: CONSUMER_ORDERINGS, description: "`fifo` or `unordered`. Turning `fifo` off sends what waited in line at once." },
+    ordering: { type: "string", enum: CONSUMER_ORDERINGS, description: "`fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines." },
   },
 });
 

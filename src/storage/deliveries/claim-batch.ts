@@ -1,10 +1,11 @@
 import type { Clock } from "../../clock.ts";
-import type { ClientId, ConsumerId, DeliveryId, MessageId } from "../../ids.ts";
+import { isOrdered } from "../../constants/statuses.ts";
+import type { ClientId, CompanyId, ConsumerId, DeliveryId, MessageId } from "../../ids.ts";
 import type { Store } from "../database.ts";
 import { readBodies } from "../messages.ts";
 import type { ConsumerOrdering, DeliveryStatus } from "../schema.ts";
 import { deleteOrphanedDeliveries } from "./delete-orphans.ts";
-import { holdBehindHeads } from "./fifo.ts";
+import { holdBehindHeads, lineOf } from "./fifo.ts";
 import { handBack } from "./hand-back.ts";
 import { holdForOpenCircuits, type CircuitHeld } from "./park.ts";
 import type { Lease } from "./lease.ts";
@@ -17,6 +18,8 @@ export interface DueDelivery {
   clientId: ClientId;
   messageId: MessageId;
   consumerId: ConsumerId;
+  /** The company of its message (null without one): a `fifo-by-company` consumer's line. */
+  companyId: CompanyId | null;
   attemptCount: number;
   status: DeliveryStatus;
   /** Claims of this delivery before this one that ended without a recorded outcome: their worker died while sending. */
@@ -37,7 +40,7 @@ export interface DueDelivery {
   consecutiveFailures: number;
   /** Set when this delivery is the probe of the consumer's open circuit (or went out as it opened): its cool-down's end. */
   circuitOpenUntil: number | null;
-  /** `fifo`: this delivery is the head of its consumer's line, and the next one goes once it is final. */
+  /** Ordered (`fifo`, `fifo-by-company`): this delivery is the head of its line, and the next one goes once it is final. */
   ordering: ConsumerOrdering;
   /** The version of the consumer's enabled transformation; null without one. */
   transformationVersion: number | null;
@@ -89,7 +92,7 @@ export async function claimLeaseBatch(store: Store, lease: Lease, clock: Clock, 
   const { batch, overBudget } = withinBodyBudget(rows, bodyBudgetBytes);
   if (overBudget.length > 0) await store.writeStatement((db) => handBack(db, owner, overBudget, clock.now()));
   // Unordered consumers (the common case) cost nothing more; disabled ones are skipped, not held.
-  const ordered = batch.filter((row) => row.ordering === "fifo" && sends(row));
+  const ordered = batch.filter((row) => isOrdered(row.ordering) && sends(row)).map((row) => ({ id: row.id, line: lineOf(row) }));
   const inLine = ordered.length > 0 ? await holdBehindHeads(store, owner, ordered) : new Set<DeliveryId>();
   // Nor do consumers whose circuit is closed.
   const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row) && !inLine.has(row.id));
@@ -137,6 +140,7 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
     clientId: row.clientId,
     messageId: row.messageId,
     consumerId: row.consumerId,
+    companyId: row.companyId,
     attemptCount: row.attemptCount,
     status: row.status,
     lostClaims: row.unrecordedClaims - 1,

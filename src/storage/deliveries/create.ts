@@ -1,15 +1,18 @@
-import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../ids.ts";
+import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../ids.ts";
 import type { Tx } from "../database.ts";
 import { insertRecords } from "../json-records.ts";
-import type { DeliveriesTable } from "../schema.ts";
+import type { DeliveriesTable, ParkedReason } from "../schema.ts";
 import { freshSchedule } from "./fresh-schedule.ts";
+import { PARKED_AT } from "./park.ts";
 
 /** A delivery to create: one message to one consumer. */
 export interface NewDelivery {
   clientId: ClientId;
   messageId: MessageId;
   consumerId: ConsumerId;
-  /** When its first attempt is due. */
+  /** The message's company (null without one): a `fifo-by-company` consumer's line. */
+  companyId: CompanyId | null;
+  /** When its first attempt is due; PARKED_AT for a listen consumer's, which its CLI's stream takes. */
   dueAt: number;
   createdAt: number;
 }
@@ -30,13 +33,16 @@ export interface CreateOptions {
  * One statement whatever their number. Returns how many it created.
  */
 export function createDeliveries(tx: Tx, deliveries: readonly NewDelivery[], { keepExisting = false }: CreateOptions = {}): Promise<number> {
-  const rows = deliveries.map(({ clientId, messageId, consumerId, dueAt, createdAt }) => {
+  const rows = deliveries.map(({ clientId, messageId, consumerId, companyId, dueAt, createdAt }) => {
     const { status, attempt_count, next_attempt_at, updated_at } = freshSchedule(dueAt, createdAt);
-    const row: Omit<DeliveriesTable, "lease_owner" | "rate_slot_at" | "unrecorded_claims"> = {
+    type Row = Omit<DeliveriesTable, "lease_owner" | "rate_slot_at" | "unrecorded_claims" | "parked_reason" | "company_id">;
+    const row: Row & { parked_reason: ParkedReason | null; company_id: CompanyId | null } = {
       id: newId<DeliveryId>(),
       client_id: clientId,
       message_id: messageId,
       consumer_id: consumerId,
+      company_id: companyId,
+      parked_reason: dueAt === PARKED_AT ? "listen" : null,
       status,
       attempt_count,
       next_attempt_at,

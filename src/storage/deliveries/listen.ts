@@ -2,7 +2,6 @@ import { newId, type AttemptId, type ClientId, type ConsumerId, type DeliveryId,
 import { insertAttempts } from "../attempts.ts";
 import type { Db, Store } from "../database.ts";
 import { readBodies } from "../messages.ts";
-import { PARKED_AT } from "./park.ts";
 
 /** A delivery handed to a listening CLI: its message as signed. */
 export interface StreamedDelivery {
@@ -28,7 +27,7 @@ export async function claimStreamed(store: Store, consumerId: ConsumerId, owner:
           .selectFrom("deliveries")
           .select("id")
           .where("consumer_id", "=", consumerId)
-          .where("next_attempt_at", "=", PARKED_AT)
+          .where("parked_reason", "=", "listen")
           .where("lease_owner", "is", null)
           // Only the consumer's newest stream takes: one whose connection died unseen must not take what its CLI's next should get.
           .where((eb) => eb.exists(eb.selectFrom("consumers").select("id").where("id", "=", consumerId).where("listen_stream", "=", owner)))
@@ -87,6 +86,7 @@ export function recordStreamed(store: Store, outcome: StreamedOutcome): Promise<
         status: succeeded ? "Success" : "Failure",
         attempt_count: (eb) => eb("attempt_count", "+", 1),
         next_attempt_at: null,
+        parked_reason: null,
         lease_owner: null,
         updated_at: outcome.now,
       })

@@ -1,22 +1,29 @@
 import type { ConsumerId, DeliveryId } from "../../ids.ts";
 import { takeProbe } from "../consumer-circuit.ts";
 import type { Db, Store, Tx, UnitOfWork } from "../database.ts";
+import type { ParkedReason } from "../schema.ts";
 import { handBack } from "./hand-back.ts";
 
-// Deliveries to a consumer whose circuit is open wait "parked": due at a time no clock reaches, so no
-// claim takes them, until a probe reaches the consumer and releases them. Waiting spends no attempt.
+// Deliveries wait "parked": due at a time no clock reaches, so no claim takes them, until what they wait for
+// releases them. Waiting spends no attempt. Each records why it waits (`parked_reason`), and each release
+// releases only its own: a circuit closing those its circuit held, a slow consumer's freed slots those that
+// waited for a slot, a line's head ending the next in that line.
 
 /** The due time of a parked delivery: the latest time a JavaScript Date holds. */
 export const PARKED_AT = 8_640_000_000_000_000;
 
-/** Parks the deliveries (those still pending and not leased): their consumer's circuit is open. */
+/** Parks leased deliveries, given back without counting their claim, to wait for `reason`. */
+export const parkLeased = (db: Db, owner: string, ids: readonly DeliveryId[], reason: ParkedReason) => handBack(db, owner, ids, PARKED_AT, reason);
+
+/** Parks the deliveries (those still pending and not leased, nor already parked): their consumer's circuit is open. */
 export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promise<void> {
   if (ids.length === 0) return;
   await tx
     .updateTable("deliveries")
-    .set({ next_attempt_at: PARKED_AT })
+    .set({ next_attempt_at: PARKED_AT, parked_reason: "circuit" })
     .where("id", "in", ids)
     .where("next_attempt_at", "is not", null)
+    .where("next_attempt_at", "<", PARKED_AT)
     .where("lease_owner", "is", null)
     .execute();
 }
@@ -25,31 +32,35 @@ export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promis
  * Makes one parked delivery of the consumer due at `probeAt`, the end of its
  * circuit's cool-down, so that a probe goes then: the one that has spent
  * fewest attempts, so that a long outage spreads its probes' attempts over
- * the held deliveries rather than using up one delivery's schedule; for a
- * `fifo` consumer, the head of its line, the only one it may send. With none
+ * the held deliveries rather than using up one delivery's schedule; for an
+ * ordered consumer, the oldest the circuit holds, the head of a line (what
+ * waits behind a head waits for its line, not for the circuit). With none
  * parked, the next delivery claimed after the cool-down probes.
  */
 export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number, choice: "fewest attempts" | "head of line"): Promise<void> {
-  let probe = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "=", PARKED_AT).where("consumer_id", "=", consumerId);
+  // What waits in line is not a head: only those the circuit holds may probe.
+  let probe = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "circuit");
   probe = choice === "head of line" ? probe.orderBy("id") : probe.orderBy("attempt_count").orderBy("id");
-  await tx.updateTable("deliveries").set({ next_attempt_at: probeAt }).where("id", "in", probe.limit(1)).execute();
+  await tx.updateTable("deliveries").set({ next_attempt_at: probeAt, parked_reason: null }).where("id", "in", probe.limit(1)).execute();
 }
 
 /**
- * How many parked deliveries of one consumer one statement releases when its
- * circuit closes in a worker: a large backlog is released in such steps, each
- * a short write, so that publishes and other consumers' records never wait
- * long behind it.
+ * How many parked deliveries of one consumer one statement releases (its
+ * circuit closed, or its line ended): a large backlog is released in such
+ * steps, each a short write, so that publishes and other consumers' records
+ * never wait long behind it.
  */
 export const RELEASE_STEP = 2000;
 
 /**
- * The consumers' circuits closed: what they held falls due `now` (the parked
- * deliveries, and those due by the end of the circuit's last cool-down, the
- * probe among them), and the workers are woken for them. With `step`, at
+ * The consumers' circuits closed: what they held falls due `now` (the
+ * deliveries parked by the circuit, and those due by the end of its last
+ * cool-down, the probe among them), and the workers are woken for them. What
+ * waits for anything else (its line's head, a slot) stays. With `step`, at
  * most that many per consumer, and only while its circuit stays closed;
  * returns the consumers that may hold more, for the caller to release in
- * further steps (should it stop first, the slot-release job frees them).
+ * further steps (releaseInSteps; should it stop first, the slot-release job
+ * frees them).
  */
 export async function releaseParked(
   { tx, wakeWorkers }: UnitOfWork,
@@ -65,9 +76,9 @@ export async function releaseParked(
       .select("id")
       .where("consumer_id", "=", consumerId)
       .where("lease_owner", "is", null)
-      .where((eb) => eb.or([eb("next_attempt_at", "=", PARKED_AT), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]));
+      .where((eb) => eb.or([eb("parked_reason", "=", "circuit"), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]));
     if (step !== undefined) held = held.orderBy("id").limit(step);
-    let release = tx.updateTable("deliveries").set({ next_attempt_at: now }).where("id", "in", held);
+    let release = tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", held);
     if (step !== undefined)
       release = release.where((eb) => eb.exists(eb.selectFrom("consumers").select("id").where("id", "=", consumerId).where("circuit_open_until", "is", null)));
     const result = await release.executeTakeFirst();
@@ -76,6 +87,34 @@ export async function releaseParked(
   }
   if (released > 0n) wakeWorkers();
   return more;
+}
+
+/**
+ * Releases what a consumer's closed circuit held, a step per transaction,
+ * while the circuit stays closed: the first step may already have gone in the
+ * transaction that closed it, else `openUntil`, the end of its last
+ * cool-down, says what the first releases beside the parked deliveries.
+ * Should it fail or its process stop, the slot-release job frees the rest.
+ */
+export async function releaseInSteps(store: Store, consumerId: ConsumerId, now: () => number, openUntil?: number): Promise<void> {
+  for (let more = true, first = true; more; first = false) {
+    const at = now();
+    const circuit = { consumerId, openUntil: first ? (openUntil ?? at) : at };
+    more = (await store.transaction((uow) => releaseParked(uow, [circuit], at, RELEASE_STEP))).length > 0;
+  }
+}
+
+/**
+ * The consumer's ordering changed: what waited in its lines falls due `now`,
+ * a step of at most `step` (RELEASE_STEP) per statement, and is claimed
+ * again under the new ordering (held again behind its new line's head, if
+ * it has one). Returns whether more may remain.
+ */
+export async function releaseLines({ tx, wakeWorkers }: UnitOfWork, consumerId: ConsumerId, now: number, step = RELEASE_STEP): Promise<boolean> {
+  const inLine = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "line").orderBy("id").limit(step);
+  const result = await tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", inLine).executeTakeFirst();
+  if (result.numUpdatedRows > 0n) wakeWorkers();
+  return result.numUpdatedRows === BigInt(step);
 }
 
 /** A claimed delivery to a consumer whose circuit is open, and until when it is. */
@@ -116,46 +155,33 @@ export async function holdForOpenCircuits(
     } else if (await store.writeStatement((db) => takeProbe(db, consumerId, circuitOpenUntil, probeUntil))) probes.add(id);
   }
   const parked = claimed.filter(({ id }) => !probes.has(id) && !toCoolDownEnd.has(id)).map(({ id }) => id);
-  if (parked.length > 0) await store.writeStatement((db) => handBack(db, owner, parked, PARKED_AT));
+  if (parked.length > 0) await store.writeStatement((db) => parkLeased(db, owner, parked, "circuit"));
   return new Set(claimed.filter(({ id }) => !probes.has(id)).map(({ id }) => id));
 }
 
 /**
- * The consumers whose parked deliveries wait for a free slot, not for a
- * probe, for their line, nor for a listening CLI's stream (a `listen:`
- * consumer's deliveries are all parked, and no worker sends them): unordered
- * consumers with a closed circuit.
- */
-const waitingForSlots = (tx: Db) =>
-  tx.selectFrom("consumers").select("id").where("ordering", "=", "unordered").where("circuit_open_until", "is", null).where("url", "not like", "listen:%");
-
-/**
- * Attempts to slow consumers ended, freeing their slots: of each consumer
- * (waiting for slots), up to the given count of its parked deliveries fall
- * due `now`, oldest first, or all of them for a null count (the consumer is
- * no longer slow). Run in the transaction that records the attempts.
+ * Attempts to slow consumers ended, freeing their slots: of each consumer,
+ * up to the given count of its deliveries parked for a slot fall due `now`,
+ * oldest first, or all of them for a null count (the consumer is no longer
+ * slow). Run in the transaction that records the attempts.
  */
 export async function releaseForSlots({ tx, wakeWorkers }: UnitOfWork, freed: ReadonlyMap<ConsumerId, number | null>, now: number): Promise<void> {
   let released = 0n;
   for (const [consumerId, count] of freed) {
-    let parked = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("next_attempt_at", "=", PARKED_AT).orderBy("id");
+    let parked = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "slot").orderBy("id");
     if (count !== null) parked = parked.limit(count);
-    const result = await tx
-      .updateTable("deliveries")
-      .set({ next_attempt_at: now })
-      .where("id", "in", parked)
-      .where("consumer_id", "in", waitingForSlots(tx).where("id", "=", consumerId))
-      .executeTakeFirst();
+    const result = await tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", parked).executeTakeFirst();
     released += result.numUpdatedRows;
   }
   if (released > 0n) wakeWorkers();
 }
 
 /**
- * Releases what waits for a slot of a consumer that has no attempt in flight
- * (no delivery leased until within `leaseMs` from now): the worker that
- * parked them stopped before its attempts ended and freed the slots. Returns
- * how many fell due.
+ * Releases what waits for a worker that stopped: the deliveries parked for a
+ * slot of a consumer that has no attempt in flight (no delivery leased until
+ * within `leaseMs` from now; the worker that parked them stopped before its
+ * attempts ended and freed the slots), and those a circuit that closed held
+ * still (its release in steps stopped). Returns how many fell due.
  */
 export async function releaseStrandedSlots(db: Db, now: number, leaseMs: number): Promise<number> {
   const inFlight = db
@@ -164,12 +190,18 @@ export async function releaseStrandedSlots(db: Db, now: number, leaseMs: number)
     .where("next_attempt_at", ">", now)
     .where("next_attempt_at", "<=", now + leaseMs)
     .where("lease_owner", "is not", null);
+  const closed = db.selectFrom("consumers").select("id").where("circuit_open_until", "is", null);
   const result = await db
     .updateTable("deliveries")
-    .set({ next_attempt_at: now })
+    .set({ next_attempt_at: now, parked_reason: null })
+    // Read through the due-time index: only what is parked, however much else is queued.
     .where("next_attempt_at", "=", PARKED_AT)
-    .where("consumer_id", "in", waitingForSlots(db))
-    .where("consumer_id", "not in", inFlight)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("parked_reason", "=", "slot"), eb("consumer_id", "not in", inFlight)]),
+        eb.and([eb("parked_reason", "=", "circuit"), eb("consumer_id", "in", closed)]),
+      ]),
+    )
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

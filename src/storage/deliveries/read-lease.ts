@@ -20,6 +20,7 @@ export function readLeasedDeliveries(db: Db, { owner, ids }: Lease) {
         "deliveries.client_id as clientId",
         "deliveries.message_id as messageId",
         "deliveries.consumer_id as consumerId",
+        "deliveries.company_id as companyId",
         "deliveries.attempt_count as attemptCount",
         "deliveries.status",
         "deliveries.unrecorded_claims as unrecordedClaims",

@@ -2,14 +2,23 @@ import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId 
 import type { Tx } from "../database.ts";
 import type { DeliveryRestartsTable } from "../schema.ts";
 import { freshSchedule } from "./fresh-schedule.ts";
+import { PARKED_AT } from "./park.ts";
 
 /**
  * A fresh attempt schedule whose first attempt is due at `dueAt`. Clearing the
  * lease keeps an attempt in flight from overwriting it when recorded (and
  * from counting as a lost claim); a rate-limit slot held for the old schedule
- * is given up.
+ * is given up, and so is its parking (a line or a circuit holds it again when
+ * it is claimed, if they still do).
  */
-const restartedSchedule = (dueAt: number, now: number) => ({ ...freshSchedule(dueAt, now), lease_owner: null, rate_slot_at: null, unrecorded_claims: 0 });
+const restartedSchedule = (dueAt: number, now: number) => ({
+  ...freshSchedule(dueAt, now),
+  lease_owner: null,
+  rate_slot_at: null,
+  unrecorded_claims: 0,
+  // A listen consumer's restarted delivery waits for its stream again.
+  parked_reason: dueAt === PARKED_AT ? ("listen" as const) : null,
+});
 
 const restartRow = (clientId: ClientId, deliveryId: DeliveryId, reason: DeliveryRestartsTable["reason"], now: number): DeliveryRestartsTable => ({
   id: newId(),

@@ -21,6 +21,7 @@ import * as legacyMigration from "./020_legacy_migration.ts";
 import * as linkStepBounds from "./022_link_step_bounds.ts";
 import * as activityHours from "./023_activity_hours.ts";
 import * as listenStreams from "./024_listen_streams.ts";
+import * as parkedReasonsAndCompanyLines from "./025_parked_reasons_and_company_lines.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -45,6 +46,7 @@ export const migrations: Record<string, Migration> = {
   "022_link_step_bounds": linkStepBounds,
   "023_activity_hours": activityHours,
   "024_listen_streams": listenStreams,
+  "025_parked_reasons_and_company_lines": parkedReasonsAndCompanyLines,
 };
 
 /** Applies or reports on these migrations in `db`. */
