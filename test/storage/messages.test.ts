@@ -24,7 +24,7 @@ async function seedMessages(store: Store, clientId: ClientId, count: number, mes
   return rows;
 }
 
-test("lockMessages reads the client's messages among the ids, in id order, with whether their body was purged", async (t) => {
+test("lockMessages reads the client's messages among the ids, in id order, with their company and whether their body was purged", async (t) => {
   const { store } = await openTestStore(t);
   const clientA = await seedClient(store, "A");
   const clientB = await seedClient(store, "B");
@@ -35,9 +35,9 @@ test("lockMessages reads the client's messages among the ids, in id order, with 
 
   const locked = await store.transaction(({ tx }) => lockMessages(tx, clientA, asked));
   const expected = [
-    { id: held[2]!.id, payload_purged_at: null },
-    { id: purged!.id, payload_purged_at: 7_000 },
-    { id: held[0]!.id, payload_purged_at: null },
+    { id: held[2]!.id, company_id: null, payload_purged_at: null },
+    { id: purged!.id, company_id: null, payload_purged_at: 7_000 },
+    { id: held[0]!.id, company_id: null, payload_purged_at: null },
   ].sort((a, b) => (a.id < b.id ? -1 : 1));
   assert.deepEqual(locked, expected);
   assert.deepEqual(await store.transaction(({ tx }) => lockMessages(tx, clientA, [])), []);
