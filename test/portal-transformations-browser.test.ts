@@ -73,9 +73,11 @@ describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser
     assert.equal((await server.api("GET", api)).status, 404, "a test saves nothing");
 
     // A pasted payload goes instead of the example; one that is not JSON is refused beside its field.
+    const exampleResult = await page.textContent("#test-result");
     await page.fill("#test-payload", '{"id": "pasted-1", "eventType": "company.created", "payload": {}}');
     await page.click("#test-transformation");
-    await page.waitForSelector("#test-outcome");
+    // The example's result stays on the page until the new one replaces it.
+    await page.waitForFunction((previous) => document.querySelector("#test-result")?.textContent !== previous, exampleResult);
     assert.equal(JSON.parse((await page.textContent("#test-result")) ?? "").payload.original, "pasted-1");
     await page.fill("#test-payload", "{not json");
     await page.click("#test-transformation");

@@ -75,7 +75,7 @@ test(
     release.resolve();
     await first;
     assert.equal(settledWhileHeld, false, "the second lock waits");
-    assert.deepEqual(await second.promise, [{ id: message!.id, payload_purged_at: null }]);
+    assert.deepEqual(await second.promise, [{ id: message!.id, company_id: null, payload_purged_at: null }]);
     assert.deepEqual(order, ["first ends", "second holds the lock"]);
   },
 );
