@@ -395,7 +395,7 @@ export async function deleteConsumer(ctx: AppContext, clientId: ClientId, consum
 
 /** Deletes a consumer the transaction found: its deliveries, its history and its row. */
 export async function deleteConsumerWithin(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
-  await deleteDeliveriesOfConsumer(tx, consumerId);
+  await deleteDeliveriesOfConsumer(tx, clientId, consumerId);
   await deleteHistoryOf(tx, clientId, consumerId);
   await deleteConsumerRow(tx, clientId, consumerId);
 }

@@ -75,7 +75,7 @@ export async function findLinkSession(ctx: AppContext, companyId: CompanyId, con
  * redirectUrl built for this connection and what happened to it (its latest
  * error when it is not Linked), with the custom placeholders filled from the
  * link URL's query; null without a usable redirectUrl, and the result page
- * says what happened instead. Also the client's name, for the pages.
+ * says what happened instead.
  */
 export async function linkRedirect(
   ctx: AppContext,
@@ -83,14 +83,14 @@ export async function linkRedirect(
   companyId: CompanyId,
   connection: ConnectionResource,
   linkQuery: URLSearchParams,
-): Promise<{ url: string | null; client: ClientBranding }> {
+): Promise<string | null> {
   const profile = await clientProfile(ctx, session.clientId);
   const latest = connection.dataConnectionErrors?.at(-1);
   const failure =
     connection.status === "Linked" || !latest
       ? null
       : { statusCode: latest.statusCode ?? "500", statusText: latest.statusText ?? "", errorMessage: latest.errorMessage ?? "" };
-  const url = buildRedirectUrl(
+  return buildRedirectUrl(
     profile.redirect_url,
     profile.white_list_urls,
     {
@@ -106,5 +106,4 @@ export async function linkRedirect(
     },
     linkQuery,
   );
-  return { url, client: { name: profile.name, logoUrl: profile.logo_url } };
 }

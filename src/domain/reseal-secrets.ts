@@ -39,7 +39,7 @@ const BATCH_SIZE = 500;
 export async function resealSecrets(store: Store, box: SecretBox, which: "plaintext" | "all"): Promise<ResealReport> {
   const report: ResealReport = {
     resealed: { signing_secret: 0, previous_secrets: 0, custom_headers: 0, mtls_private_key: 0 },
-    resealedElsewhere: { connection_tokens: 0, connection_credentials: 0, client_profiles: 0, link_attempts: 0 },
+    resealedElsewhere: Object.fromEntries(Object.keys(SEALED_TABLES).map((table) => [table, 0])) as Record<SealedTable, number>,
     unreadable: [],
     unreadableElsewhere: [],
   };

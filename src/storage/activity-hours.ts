@@ -77,7 +77,7 @@ export async function deleteActivityHoursBefore(store: Store, cutoff: number): P
   return Number(result.numDeletedRows);
 }
 
-/** Deletes a consumer's counts, with its deliveries and attempts. */
-export async function deleteActivityHoursOfConsumer(tx: Tx, consumerId: ConsumerId): Promise<void> {
-  await tx.deleteFrom("activity_hours").where("consumer_id", "=", consumerId).execute();
+/** Deletes a consumer's counts, with its deliveries and attempts: among its client's hours (the primary key's prefix), not the whole table. */
+export async function deleteActivityHoursOfConsumer(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
+  await tx.deleteFrom("activity_hours").where("client_id", "=", clientId).where("consumer_id", "=", consumerId).execute();
 }

@@ -91,7 +91,7 @@ test("retention deletes the counts of hours that ended by its cutoff, and deleti
     .executeTakeFirst();
   assert.equal(Number(oldest?.first), later - (later % HOUR_MS), "the retention job's run deletes the hours that ended by its cutoff");
 
-  await store.transaction(({ tx }) => deleteDeliveriesOfConsumer(tx, deleted));
+  await store.transaction(({ tx }) => deleteDeliveriesOfConsumer(tx, clientId, deleted));
   const consumers = await store.db.selectFrom("activity_hours").select("consumer_id").distinct().execute();
   assert.deepEqual(
     consumers.map((row) => row.consumer_id),

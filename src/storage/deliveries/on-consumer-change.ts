@@ -1,4 +1,4 @@
-import type { ConsumerId } from "../../ids.ts";
+import type { ClientId, ConsumerId } from "../../ids.ts";
 import { deleteActivityHoursOfConsumer } from "../activity-hours.ts";
 import type { Tx } from "../database.ts";
 
@@ -23,12 +23,12 @@ export async function releaseRateSlots(tx: Tx, consumerId: ConsumerId, now: numb
 }
 
 /** Deletes every delivery to the consumer, its attempts and their hourly counts: what is still scheduled stops, and the log of it goes. */
-export async function deleteDeliveriesOfConsumer(tx: Tx, consumerId: ConsumerId): Promise<void> {
+export async function deleteDeliveriesOfConsumer(tx: Tx, clientId: ClientId, consumerId: ConsumerId): Promise<void> {
   // Through its deliveries: attempts are indexed by delivery, not by consumer, and the log only grows.
   await tx
     .deleteFrom("attempts")
     .where("delivery_id", "in", tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId))
     .execute();
   await tx.deleteFrom("deliveries").where("consumer_id", "=", consumerId).execute();
-  await deleteActivityHoursOfConsumer(tx, consumerId);
+  await deleteActivityHoursOfConsumer(tx, clientId, consumerId);
 }

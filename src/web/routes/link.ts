@@ -71,22 +71,22 @@ export function linkRoutes(app: FastifyInstance, ctx: AppContext, guard: LinkFor
   /** The end of a linking attempt: on to the client's redirectUrl when it has one, else a page saying what happened. */
   const showOutcome = async (
     reply: FastifyReply,
-    session: Pick<LinkSession, "clientId" | "integration">,
+    session: Pick<LinkSession, "clientId" | "client" | "integration">,
     ids: { companyId: CompanyId; connectionId: ConnectionId },
     connection: ConnectionResource,
     cancelled: boolean,
     linkQuery: URLSearchParams,
   ) => {
-    const redirect = await linkRedirect(ctx, session, ids.companyId, connection, linkQuery);
+    const redirectUrl = await linkRedirect(ctx, session, ids.companyId, connection, linkQuery);
     const latest = connection.status === "Linked" || cancelled ? undefined : connection.dataConnectionErrors?.at(-1);
     return renderPage(reply, "outcome", {
-      client: redirect.client,
+      client: session.client,
       message: outcomeMessage(session.integration, connection, cancelled),
       detail: latest ? `What happened: ${latest.errorMessage} (${latest.statusCode}). Open your link again to retry.` : null,
       status: connection.status,
       // The link query carries the key of a reminded link URL from page to page.
       backUrl: withQuery(linkUrl(ctx.config.publicUrl, ids.companyId, ids.connectionId, null), linkQuery),
-      next: redirect.url === null ? null : { url: redirect.url },
+      next: redirectUrl === null ? null : { url: redirectUrl },
     });
   };
 

@@ -38,11 +38,12 @@ export function portalTransformationRoutes(app: FastifyInstance, ctx: AppContext
     consumer: WebhookConsumerResource,
     form: FormState,
     test: TransformationTestResult | null = null,
+    saved?: Awaited<ReturnType<typeof findTransformation>>,
   ) =>
     renderPage(reply, "portal/transformation", {
       frame: frameFor(request, guard, "consumers", "Transformation"),
       consumer,
-      saved: await findTransformation(ctx, request.portalSession.clientId, idOf(request)),
+      saved: saved === undefined ? await findTransformation(ctx, request.portalSession.clientId, idOf(request)) : saved,
       form,
       test: test && { ...test, resultJson: test.result === null ? null : JSON.stringify(test.result, null, 2) },
       examples: concreteEventTypes(),
@@ -71,7 +72,7 @@ export function portalTransformationRoutes(app: FastifyInstance, ctx: AppContext
       eventType: consumer.eventTypes?.[0] ?? "",
       payload: "",
     };
-    return render(request, reply, consumer, { values, errors: {}, summary: null });
+    return render(request, reply, consumer, { values, errors: {}, summary: null }, null, saved);
   });
 
   app.post<ConsumerParams & Form>("/portal/consumers/:consumerId/transformation", async (request, reply) => {
