@@ -32,7 +32,7 @@ export function integrationCommands(program: Command, loadConfig: () => Config, 
   const secretBoxOf = (config: Config) => new SecretBox(withEncryptionKeys(config, createLogger(config.logLevel, process.stderr)).consumers.encryptionKeys);
   integrations
     .command("list")
-    .addOption(jsonOption())
+    .addOption(jsonOption("the table's fields"))
     .description("List the integrations this configuration offers (the sandbox and HOOKLINE_INTEGRATIONS_FILE's), as the server loads them at start")
     .action((options: { json?: boolean }) =>
       withContext(async (ctx) => {

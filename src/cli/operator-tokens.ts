@@ -22,7 +22,7 @@ export function operatorTokenCommands(program: Command, withContext: WithContext
     );
   tokens
     .command("list")
-    .addOption(jsonOption())
+    .addOption(jsonOption("the table's fields"))
     .description("List operator tokens (id, name, when created; a token itself is kept only as a hash)")
     .action((options: { json?: boolean }) =>
       withContext(async (ctx) => {

@@ -1,7 +1,10 @@
 import { Option } from "commander";
 
-/** Lists print a table for people by default; `--json` prints what the API would answer, for scripts. */
-export const jsonOption = () => new Option("--json", "print JSON (what the API answers) instead of a table");
+/**
+ * Lists print a table for people by default; `--json` prints what the API
+ * would answer, for scripts, or the table's fields for a list no API serves.
+ */
+export const jsonOption = (what = "what the API answers") => new Option("--json", `print JSON (${what}) instead of a table`);
 
 export const printJson = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 

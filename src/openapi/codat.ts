@@ -11,6 +11,7 @@ interface OpenApiDocument {
   paths: Record<string, Record<string, JsonSchema>>;
   webhooks: Record<string, { post: { description?: string; requestBody: { content: { "application/json": { schema: { $ref: string }; examples?: Record<string, { value: unknown }> } } } } }>;
   components: { schemas: Record<string, JsonSchema> } & Record<string, unknown>;
+  tags: Array<{ name: string; description?: string }>;
   [key: string]: unknown;
 }
 

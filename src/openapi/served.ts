@@ -38,6 +38,7 @@ export function servedDocument(publicUrl: string, ownWebhooks: Record<string, un
       description: "Hookline's API: the Codat Platform API operations it shares (companies, connections, integrations, webhook consumers, API keys) and Hookline's own extensions. Webhook events are listed under `webhooks` and signed with Standard Webhooks.",
     },
     servers: [{ url: publicUrl, description: "This Hookline server" }],
+    tags: [...codatDocument.tags, { name: "Operator", description: "Hookline extension. For the operator's data engine, with an operator token (`hookline operator-tokens create`)." }],
     paths,
     components: servedComponents(),
     webhooks: { ...codatDocument.webhooks, ...ownWebhooks },

@@ -197,7 +197,7 @@ export const insightPaths: Record<string, Record<string, JsonSchema>> = {
       operationId: "send-link-reminder",
       summary: "Link reminder",
       description:
-        "Hookline extension. Gives a connection that is not linked a fresh link URL (the earlier ones stop opening its link page), records the reminder in its link journey and emits `connection.link.reminder`, for the client's systems to send the SMB an email or SMS. Hookline sends nothing to the SMB itself.",
+        "Hookline extension. Gives a connection that is not linked a fresh link URL (the earlier ones, and every page, form and sign-in started from them, answer 410 with a page saying the link was replaced), records the reminder in its link journey and emits `connection.link.reminder`, for the client's systems to send the SMB an email or SMS. Hookline sends nothing to the SMB itself.",
       tags,
       parameters: [{ $ref: "#/components/parameters/companyId" }, { $ref: "#/components/parameters/connectionId" }],
       responses: {

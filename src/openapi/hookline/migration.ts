@@ -147,7 +147,7 @@ export const migrationPaths: Record<string, Record<string, JsonSchema>> = {
       tags: ["Webhooks"],
       parameters: [legacyWebhookId],
       requestBody: { required: false, content: json(expandBody) },
-      responses: { "201": ok("The migration, now in shadow mode", status), ...stepErrors, "400": errorResponse("Invalid URL, or the consumer names no legacy rule types") },
+      responses: { "201": ok("The migration, now in shadow mode", status), ...stepErrors, "400": errorResponse("Invalid URL or test URL, the consumer names no legacy rule types, or the client has the most webhook consumers it may have") },
     },
   },
   "/webhooks/migration/{webhookId}/report": {
