@@ -1125,7 +1125,7 @@ export interface paths {
         put?: never;
         /**
          * Link reminder
-         * @description Hookline extension. Gives a connection that is not linked a fresh link URL (the earlier ones stop opening its link page), records the reminder in its link journey and emits `connection.link.reminder`, for the client's systems to send the SMB an email or SMS. Hookline sends nothing to the SMB itself.
+         * @description Hookline extension. Gives a connection that is not linked a fresh link URL (the earlier ones, and every page, form and sign-in started from them, answer 410 with a page saying the link was replaced), records the reminder in its link journey and emits `connection.link.reminder`, for the client's systems to send the SMB an email or SMS. Hookline sends nothing to the SMB itself.
          */
         post: operations["send-link-reminder"];
         delete?: never;
@@ -1207,7 +1207,7 @@ export interface paths {
         };
         /**
          * Stream listen webhook consumer deliveries
-         * @description Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.
+         * @description Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. Only the consumer's newest stream takes deliveries: an older one ends once a newer one opens. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.
          */
         get: operations["stream-listen-webhook-consumer"];
         put?: never;
@@ -5914,7 +5914,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Invalid URL, or the consumer names no legacy rule types */
+            /** @description Invalid URL or test URL, the consumer names no legacy rule types, or the client has the most webhook consumers it may have */
             400: {
                 headers: {
                     [name: string]: unknown;
