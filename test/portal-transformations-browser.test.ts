@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { screenshot, skipWithoutBrowser, withBrowser } from "./support/browser.ts";
-import { assertAccessible, signIn, watchConsole } from "./support/portal.ts";
-import { Receiver } from "./support/receiver.ts";
-import { startTestServer, type TestServer } from "./support/server.ts";
+import { describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { screenshot, skipWithoutBrowser } from "./support/browser.ts";
+import { assertAccessible, portalSuite, signIn, watchConsole } from "./support/portal.ts";
 
 const RESHAPE = `function handler(webhook) {
   console.log("reshaping " + webhook.eventType);
@@ -16,27 +14,15 @@ const RESHAPE = `function handler(webhook) {
 const writeCode = (page: Page, code: string) => page.fill("#transformation-code", code);
 
 describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser }, () => {
-  let server: TestServer;
-  let receiver: Receiver;
-  let browser: Browser;
-  before(async () => {
-    server = await startTestServer();
-    receiver = await Receiver.start();
-    browser = await withBrowser({ after: () => undefined });
-  });
-  after(async () => {
-    await browser.close();
-    await server.close();
-    await receiver.close();
-  });
+  const suite = portalSuite();
 
   test("write, test on an example and on a pasted payload, save, disable and delete: the engine's errors beside the code, the saved code reshapes deliveries", async () => {
-    const consumer = (await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const consumer = (await suite.server.api("POST", "/webhooks", { url: suite.receiver.url, eventTypes: ["company.created"] })).body;
     const api = `/webhooks/${consumer.id}/transformation`;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await suite.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const consoleErrors = watchConsole(page);
-    await signIn(page, server.baseUrl, server.apiKey);
-    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+    await signIn(page, suite.server.baseUrl, suite.server.apiKey);
+    await page.goto(`${suite.server.baseUrl}/portal/consumers/${consumer.id}`);
     assert.equal(await page.textContent("#transformation-summary"), "None");
     await page.click("#manage-transformation");
     await page.waitForSelector("#transformation-code");
@@ -48,14 +34,14 @@ describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser
     await writeCode(page, broken);
     await page.click("#save-transformation");
     await page.waitForSelector("#code-error");
-    const refusal = await server.api("PUT", api, { code: broken });
+    const refusal = await suite.server.api("PUT", api, { code: broken });
     assert.equal(refusal.status, 400);
     assert.equal(await page.textContent("#code-error"), refusal.body.validation.errors[0].message);
     assert.match((await page.textContent("#code-error")) ?? "", /line 2/);
     assert.equal(await page.inputValue("#transformation-code"), broken, "what was typed stays");
     assert.equal(await page.getAttribute("#transformation-code", "aria-invalid"), "true");
     await screenshot(page, "portal-transformation-error");
-    assert.equal((await server.api("GET", api)).status, 404);
+    assert.equal((await suite.server.api("GET", api)).status, 404);
 
     // A test on the catalog's example: the request it would make and what it logged; still nothing saved or sent.
     await writeCode(page, RESHAPE);
@@ -65,12 +51,12 @@ describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser
     const tested = JSON.parse((await page.textContent("#test-result")) ?? "");
     assert.equal(tested.payload.text, "Hello from company.created");
     assert.equal(tested.method, "POST");
-    assert.equal(tested.url, receiver.url);
+    assert.equal(tested.url, suite.receiver.url);
     assert.equal(await page.textContent("#test-console"), "reshaping company.created");
     assert.equal(await page.locator("#test-error").count(), 0);
     await assertAccessible(page, "transformation test");
     await screenshot(page, "portal-transformation-test");
-    assert.equal((await server.api("GET", api)).status, 404, "a test saves nothing");
+    assert.equal((await suite.server.api("GET", api)).status, 404, "a test saves nothing");
 
     // A pasted payload goes instead of the example; one that is not JSON is refused beside its field.
     const exampleResult = await page.textContent("#test-result");
@@ -100,45 +86,45 @@ describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser
     await page.click("#save-transformation");
     await page.waitForURL(/done=transformation-saved/);
     assert.equal(await page.textContent("#transformation-state"), "Enabled");
-    assert.deepEqual((await server.api("GET", api)).body, { code: RESHAPE, enabled: true });
-    await server.api("POST", `/webhooks/${consumer.id}/examples`, { eventType: "company.created" });
-    const [delivered] = await receiver.waitFor(1);
+    assert.deepEqual((await suite.server.api("GET", api)).body, { code: RESHAPE, enabled: true });
+    await suite.server.api("POST", `/webhooks/${consumer.id}/examples`, { eventType: "company.created" });
+    const [delivered] = await suite.receiver.waitFor(1);
     assert.equal(JSON.parse(delivered!.body).text, "Hello from company.created");
 
     // Disabled, then deleted.
-    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}/transformation`);
+    await page.goto(`${suite.server.baseUrl}/portal/consumers/${consumer.id}/transformation`);
     assert.equal(await page.isChecked("#transformation-enabled"), true);
     await page.uncheck("#transformation-enabled");
     await page.click("#save-transformation");
     await page.waitForURL(/done=transformation-saved/);
     assert.equal(await page.textContent("#transformation-state"), "Disabled");
-    assert.equal((await server.api("GET", api)).body.enabled, false);
-    await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}`);
+    assert.equal((await suite.server.api("GET", api)).body.enabled, false);
+    await page.goto(`${suite.server.baseUrl}/portal/consumers/${consumer.id}`);
     assert.equal(await page.textContent("#transformation-summary"), "Disabled");
     await page.click("#manage-transformation");
     await page.click("#delete-transformation");
     await page.waitForURL(/done=transformation-deleted/);
     assert.equal(await page.textContent("#transformation-summary"), "None");
-    assert.equal((await server.api("GET", api)).status, 404);
+    assert.equal((await suite.server.api("GET", api)).status, 404);
     assert.deepEqual(consoleErrors, [], "no script error and no CSP refusal");
     await page.close();
   });
 
   test("a read-only portal shows the code and runs tests, and refuses to save or delete", async () => {
-    const consumer = (await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body;
+    const consumer = (await suite.server.api("POST", "/webhooks", { url: suite.receiver.url, eventTypes: ["company.created"] })).body;
     const api = `/webhooks/${consumer.id}/transformation`;
-    assert.equal((await server.api("PUT", api, { code: RESHAPE })).status, 200);
-    const access = await server.api("POST", "/portal/access", { readOnly: true, webhookIds: [consumer.id] });
+    assert.equal((await suite.server.api("PUT", api, { code: RESHAPE })).status, 200);
+    const access = await suite.server.api("POST", "/portal/access", { readOnly: true, webhookIds: [consumer.id] });
     for (const [viewport, size] of [
       ["desktop", { width: 1280, height: 900 }],
       ["phone", { width: 390, height: 844 }],
     ] as const) {
-      const context = await browser.newContext({ viewport: size });
+      const context = await suite.browser.newContext({ viewport: size });
       const page = await context.newPage();
       const consoleErrors = watchConsole(page);
       if (viewport === "desktop") await page.goto(access.body.url);
-      else await signIn(page, server.baseUrl, server.apiKey);
-      await page.goto(`${server.baseUrl}/portal/consumers/${consumer.id}/transformation`);
+      else await signIn(page, suite.server.baseUrl, suite.server.apiKey);
+      await page.goto(`${suite.server.baseUrl}/portal/consumers/${consumer.id}/transformation`);
       assert.equal(await page.inputValue("#transformation-code"), RESHAPE);
       await page.click("#test-transformation");
       await page.waitForSelector("#test-outcome");
@@ -159,7 +145,7 @@ describe("a consumer's transformation in the portal", { skip: skipWithoutBrowser
         const base = `/portal/consumers/${consumer.id}/transformation`;
         assert.equal(await post(base, `_csrf=${token}&code=${encodeURIComponent("function handler(w) { return w; }")}&enabled=on`), 403, "saving is refused");
         assert.equal(await post(`${base}/delete`, `_csrf=${token}`), 403, "deleting is refused");
-        assert.deepEqual((await server.api("GET", api)).body, { code: RESHAPE, enabled: true }, "and nothing changed");
+        assert.deepEqual((await suite.server.api("GET", api)).body, { code: RESHAPE, enabled: true }, "and nothing changed");
       }
       assert.deepEqual(consoleErrors, [], `no script error and no CSP refusal (${viewport})`);
       await context.close();

@@ -1,9 +1,45 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { Page } from "playwright-core";
+import { after, before } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { withBrowser } from "./browser.ts";
+import { Receiver } from "./receiver.ts";
+import { startTestServer, type TestServer } from "./server.ts";
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** What a suite of portal pages shares: a server, a receiver and a browser. */
+export interface PortalSuite {
+  readonly server: TestServer;
+  readonly receiver: Receiver;
+  readonly browser: Browser;
+}
+
+/** Starts a server, a receiver and a browser before the suite's tests, and closes them after (the browser with the suite, not after its first test). */
+export function portalSuite(): PortalSuite {
+  let started: PortalSuite | undefined;
+  before(async () => {
+    started = { server: await startTestServer(), receiver: await Receiver.start(), browser: await withBrowser({ after: () => undefined }) };
+  });
+  after(async () => {
+    await started?.browser.close();
+    await started?.server.close();
+    await started?.receiver.close();
+  });
+  const get = () => started ?? assert.fail("the suite has not started");
+  return {
+    get server() {
+      return get().server;
+    },
+    get receiver() {
+      return get().receiver;
+    },
+    get browser() {
+      return get().browser;
+    },
+  };
+}
 
 /** Signs in on the portal's sign-in page with an API key, as a person would, and waits for the page it leads to. */
 export async function signIn(page: Page, baseUrl: string, apiKey: string, next?: string): Promise<void> {
