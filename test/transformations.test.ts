@@ -106,6 +106,28 @@ describe("transformations: the API", () => {
     assert.deepEqual((await server.api("GET", `/webhooks/${consumerId}/transformation`)).body.code, "function handler(webhook) { return webhook; }");
   });
 
+  test("a client with two test runs under way is answered 429 for a third, and another client's test still runs", async (t) => {
+    const receiver = await withReceiver(t);
+    const consumerId = await subscribe(server, receiver.url);
+    const other = await server.addClient("Other");
+    const othersConsumer = (await other.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["company.created"] })).body.id;
+    // Each run takes the whole time limit, so five sent at once are under way together.
+    const code = "function handler(webhook) { while (true) {} }";
+    const answers = await Promise.all(Array.from({ length: 5 }, () => server.api("POST", `/webhooks/${consumerId}/transformation/test`, { code })));
+    const refused = answers.filter((answer) => answer.status === 429);
+    assert.ok(refused.length > 0, `at most two run at once: ${answers.map((answer) => answer.status).join(", ")}`);
+    for (const answer of refused) assertErrorMessage(answer, 429, "a third run", /2 transformation tests running already/);
+    for (const answer of answers.filter((answer) => answer.status !== 429)) assert.match(answer.body.error, /ran out of time/);
+    const others = await other.api("POST", `/webhooks/${othersConsumer}/transformation/test`, { code: "function handler(webhook) { return webhook; }" });
+    assert.equal(others.status, 200);
+    assert.equal(others.body.error, null);
+    assert.equal(
+      (await server.api("POST", `/webhooks/${consumerId}/transformation/test`, { code: "function handler(webhook) { return webhook; }" })).status,
+      200,
+      "once they end, it may test again",
+    );
+  });
+
   test("a test run answers the result and the console output on a catalog example or a given payload, and sends nothing", async (t) => {
     const receiver = await withReceiver(t);
     const consumerId = await subscribe(server, receiver.url);

@@ -58,6 +58,13 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
 export const MAX_TRANSFORMATION_CODE_LENGTH = 64 * 1024;
 
 /**
+ * Transformation test runs one client may have running or waiting at once in
+ * a process: the runs share one engine, one at a time, so a client queueing
+ * many would hold every other client's tests behind its own.
+ */
+export const MAX_TRANSFORMATION_TESTS_PER_CLIENT = 2;
+
+/**
  * Bytes of the body a transformation may make. A batch's bodies are bounded in bytes when it is claimed
  * (HOOKLINE_WORKER_BODY_BUDGET_BYTES); this bounds what transformations can add to them.
  */

@@ -1,4 +1,4 @@
-import { MAX_TRANSFORMATION_CODE_LENGTH } from "../../constants/limits.ts";
+import { MAX_TRANSFORMATION_CODE_LENGTH, MAX_TRANSFORMATION_TESTS_PER_CLIENT } from "../../constants/limits.ts";
 import type { JsonSchema } from "../codat.ts";
 import { closedObject } from "./consumers.ts";
 import { errorResponse } from "./shared.ts";
@@ -94,6 +94,7 @@ export const transformationPaths: Record<string, Record<string, JsonSchema>> = {
           }),
         },
         "400": errorResponse("No code to run, or no catalog example for the event type"),
+        "429": errorResponse(`The client has ${MAX_TRANSFORMATION_TESTS_PER_CLIENT} test runs under way already (running or waiting for the engine): try again once they end`),
         ...common,
       },
     },
