@@ -269,7 +269,7 @@ describe("credentials integrations: a form from the declared fields, checked by 
       await awaitEvents(connection.id, "connection.reconnected");
     });
 
-    test("operator-tokens list shows tokens by id and name, never the token; a revoked token is refused from the next request on", async () => {
+    test("operator-tokens list shows tokens by id and name, never the token; a revoked token is refused from the next request on; a blank name is refused", async () => {
       const operatorCli = async (...args: string[]) => runCliWith({ HOOKLINE_ENCRYPTION_KEY: encryptionKey }, server.database.url, "operator-tokens", ...args);
       const created = JSON.parse((await operatorCli("create", "nightly sync")).stdout);
       const { company, connection } = await newConnection("vaul", "Quayside Bakery");
@@ -297,6 +297,12 @@ describe("credentials integrations: a form from the declared fields, checked by 
         ["data engine"],
       );
       await assert.rejects(operatorCli("revoke", created.id), (error: { stderr: string }) => /Operator token not found/.test(error.stderr));
+      await assert.rejects(operatorCli("create", "  "), (error: { stderr: string }) => /needs a name/.test(error.stderr), "a blank name is refused");
+      assert.deepEqual(
+        JSON.parse((await operatorCli("list", "--json")).stdout).map((entry: { name: string }) => entry.name),
+        ["data engine"],
+        "and no token was made",
+      );
     });
   });
 

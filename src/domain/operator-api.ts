@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { conflict, notFound } from "../errors.ts";
+import { isoDate } from "../clock.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
 import { newId, type CompanyId, type ConnectionId, type OperatorTokenId } from "../ids.ts";
 import type { LinkFailure } from "../integrations/provider.ts";
 import { findConnectionCredentials } from "../storage/connection-credentials.ts";
@@ -20,7 +21,9 @@ const hashToken = (token: string) => createHash("sha256").update(token).digest("
 /** Tells an operator token from a client's API key at a glance (in a secret scanner, say). */
 const TOKEN_PREFIX = "hlop_";
 
+/** An operator token's name says whose it is (the list shows only names and dates): it may not be blank. */
 export async function createOperatorToken(ctx: AppContext, name: string): Promise<{ id: OperatorTokenId; name: string; token: string }> {
+  if (name.trim() === "") throw badRequest("An operator token needs a name that says who uses it, such as the data engine's");
   const token = `${TOKEN_PREFIX}${randomBytes(30).toString("base64url")}`;
   const id = newId<OperatorTokenId>();
   await insertOperatorToken(ctx.store.db, { id, name, token_hash: hashToken(token), created_at: ctx.clock.now() });
@@ -30,7 +33,7 @@ export async function createOperatorToken(ctx: AppContext, name: string): Promis
 /** The operator's tokens (id, name, when created); a token itself is never kept, so never listed. */
 export async function listOperatorTokenRecords(ctx: AppContext): Promise<Array<{ id: OperatorTokenId; name: string; createdAt: string }>> {
   const rows = await listOperatorTokens(ctx.store.db);
-  return rows.map((row) => ({ id: row.id, name: row.name, createdAt: new Date(row.created_at).toISOString() }));
+  return rows.map((row) => ({ id: row.id, name: row.name, createdAt: isoDate(row.created_at) }));
 }
 
 /** Deletes the token: the next request signed with it is refused, since every request looks its token up. */
