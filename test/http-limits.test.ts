@@ -3,8 +3,8 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { assertErrorMessage } from "./support/errors.ts";
-import { startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
-import { WAIT_MS, within } from "./support/wait.ts";
+import { basicAuth, startTestServer, type ApiResponse, type TestServer } from "./support/server.ts";
+import { until, WAIT_MS, within } from "./support/wait.ts";
 
 let server: TestServer;
 let companyId: string;
@@ -101,4 +101,25 @@ test("a link form body over 1 KiB is a 413 in the ErrorMessage shape and creates
   });
   assertLimitAnswer({ status: response.status, headers: response.headers, body: await response.json() }, 413, "an oversized link form body");
   assert.equal((await server.api("GET", `/companies/${companyId}/connections`)).body.totalResults, 0);
+});
+
+test("a client that hangs up in the middle of its body is not taken for the database being away", async () => {
+  const socket = connect(Number(new URL(server.baseUrl).port), "127.0.0.1");
+  await once(socket, "connect");
+  socket.on("error", () => undefined);
+  socket.write(
+    `POST /companies HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${basicAuth(server.apiKey)}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name": "Half`,
+  );
+  const ours = (line: string) => line.includes(`"remotePort":${socket.localPort}`);
+  await until("the server to begin the request", async () => server.logs().split("\n").some(ours));
+  const companiesBefore = (await server.api("GET", "/companies")).body.totalResults;
+  socket.destroy();
+  const logs = await until(
+    "the server to log the hang-up",
+    async () => server.logs(),
+    (text) => text.includes("closed the connection before its request arrived"),
+  );
+  assert.doesNotMatch(logs, /database unavailable/);
+  assert.equal((await server.api("GET", "/companies")).body.totalResults, companiesBefore, "nothing was created");
 });

@@ -16,6 +16,15 @@ const DATABASE_RETRY_AFTER_S = 5;
  * unexpected as a 500 that tells nothing of its cause beyond the correlation id.
  */
 export function errorHandler(error: FastifyError | HooklineError | Error, request: FastifyRequest, reply: FastifyReply) {
+  // A client that hangs up mid-body fails its own request stream with ECONNRESET, which is not the database's.
+  if (request.raw.errored === error) {
+    request.log.info("the client closed the connection before its request arrived");
+    void reply
+      .status(400)
+      .header("x-correlation-id", request.id)
+      .send(toErrorMessage(new HooklineError(400, "The request ended before its body arrived"), request.id));
+    return;
+  }
   const unavailable = isDatabaseUnavailable(error);
   const mapped = unavailable ? new HooklineError(503, "The database is unavailable; try again in a few seconds", [], "Yes") : toHooklineError(error);
   if (unavailable) {
