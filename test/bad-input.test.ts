@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { MAX_DESTINATION_URL_LENGTH } from "../src/constants/limits.ts";
 import { assertErrorMessage } from "./support/errors.ts";
 import { basicAuth, startTestServer, type TestServer } from "./support/server.ts";
 
@@ -90,6 +91,7 @@ const REFUSED_URLS = [
   "http://10.0.0.1/hooks",
   "http://169.254.169.254/latest/meta-data",
   "http://192.168.1.1/",
+  `${LOOPBACK_URL}?${"a".repeat(MAX_DESTINATION_URL_LENGTH)}`,
 ];
 const UNSUPPORTED_CONTENT_TYPES = [
   "application/xml",
@@ -492,4 +494,15 @@ test(`${CASES} malformed requests (seed ${SEED}) each get a 4xx ErrorMessage and
   assert.deepEqual(await snapshot(), before, `seed ${SEED}: the malformed requests changed nothing`);
   // Each kind of answer the API has for bad input turned up, so no generator silently stopped producing its case.
   for (const status of [400, 404, 413, 415]) assert.ok(statuses.has(status), `seed ${SEED}: some case answered ${status} (${JSON.stringify([...statuses])})`);
+});
+
+test("a consumer URL longer than the limit is a 400 on create and on update, and changes nothing", async () => {
+  const long = `${LOOPBACK_URL}?${"a".repeat(MAX_DESTINATION_URL_LENGTH)}`;
+  const before = (await server.api("GET", "/webhooks")).body;
+  assertErrorMessage(await server.api("POST", "/webhooks", { url: long, eventTypes: ["company.created"] }), 400, "create", /at most 2048 characters/);
+  assert.deepEqual((await server.api("GET", "/webhooks")).body, before, "no consumer was created");
+  const created = await server.api("POST", "/webhooks", { url: LOOPBACK_URL, eventTypes: ["company.created"] });
+  assertErrorMessage(await server.api("PATCH", `/webhooks/${created.body.id}`, { url: long }), 400, "update", /at most 2048 characters/);
+  assert.equal((await server.api("GET", `/webhooks/${created.body.id}`)).body.url, LOOPBACK_URL, "the URL is unchanged");
+  await server.api("DELETE", `/webhooks/${created.body.id}`);
 });

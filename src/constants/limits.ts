@@ -15,6 +15,12 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /** A webhook consumer's rate limit, in messages per second (1 at least; null is unlimited). */
 export const MAX_CONSUMER_RATE_LIMIT = 10_000;
+/**
+ * Characters of a destination URL (a consumer's, a migration's test URL): about what browsers,
+ * proxies and receivers' own servers accept; it is stored with every consumer and read by every
+ * send, so its size is bounded like any other field's.
+ */
+export const MAX_DESTINATION_URL_LENGTH = 2048;
 /** Characters of a webhook consumer's description. */
 export const MAX_CONSUMER_DESCRIPTION_LENGTH = 500;
 

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
+import { MAX_DESTINATION_URL_LENGTH } from "../constants/limits.ts";
 import { badRequest } from "../errors.ts";
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -70,6 +71,11 @@ export class DestinationPolicy {
 
   /** Rejects (400) a consumer URL that is not http(s) or whose host does not resolve, or resolves to a refused address. */
   async assertAllowedUrl(url: string): Promise<void> {
+    if (url.length > MAX_DESTINATION_URL_LENGTH) {
+      throw badRequest(`url may have at most ${MAX_DESTINATION_URL_LENGTH} characters`, [
+        { itemId: "url", message: `Longer than ${MAX_DESTINATION_URL_LENGTH} characters`, validatorName: "maxLength" },
+      ]);
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);
