@@ -272,3 +272,36 @@ test("hookline listen takes a stream that went silent without closing (a dropped
   const [received] = await receiver.waitFor(1);
   assert.equal((JSON.parse(received!.body) as { id: string }).id, published.body.id);
 });
+
+test("a client may hold 10 listen streams open at once: the next is answered 429 until one of them closes", async (t) => {
+  const harness = new Harness(t);
+  const database = await harness.database();
+  const { server, api, apiKey } = await firstStart(harness, database.url);
+  const client = createHooklineClient({ baseUrl: server.baseUrl, apiKey });
+  const open = async () => {
+    const listen = await api("POST", "/webhooks/listen", { eventTypes: ["read.completed"] });
+    const connection = new AbortController();
+    harness.onCleanup(async () => connection.abort());
+    const stream = await client.GET("/webhooks/{webhookId}/stream", {
+      params: { path: { webhookId: listen.body.id } },
+      parseAs: "stream",
+      signal: connection.signal,
+    });
+    return { status: stream.response.status, error: stream.error, close: () => connection.abort() };
+  };
+  const streams = [];
+  for (let index = 0; index < 10; index++) streams.push(await open());
+  assert.deepEqual(
+    streams.map((stream) => stream.status),
+    Array(10).fill(200),
+  );
+  const eleventh = await open();
+  assert.equal(eleventh.status, 429);
+  assert.match(String(eleventh.error?.error), /10 listen streams open already/);
+  streams[0]!.close();
+  await until(
+    "a stream to be opened again once one closed",
+    async () => (await open()).status,
+    (status) => status === 200,
+  );
+});

@@ -1207,7 +1207,7 @@ export interface paths {
         };
         /**
          * Stream listen webhook consumer deliveries
-         * @description Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. Only the consumer's newest stream takes deliveries: an older one ends once a newer one opens. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.
+         * @description Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. Only the consumer's newest stream takes deliveries: an older one ends once a newer one opens. A stream whose reader stops reading is handed nothing more until what it was sent has left. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.
          */
         get: operations["stream-listen-webhook-consumer"];
         put?: never;
@@ -8534,6 +8534,15 @@ export interface operations {
             };
             /** @description Webhook consumer not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The client has 10 streams open already in this process: close one first */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

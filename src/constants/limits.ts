@@ -21,6 +21,11 @@ export const MAX_CONSUMER_RATE_LIMIT = 10_000;
  * send, so its size is bounded like any other field's.
  */
 export const MAX_DESTINATION_URL_LENGTH = 2048;
+/**
+ * `hookline listen` streams one client may have open at once in a process: each holds a
+ * connection, a wake-up subscription and a loop, and a developer runs one or a few.
+ */
+export const MAX_LISTEN_STREAMS_PER_CLIENT = 10;
 /** Characters of a webhook consumer's description. */
 export const MAX_CONSUMER_DESCRIPTION_LENGTH = 500;
 

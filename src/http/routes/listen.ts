@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppContext } from "../../domain/context.ts";
 import { createListenConsumer, openDeliveryStream, reportStreamed, type ListenInput, type LocalAnswer } from "../../domain/listen.ts";
+import { MAX_LISTEN_STREAMS_PER_CLIENT } from "../../constants/limits.ts";
+import { HooklineError } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId, type DeliveryId } from "../../ids.ts";
 import { listenConsumerBody, localAnswerBody } from "../../openapi/hookline/listen.ts";
 import { pathParams } from "../schemas.ts";
@@ -22,8 +24,32 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     reply.status(201).send(await createListenConsumer(ctx, clientOf(request), request.body)),
   );
 
+  /** Each client's open streams in this process: each holds a connection, a wake-up subscription and a loop. */
+  const openPerClient = new Map<ClientId, number>();
+  const countStream = (clientId: ClientId, change: 1 | -1) => {
+    const count = (openPerClient.get(clientId) ?? 0) + change;
+    if (count === 0) openPerClient.delete(clientId);
+    else openPerClient.set(clientId, count);
+  };
+
   app.get<{ Params: StreamParams }>("/webhooks/:webhookId/stream", { schema: { params: pathParams("webhookId") } }, async (request, reply) => {
-    const stream = await openDeliveryStream(ctx, clientOf(request), asId<ConsumerId>(request.params.webhookId));
+    const clientId = clientOf(request);
+    if ((openPerClient.get(clientId) ?? 0) >= MAX_LISTEN_STREAMS_PER_CLIENT) {
+      throw new HooklineError(
+        429,
+        `This client has ${MAX_LISTEN_STREAMS_PER_CLIENT} listen streams open already, the most it may have at once: stop a \`hookline listen\` first`,
+        [],
+        "Yes",
+      );
+    }
+    countStream(clientId, 1);
+    let stream;
+    try {
+      stream = await openDeliveryStream(ctx, clientId, asId<ConsumerId>(request.params.webhookId));
+    } catch (error) {
+      countStream(clientId, -1);
+      throw error;
+    }
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
@@ -46,6 +72,15 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
         // A newer stream of the consumer took over: this one's CLI reconnected without it noticing the end.
         if (deliveries === null) break;
         for (const delivery of deliveries) raw.write(`event: delivery\ndata: ${JSON.stringify(delivery)}\n\n`);
+        // A CLI that stops reading is not handed more: the stream waits until what it was sent has left, or it closes.
+        while (open && raw.writableNeedDrain) {
+          let drained: () => void = () => undefined;
+          await new Promise<void>((resolve) => {
+            wake = drained = resolve;
+            raw.once("drain", drained);
+          });
+          raw.off("drain", drained);
+        }
         if (deliveries.length > 0) continue;
         // A comment line: it keeps proxies from closing an idle stream and finds a client that went away.
         raw.write(": idle\n\n");
@@ -57,6 +92,7 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     } catch (error) {
       request.log.warn({ err: error }, "listen stream ended by an error");
     } finally {
+      countStream(clientId, -1);
       streams.delete(stop);
       unsubscribe();
       await stream.close();

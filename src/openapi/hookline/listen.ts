@@ -1,3 +1,4 @@
+import { MAX_LISTEN_STREAMS_PER_CLIENT } from "../../constants/limits.ts";
 import type { JsonSchema } from "../codat.ts";
 import { closedObject, consumerResponse } from "./consumers.ts";
 import { errorResponse } from "./shared.ts";
@@ -42,12 +43,13 @@ export const listenPaths: Record<string, Record<string, JsonSchema>> = {
       operationId: "stream-listen-webhook-consumer",
       summary: "Stream listen webhook consumer deliveries",
       description:
-        "Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. Only the consumer's newest stream takes deliveries: an older one ends once a newer one opens. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.",
+        "Hookline extension. Server-Sent Events: first a `ready` event, its data `{ idleMs }` (the stream is never silent longer: an idle comment line follows each quiet spell), then one `delivery` event per delivery of the listen consumer, its data `{ deliveryId, messageId, body }` (the body exactly as signed), for every delivery that waits or comes while the stream is open, resent, recovered and replayed ones included. Report each one's local answer with `POST /webhooks/{webhookId}/stream/{deliveryId}`; what the stream handed out and was not answered when it closed goes out again on the consumer's next stream. Only the consumer's newest stream takes deliveries: an older one ends once a newer one opens. A stream whose reader stops reading is handed nothing more until what it was sent has left. A listen consumer with no stream open for `HOOKLINE_LISTEN_GRACE` is removed.",
       tags: ["Webhooks"],
       parameters: [webhookId],
       responses: {
         "200": { description: "The event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
         "400": errorResponse("Not a listen consumer"),
+        "429": errorResponse(`The client has ${MAX_LISTEN_STREAMS_PER_CLIENT} streams open already in this process: close one first`),
         ...common,
       },
     },
