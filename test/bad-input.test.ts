@@ -506,3 +506,15 @@ test("a consumer URL longer than the limit is a 400 on create and on update, and
   assert.equal((await server.api("GET", `/webhooks/${created.body.id}`)).body.url, LOOPBACK_URL, "the URL is unchanged");
   await server.api("DELETE", `/webhooks/${created.body.id}`);
 });
+
+test("an unknown property is named in the 400, with the properties the body may have", async () => {
+  const created = await server.api("POST", "/webhooks", { url: LOOPBACK_URL, eventTypes: ["company.created"] });
+  const answer = await server.api("PATCH", `/webhooks/${created.body.id}`, { urll: "http://127.0.0.1:9/x" });
+  assertErrorMessage(answer, 400, "a misspelt property", /body has no property "urll"; it may have url, eventTypes/);
+  assert.deepEqual(
+    answer.body.validation.errors.map((error: { itemId: string; validatorName: string }) => [error.itemId, error.validatorName]),
+    [["body", "propertyNames"]],
+    "said once",
+  );
+  await server.api("DELETE", `/webhooks/${created.body.id}`);
+});

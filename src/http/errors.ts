@@ -44,11 +44,20 @@ function toHooklineError(error: FastifyError | HooklineError | Error): HooklineE
   if (error instanceof HooklineError) return error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const items: ValidationItem[] = fastifyError.validation.map((issue) => ({
-      itemId: `${fastifyError.validationContext ?? "request"}${issue.instancePath}`,
-      message: issue.message ?? "is invalid",
-      validatorName: issue.keyword,
-    }));
+    const issues = fastifyError.validation as Array<(typeof fastifyError.validation)[number] & { propertyName?: string }>;
+    // A closed object refuses an unknown property three ways (its name's enum, propertyNames, additionalProperties):
+    // the enum's, which names the property and the allowed ones, says it once.
+    const named = new Set(issues.filter((issue) => issue.propertyName !== undefined).map((issue) => issue.instancePath));
+    const items: ValidationItem[] = issues
+      .filter((issue) => !(named.has(issue.instancePath) && (issue.keyword === "propertyNames" || issue.keyword === "additionalProperties")))
+      .map((issue) => ({
+        itemId: `${fastifyError.validationContext ?? "request"}${issue.instancePath}`,
+        message:
+          issue.propertyName !== undefined && Array.isArray(issue.params.allowedValues)
+            ? `has no property "${issue.propertyName}"; it may have ${issue.params.allowedValues.join(", ")}`
+            : (issue.message ?? "is invalid"),
+        validatorName: issue.propertyName !== undefined ? "propertyNames" : issue.keyword,
+      }));
     const summary = items.map((item) => `${item.itemId} ${item.message}`).join("; ");
     return new HooklineError(400, `Invalid request: ${summary}`, items);
   }
