@@ -1,3 +1,5 @@
+import type { EventSourceMessage } from "eventsource-parser";
+import { EventSourceParserStream } from "eventsource-parser/stream";
 import { Option, type Command } from "commander";
 import { Webhook } from "standardwebhooks";
 import { createHooklineClient, type HooklineClient } from "../client/index.ts";
@@ -182,22 +184,17 @@ const reasonOf = (error: unknown) => (error instanceof Error ? (error.cause inst
 /** The events of a Server-Sent Events stream; `heard` is called for every chunk, comments included. */
 async function* eventsOf(body: ReadableStream<Uint8Array>, heard: () => void): AsyncGenerator<{ name: string; data: string }> {
   const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    heard();
-    buffered += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf("\n\n")) !== -1) {
-      const lines = buffered.slice(0, end).split("\n");
-      buffered = buffered.slice(end + 2);
-      const field = (name: string) =>
-        lines
-          .filter((line) => line.startsWith(`${name}:`))
-          .map((line) => line.slice(name.length + 1).replace(/^ /, ""))
-          .join("\n");
-      yield { name: field("event"), data: field("data") };
-    }
-  }
+  const events = body
+    .pipeThrough(
+      new TransformStream<Uint8Array, string>({
+        transform(chunk, controller) {
+          heard();
+          controller.enqueue(decoder.decode(chunk, { stream: true }));
+        },
+      }),
+    )
+    .pipeThrough(new EventSourceParserStream());
+  for await (const event of events as unknown as AsyncIterable<EventSourceMessage>) yield { name: event.event ?? "", data: event.data };
 }
 
 /** Sends one delivery to the local receiver, signed as the server signs, and reports its answer. */
