@@ -58,7 +58,15 @@ describe("the portal's legacy migration page", { skip: skipWithoutBrowser }, () 
     assert.equal(await page.textContent("#state"), "Switched");
     assert.equal((await suite.server.api("GET", `/webhooks/${legacy.id}`)).body.disabled, true);
     await screenshot(page, "portal-migration-switched");
-    await page.click("button:has-text('Contract: delete the legacy consumer')");
+    await page.click("text=Contract: delete the legacy consumer");
+    await page.waitForSelector("text=Delete the legacy consumer?");
+    await assertAccessible(page, "confirm-contract");
+    await screenshot(page, "portal-migration-confirm-contract");
+    await page.click("text=Keep it");
+    await page.waitForSelector("text=Contract: delete the legacy consumer");
+    assert.equal((await suite.server.api("GET", `/webhooks/${legacy.id}`)).status, 200, "kept when not confirmed");
+    await page.click("text=Contract: delete the legacy consumer");
+    await page.click("button:has-text('Delete the legacy consumer')");
     await page.waitForSelector("text=Legacy consumer deleted");
     assert.equal((await suite.server.api("GET", `/webhooks/${legacy.id}`)).status, 404);
     assert.match((await page.textContent("main")) ?? "", /nothing to migrate/);

@@ -113,6 +113,7 @@ export interface PortalPages {
     consumer: string | null;
   };
   "portal/migration": { frame: PortalFrame; candidates: MigrationCandidate[] };
+  "portal/confirm-contract": { frame: PortalFrame; candidate: MigrationCandidate };
   "portal/migration-report": {
     frame: PortalFrame;
     candidate: MigrationCandidate;

@@ -42,11 +42,17 @@ export function portalMigrationRoutes(app: FastifyInstance, ctx: AppContext, gua
     return renderPage(reply, "portal/migration", { frame: frameFor(request, guard, "migration", "Legacy migration", notice(request)), candidates: results });
   });
 
+  const candidateOf = async (request: FastifyRequest<LegacyParams>) => {
+    const legacyId = asId<ConsumerId>(request.params.consumerId);
+    const candidate = (await migrationCandidates(ctx, wholeClient(request))).results.find((entry) => entry.webhookId === legacyId);
+    if (!candidate) throw notFound("Webhook consumer");
+    return candidate;
+  };
+
   app.get<LegacyParams & { Querystring: { since?: string; until?: string } }>("/portal/migration/:consumerId", async (request, reply) => {
     const clientId = wholeClient(request);
     const legacyId = asId<ConsumerId>(request.params.consumerId);
-    const candidate = (await migrationCandidates(ctx, clientId)).results.find((entry) => entry.webhookId === legacyId);
-    if (!candidate) throw notFound("Webhook consumer");
+    const candidate = await candidateOf(request);
     const window = { since: request.query.since ?? "", until: request.query.until ?? "" };
     const report =
       candidate.migration.state === "legacy"
@@ -58,6 +64,13 @@ export function portalMigrationRoutes(app: FastifyInstance, ctx: AppContext, gua
       report,
       window,
     });
+  });
+
+  // Contract cannot be reverted: it is asked for on a page of its own, as deleting a consumer is.
+  app.get<LegacyParams>("/portal/migration/:consumerId/contract", async (request, reply) => {
+    const candidate = await candidateOf(request);
+    if (candidate.migration.state !== "switched") return reply.redirect(`/portal/migration/${candidate.webhookId}`, 303);
+    return renderPage(reply, "portal/confirm-contract", { frame: frameFor(request, guard, "migration", "Delete the legacy consumer"), candidate });
   });
 
   app.post<LegacyParams & Form>("/portal/migration/:consumerId/expand", async (request, reply) => {
