@@ -44,6 +44,7 @@ const { values: flags } = parseArgs({
     "steady-warmup-seconds": { type: "string", default: "3" },
     queued: { type: "string", default: "100000" },
     "ingest-requests": { type: "string", default: "1000" },
+    "ingest-publishers": { type: "string", default: "16" },
     backlog: { type: "string", default: "1000000" },
     "noisy-backlog": { type: "string", default: "200000" },
     "noisy-rate": { type: "string", default: "200" },
@@ -63,7 +64,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [--events 8000] [--consumers 5] [--batch-size 100] [--ingest-concurrency 16] [--sender-concurrency 64]
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
-  [--ingest-requests 1000] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
+  [--ingest-requests 1000] [--ingest-publishers 16] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
   [--portal-messages 1000000] [--portal-requests 30]
   [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal,portal-postgres]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
@@ -402,38 +403,50 @@ async function hookline(name: string, dialect: "sqlite" | "postgres", workers: n
 
 interface IngestFigures {
   name: string;
+  publishers: number;
   requestsPerSecond: number;
   latency: { p50: number; p99: number };
 }
 
 /**
- * What a client publishing one event per request, one request at a time, sees
- * while the worker delivers them: each request's latency (one commit each)
- * and the requests per second that allows.
+ * What clients publishing one event per request see while the worker
+ * delivers them: `publishers` clients each sending one request at a time,
+ * each request's latency and the requests per second they get together.
  */
-async function ingestLatency(name: string, dialect: "sqlite" | "postgres", env: Record<string, string>, receiver: ReceiverProcess): Promise<IngestFigures> {
+async function ingestLatency(
+  name: string,
+  dialect: "sqlite" | "postgres",
+  env: Record<string, string>,
+  publishers: number,
+  receiver: ReceiverProcess,
+): Promise<IngestFigures> {
   const database = await createTestDatabase(dialect);
   const deployment = await HooklineDeployment.start(database, 0, env);
-  const pool = new Pool(deployment.baseUrl, { connections: 1 });
+  const pool = new Pool(deployment.baseUrl, { connections: publishers });
   try {
     const [companyId] = await prepare(deployment, receiver, 1);
     const headers = { authorization: basicAuth(deployment.apiKey), "content-type": "application/json" };
     const requests = Number(flags["ingest-requests"]);
     await receiver.reset();
     const latencies: number[] = [];
+    let next = 0;
+    const publisher = async () => {
+      while (next < requests) {
+        next++;
+        const sent = performance.now();
+        const response = await pool.request({ path: "/events", method: "POST", headers, body: JSON.stringify(readCompleted(companyId!)) });
+        const text = await response.body.text();
+        if (response.statusCode !== 201) throw new Error(`publish: ${response.statusCode} ${text}`);
+        latencies.push(performance.now() - sent);
+      }
+    };
     const started = performance.now();
-    for (let index = 0; index < requests; index++) {
-      const sent = performance.now();
-      const response = await pool.request({ path: "/events", method: "POST", headers, body: JSON.stringify(readCompleted(companyId!)) });
-      const text = await response.body.text();
-      if (response.statusCode !== 201) throw new Error(`publish: ${response.statusCode} ${text}`);
-      latencies.push(performance.now() - sent);
-    }
+    await Promise.all(Array.from({ length: publishers }, publisher));
     const elapsed = performance.now() - started;
     await receiver.waitForUnique(requests);
     latencies.sort((a, b) => a - b);
     const at = (quantile: number) => latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))]!;
-    return { name, requestsPerSecond: (requests / elapsed) * 1000, latency: { p50: at(0.5), p99: at(0.99) } };
+    return { name, publishers, requestsPerSecond: (requests / elapsed) * 1000, latency: { p50: at(0.5), p99: at(0.99) } };
   } finally {
     await pool.close();
     await deployment.stop();
@@ -912,13 +925,15 @@ try {
   );
   queued = await step("queued", "memory with deliveries queued", () => queuedMemory(receiver));
   noisy = await step("noisy", "noisy neighbour", () => noisyNeighbour(receiver));
-  for (const [name, dialect, env] of [
-    ["SQLite (synchronous NORMAL)", "sqlite", {}],
-    ["PostgreSQL (synchronous_commit on)", "postgres", {}],
-    ["PostgreSQL (synchronous_commit off)", "postgres", { HOOKLINE_POSTGRES_SYNCHRONOUS_COMMIT: "off" }],
-  ] as const) {
-    const figures = await step("ingest", `ingest latency, ${name}`, () => ingestLatency(name, dialect, env, receiver));
-    if (figures) ingestRuns.push(figures);
+  for (const publishers of [1, Number(flags["ingest-publishers"])]) {
+    for (const [name, dialect, env] of [
+      ["SQLite (synchronous NORMAL)", "sqlite", {}],
+      ["PostgreSQL (synchronous_commit on)", "postgres", {}],
+      ["PostgreSQL (synchronous_commit off)", "postgres", { HOOKLINE_POSTGRES_SYNCHRONOUS_COMMIT: "off" }],
+    ] as const) {
+      const figures = await step("ingest", `ingest latency, ${name}, ${publishers} publishers`, () => ingestLatency(name, dialect, env, publishers, receiver));
+      if (figures) ingestRuns.push(figures);
+    }
   }
   for (const [key, dialect] of [
     ["portal", "sqlite"],
@@ -937,10 +952,10 @@ if (steady) rows.push({ figures: steady, rates: [steady.deliveriesPerSecond] });
 if (rows.length > 0) printTable(rows);
 if (queued) console.log(`\nPeak RSS with ${queued.queued} deliveries queued (SQLite, 1 process): ${queued.peakRssMb.join(" + ")} MB`);
 if (ingestRuns.length > 0) {
-  console.log(`\nSingle publishes, one request at a time, while the worker delivers (${flags["ingest-requests"]} requests):`);
+  console.log(`\nSingle publishes, each publisher one request at a time, while the worker delivers (${flags["ingest-requests"]} requests):`);
   for (const run of ingestRuns) {
     console.log(
-      `  ${run.name.padEnd(36)}  ${fixed(run.requestsPerSecond)} requests/s  p50 ${fixed(run.latency.p50, 1)} ms  p99 ${fixed(run.latency.p99, 1)} ms`,
+      `  ${run.name.padEnd(36)}  ${String(run.publishers).padStart(2)} publishers  ${fixed(run.requestsPerSecond)} requests/s  p50 ${fixed(run.latency.p50, 1)} ms  p99 ${fixed(run.latency.p99, 1)} ms`,
     );
   }
 }

@@ -231,6 +231,67 @@ describe("publishing events", () => {
   });
 });
 
+describe("publishing from many requests at once", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let companyId: string;
+  before(async () => {
+    server = await startTestServer();
+    receiver = await Receiver.start();
+    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
+    companyId = (await server.api("POST", "/companies", { name: "Busy Co" })).body.id;
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  test("each request gets its own answer, valid or not, with or without a key, and each event published is delivered once", async () => {
+    // On PostgreSQL, publishes without a key that arrive while another's insert runs are written together (group commit).
+    const event = (second: number) => ({
+      eventType: "read.completed",
+      companyId,
+      payload: { ...readCompleted(), modifiedFromDate: `2024-05-01T00:00:${String(second).padStart(2, "0")}Z` },
+    });
+    type Expected = { status: number; second?: number; key?: string };
+    const requests: Array<{ body: unknown; key?: string; expected: Expected }> = [
+      ...Array.from({ length: 24 }, (_, second) => ({ body: event(second), expected: { status: 201, second } })),
+      ...Array.from({ length: 4 }, () => ({ body: { ...event(30), payload: { modifiedFromDate: 7 } }, expected: { status: 400 } })),
+      ...Array.from({ length: 2 }, () => ({ body: { ...event(31), companyId: "00000000-0000-4000-8000-000000000000" }, expected: { status: 404 } })),
+      ...["run-1", "run-2", "run-3"].flatMap((key, index) =>
+        Array.from({ length: 3 }, () => ({ body: event(40 + index), key, expected: { status: 0, second: 40 + index, key } })),
+      ),
+    ];
+    const before = await messageCount(server);
+    const answers = await Promise.all(
+      requests.map(({ body, key }) => post(server, server.apiKey, "/events", body, key === undefined ? {} : { "idempotency-key": key })),
+    );
+
+    const published = new Set<string>();
+    for (const [index, { expected }] of requests.entries()) {
+      const answer = answers[index]!;
+      if (expected.key === undefined) assert.equal(answer.status, expected.status, `request ${index}: ${JSON.stringify(answer.body)}`);
+      if (expected.second === undefined) continue;
+      assert.equal(answer.body.payload.modifiedFromDate, event(expected.second).payload.modifiedFromDate, `request ${index} answers its own event`);
+      if (answer.status === 201) published.add(answer.body.id);
+    }
+    for (const key of ["run-1", "run-2", "run-3"]) {
+      const keyed = answers.filter((_, index) => requests[index]!.key === key);
+      assert.deepEqual(keyed.map((answer) => answer.status).sort(), [200, 200, 201], `${key}: published once, replayed twice`);
+      assert.equal(new Set(keyed.map((answer) => answer.body.id)).size, 1);
+    }
+    assert.equal(published.size, 27);
+    assert.equal(await messageCount(server), before + 27);
+
+    const deliveries = () => server.hookline.ctx.store.db.selectFrom("deliveries").select(["message_id", "status", "attempt_count"]).execute();
+    const delivered = await until("every delivery succeeded", deliveries, (rows) => rows.length === 27 && rows.every((row) => row.status === "Success"));
+    assert.deepEqual(new Set(delivered.map((row) => row.message_id)), published);
+    assert.ok(delivered.every((row) => row.attempt_count === 1));
+    assert.equal(receiver.received.length, 27, "each event received once");
+    assert.deepEqual(new Set(receiver.received.map((webhook) => webhook.headers["webhook-id"])), published);
+  });
+});
+
 describe("publishing a batch", () => {
   let server: TestServer;
   let receiver: Receiver;

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { connect, type Connection, type Db, type SqlDialect, type UnitOfWork } from "./dialect/index.ts";
+import { connect, type Connection, type Db, type PlannedInserts, type SqlDialect, type UnitOfWork } from "./dialect/index.ts";
 import { migratorOf } from "./migrations/index.ts";
 
-export type { Db, Tx, UnitOfWork, SqlDialect } from "./dialect/index.ts";
+export type { Db, PlannedInserts, Tx, UnitOfWork, SqlDialect } from "./dialect/index.ts";
 export { isDatabaseUnavailable, sqliteFileOf } from "./dialect/index.ts";
 
 export interface StoreOptions {
@@ -52,6 +52,15 @@ export class Store {
   /** Runs `work` in one transaction. When it asked for workers to be woken, they are woken once the commit is durable, never before. */
   transaction<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
     return this.connection.transaction(work);
+  }
+
+  /**
+   * Runs `plan`, which only reads, then inserts the rows it decided on, all or
+   * none, waking workers once they are committed when it asked: on SQLite in
+   * one write transaction, on PostgreSQL as one statement after the reads.
+   */
+  insertAfterReads<T>(plan: (db: Db) => Promise<PlannedInserts<T>>): Promise<T> {
+    return this.connection.insertAfterReads(plan);
   }
 
   /**

@@ -1,5 +1,6 @@
-import { sql, type Insertable } from "kysely";
+import type { Insertable } from "kysely";
 import { dialectOf, type Db } from "./dialect/index.ts";
+import { insertStatement, type TableRows } from "./dialect/insert.ts";
 import type { Database } from "./schema.ts";
 
 /**
@@ -32,14 +33,6 @@ export async function insertRecords<Table extends keyof Database>(
   skipConflictsOn?: ReadonlyArray<keyof Database[Table] & string>,
 ): Promise<number> {
   if (rows.length === 0) return 0;
-  const columns = Object.keys(rows[0]!) as Array<keyof Database[Table] & string>;
-  const list = sql.raw(columns.join(", "));
-  const records = jsonRecords(db, table, rows, "inserted", columns);
-  // SQLite reads `ON` after a FROM as a join's unless a WHERE comes between them.
-  const statement =
-    skipConflictsOn === undefined
-      ? sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${records}`
-      : sql`INSERT INTO ${sql.raw(table)} (${list}) SELECT ${list} FROM ${records} WHERE true ON CONFLICT (${sql.raw(skipConflictsOn.join(", "))}) DO NOTHING`;
-  const result = await statement.execute(db);
+  const result = await insertStatement(dialectOf(db), { table, rows } as TableRows, skipConflictsOn).execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder } from "kysely";
 import { asId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../ids.ts";
-import type { Db, Tx } from "./database.ts";
+import type { Db, Store, Tx, UnitOfWork } from "./database.ts";
+import { createDeliveries, deliveryRows, type NewDelivery } from "./deliveries/create.ts";
 import { dialectOf } from "./dialect/index.ts";
 import { insertRecords, jsonRecords } from "./json-records.ts";
 import type { Database, DeliveryStatus, MessagesTable } from "./schema.ts";
@@ -11,9 +12,34 @@ export interface ListPosition {
   id: string;
 }
 
-/** Stores new messages: one statement whatever their number. */
-export async function insertMessages(tx: Tx, messages: readonly Omit<MessagesTable, "payload_purged_at">[]): Promise<void> {
-  await insertRecords(tx, "messages", messages);
+export type NewMessage = Omit<MessagesTable, "payload_purged_at">;
+
+/** New messages and their deliveries: what recording events writes. */
+export interface MessagesWithDeliveries {
+  messages: NewMessage[];
+  deliveries: NewDelivery[];
+}
+
+/** Stores new messages and their deliveries in the unit of work; workers are woken once it commits, when there are deliveries. */
+export async function insertMessagesWithDeliveries(uow: UnitOfWork, { messages, deliveries }: MessagesWithDeliveries): Promise<void> {
+  await insertRecords(uow.tx, "messages", messages);
+  await createDeliveries(uow.tx, deliveries);
+  if (deliveries.length > 0) uow.wakeWorkers();
+}
+
+/**
+ * Runs `plan`, which only reads, then stores the messages and deliveries it
+ * decided on, all or none, and answers its value (Store.insertAfterReads).
+ */
+export function insertMessagesAfterReads<T>(store: Store, plan: (db: Db) => Promise<{ write: MessagesWithDeliveries; value: T }>): Promise<T> {
+  return store.insertAfterReads(async (db) => {
+    const { write, value } = await plan(db);
+    const inserts = [
+      { table: "messages" as const, rows: write.messages },
+      { table: "deliveries" as const, rows: deliveryRows(write.deliveries) },
+    ];
+    return { inserts, wake: write.deliveries.length > 0, value };
+  });
 }
 
 /**

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newId, type ClientId, type MessageId } from "../../src/ids.ts";
+import { newId, type ClientId, type ConsumerId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertRecords } from "../../src/storage/json-records.ts";
-import { lockMessages } from "../../src/storage/messages.ts";
+import { insertMessagesAfterReads, lockMessages, type NewMessage } from "../../src/storage/messages.ts";
 import type { MessagesTable } from "../../src/storage/schema.ts";
-import { deferred, nextTimestamp, openTestStore, seedClient, settledOrWaitingForLock, testDialect, watch } from "../support/storage.ts";
+import { deferred, keepingProcessAlive, nextTimestamp, openTestStore, seedClient, settledOrWaitingForLock, testDialect, watch } from "../support/storage.ts";
 
 async function seedMessages(store: Store, clientId: ClientId, count: number, message: Partial<MessagesTable> = {}): Promise<MessagesTable[]> {
   const rows: MessagesTable[] = Array.from({ length: count }, () => ({
@@ -79,3 +79,51 @@ test(
     assert.deepEqual(order, ["first ends", "second holds the lock"]);
   },
 );
+
+test("messages stored after reads by many callers at once: each caller gets its own answer or its own error, and workers are woken", async (t) => {
+  const testStore = await openTestStore(t);
+  const { store } = testStore;
+  const clientId = await seedClient(store);
+  const consumerId = newId<ConsumerId>();
+  const woken = deferred();
+  await (await testStore.openAnother()).onWake(() => woken.resolve());
+  const message = (): NewMessage => ({
+    id: newId<MessageId>(),
+    client_id: clientId,
+    event_type: "read.completed",
+    company_id: null,
+    body: "{}",
+    created_at: nextTimestamp(),
+    example: 0,
+    source_message_id: null,
+  });
+  // Issued together, so that on PostgreSQL all but the first wait for the first's statement and are written together:
+  // a delivery of a message nobody stored fails its own publish, a plan that throws writes nothing, and the rest are stored.
+  const plans = Array.from({ length: 24 }, (_, index) => {
+    const messages = [message(), message()];
+    return { index, messages, orphan: index % 8 === 3, refused: index % 8 === 5 };
+  });
+  const outcomes = await Promise.allSettled(
+    plans.map(({ index, messages, orphan, refused }) =>
+      insertMessagesAfterReads(store, async () => {
+        if (refused) throw new Error(`plan ${index} refused`);
+        const messageId = orphan ? newId<MessageId>() : messages[0]!.id;
+        return { write: { messages, deliveries: [{ clientId, messageId, consumerId, companyId: null, dueAt: 1, createdAt: 1 }] }, value: index };
+      }),
+    ),
+  );
+  for (const [index, outcome] of outcomes.entries()) {
+    const { orphan, refused } = plans[index]!;
+    if (refused) assert.deepEqual(outcome, { status: "rejected", reason: new Error(`plan ${index} refused`) });
+    else if (orphan) assert.match(String((outcome as PromiseRejectedResult).reason), /foreign key/i, `publish ${index} fails on its own`);
+    else assert.deepEqual(outcome, { status: "fulfilled", value: index });
+  }
+  const stored = plans.filter(({ orphan, refused }) => !orphan && !refused);
+  const ids = (rows: Array<{ id: string }>) => rows.map((row) => row.id).sort();
+  assert.deepEqual(ids(await store.db.selectFrom("messages").select("id").execute()), ids(stored.flatMap(({ messages }) => messages)));
+  assert.deepEqual(
+    (await store.db.selectFrom("deliveries").select("message_id as id").execute()).map((row) => row.id).sort(),
+    stored.map(({ messages }) => messages[0]!.id).sort(),
+  );
+  await keepingProcessAlive(woken.promise);
+});

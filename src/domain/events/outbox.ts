@@ -2,11 +2,11 @@ import { isoDate } from "../../clock.ts";
 import { badRequest } from "../../errors.ts";
 import { asId, newId, type ClientId, type CompanyId, type ConsumerId, type MessageId } from "../../ids.ts";
 import { listSubscribers, type Subscriber } from "../../storage/consumers.ts";
-import type { Tx, UnitOfWork } from "../../storage/database.ts";
-import { createDeliveries, type NewDelivery } from "../../storage/deliveries/create.ts";
+import type { Db, UnitOfWork } from "../../storage/database.ts";
+import type { NewDelivery } from "../../storage/deliveries/create.ts";
 import { PARKED_AT } from "../../storage/deliveries/park.ts";
 import { isListenUrl } from "../listen-url.ts";
-import { insertMessages } from "../../storage/messages.ts";
+import { insertMessagesWithDeliveries, type MessagesWithDeliveries, type NewMessage } from "../../storage/messages.ts";
 import { findClientProfile } from "../../storage/client-profiles.ts";
 import { findClient } from "../../storage/clients.ts";
 import { subscriptionMatches } from "./catalog.ts";
@@ -50,12 +50,28 @@ export async function recordEvent(uow: UnitOfWork, event: NewEvent, options: Rec
 }
 
 /** recordEvent for many events of one client at once: the consumers are read once and rows are inserted in bulk. */
-export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: readonly NewEvent[], options: RecordOptions = {}): Promise<RecordedEvent[]> {
-  if (events.length === 0) return [];
+export async function recordEvents(uow: UnitOfWork, events: readonly NewEvent[], options: RecordOptions = {}): Promise<RecordedEvent[]> {
+  const { recorded, write } = await planEvents(uow.tx, events, options);
+  await insertMessagesWithDeliveries(uow, write);
+  return recorded;
+}
+
+/**
+ * What recording the events writes, decided from reads alone: their
+ * messages, those of the legacy alerts they raise, and the deliveries of
+ * both. For a caller that writes it apart from the reads
+ * (insertMessagesAfterReads); recordEvents writes it in its unit of work.
+ */
+export async function planEvents(
+  db: Db,
+  events: readonly NewEvent[],
+  options: RecordOptions = {},
+): Promise<{ recorded: RecordedEvent[]; write: MessagesWithDeliveries }> {
+  if (events.length === 0) return { recorded: [], write: { messages: [], deliveries: [] } };
   const clientId = events[0]!.clientId;
   if (events.some((event) => event.clientId !== clientId)) throw new Error("recordEvents takes the events of one client");
   const example = options.exampleFor !== undefined;
-  const messages = events.map((event) => {
+  const messages: NewMessage[] = events.map((event) => {
     const id = event.id ?? newId<MessageId>();
     const body = JSON.stringify({ id, eventType: event.eventType, generatedDate: isoDate(event.generatedAt), payload: event.payload });
     return {
@@ -69,9 +85,9 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
       source_message_id: null,
     };
   });
-  await insertMessages(tx, messages);
+  const recorded = messages.map(({ id, body }) => ({ id, body }));
 
-  const subscriptions = await listSubscribers(tx, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined);
+  const subscriptions = await listSubscribers(db, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined);
   const deliveries = events.flatMap((event, index) =>
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))
@@ -84,15 +100,17 @@ export async function recordEvents({ tx, wakeWorkers }: UnitOfWork, events: read
         createdAt: event.generatedAt,
       })),
   );
-  if (!example) deliveries.push(...(await recordLegacyAlerts(tx, clientId, events, messages, subscriptions)));
+  if (!example) {
+    const alerts = await legacyAlerts(db, clientId, events, recorded, subscriptions);
+    messages.push(...alerts.messages);
+    deliveries.push(...alerts.deliveries);
+  }
   if (options.fanOutLimit !== undefined && deliveries.length > options.fanOutLimit) {
     throw badRequest(
       `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
     );
   }
-  await createDeliveries(tx, deliveries);
-  if (deliveries.length > 0) wakeWorkers();
-  return messages.map(({ id, body }) => ({ id, body }));
+  return { recorded, write: { messages, deliveries } };
 }
 
 /**
@@ -117,18 +135,18 @@ function firstDueAt(consumer: Subscriber, generatedAt: number): number {
  * in a migration's comparison report. Nothing is
  * read or rendered when no consumer of the client names a rule type.
  */
-async function recordLegacyAlerts(
-  tx: Tx,
+async function legacyAlerts(
+  db: Db,
   clientId: ClientId,
   events: readonly NewEvent[],
   eventMessages: ReadonlyArray<{ id: MessageId }>,
   subscriptions: readonly Subscriber[],
-): Promise<NewDelivery[]> {
+): Promise<MessagesWithDeliveries> {
   const legacy = subscriptions.filter((consumer) => consumer.eventTypes.some(isLegacyRuleType));
-  if (legacy.length === 0) return [];
+  if (legacy.length === 0) return { messages: [], deliveries: [] };
   const wanted = new Set(legacy.flatMap((consumer) => consumer.eventTypes.filter(isLegacyRuleType)));
-  const clientName = (await findClientProfile(tx, clientId))?.name ?? (await findClient(tx, clientId))?.name ?? "";
-  const messages: Parameters<typeof insertMessages>[1][number][] = [];
+  const clientName = (await findClientProfile(db, clientId))?.name ?? (await findClient(db, clientId))?.name ?? "";
+  const messages: NewMessage[] = [];
   const deliveries: NewDelivery[] = [];
   for (const [index, event] of events.entries()) {
     const source = { clientId, clientName, eventType: event.eventType, companyId: event.company?.id ?? null, payload: event.payload };
@@ -158,8 +176,7 @@ async function recordLegacyAlerts(
       }
     }
   }
-  if (messages.length > 0) await insertMessages(tx, messages);
-  return deliveries;
+  return { messages, deliveries };
 }
 
 /**

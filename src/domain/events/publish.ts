@@ -1,7 +1,7 @@
 import { isoDate } from "../../clock.ts";
 import { badRequest, notFound, type ValidationItem } from "../../errors.ts";
 import { codatDocument } from "../../openapi/codat.ts";
-import type { UnitOfWork } from "../../storage/database.ts";
+import type { Db } from "../../storage/database.ts";
 import { findCompanies } from "../../storage/companies.ts";
 import { companyReference, type CompanySnapshot } from "../company-reference.ts";
 import type { AppContext } from "../context.ts";
@@ -9,7 +9,8 @@ import { concreteForm, dataTypeHint, eventCatalog, findEventType, isPattern } fr
 import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import type { EventTypeDefinition } from "./event-type.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
-import { recordEvents, type NewEvent } from "./outbox.ts";
+import { insertMessagesAfterReads, insertMessagesWithDeliveries, type MessagesWithDeliveries } from "../../storage/messages.ts";
+import { planEvents, type NewEvent } from "./outbox.ts";
 import { asId, newId, type ClientId, type CompanyId, type MessageId } from "../../ids.ts";
 
 /** An event the operator's own systems publish, e.g. `read.completed` from its data-sync engine. */
@@ -53,9 +54,9 @@ export function publishEvent(
   request: PublishRequest,
   idempotency: IdempotencyKey | null,
 ): Promise<Published<PublishedEvent>> {
-  return withIdempotency(ctx, clientId, idempotency, async (uow, now) => {
-    const [event] = await recordPublished(uow, ctx, clientId, [request], now, { single: true });
-    return event!;
+  return publish(ctx, clientId, idempotency, async (db, now) => {
+    const { value, write } = await planPublished(db, ctx, clientId, [request], now, { single: true });
+    return { value: value[0]!, write };
   });
 }
 
@@ -71,28 +72,39 @@ export function publishBatch(
       { itemId: "body/events", message: `1 to ${MAX_BATCH_EVENTS} events`, validatorName: "maxItems" },
     ]);
   }
-  return withIdempotency(ctx, clientId, idempotency, async (uow, now) => ({
-    results: await recordPublished(uow, ctx, clientId, requests, now, { single: false }),
-  }));
+  return publish(ctx, clientId, idempotency, async (db, now) => {
+    const { value, write } = await planPublished(db, ctx, clientId, requests, now, { single: false });
+    return { value: { results: value }, write };
+  });
 }
 
-/** Runs a publish in one transaction; with a key seen before, answers that publish's result instead. */
-function withIdempotency<T>(
+/** What a publish answers, and the messages and deliveries it writes. */
+interface PlannedPublish<T> {
+  value: T;
+  write: MessagesWithDeliveries;
+}
+
+/**
+ * Runs a publish: its reads, then its writes, all or nothing. Without a key
+ * that is Store.insertAfterReads, on PostgreSQL one statement after the
+ * reads. With one, a transaction claims the key first, and a key seen before
+ * answers that publish's result instead.
+ */
+function publish<T>(
   ctx: AppContext,
   clientId: ClientId,
   idempotency: IdempotencyKey | null,
-  work: (uow: UnitOfWork, now: number) => Promise<T>,
+  plan: (db: Db, now: number) => Promise<PlannedPublish<T>>,
 ): Promise<Published<T>> {
   const now = ctx.clock.now();
+  if (!idempotency) return insertMessagesAfterReads(ctx.store, (db) => plan(db, now)).then((result) => ({ result, replayed: false }));
   return ctx.store.transaction(async (uow) => {
-    const { tx } = uow;
-    if (idempotency) {
-      const earlier = await claimIdempotencyKey(tx, clientId, idempotency, now);
-      if (earlier !== null) return { result: JSON.parse(earlier) as T, replayed: true };
-    }
-    const result = await work(uow, now);
-    if (idempotency) await recordIdempotentResponse(tx, clientId, idempotency, JSON.stringify(result));
-    return { result, replayed: false };
+    const earlier = await claimIdempotencyKey(uow.tx, clientId, idempotency, now);
+    if (earlier !== null) return { result: JSON.parse(earlier) as T, replayed: true };
+    const { value, write } = await plan(uow.tx, now);
+    await insertMessagesWithDeliveries(uow, write);
+    await recordIdempotentResponse(uow.tx, clientId, idempotency, JSON.stringify(value));
+    return { result: value, replayed: false };
   });
 }
 
@@ -106,17 +118,18 @@ function referencedCompanyId(payload: unknown): string | undefined {
 /** How many problems the error text spells out; `validation.errors` holds them all. */
 const PROBLEMS_IN_MESSAGE = 5;
 
-async function recordPublished(
-  uow: UnitOfWork,
+/** Validates the requests and decides what publishing them writes; a 404 or 400 for what is wrong, before anything is written. */
+async function planPublished(
+  db: Db,
   ctx: Pick<AppContext, "config">,
   clientId: ClientId,
   requests: PublishRequest[],
   now: number,
   { single }: { single: boolean },
-): Promise<PublishedEvent[]> {
+): Promise<PlannedPublish<PublishedEvent[]>> {
   const { publicUrl } = ctx.config;
   const companyIds = requests.map((request) => (request.companyId ?? referencedCompanyId(request.payload)) as CompanyId | undefined);
-  const companies = await findCompanies(uow.tx, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
+  const companies = await findCompanies(db, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
   const events: NewEvent[] = [];
   requests.forEach((request, index) => {
@@ -153,8 +166,8 @@ async function recordPublished(
   });
   if (problems.length > 0) throw badRequest(problemSummary(problems), problems);
 
-  const recorded = await recordEvents(uow, events, { fanOutLimit: ctx.config.limits.publishFanout });
-  return recorded.map(({ body }) => JSON.parse(body) as PublishedEvent);
+  const { recorded, write } = await planEvents(db, events, { fanOutLimit: ctx.config.limits.publishFanout });
+  return { value: recorded.map(({ body }) => JSON.parse(body) as PublishedEvent), write };
 }
 
 function problemSummary(problems: ValidationItem[]): string {

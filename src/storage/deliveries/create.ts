@@ -33,7 +33,12 @@ export interface CreateOptions {
  * One statement whatever their number. Returns how many it created.
  */
 export function createDeliveries(tx: Tx, deliveries: readonly NewDelivery[], { keepExisting = false }: CreateOptions = {}): Promise<number> {
-  const rows = deliveries.map(({ clientId, messageId, consumerId, companyId, dueAt, createdAt }) => {
+  return insertRecords(tx, "deliveries", deliveryRows(deliveries), keepExisting ? ["message_id", "consumer_id"] : undefined);
+}
+
+/** The rows of new deliveries, each with a fresh attempt schedule. */
+export function deliveryRows(deliveries: readonly NewDelivery[]) {
+  return deliveries.map(({ clientId, messageId, consumerId, companyId, dueAt, createdAt }) => {
     const { status, attempt_count, next_attempt_at, updated_at } = freshSchedule(dueAt, createdAt);
     type Row = Omit<DeliveriesTable, "lease_owner" | "rate_slot_at" | "unrecorded_claims" | "parked_reason" | "company_id">;
     const row: Row & { parked_reason: ParkedReason | null; company_id: CompanyId | null } = {
@@ -51,5 +56,4 @@ export function createDeliveries(tx: Tx, deliveries: readonly NewDelivery[], { k
     };
     return row;
   });
-  return insertRecords(tx, "deliveries", rows, keepExisting ? ["message_id", "consumer_id"] : undefined);
 }

@@ -4,7 +4,7 @@ import { isPostgresUnavailable, PostgresConnection, postgresDialect, type Postgr
 import { isSqliteUnavailable, SqliteConnection, sqliteDialect, type SqliteOptions } from "./sqlite.ts";
 import type { Connection, Db, SqlDialect } from "./types.ts";
 
-export type { Connection, Db, SqlDialect, Tx, UnitOfWork } from "./types.ts";
+export type { Connection, Db, PlannedInserts, SqlDialect, Tx, UnitOfWork } from "./types.ts";
 export type { SqliteBackup, SqliteOptions } from "./sqlite.ts";
 export { backupSqliteFile } from "./sqlite.ts";
 export type { PostgresOptions } from "./postgres.ts";

@@ -3,7 +3,8 @@ import pg from "pg";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import type { Logger } from "pino";
 import type { Database } from "../schema.ts";
-import type { Connection, Db, SqlDialect, Tx, UnitOfWork } from "./types.ts";
+import { insertStatement, type TableRows } from "./insert.ts";
+import type { Connection, Db, PlannedInserts, SqlDialect, Tx, UnitOfWork } from "./types.ts";
 
 const WAKE_CHANNEL = "hookline_deliveries";
 /**
@@ -52,6 +53,23 @@ export const postgresDialect: SqlDialect = {
   },
 };
 
+/**
+ * One statement that inserts rows into several tables, each insert a
+ * data-modifying CTE, and wakes workers with pg_notify, delivered when the
+ * statement commits. The foreign keys are checked at the end of the
+ * statement, so a row may refer to a row another CTE inserts.
+ */
+function insertTogether(inserts: readonly TableRows[], wake: boolean) {
+  // The rows for one table, from however many inserts a group commit gathered, go in one CTE: one JSON parameter each.
+  const tables = new Map<TableRows["table"], object[]>();
+  for (const { table, rows } of inserts) if (rows.length > 0) tables.set(table, [...(tables.get(table) ?? []), ...rows]);
+  const steps = [...tables].map(
+    ([table, rows], index) => sql`${sql.raw(`inserted_${index}`)} AS (${insertStatement(postgresDialect, { table, rows } as TableRows)})`,
+  );
+  const answer = wake ? sql`SELECT pg_notify(${WAKE_CHANNEL}, '')` : sql`SELECT 1`;
+  return steps.length === 0 ? answer : sql`WITH ${sql.join(steps)} ${answer}`;
+}
+
 export interface PostgresOptions {
   /**
    * PostgreSQL's `synchronous_commit` for Hookline's sessions. `off` answers a
@@ -80,6 +98,9 @@ export class PostgresConnection implements Connection {
   private listenRetry: NodeJS.Timeout | undefined;
   private closed = false;
   private lastConnectionError = -Infinity;
+  /** Inserts waiting for the insert statement under way to end, to be written together in the next one (insertWaiting). */
+  private waitingInserts: Array<{ inserts: readonly TableRows[]; wake: boolean; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private inserting = false;
 
   constructor(
     private readonly url: string,
@@ -112,6 +133,55 @@ export class PostgresConnection implements Connection {
       if (wake) await sql`NOTIFY ${sql.raw(WAKE_CHANNEL)}`.execute(tx);
       return value;
     });
+  }
+
+  /**
+   * The reads run outside any transaction: at READ COMMITTED each statement
+   * of a transaction sees the latest commits all the same, and the reads lock
+   * nothing. The inserts and the NOTIFY are then one statement, atomic and
+   * committed on its own: one round trip where a transaction takes BEGIN, a
+   * statement per table, NOTIFY and COMMIT.
+   */
+  async insertAfterReads<T>(plan: (db: Db) => Promise<PlannedInserts<T>>): Promise<T> {
+    const { inserts, wake, value } = await plan(this.db);
+    await new Promise<void>((resolve, reject) => {
+      this.waitingInserts.push({ inserts, wake, resolve, reject });
+      if (!this.inserting) void this.insertWaiting();
+    });
+    return value;
+  }
+
+  /**
+   * Group commit: one insert statement at a time, and the inserts that
+   * arrive while it runs wait for it to end and are then written together,
+   * in one statement and one commit. A lone insert never waits. When the
+   * statement of a group fails, each of its inserts is tried again on its
+   * own, so one that cannot be written (a foreign key gone meanwhile) fails
+   * alone and the others are written.
+   */
+  private async insertWaiting(): Promise<void> {
+    this.inserting = true;
+    while (this.waitingInserts.length > 0) {
+      const group = this.waitingInserts.splice(0);
+      try {
+        await insertTogether(
+          group.flatMap((waiting) => waiting.inserts),
+          group.some((waiting) => waiting.wake),
+        ).execute(this.db);
+        for (const waiting of group) waiting.resolve();
+      } catch (error) {
+        if (group.length === 1) group[0]!.reject(error);
+        else
+          await Promise.all(
+            group.map((waiting) =>
+              insertTogether(waiting.inserts, waiting.wake)
+                .execute(this.db)
+                .then(() => waiting.resolve(), waiting.reject),
+            ),
+          );
+      }
+    }
+    this.inserting = false;
   }
 
   /** A statement is atomic on its own: it runs without the BEGIN and COMMIT round trips. */

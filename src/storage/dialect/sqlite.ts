@@ -5,7 +5,8 @@ import { BroadcastChannel } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect, sql } from "kysely";
 import type { Database } from "../schema.ts";
-import type { Connection, Db, SqlDialect, Tx, UnitOfWork } from "./types.ts";
+import { insertStatement } from "./insert.ts";
+import type { Connection, Db, PlannedInserts, SqlDialect, Tx, UnitOfWork } from "./types.ts";
 
 export interface SqliteOptions {
   /**
@@ -199,6 +200,19 @@ export class SqliteConnection implements Connection {
       this.threads.postMessage("wake");
     }
     return result;
+  }
+
+  /**
+   * One write transaction around the reads and the inserts: nothing another
+   * writer commits can come between them, and a statement costs no round trip.
+   */
+  insertAfterReads<T>(plan: (db: Db) => Promise<PlannedInserts<T>>): Promise<T> {
+    return this.transaction(async ({ tx, wakeWorkers }) => {
+      const { inserts, wake, value } = await plan(tx);
+      for (const insert of inserts) if (insert.rows.length > 0) await insertStatement(sqliteDialect, insert).execute(tx);
+      if (wake) wakeWorkers();
+      return value;
+    });
   }
 
   /** Runs in a transaction all the same, to take the write lock without blocking the event loop (see beginImmediate). */

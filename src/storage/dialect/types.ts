@@ -1,5 +1,6 @@
 import type { Kysely, RawBuilder, SelectQueryBuilder } from "kysely";
 import type { Database } from "../schema.ts";
+import type { TableRows } from "./insert.ts";
 
 /** A database handle outside any transaction. */
 export type Db = Kysely<Database>;
@@ -53,12 +54,27 @@ export interface SqlDialect {
   vacuumAfterChurn(db: Kysely<unknown>, table: keyof Database & string, fraction: number): Promise<void>;
 }
 
+/** What the reads of Connection.insertAfterReads decided: the rows to insert, whether to wake workers once they are committed, and the answer. */
+export interface PlannedInserts<T> {
+  /** In order: a row may refer to a row of an earlier entry. */
+  inserts: readonly TableRows[];
+  wake: boolean;
+  value: T;
+}
+
 /** A dialect plus a connection to one database: transactions, and how writers wake workers. */
 export interface Connection {
   readonly db: Db;
   readonly dialect: SqlDialect;
   /** Runs `work` in one transaction; wakes workers once it has committed when `work` asked for it. */
   transaction<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Runs `plan`, which only reads, then inserts the rows it decided on, all
+   * or none, and wakes workers once they are committed when it asked. For
+   * the hot write of the API, a publish: see the dialects for how each makes
+   * it cheap.
+   */
+  insertAfterReads<T>(plan: (db: Db) => Promise<PlannedInserts<T>>): Promise<T>;
   /** Runs one statement that writes, as cheaply as the database allows it to run atomically. */
   writeStatement<T>(statement: (db: Db) => Promise<T>): Promise<T>;
   /** Calls `listener` whenever new deliveries were committed by any process sharing this database. */
