@@ -967,7 +967,9 @@ async function soak(dialect: "sqlite" | "postgres", receiver: ReceiverProcess): 
     const stats = await receiver.waitForUnique(events * consumers);
 
     // Each sample's latencies: those of the deliveries that arrived since the one before.
-    const paths = await Promise.all(Array.from({ length: consumers }, (_, consumer) => receiver.samples(`/hooks/${consumer}`)));
+    // One question at a time: the receiver's answers are matched to questions by their order.
+    const paths: PathSamples[] = [];
+    for (let consumer = 0; consumer < consumers; consumer++) paths.push(await receiver.samples(`/hooks/${consumer}`));
     const latencyBetween = (from: number, to: number) => {
       const latencies = paths
         .flatMap(({ arrivals, latencies }) => latencies.filter((_, index) => arrivals[index]! >= from && arrivals[index]! < to))
