@@ -7,11 +7,13 @@
  * Then Hookline on SQLite (one process), on PostgreSQL (one process, and one
  * API process with two workers), the latency at a steady 1,000 deliveries/s,
  * and the peak memory while 100,000 deliveries are queued. `--only portal`
- * times the portal's activity and log pages over a million logged messages.
+ * times the portal's activity and log pages over a million logged messages;
+ * `--only soak` (and `soak-postgres`) checks that the database's size stays
+ * flat at a steady rate over several (compressed) retention periods.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,7 +21,7 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { sql } from "kysely";
 import { v7 } from "uuid";
-import type { ConsumerOrdering } from "../src/constants/statuses.ts";
+import { PENDING_DELIVERY_STATUSES, type ConsumerOrdering } from "../src/constants/statuses.ts";
 import { asId, type AttemptId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../src/ids.ts";
 import { insertAttempts } from "../src/storage/attempts.ts";
 import { Store } from "../src/storage/database.ts";
@@ -52,10 +54,14 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
     "portal-messages": { type: "string", default: "1000000" },
     "portal-requests": { type: "string", default: "30" },
+    "soak-rate": { type: "string", default: "200" },
+    "soak-seconds": { type: "string", default: "150" },
+    "soak-retention": { type: "string", default: "20" },
+    "soak-sample-seconds": { type: "string", default: "5" },
     only: {
       type: "string",
       default:
-        "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal",
+        "physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal,soak",
     },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
@@ -66,7 +72,8 @@ if (flags.help) {
   [--steady-rate 1000] [--steady-seconds 10] [--steady-warmup-seconds 3] [--queued 100000] [--physical-seconds 5] [--rounds 3]
   [--ingest-requests 1000] [--ingest-publishers 16] [--backlog 1000000] [--noisy-backlog 200000] [--noisy-rate 200]
   [--portal-messages 1000000] [--portal-requests 30]
-  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal,portal-postgres]
+  [--soak-rate 200] [--soak-seconds 150] [--soak-retention 20] [--soak-sample-seconds 5]
+  [--only physical,bullmq,sqlite,postgres,postgres-split,steady,queued,ingest,sqlite-backlog,postgres-backlog,sqlite-fifo,sqlite-fifo-company,sqlite-transform,noisy,portal,portal-postgres,soak,soak-postgres]
   [--profile DIR]   write a V8 CPU profile of every Hookline process into DIR
 The throughput scenarios run --rounds times, interleaved, and each figure is the median
 of its rounds: the machine's speed drifts, and interleaving puts Hookline and the
@@ -812,6 +819,265 @@ async function portalPages(dialect: "sqlite" | "postgres"): Promise<PortalFigure
   }
 }
 
+// ---------------------------------------------------------------- soak: bounded storage
+
+/** The soak's verdict: the size may grow by at most this much after the warm-up and still be flat. */
+const FLAT_GROWTH = 0.15;
+
+interface SoakSample {
+  /** Seconds since publishing began. */
+  at: number;
+  /** On disk: the SQLite file and its WAL, or PostgreSQL's database (pg_database_size, without the server-wide WAL). */
+  bytes: number;
+  /** The rows' part of `bytes`: SQLite's file without the WAL (whose size is bounded by its checkpoints); PostgreSQL's messages, deliveries and attempts with their indexes and TOAST. */
+  partBytes: number;
+  messages: number;
+  deliveries: number;
+  attempts: number;
+  pending: number;
+  /** How old the oldest message is, in s: past the retention by more than the job's interval, the deletes fall behind. */
+  oldestSeconds: number;
+  rssMb: number;
+  /** Latency of the deliveries that arrived since the previous sample, from publish to receiver. */
+  p50: number;
+  p99: number;
+}
+
+interface SoakFigures {
+  dialect: "sqlite" | "postgres";
+  rate: number;
+  consumers: number;
+  retentionSeconds: number;
+  /** When the warm-up ends and the comparison starts: the end of the second retention period, or later on PostgreSQL (see soak()). */
+  warmupSeconds: number;
+  /** Set when the server's autovacuum was off and the bench vacuumed the tables itself, this often. */
+  vacuumEveryMs: number | null;
+  samples: SoakSample[];
+  published: number;
+  delivered: number;
+  duplicates: number;
+}
+
+const currentRssMb = (pid: number) => {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 1024) : NaN;
+};
+const fileBytes = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+
+/**
+ * Bounded storage: the real server with retention compressed by configuration
+ * (messages kept --soak-retention seconds, payloads half that, the retention
+ * job every tenth of it) while events are published at a steady --soak-rate
+ * to two consumers for --soak-seconds, several retention periods. Every
+ * --soak-sample-seconds it samples the size on disk, the row counts, the
+ * server's RSS and the latency of the deliveries since the last sample. The
+ * size is flat when its largest sample in the last retention period is at
+ * most FLAT_GROWTH above the size at the end of the warm-up, in all and in
+ * the rows' part alone (the WAL could hide a growing file): a verdict on
+ * sizes, which a busy machine slows but does not change, unless the server
+ * falls behind the rate (pending deliveries keep their messages), which the
+ * report says instead of a verdict.
+ */
+async function soak(dialect: "sqlite" | "postgres", receiver: ReceiverProcess): Promise<SoakFigures> {
+  const rate = Number(flags["soak-rate"]);
+  const seconds = Number(flags["soak-seconds"]);
+  const retentionSeconds = Number(flags["soak-retention"]);
+  const sampleMs = Number(flags["soak-sample-seconds"]) * 1000;
+  const consumers = 2;
+  const database = await createTestDatabase(dialect);
+  const deployment = await HooklineDeployment.start(database, 0, {
+    HOOKLINE_MESSAGE_RETENTION: `${retentionSeconds}s`,
+    HOOKLINE_PAYLOAD_RETENTION: `${retentionSeconds / 2}s`,
+    HOOKLINE_RETENTION_INTERVAL: `${(retentionSeconds * 100).toFixed(0)}ms`,
+  });
+  const store = await Store.open(database.url);
+  try {
+    // PostgreSQL's autovacuum looks at each database once per autovacuum_naptime (a server-wide setting, 1 min by
+    // default): until its first visits the dead rows pile up, so the warm-up lasts two naptimes when that is longer.
+    let warmupSeconds = 2 * retentionSeconds;
+    let vacuumEveryMs: number | null = null;
+    if (dialect === "postgres") {
+      const { rows } = await sql<{ name: string; setting: string }>`SELECT name, setting FROM pg_settings
+        WHERE name IN ('autovacuum', 'autovacuum_naptime')`.execute(store.db);
+      const setting = (name: string) => rows.find((row) => row.name === name)!.setting;
+      warmupSeconds = Math.max(warmupSeconds, 2 * Number(setting("autovacuum_naptime")));
+      // A server with autovacuum off (a test server may be run so) never reclaims the deleted rows: the bench then
+      // does autovacuum's work, a plain VACUUM of the three tables once per naptime, and says so.
+      if (setting("autovacuum") === "off") vacuumEveryMs = Number(setting("autovacuum_naptime")) * 1000;
+    }
+    if (warmupSeconds + retentionSeconds > seconds)
+      throw new Error(`soak: --soak-seconds ${seconds} leaves no retention period after a ${warmupSeconds} s warm-up`);
+    const companies = await prepare(deployment, receiver, consumers);
+    await receiver.reset();
+    const sqlitePath = database.url.slice("sqlite:".length);
+    const size = async (): Promise<{ bytes: number; partBytes: number }> => {
+      if (dialect === "sqlite") {
+        const file = fileBytes(sqlitePath);
+        return { bytes: file + fileBytes(`${sqlitePath}-wal`), partBytes: file };
+      }
+      const { rows } = await sql<{ bytes: string; tables: string }>`SELECT pg_database_size(current_database()) AS bytes,
+        pg_total_relation_size('messages') + pg_total_relation_size('deliveries') + pg_total_relation_size('attempts') AS tables`.execute(store.db);
+      return { bytes: Number(rows[0]!.bytes), partBytes: Number(rows[0]!.tables) };
+    };
+    const count = async (table: "messages" | "deliveries" | "attempts") =>
+      Number(
+        (
+          await store.db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<number>().as("count"))
+            .executeTakeFirstOrThrow()
+        ).count,
+      );
+    const pending = async () =>
+      Number(
+        (
+          await store.db
+            .selectFrom("deliveries")
+            .select((eb) => eb.fn.countAll<number>().as("count"))
+            .where("status", "in", PENDING_DELIVERY_STATUSES)
+            .executeTakeFirstOrThrow()
+        ).count,
+      );
+
+    const oldest = async () => {
+      const { first } = await store.db
+        .selectFrom("messages")
+        .select((eb) => eb.fn.min("created_at").as("first"))
+        .executeTakeFirstOrThrow();
+      return first === null ? 0 : (Date.now() - Number(first)) / 1000;
+    };
+    const started = Date.now();
+    const samples: Array<Omit<SoakSample, "p50" | "p99">> = [];
+    let publishing = true;
+    const vacuuming = (async () => {
+      if (vacuumEveryMs === null) return;
+      for (let next = started + vacuumEveryMs; publishing; next += vacuumEveryMs) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+        if (publishing) await sql`VACUUM messages, deliveries, attempts`.execute(store.db);
+      }
+    })();
+    const sampling = (async () => {
+      for (let next = started + sampleMs; publishing; next += sampleMs) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+        if (!publishing) break;
+        const at = (Date.now() - started) / 1000;
+        samples.push({
+          at,
+          ...(await size()),
+          messages: await count("messages"),
+          deliveries: await count("deliveries"),
+          attempts: await count("attempts"),
+          pending: await pending(),
+          oldestSeconds: await oldest(),
+          rssMb: currentRssMb(deployment.processes[0]!.pid!),
+        });
+      }
+    })();
+    const events = Math.round(rate * seconds);
+    await ingest(deployment, companies, { events, batchSize: 10, perSecond: rate, concurrency: 8 });
+    publishing = false;
+    await Promise.all([sampling, vacuuming]);
+    const stats = await receiver.waitForUnique(events * consumers);
+
+    // Each sample's latencies: those of the deliveries that arrived since the one before.
+    // One question at a time: the receiver's answers are matched to questions by their order.
+    const paths: PathSamples[] = [];
+    for (let consumer = 0; consumer < consumers; consumer++) paths.push(await receiver.samples(`/hooks/${consumer}`));
+    const latencyBetween = (from: number, to: number) => {
+      const latencies = paths
+        .flatMap(({ arrivals, latencies }) => latencies.filter((_, index) => arrivals[index]! >= from && arrivals[index]! < to))
+        .sort((a, b) => a - b);
+      const at = (quantile: number) => latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))] ?? NaN;
+      return { p50: at(0.5), p99: at(0.99) };
+    };
+    return {
+      dialect,
+      rate,
+      consumers,
+      retentionSeconds,
+      warmupSeconds,
+      vacuumEveryMs,
+      samples: samples.map((sample, index) => ({
+        ...sample,
+        ...latencyBetween(started + (index === 0 ? 0 : samples[index - 1]!.at * 1000), started + sample.at * 1000),
+      })),
+      published: events,
+      delivered: stats.unique,
+      duplicates: stats.duplicates,
+    };
+  } finally {
+    await store.close();
+    await deployment.stop();
+    await database.drop();
+    await receiver.reset();
+  }
+}
+
+/** The size at the end of the warm-up against the largest in the last retention period, in all and the rows' part, and whether the server kept up. */
+function soakVerdict(run: SoakFigures): { reference: SoakSample; peak: SoakSample; growth: number; partGrowth: number; verdict: string } {
+  const { samples, retentionSeconds, warmupSeconds } = run;
+  const end = samples[samples.length - 1]!;
+  const reference = samples.reduce((best, sample) => (Math.abs(sample.at - warmupSeconds) < Math.abs(best.at - warmupSeconds) ? sample : best));
+  const peak = samples.filter((sample) => sample.at >= end.at - retentionSeconds).reduce((best, sample) => (sample.bytes > best.bytes ? sample : best));
+  const growth = peak.bytes / reference.bytes - 1;
+  const partPeak = Math.max(...samples.filter((sample) => sample.at >= end.at - retentionSeconds).map((sample) => sample.partBytes));
+  const partGrowth = partPeak / reference.partBytes - 1;
+  // Deliveries still pending keep their messages: more than 5 s of the rate's deliveries pending means the server fell behind, not that retention failed.
+  const late = samples.filter((sample) => sample.at >= reference.at);
+  const behind = late.filter((sample) => sample.pending > 5 * run.rate * run.consumers).length;
+  // So do deletes that cannot keep up with the rate (a machine too busy): the rows, and the size with them, grow.
+  const oldest = Math.max(...late.map((sample) => sample.oldestSeconds));
+  const verdict =
+    behind > 0
+      ? `no verdict: the server fell behind the rate (${behind} samples with over 5 s of deliveries pending), lower --soak-rate`
+      : oldest > 1.5 * retentionSeconds
+        ? `no verdict: the deletes fell behind the rate (a message ${fixed(oldest)} s old against a retention of ${retentionSeconds} s), lower --soak-rate`
+        : Math.max(growth, partGrowth) <= FLAT_GROWTH
+          ? `FLAT (within ${FLAT_GROWTH * 100}%)`
+          : `NOT FLAT (more than ${FLAT_GROWTH * 100}%)`;
+  return { reference, peak, growth, partGrowth, verdict };
+}
+
+function printSoak(run: SoakFigures): void {
+  const mb = (bytes: number) => fixed(bytes / 1_048_576, 1);
+  const { reference, peak, growth, partGrowth, verdict } = soakVerdict(run);
+  const part = run.dialect === "sqlite" ? "file MB" : "tables MB";
+  const percent = (value: number) => `${value >= 0 ? "+" : ""}${fixed(value * 100, 1)}%`;
+  console.log(
+    `\nSoak (${run.dialect}, 1 process): ${run.rate} events/s to ${run.consumers} consumers for ${fixed(run.samples.at(-1)?.at)} s, ` +
+      `messages kept ${run.retentionSeconds} s, payloads ${run.retentionSeconds / 2} s, retention job every ${run.retentionSeconds / 10} s; ` +
+      `${run.delivered} of ${run.published * run.consumers} delivered, ${run.duplicates} duplicates` +
+      (run.vacuumEveryMs === null ? "" : `; autovacuum is off on this server, so the bench ran VACUUM every ${run.vacuumEveryMs / 1000} s in its place`),
+  );
+  const header = ["s", "size MB", part, "messages", "deliveries", "attempts", "pending", "oldest s", "RSS MB", "p50 ms", "p99 ms"];
+  // At most about 16 rows: every sample of a short run, every n-th of a long one, always the reference, the peak and the last.
+  const every = Math.max(1, Math.ceil(run.samples.length / 16));
+  const shown = run.samples.filter(
+    (sample, index) => index % every === every - 1 || sample === reference || sample === peak || index === run.samples.length - 1,
+  );
+  const lines = shown.map((sample) => [
+    fixed(sample.at) + (sample === reference ? " warm" : sample === peak ? " peak" : ""),
+    mb(sample.bytes),
+    mb(sample.partBytes),
+    String(sample.messages),
+    String(sample.deliveries),
+    String(sample.attempts),
+    String(sample.pending),
+    fixed(sample.oldestSeconds),
+    String(sample.rssMb),
+    fixed(sample.p50),
+    fixed(sample.p99),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column]!)).join("  ");
+  console.log(format(header));
+  for (const line of lines) console.log(format(line));
+  console.log(
+    `  size at the end of the warm-up (${fixed(reference.at)} s): ${mb(reference.bytes)} MB; largest in the last ${run.retentionSeconds} s: ${mb(peak.bytes)} MB ` +
+      `(${percent(growth)}; ${part.replace(" MB", "")} ${percent(partGrowth)}): ${verdict}`,
+  );
+}
+
 // ---------------------------------------------------------------- report
 
 const fixed = (value: number | undefined, digits = 0) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
@@ -877,6 +1143,7 @@ let queued: Awaited<ReturnType<typeof queuedMemory>> | undefined;
 let noisy: NoisyFigures | undefined;
 const portalRuns: PortalFigures[] = [];
 const ingestRuns: IngestFigures[] = [];
+const soakRuns: SoakFigures[] = [];
 try {
   const step = async <T>(key: string, label: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!only.has(key)) return undefined;
@@ -942,6 +1209,13 @@ try {
     const figures = await step(key, `portal pages, ${dialect}, ${flags["portal-messages"]} messages`, () => portalPages(dialect));
     if (figures) portalRuns.push(figures);
   }
+  for (const [key, dialect] of [
+    ["soak", "sqlite"],
+    ["soak-postgres", "postgres"],
+  ] as const) {
+    const figures = await step(key, `soak, ${dialect}, ${flags["soak-seconds"]} s at ${flags["soak-rate"]} events/s`, () => soak(dialect, receiver));
+    if (figures) soakRuns.push(figures);
+  }
 } finally {
   receiver.stop();
 }
@@ -976,5 +1250,6 @@ for (const run of portalRuns) {
   );
   for (const page of run.pages) console.log(`  ${page.name.padEnd(44)}  p50 ${fixed(page.p50, 1)} ms  p99 ${fixed(page.p99, 1)} ms`);
 }
+for (const run of soakRuns) printSoak(run);
 console.log(`\nThe run took ${fixed((performance.now() - benchStarted) / 1000)} s`);
 process.exit(0);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asId, type ConsumerId } from "../src/ids.ts";
+import { RELEASE_STEP } from "../src/storage/deliveries/park.ts";
 import { recorded, subscribe } from "./support/consumers.ts";
 import { withReceiver } from "./support/receiver.ts";
 import { startHookline } from "../src/server.ts";
@@ -249,6 +250,39 @@ describe("the circuit breaker", () => {
     assert.deepEqual(enabled.body.circuit, { state: "closed", consecutiveFailures: 0, nextProbeAt: null });
     // An hour's cool-down is not waited for: the held deliveries go at once.
     await delivered(server, consumerId, 3);
+  });
+
+  test("enabling a consumer whose circuit held more than one release step's worth sends every held delivery once", { timeout: 180_000 }, async (t) => {
+    // An hour's lease runs the stranded-deliveries job only at start: the release in steps alone sends what was held.
+    const server = await withServer(t, { retrySchedule: "50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "1h", workerLease: "1h" });
+    let down = true;
+    const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(down ? 500 : 204).end());
+    const consumerId = await subscribe(server, receiver.url, { eventTypes: ["read.completed"] });
+    const held = RELEASE_STEP + 500;
+    const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+    for (let published = 0; published < held; published += 1000) {
+      const events = Array.from({ length: Math.min(1000, held - published) }, () => ({ eventType: "read.completed", payload }));
+      assert.equal((await server.api("POST", "/events/batch", { events })).status, 201);
+    }
+    const waiting = await until(
+      "every delivery held by the open circuit",
+      () => recorded(server, consumerId),
+      ({ deliveries }) =>
+        deliveries.length === held && deliveries.every((delivery) => delivery.lease_owner === null && delivery.next_attempt_at! > Date.now() + 60_000),
+    );
+    const parked = waiting.deliveries.filter((delivery) => delivery.parked_reason === "circuit").length;
+    assert.ok(parked > RELEASE_STEP, `more than one step parked: ${parked}`);
+    const failedBefore = receiver.received.length;
+
+    down = false;
+    await server.api("POST", `/webhooks/${consumerId}/disable`);
+    assert.equal((await server.api("POST", `/webhooks/${consumerId}/enable`)).status, 200);
+    const { attempts } = await delivered(server, consumerId, held);
+    const sent = receiver.received.slice(failedBefore).map((webhook) => webhook.headers["webhook-id"]);
+    assert.equal(sent.length, held, "one request per held delivery");
+    assert.equal(new Set(sent).size, held, "each to a message of its own");
+    const successes = attempts.filter((attempt) => attempt.succeeded === 1).map((attempt) => attempt.delivery_id);
+    assert.equal(new Set(successes).size, successes.length, "one successful attempt per delivery");
   });
 
   test("an ordered consumer's circuit holds only its lines' heads, the rest wait in line, and once it closes each company's line goes on in event order", async (t) => {

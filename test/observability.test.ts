@@ -4,10 +4,13 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { loadConfig } from "../src/config.ts";
 import { startHookline } from "../src/server.ts";
+import { PARKED_REASONS } from "../src/storage/delivery-backlog.ts";
+import type { ParkedReason } from "../src/storage/schema.ts";
 import { testDialect } from "./support/database.ts";
 import { assertErrorMessage } from "./support/errors.ts";
-import { Receiver } from "./support/receiver.ts";
-import { callApi, freePort, startTestServer, testConfig, type TestServer } from "./support/server.ts";
+import { subscribe } from "./support/consumers.ts";
+import { Receiver, withReceiver } from "./support/receiver.ts";
+import { callApi, freePort, startTestServer, testConfig, withServer, type TestServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
 /** The value of one sample of the Prometheus text, 0 when the series does not exist yet. */
@@ -117,6 +120,32 @@ describe("queue gauges and worker-only processes", () => {
     await receiver.waitFor(2);
     const drained = await scrapeUntil(server.baseUrl, "the queue to drain", (text) => sample(text, "hookline_deliveries_pending") === 0);
     assert.equal(sample(drained, "hookline_oldest_due_delivery_age_seconds"), 0);
+  });
+
+  test("parked deliveries are counted by why they wait: an open circuit's, and those behind the head of a fifo line", async (t) => {
+    // Two failures open a consumer's circuit for an hour: nothing falls due again within the test.
+    const breaking = await withServer(t, { retrySchedule: "50ms,50ms", circuitBreakerFailures: "2", circuitBreakerCooldown: "1h" });
+    const down = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());
+    await subscribe(breaking, down.url, { eventTypes: ["read.completed"] });
+    const fifoId = await subscribe(breaking, down.url, { eventTypes: ["read.completed"] });
+    assert.equal((await breaking.api("PATCH", `/webhooks/${fifoId}`, { ordering: "fifo" })).status, 200);
+    // Published in one request, so a claim takes the three at once: the unordered consumer's fail in one batch,
+    // which opens its circuit and parks them, one of them becoming the probe due when the cool-down ends. The fifo
+    // consumer's head fails twice and becomes its probe; the other two wait in line behind it.
+    const payload = { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] };
+    const events = Array.from({ length: 3 }, () => ({ eventType: "read.completed", payload }));
+    assert.equal((await breaking.api("POST", "/events/batch", { events })).status, 201);
+    const parked = (text: string) =>
+      Object.fromEntries(PARKED_REASONS.map((reason) => [reason, sample(text, `hookline_deliveries_parked{reason="${reason}"}`)])) as Record<
+        ParkedReason,
+        number
+      >;
+    const text = await scrapeUntil(breaking.baseUrl, "both circuits open and four deliveries parked", (current) => {
+      const { circuit, line } = parked(current);
+      return sample(current, "hookline_consumer_circuits_open") === 2 && circuit + line === 4;
+    });
+    assert.deepEqual(parked(text), { circuit: 2, line: 2, slot: 0, listen: 0 });
+    assert.equal(sample(text, "hookline_deliveries_pending"), 6, "parked deliveries are pending too");
   });
 
   test("a worker-only process given a metrics port serves its own delivery counts, health and readiness there, and no API", async (t) => {

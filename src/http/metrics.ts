@@ -40,7 +40,8 @@ export class HooklineMetrics {
   });
   private readonly parked = new Gauge({
     name: "hookline_deliveries_parked",
-    help: "Pending deliveries parked, spending no attempt: held by an open circuit, waiting in a fifo line or for a slow consumer's free slot (all processes)",
+    help: "Pending deliveries parked, spending no attempt, by reason: circuit (held by an open circuit), line (waiting in a fifo line), slot (waiting for a slow consumer's free slot), listen (for a listening CLI's stream) (all processes)",
+    labelNames: ["reason"] as const,
     registers: [this.registry],
   });
   private readonly openCircuits = new Gauge({
@@ -104,7 +105,7 @@ export class HooklineMetrics {
   async scrape(): Promise<string> {
     const { pending, earliestDueAt, parked, openCircuits } = await this.readBacklog();
     this.pending.set(pending);
-    this.parked.set(parked);
+    for (const [reason, count] of Object.entries(parked)) this.parked.set({ reason }, count);
     this.openCircuits.set(openCircuits);
     this.oldestDueAge.set(earliestDueAt === null ? 0 : Math.max(this.clock.now() - earliestDueAt, 0) / 1000);
     return this.registry.metrics();

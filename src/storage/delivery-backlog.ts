@@ -1,13 +1,17 @@
 import type { Db } from "./database.ts";
 import { PARKED_AT } from "./deliveries/park.ts";
+import type { ParkedReason } from "./schema.ts";
+
+/** Every reason a delivery waits parked, each reported even when none waits for it. */
+export const PARKED_REASONS = ["circuit", "line", "slot", "listen"] as const satisfies readonly ParkedReason[];
 
 export interface DeliveryBacklog {
   /** Deliveries waiting for an attempt, due now or later. */
   pending: number;
   /** When the earliest of them is due; null when none waits. Parked deliveries are not due at any time. */
   earliestDueAt: number | null;
-  /** Of the pending deliveries, those parked (for any reason: an open circuit, a line, a slot, a listening stream). */
-  parked: number;
+  /** Of the pending deliveries, those parked, by why they wait: an open circuit, a line, a slot, a listening stream. */
+  parked: Record<ParkedReason, number>;
   /** Consumers whose circuit is open. */
   openCircuits: number;
 }
@@ -20,20 +24,24 @@ export async function deliveryBacklog(db: Db): Promise<DeliveryBacklog> {
     .where("next_attempt_at", "is not", null)
     .where("next_attempt_at", "<", PARKED_AT)
     .executeTakeFirst();
-  const parked = await db
+  // A delivery has a reason exactly while it is parked, so the partial index of parked deliveries answers alone.
+  const reasons = await db
     .selectFrom("deliveries")
-    .select((eb) => eb.fn.countAll().as("count"))
-    .where("next_attempt_at", "=", PARKED_AT)
-    .executeTakeFirst();
+    .select((eb) => ["parked_reason", eb.fn.countAll().as("count")])
+    .where("parked_reason", "is not", null)
+    .groupBy("parked_reason")
+    .execute();
+  const parked = Object.fromEntries(PARKED_REASONS.map((reason) => [reason, 0])) as Record<ParkedReason, number>;
+  for (const row of reasons) parked[row.parked_reason!] = Number(row.count);
   const open = await db
     .selectFrom("consumers")
     .select((eb) => eb.fn.countAll().as("count"))
     .where("circuit_open_until", "is not", null)
     .executeTakeFirst();
   return {
-    pending: Number(row?.pending ?? 0) + Number(parked?.count ?? 0),
+    pending: Number(row?.pending ?? 0) + Object.values(parked).reduce((sum, count) => sum + count, 0),
     earliestDueAt: row?.earliest === null || row?.earliest === undefined ? null : Number(row.earliest),
-    parked: Number(parked?.count ?? 0),
+    parked,
     openCircuits: Number(open?.count ?? 0),
   };
 }
