@@ -3,9 +3,9 @@ import { test } from "node:test";
 import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import type { Store } from "../../src/storage/database.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
-import { PARKED_AT, releaseForSlots, releaseInSteps, releaseLines, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import { PARKED_AT, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
-import { advanceLines } from "../../src/storage/deliveries/fifo.ts";
+import { advanceLines, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
 import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
 
 const NOW = 1_000_000;
@@ -168,7 +168,7 @@ test("releaseParked in steps releases at most a step of what a closed circuit he
   assert.deepEqual(await dueTimes(store, heldAgain), [PARKED_AT], "a circuit open again keeps what it holds");
 });
 
-test("releaseInSteps and releaseLines release only their own, a step per transaction, until none is left", async (t) => {
+test("releaseInSteps, and relineConsumer turning ordering off, release only their own, a step per transaction, until none is left", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const consumer = await seedConsumer(store, clientId, { ordering: "fifo" });
@@ -189,7 +189,7 @@ test("releaseInSteps and releaseLines release only their own, a step per transac
   const steps: number[] = [];
   let more = true;
   while (more) {
-    more = await store.transaction((uow) => releaseLines(uow, consumer, NOW, 2));
+    more = await store.transaction((uow) => relineConsumer(uow, consumer, "unordered", NOW, 2));
     steps.push((await dueTimes(store, inLine)).filter((due) => due === NOW).length);
   }
   assert.deepEqual(steps, [2, 4, 5], "two per step, oldest first");
