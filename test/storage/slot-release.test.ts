@@ -245,3 +245,50 @@ test("advanceLines lets the next of a company's line go when its head ends, and 
   assert.deepEqual(await dueTimes(store, companyless), [null, NOW], "events without a company have a line of their own");
   assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT]);
 });
+
+test("relineConsumer puts a consumer's pending deliveries in the lines of its new ordering: what is behind another waits, what heads a line goes, what is in flight stays", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const acmeId = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const brioId = (await seedCompany(store, clientId, { name: "Brio" })).id;
+  const consumer = await seedConsumer(store, clientId);
+  const acme = await seedDeliveries(store, clientId, consumer, [NOW, NOW + 30_000, "circuit"], false, acmeId);
+  const brio = await seedDeliveries(store, clientId, consumer, [NOW, NOW], false, brioId);
+  const none = await seedDeliveries(store, clientId, consumer, [NOW]);
+  const inFlight = await seedDeliveries(store, clientId, consumer, [NOW + 60_000], true, acmeId);
+  const reline = async (ordering: ConsumerOrdering, now: number) => {
+    // Steps of two: it says whether more may remain until none does.
+    while (await store.transaction((uow) => relineConsumer(uow, consumer, ordering, now, 2)));
+  };
+  const all = async () => ({
+    acme: await dueTimes(store, acme),
+    brio: await dueTimes(store, brio),
+    none: await dueTimes(store, none),
+    inFlight: await dueTimes(store, inFlight),
+  });
+
+  await reline("fifo-by-company", NOW);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [NOW, PARKED_AT], none: [NOW], inFlight: [NOW + 60_000] },
+    "one due per company line",
+  );
+  await reline("fifo", NOW);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [PARKED_AT, PARKED_AT], none: [PARKED_AT], inFlight: [NOW + 60_000] },
+    "one line: only its oldest is due",
+  );
+  await reline("fifo-by-company", NOW + 1000);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [NOW + 1000, PARKED_AT], none: [NOW + 1000], inFlight: [NOW + 60_000] },
+    "each company's head goes again",
+  );
+  await reline("unordered", NOW + 2000);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, NOW + 2000, NOW + 2000], brio: [NOW + 1000, NOW + 2000], none: [NOW + 1000], inFlight: [NOW + 60_000] },
+    "everything that waited goes",
+  );
+});
