@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
-import type { Store } from "../../src/storage/database.ts";
+import { Store } from "../../src/storage/database.ts";
+import { migratorOf } from "../../src/storage/migrations/index.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
 import { PARKED_AT, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
 import { advanceLines, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
+import { createTestDatabase } from "../support/database.ts";
 import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
 
 const NOW = 1_000_000;
@@ -290,5 +292,36 @@ test("relineConsumer puts a consumer's pending deliveries in the lines of its ne
     await all(),
     { acme: [NOW, NOW + 2000, NOW + 2000], brio: [NOW + 1000, NOW + 2000], none: [NOW + 1000], inFlight: [NOW + 60_000] },
     "everything that waited goes",
+  );
+});
+
+test("migration 027 puts in line what was due behind an ordered consumer's line head, and leaves heads, unordered consumers and what already waited", async (t) => {
+  const database = await createTestDatabase();
+  const store = await Store.open(database.url);
+  t.after(async () => {
+    await store.close();
+    await database.drop();
+  });
+  const { error } = await migratorOf(store.db).migrateTo("025_parked_reasons_and_company_lines");
+  assert.equal(error, undefined);
+  const clientId = await seedClient(store);
+  const acmeId = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const byCompany = await seedConsumer(store, clientId, { ordering: "fifo-by-company" });
+  const unordered = await seedConsumer(store, clientId);
+  const line = await seedDeliveries(store, clientId, fifo, [NOW, NOW, "line", NOW + 30_000]);
+  const acme = await seedDeliveries(store, clientId, byCompany, [NOW, NOW], false, acmeId);
+  const none = await seedDeliveries(store, clientId, byCompany, [NOW, "circuit"]);
+  const free = await seedDeliveries(store, clientId, unordered, [NOW, NOW]);
+
+  await store.migrate();
+  assert.deepEqual(await dueTimes(store, line), [NOW, PARKED_AT, PARKED_AT, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, acme), [NOW, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, none), [NOW, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, free), [NOW, NOW]);
+  const reasons = new Map((await readTable(store, "deliveries", "id")).map((row) => [row.id, row.parked_reason]));
+  assert.deepEqual(
+    [...line, ...acme, ...none].map((id) => reasons.get(id)),
+    [null, "line", "line", "line", null, "line", null, "line"],
   );
 });
