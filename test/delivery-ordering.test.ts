@@ -123,6 +123,30 @@ test("behind a head that keeps failing, the deliveries in line are never claimed
   assert.equal(await parkedGauge(server), 3, "nothing more was held back, nothing let go");
 });
 
+test("a resend of a delivery waiting in line keeps it in line: it is not sent beside the failing head", async (t) => {
+  const server = await withServer(t, { retrySchedule: Array.from({ length: 10 }, () => "50ms").join(",") });
+  const receiver = await withReceiver(t, (_index, webhook, response) =>
+    response.writeHead(JSON.parse(webhook.body).payload.name === "First" ? 503 : 204).end(),
+  );
+  const consumerId = await subscribe(server, receiver.url);
+  await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo" });
+  for (const name of NAMES.slice(0, 3)) await server.api("POST", "/companies", { name });
+  const [, , third] = await statesOf(server, consumerId);
+  const resent = await server.api("POST", `/webhooks/${consumerId}/messages/${third!.id}/resend`);
+  assert.ok(resent.status < 300, JSON.stringify(resent.body));
+  await until(
+    "three more failed attempts of the head",
+    () => recorded(server, consumerId),
+    ({ attempts }) => attempts.length >= 3,
+  );
+  assert.ok(
+    namesOf(receiver.received).every((name) => name === "First"),
+    "only the head was sent",
+  );
+  const after = await statesOf(server, consumerId);
+  assert.equal((after[2]!.state as { nextAttemptAt: string | null }).nextAttemptAt, null, "the resent one waits in line");
+});
+
 test("two workers on one database send an ordered consumer's deliveries one at a time and in event order while events keep coming", async (t) => {
   const settings = { retrySchedule: "50ms,50ms,50ms", workerBatchSize: "4" };
   const server = await startTestServer(settings);

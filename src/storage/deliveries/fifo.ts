@@ -118,7 +118,7 @@ export async function advanceLines({ tx, wakeWorkers }: UnitOfWork, consumers: r
 }
 
 /** Whether a delivery `newer` of `consumerId` has an older pending delivery in its line under `ordering`. */
-function behindAnother(eb: ExpressionBuilder<Database, "deliveries">, ordering: Exclude<ConsumerOrdering, "unordered">) {
+function behindAnother(eb: ExpressionBuilder<Database, "deliveries">, ordering: ConsumerOrdering) {
   let older = eb
     .selectFrom("deliveries as older")
     .select("older.id")
@@ -133,6 +133,27 @@ function behindAnother(eb: ExpressionBuilder<Database, "deliveries">, ordering: 
       ]),
     );
   return eb.exists(older);
+}
+
+/**
+ * Deliveries of the consumer restarted (a resend, a recovery) go back into
+ * its line if it is ordered: those behind another pending delivery of their
+ * line wait in line, so that a restart never sends one beside its line's head
+ * or ahead of what is older; the oldest goes as its line's head. Takes the
+ * lines' lock, as adding to a line does.
+ */
+export async function keepInLine(tx: Tx, consumerId: ConsumerId, ids: readonly DeliveryId[]): Promise<void> {
+  if (ids.length === 0) return;
+  const [consumer] = await lockLines(tx, [consumerId]);
+  if (consumer === undefined) return;
+  await tx
+    .updateTable("deliveries")
+    .set({ next_attempt_at: PARKED_AT, parked_reason: "line" })
+    .where("id", "in", ids)
+    .where("lease_owner", "is", null)
+    .where("parked_reason", "is", null)
+    .where((eb) => behindAnother(eb, consumer.ordering))
+    .execute();
 }
 
 /**
