@@ -1,9 +1,10 @@
 /** Ordered delivery on request: a `fifo` consumer gets its events one at a time, in the order they happened. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { startHookline } from "../src/server.ts";
 import { recorded, subscribe } from "./support/consumers.ts";
 import { withReceiver, type Responder } from "./support/receiver.ts";
-import { withServer } from "./support/server.ts";
+import { startTestServer, testConfig, withServer, type TestServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
 const NAMES = ["First", "Second", "Third", "Fourth", "Fifth", "Sixth"];
@@ -67,6 +68,116 @@ test("a head that fails for good lets the next one go, and an unordered consumer
     ({ deliveries }) => deliveries.length === NAMES.length && deliveries.every((delivery) => delivery.status === "Success"),
   );
   assert.ok(unordered.state.mostOpen > 1, "the unordered consumer's deliveries went concurrently");
+});
+
+/** The consumer's messages, oldest first, each with its delivery's state as the API shows it. */
+async function statesOf(server: TestServer, consumerId: string) {
+  const page = await server.api("GET", `/webhooks/${consumerId}/messages?pageSize=100`);
+  assert.equal(page.status, 200, JSON.stringify(page.body));
+  const messages = page.body.results as Array<{ id: string; deliveries: unknown[] }>;
+  return messages.map((message) => ({ id: message.id, state: message.deliveries[0] })).reverse();
+}
+
+const parkedGauge = async (server: TestServer) =>
+  Number(/^hookline_deliveries_parked (\S+)$/m.exec(await (await fetch(`${server.baseUrl}/metrics`)).text())![1]);
+
+test("behind a head that keeps failing, the deliveries in line are never claimed, held back or attempted: their state never changes", async (t) => {
+  const settings = { retrySchedule: Array.from({ length: 10 }, () => "50ms").join(",") };
+  // The API alone first: what the deliveries show before any worker has seen them.
+  const server = await startTestServer({ ...settings, roles: "api" });
+  const workers: Array<Awaited<ReturnType<typeof startHookline>>> = [];
+  // The worker goes first: the database is dropped with the server.
+  t.after(async () => {
+    for (const worker of workers) await worker.close();
+    await server.close();
+  });
+  const receiver = await withReceiver(t, (_index, _webhook, response) => response.writeHead(503).end());
+  const consumerId = await subscribe(server, receiver.url);
+  await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo" });
+  for (const name of NAMES.slice(0, 4)) await server.api("POST", "/companies", { name });
+
+  const [head, ...behind] = await statesOf(server, consumerId);
+  assert.equal(behind.length, 3);
+  assert.ok((head!.state as { nextAttemptAt: string | null }).nextAttemptAt !== null, "the head is due");
+  for (const { state } of behind)
+    assert.deepEqual(
+      { ...(state as object), updatedAt: undefined },
+      { webhookId: consumerId, status: "Sending", attemptCount: 0, nextAttemptAt: null, updatedAt: undefined },
+      "the others wait in line, with no time set",
+    );
+  assert.equal(await parkedGauge(server), 3);
+
+  workers.push(await startHookline({ ...testConfig(server.database.url, { ...settings, roles: "worker" }), logLevel: "silent" }));
+  await until(
+    "four failed attempts of the head",
+    () => recorded(server, consumerId),
+    ({ attempts }) => attempts.length >= 4,
+  );
+  const { attempts } = await recorded(server, consumerId);
+  assert.ok(
+    attempts.every((attempt) => attempt.message_id === head!.id),
+    "only the head was attempted",
+  );
+  assert.ok(namesOf(receiver.received).every((name) => name === "First"));
+  assert.deepEqual((await statesOf(server, consumerId)).slice(1), behind, "nothing behind the head changed");
+  assert.equal(await parkedGauge(server), 3, "nothing more was held back, nothing let go");
+});
+
+test("a resend of a delivery waiting in line keeps it in line: it is not sent beside the failing head", async (t) => {
+  const server = await withServer(t, { retrySchedule: Array.from({ length: 10 }, () => "50ms").join(",") });
+  const receiver = await withReceiver(t, (_index, webhook, response) =>
+    response.writeHead(JSON.parse(webhook.body).payload.name === "First" ? 503 : 204).end(),
+  );
+  const consumerId = await subscribe(server, receiver.url);
+  await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo" });
+  for (const name of NAMES.slice(0, 3)) await server.api("POST", "/companies", { name });
+  const [, , third] = await statesOf(server, consumerId);
+  const resent = await server.api("POST", `/webhooks/${consumerId}/messages/${third!.id}/resend`);
+  assert.ok(resent.status < 300, JSON.stringify(resent.body));
+  await until(
+    "three more failed attempts of the head",
+    () => recorded(server, consumerId),
+    ({ attempts }) => attempts.length >= 3,
+  );
+  assert.ok(
+    namesOf(receiver.received).every((name) => name === "First"),
+    "only the head was sent",
+  );
+  const after = await statesOf(server, consumerId);
+  assert.equal((after[2]!.state as { nextAttemptAt: string | null }).nextAttemptAt, null, "the resent one waits in line");
+});
+
+test("two workers on one database send an ordered consumer's deliveries one at a time and in event order while events keep coming", async (t) => {
+  const settings = { retrySchedule: "50ms,50ms,50ms", workerBatchSize: "4" };
+  const server = await startTestServer(settings);
+  const secondWorker = await startHookline({ ...testConfig(server.database.url, { ...settings, roles: "worker" }), logLevel: "silent" });
+  // The second worker goes first: the database is dropped with the server.
+  t.after(async () => {
+    await secondWorker.close();
+    await server.close();
+  });
+  const names = Array.from({ length: 30 }, (_, index) => `Line ${String(index).padStart(2, "0")}`);
+  const failedOnce = new Set<string>();
+  // Every fifth fails once: the one behind it must wait for its retry.
+  const { state, respond } = lineWatcher((name) => (Number(name.slice(-2)) % 5 === 0 && !failedOnce.has(name) && failedOnce.add(name) ? 503 : 204));
+  const receiver = await withReceiver(t, respond);
+  const consumerId = await subscribe(server, receiver.url);
+  await server.api("PATCH", `/webhooks/${consumerId}`, { ordering: "fifo" });
+  for (const name of names) await server.api("POST", "/companies", { name });
+
+  await until(
+    "every delivery to succeed",
+    () => recorded(server, consumerId),
+    ({ deliveries }) => deliveries.length === names.length && deliveries.every((delivery) => delivery.status === "Success"),
+  );
+  const sent = namesOf(receiver.received);
+  assert.deepEqual(
+    sent.filter((name, index) => name !== sent[index - 1]),
+    names,
+    "in event order, each retried before the next went",
+  );
+  assert.equal(sent.length, names.length + failedOnce.size);
+  assert.equal(state.mostOpen, 1, "never two requests to the consumer at once, from either worker");
 });
 
 test("turning fifo off sends at once what waited in line", async (t) => {

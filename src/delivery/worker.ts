@@ -130,8 +130,9 @@ export class DeliveryWorker {
 
   /**
    * Sends and records one batch: the one given, or one claimed now. When the
-   * batch was full there is likely more due, so the next batch is leased in
-   * the transaction that records this one (one commit for both). Returns how
+   * batch was full there is likely more due, and when it sent lines' heads the
+   * next in their lines fall due as it is recorded, so the next batch is
+   * leased in the transaction that records this one (one commit for both). Returns how
    * many deliveries the batch took (some may wait for a rate-limit slot) and
    * the next batch's lease, if one was taken.
    *
@@ -165,7 +166,8 @@ export class DeliveryWorker {
       earlyCame();
     });
     await Promise.race([all, earlyResults]);
-    const leaseNext = this.running && claimed === this.config.batchSize;
+    // A full batch leaves more due; a batch that sent lines' heads makes the next in each line due as it is recorded.
+    const leaseNext = this.running && (claimed === this.config.batchSize || batch.some((delivery) => isOrdered(delivery.ordering)));
     if (early === undefined) return { claimed, next: await this.record(lease, batch, resultsOf(toSend, await all), leaseNext) };
 
     // Some are still unanswered: their consumers are slow, and all their deliveries of this batch wait apart.

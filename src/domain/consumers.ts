@@ -8,7 +8,8 @@ import { newId, type ClientId, type ConsumerId } from "../ids.ts";
 import { deleteHistoryOf, listHistory } from "../storage/consumer-history.ts";
 import type { Tx, UnitOfWork } from "../storage/database.ts";
 import { deleteDeliveriesOfConsumer, releaseRateSlots } from "../storage/deliveries/on-consumer-change.ts";
-import { releaseInSteps, releaseLines } from "../storage/deliveries/park.ts";
+import { relineConsumer } from "../storage/deliveries/fifo.ts";
+import { releaseInSteps } from "../storage/deliveries/park.ts";
 import {
   decodeSubscription,
   encodeCompanyTags,
@@ -296,8 +297,8 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
     if (update.disabled !== undefined) Object.assign(changes, enabledChanges(row, !update.disabled, releases));
     if (update.ordering !== undefined && update.ordering !== row.ordering) {
       changes.ordering = update.ordering;
-      // Its lines are no longer the same: what waited in them is claimed again, and held again behind its new line's head if it has one.
-      releases.lines = true;
+      // Its lines are no longer the same: what is behind another in its new line waits, and what heads one goes.
+      releases.lines = update.ordering;
     }
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
@@ -314,18 +315,20 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
  * What a change to a consumer releases once it commits, a step of at most
  * RELEASE_STEP deliveries per transaction, so that a consumer holding a huge
  * backlog never makes one giant write: what its open circuit held (from
- * `circuitOpenUntil`, the end of its last cool-down), what waited in its
- * lines. Should the process stop first, the slot-release job frees what a
- * closed circuit still holds.
+ * `circuitOpenUntil`, the end of its last cool-down), its deliveries put in
+ * the lines of its new ordering. Should the process stop first, the
+ * slot-release job frees what a closed circuit still holds.
  */
 export class Releases {
   circuitOpenUntil: number | null = null;
-  lines = false;
+  /** The consumer's new ordering, when it changed: its deliveries are put in their new lines. */
+  lines: ConsumerOrdering | null = null;
 
   async finish(ctx: AppContext, consumerId: ConsumerId): Promise<void> {
     const now = () => ctx.clock.now();
     if (this.circuitOpenUntil !== null) await releaseInSteps(ctx.store, consumerId, now, this.circuitOpenUntil);
-    while (this.lines) this.lines = await ctx.store.transaction((uow) => releaseLines(uow, consumerId, now()));
+    const ordering = this.lines;
+    if (ordering !== null) while (await ctx.store.transaction((uow) => relineConsumer(uow, consumerId, ordering, now())));
   }
 }
 

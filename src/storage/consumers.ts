@@ -74,17 +74,25 @@ export interface Subscriber {
   circuitOpenUntil: number | null;
   /** Its URL: a `listen:` one for a consumer whose deliveries go over a CLI's stream (domain/listen.ts). */
   url: string;
+  /** Whether its deliveries go in lines (`fifo`, `fifo-by-company`), which creating them must lock. */
+  ordered: boolean;
 }
 
 /** The client's enabled consumers with their subscriptions; with `onlyConsumerId`, that one consumer (when enabled). */
 export async function listSubscribers(db: Db, clientId: ClientId, onlyConsumerId?: ConsumerId): Promise<Subscriber[]> {
   let query = db
     .selectFrom("consumers")
-    .select(["id", "event_types", "company_tags", "circuit_open_until", "url"])
+    .select(["id", "event_types", "company_tags", "circuit_open_until", "url", "ordering"])
     .where("client_id", "=", clientId)
     .where("disabled", "=", 0);
   if (onlyConsumerId !== undefined) query = query.where("id", "=", onlyConsumerId);
-  return (await query.execute()).map((row) => ({ id: row.id, ...decodeSubscription(row), circuitOpenUntil: row.circuit_open_until, url: row.url }));
+  return (await query.execute()).map((row) => ({
+    id: row.id,
+    ...decodeSubscription(row),
+    circuitOpenUntil: row.circuit_open_until,
+    url: row.url,
+    ordered: row.ordering !== "unordered",
+  }));
 }
 
 /** The code of these consumers' enabled transformations, with its version. */

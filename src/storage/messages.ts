@@ -18,6 +18,8 @@ export type NewMessage = Omit<MessagesTable, "payload_purged_at">;
 export interface MessagesWithDeliveries {
   messages: NewMessage[];
   deliveries: NewDelivery[];
+  /** Whether some deliveries go to an ordered consumer: creating them locks its lines (createDeliveries). */
+  toOrderedConsumers: boolean;
 }
 
 /** Stores new messages and their deliveries in the unit of work; workers are woken once it commits, when there are deliveries. */
@@ -30,16 +32,29 @@ export async function insertMessagesWithDeliveries(uow: UnitOfWork, { messages, 
 /**
  * Runs `plan`, which only reads, then stores the messages and deliveries it
  * decided on, all or none, and answers its value (Store.insertAfterReads).
+ * Deliveries to an ordered consumer are put in line under its lock, which
+ * takes a transaction of their own (createDeliveries): those are written in
+ * one after the reads, not in a shared insert statement.
  */
-export function insertMessagesAfterReads<T>(store: Store, plan: (db: Db) => Promise<{ write: MessagesWithDeliveries; value: T }>): Promise<T> {
-  return store.insertAfterReads(async (db) => {
+export async function insertMessagesAfterReads<T>(store: Store, plan: (db: Db) => Promise<{ write: MessagesWithDeliveries; value: T }>): Promise<T> {
+  let inLine: MessagesWithDeliveries | undefined;
+  const value = await store.insertAfterReads(async (db) => {
     const { write, value } = await plan(db);
+    if (write.toOrderedConsumers) {
+      inLine = write;
+      return { inserts: [], wake: false, value };
+    }
     const inserts = [
       { table: "messages" as const, rows: write.messages },
       { table: "deliveries" as const, rows: deliveryRows(write.deliveries) },
     ];
     return { inserts, wake: write.deliveries.length > 0, value };
   });
+  if (inLine !== undefined) {
+    const write = inLine;
+    await store.transaction((uow) => insertMessagesWithDeliveries(uow, write));
+  }
+  return value;
 }
 
 /**

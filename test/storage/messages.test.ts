@@ -108,7 +108,10 @@ test("messages stored after reads by many callers at once: each caller gets its 
       insertMessagesAfterReads(store, async () => {
         if (refused) throw new Error(`plan ${index} refused`);
         const messageId = orphan ? newId<MessageId>() : messages[0]!.id;
-        return { write: { messages, deliveries: [{ clientId, messageId, consumerId, companyId: null, dueAt: 1, createdAt: 1 }] }, value: index };
+        return {
+          write: { messages, deliveries: [{ clientId, messageId, consumerId, companyId: null, dueAt: 1, createdAt: 1 }], toOrderedConsumers: false },
+          value: index,
+        };
       }),
     ),
   );

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
-import type { Store } from "../../src/storage/database.ts";
+import { Store } from "../../src/storage/database.ts";
+import { migratorOf } from "../../src/storage/migrations/index.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
-import { PARKED_AT, releaseForSlots, releaseInSteps, releaseLines, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import { PARKED_AT, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
-import { advanceLines } from "../../src/storage/deliveries/fifo.ts";
+import { advanceLines, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
+import { createTestDatabase } from "../support/database.ts";
 import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
 
 const NOW = 1_000_000;
@@ -168,7 +170,7 @@ test("releaseParked in steps releases at most a step of what a closed circuit he
   assert.deepEqual(await dueTimes(store, heldAgain), [PARKED_AT], "a circuit open again keeps what it holds");
 });
 
-test("releaseInSteps and releaseLines release only their own, a step per transaction, until none is left", async (t) => {
+test("releaseInSteps, and relineConsumer turning ordering off, release only their own, a step per transaction, until none is left", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const consumer = await seedConsumer(store, clientId, { ordering: "fifo" });
@@ -189,7 +191,7 @@ test("releaseInSteps and releaseLines release only their own, a step per transac
   const steps: number[] = [];
   let more = true;
   while (more) {
-    more = await store.transaction((uow) => releaseLines(uow, consumer, NOW, 2));
+    more = await store.transaction((uow) => relineConsumer(uow, consumer, "unordered", NOW, 2));
     steps.push((await dueTimes(store, inLine)).filter((due) => due === NOW).length);
   }
   assert.deepEqual(steps, [2, 4, 5], "two per step, oldest first");
@@ -244,4 +246,82 @@ test("advanceLines lets the next of a company's line go when its head ends, and 
   await store.transaction((uow) => advanceLines(uow, [byCompany], [{ consumerId: byCompany, company: null }], NOW));
   assert.deepEqual(await dueTimes(store, companyless), [null, NOW], "events without a company have a line of their own");
   assert.deepEqual(await dueTimes(store, brioLine), [NOW + 1000, PARKED_AT]);
+});
+
+test("relineConsumer puts a consumer's pending deliveries in the lines of its new ordering: what is behind another waits, what heads a line goes, what is in flight stays", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const acmeId = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const brioId = (await seedCompany(store, clientId, { name: "Brio" })).id;
+  const consumer = await seedConsumer(store, clientId);
+  const acme = await seedDeliveries(store, clientId, consumer, [NOW, NOW + 30_000, "circuit"], false, acmeId);
+  const brio = await seedDeliveries(store, clientId, consumer, [NOW, NOW], false, brioId);
+  const none = await seedDeliveries(store, clientId, consumer, [NOW]);
+  const inFlight = await seedDeliveries(store, clientId, consumer, [NOW + 60_000], true, acmeId);
+  const reline = async (ordering: ConsumerOrdering, now: number) => {
+    // Steps of two: it says whether more may remain until none does.
+    while (await store.transaction((uow) => relineConsumer(uow, consumer, ordering, now, 2)));
+  };
+  const all = async () => ({
+    acme: await dueTimes(store, acme),
+    brio: await dueTimes(store, brio),
+    none: await dueTimes(store, none),
+    inFlight: await dueTimes(store, inFlight),
+  });
+
+  await reline("fifo-by-company", NOW);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [NOW, PARKED_AT], none: [NOW], inFlight: [NOW + 60_000] },
+    "one due per company line",
+  );
+  await reline("fifo", NOW);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [PARKED_AT, PARKED_AT], none: [PARKED_AT], inFlight: [NOW + 60_000] },
+    "one line: only its oldest is due",
+  );
+  await reline("fifo-by-company", NOW + 1000);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, PARKED_AT, PARKED_AT], brio: [NOW + 1000, PARKED_AT], none: [NOW + 1000], inFlight: [NOW + 60_000] },
+    "each company's head goes again",
+  );
+  await reline("unordered", NOW + 2000);
+  assert.deepEqual(
+    await all(),
+    { acme: [NOW, NOW + 2000, NOW + 2000], brio: [NOW + 1000, NOW + 2000], none: [NOW + 1000], inFlight: [NOW + 60_000] },
+    "everything that waited goes",
+  );
+});
+
+test("migration 027 puts in line what was due behind an ordered consumer's line head, and leaves heads, unordered consumers and what already waited", async (t) => {
+  const database = await createTestDatabase();
+  const store = await Store.open(database.url);
+  t.after(async () => {
+    await store.close();
+    await database.drop();
+  });
+  const { error } = await migratorOf(store.db).migrateTo("025_parked_reasons_and_company_lines");
+  assert.equal(error, undefined);
+  const clientId = await seedClient(store);
+  const acmeId = (await seedCompany(store, clientId, { name: "Acme" })).id;
+  const fifo = await seedConsumer(store, clientId, { ordering: "fifo" });
+  const byCompany = await seedConsumer(store, clientId, { ordering: "fifo-by-company" });
+  const unordered = await seedConsumer(store, clientId);
+  const line = await seedDeliveries(store, clientId, fifo, [NOW, NOW, "line", NOW + 30_000]);
+  const acme = await seedDeliveries(store, clientId, byCompany, [NOW, NOW], false, acmeId);
+  const none = await seedDeliveries(store, clientId, byCompany, [NOW, "circuit"]);
+  const free = await seedDeliveries(store, clientId, unordered, [NOW, NOW]);
+
+  await store.migrate();
+  assert.deepEqual(await dueTimes(store, line), [NOW, PARKED_AT, PARKED_AT, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, acme), [NOW, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, none), [NOW, PARKED_AT]);
+  assert.deepEqual(await dueTimes(store, free), [NOW, NOW]);
+  const reasons = new Map((await readTable(store, "deliveries", "id")).map((row) => [row.id, row.parked_reason]));
+  assert.deepEqual(
+    [...line, ...acme, ...none].map((id) => reasons.get(id)),
+    [null, "line", "line", "line", null, "line", null, "line"],
+  );
 });

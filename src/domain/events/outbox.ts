@@ -67,7 +67,7 @@ export async function planEvents(
   events: readonly NewEvent[],
   options: RecordOptions = {},
 ): Promise<{ recorded: RecordedEvent[]; write: MessagesWithDeliveries }> {
-  if (events.length === 0) return { recorded: [], write: { messages: [], deliveries: [] } };
+  if (events.length === 0) return { recorded: [], write: { messages: [], deliveries: [], toOrderedConsumers: false } };
   const clientId = events[0]!.clientId;
   if (events.some((event) => event.clientId !== clientId)) throw new Error("recordEvents takes the events of one client");
   const example = options.exampleFor !== undefined;
@@ -110,7 +110,8 @@ export async function planEvents(
       `These events would create ${deliveries.length} deliveries (events times the consumers each goes to), more than the ${options.fanOutLimit} one request may: send fewer events at once`,
     );
   }
-  return { recorded, write: { messages, deliveries } };
+  const ordered = new Set(subscriptions.filter((consumer) => consumer.ordered).map((consumer) => consumer.id));
+  return { recorded, write: { messages, deliveries, toOrderedConsumers: deliveries.some((delivery) => ordered.has(delivery.consumerId)) } };
 }
 
 /**
@@ -141,7 +142,7 @@ async function legacyAlerts(
   events: readonly NewEvent[],
   eventMessages: ReadonlyArray<{ id: MessageId }>,
   subscriptions: readonly Subscriber[],
-): Promise<MessagesWithDeliveries> {
+): Promise<Omit<MessagesWithDeliveries, "toOrderedConsumers">> {
   const legacy = subscriptions.filter((consumer) => consumer.eventTypes.some(isLegacyRuleType));
   if (legacy.length === 0) return { messages: [], deliveries: [] };
   const wanted = new Set(legacy.flatMap((consumer) => consumer.eventTypes.filter(isLegacyRuleType)));

@@ -1,11 +1,9 @@
 import type { Clock } from "../../clock.ts";
-import { isOrdered } from "../../constants/statuses.ts";
 import type { ClientId, CompanyId, ConsumerId, DeliveryId, MessageId } from "../../ids.ts";
 import type { Store } from "../database.ts";
 import { readBodies } from "../messages.ts";
 import type { ConsumerOrdering, DeliveryStatus } from "../schema.ts";
 import { deleteOrphanedDeliveries } from "./delete-orphans.ts";
-import { holdBehindHeads, lineOf } from "./fifo.ts";
 import { handBack } from "./hand-back.ts";
 import { holdForOpenCircuits, type CircuitHeld } from "./park.ts";
 import type { Lease } from "./lease.ts";
@@ -91,13 +89,10 @@ export async function claimLeaseBatch(store: Store, lease: Lease, clock: Clock, 
   if (orphans.length > 0) await store.writeStatement((db) => deleteOrphanedDeliveries(db, owner, orphans));
   const { batch, overBudget } = withinBodyBudget(rows, bodyBudgetBytes);
   if (overBudget.length > 0) await store.writeStatement((db) => handBack(db, owner, overBudget, clock.now()));
-  // Unordered consumers (the common case) cost nothing more; disabled ones are skipped, not held.
-  const ordered = batch.filter((row) => isOrdered(row.ordering) && sends(row)).map((row) => ({ id: row.id, line: lineOf(row) }));
-  const inLine = ordered.length > 0 ? await holdBehindHeads(store, owner, ordered) : new Set<DeliveryId>();
-  // Nor do consumers whose circuit is closed.
-  const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row) && !inLine.has(row.id));
+  // Consumers whose circuit is closed (the common case) cost nothing more; disabled ones are skipped, not held.
+  // An ordered consumer's deliveries need nothing here: only a line's head is ever due (deliveries/fifo.ts).
+  const open = batch.filter((row): row is LeasedDelivery & CircuitHeld => row.circuitOpenUntil !== null && sends(row));
   const held = open.length > 0 ? await holdForOpenCircuits(store, owner, clock.now(), lease.expiresAt, open) : new Set<DeliveryId>();
-  for (const id of inLine) held.add(id);
   // Nor does a rate limit: only rate-limited consumers' deliveries are paced.
   const limited = batch.filter((row) => row.rateLimit !== null && sends(row) && !held.has(row.id));
   const waiting = limited.length > 0 ? await paceRateLimited(store, owner, clock, limited) : new Set<DeliveryId>();

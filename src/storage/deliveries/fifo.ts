@@ -1,13 +1,15 @@
+import type { ExpressionBuilder } from "kysely";
 import type { CompanyId, ConsumerId, DeliveryId } from "../../ids.ts";
-import type { Db, Store, Tx, UnitOfWork } from "../database.ts";
+import type { Db, Tx, UnitOfWork } from "../database.ts";
 import { dialectOf } from "../dialect/index.ts";
-import type { ConsumerOrdering } from "../schema.ts";
-import { parkLeased } from "./park.ts";
+import type { ConsumerOrdering, Database } from "../schema.ts";
+import { PARKED_AT, RELEASE_STEP } from "./park.ts";
 
 // Ordered delivery: an ordered consumer's deliveries go one at a time per line, in event order. A `fifo` consumer
 // has one line; a `fifo-by-company` consumer has one per company, and one for the events without a company. The
-// head of a line is its oldest pending delivery (ids are time-ordered); the others wait parked ("line") until the
-// head is final.
+// head of a line is its oldest pending delivery (ids are time-ordered). Only the head is ever due: the others wait
+// in line ("line", due at PARKED_AT) from their creation, so no claim meets them, and each falls due once, when the
+// one before it is final. A line costs the claim nothing however long it is.
 
 /** A line: a consumer's whole line (`company` undefined), or the line of one company of a consumer (null: the events without a company). */
 export interface Line {
@@ -26,45 +28,65 @@ export function distinctLines(lines: readonly Line[]): Line[] {
 }
 
 /** The line's oldest pending delivery: the one it lets through. Read through the index of pending deliveries by consumer (and company). */
-async function headOf(db: Db, { consumerId, company }: Line): Promise<DeliveryId | undefined> {
-  let query = db.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId);
-  if (company !== undefined) query = query.where("company_id", company === null ? "is" : "=", company);
-  const head = await query.where("next_attempt_at", "is not", null).orderBy("id").limit(1).executeTakeFirst();
-  return head?.id;
+async function headOf(db: Db, { consumerId, company }: Line): Promise<{ id: DeliveryId; waiting: boolean } | undefined> {
+  let query = db.selectFrom("deliveries").select(["id", "parked_reason"]).where("consumer_id", "=", consumerId).where("next_attempt_at", "is not", null);
+  // Ordered as the index is: ordered by id alone, PostgreSQL walked the primary key from the oldest delivery, final ones too.
+  if (company === undefined) query = query.orderBy("consumer_id").orderBy("id");
+  else
+    query = query
+      .where("company_id", company === null ? "is" : "=", company)
+      .orderBy("consumer_id")
+      .orderBy("company_id")
+      .orderBy("id");
+  const head = await query.limit(1).executeTakeFirst();
+  return head && { id: head.id, waiting: head.parked_reason === "line" };
 }
 
 /**
- * Locks the consumers' rows, in id order, until the transaction ends, and
- * returns those whose circuit is open. Who parks a delivery behind its line's
- * head and who releases the next one when a head becomes final take this lock
- * first, so one always sees what the other did: otherwise a delivery parked
- * behind a head that became final meanwhile would wait for a release that
- * already happened.
+ * Locks the rows of those of the consumers that are ordered, in id order,
+ * until the transaction ends, and returns them with their ordering and
+ * circuit. Who adds deliveries to a line and who lets the next one go when a
+ * head becomes final take this lock first, so one always sees what the other
+ * did: otherwise a delivery put in line behind a head that became final
+ * meanwhile would wait for a head that is gone. Unordered consumers' rows are
+ * not locked.
  */
-async function lockLines(tx: Tx, consumerIds: readonly ConsumerId[]): Promise<Set<ConsumerId>> {
-  const rows = await dialectOf(tx)
-    .lockRows(tx.selectFrom("consumers").select(["id", "circuit_open_until"]).where("id", "in", consumerIds).orderBy("id"))
+async function lockLines(tx: Tx, consumerIds: readonly ConsumerId[]) {
+  if (consumerIds.length === 0) return [];
+  return dialectOf(tx)
+    .lockRows(
+      tx
+        .selectFrom("consumers")
+        .select(["id", "ordering", "circuit_open_until as circuitOpenUntil"])
+        .where("id", "in", consumerIds)
+        .where("ordering", "<>", "unordered")
+        .orderBy("id"),
+    )
     .execute();
-  return new Set(rows.filter((row) => row.circuit_open_until !== null).map((row) => row.id));
+}
+
+/** The ordered consumers among `consumerIds`, locked until the transaction ends (see lockLines), by id. */
+export async function orderedConsumers(tx: Tx, consumerIds: readonly ConsumerId[]): Promise<Map<ConsumerId, ConsumerOrdering>> {
+  return new Map((await lockLines(tx, consumerIds)).map((row) => [row.id, row.ordering]));
 }
 
 /**
- * Of claimed deliveries to ordered consumers, lets through only each line's
- * head and parks the rest, without spending an attempt. Returns those held.
+ * New deliveries were put in their lines (waiting, see createDeliveries) by
+ * the caller, who holds the lines' lock (orderedConsumers): each line whose
+ * head waits (it had nothing pending before them) lets it go, due at
+ * `dueAt(head)`, the time the new delivery was meant for, or `now` for one
+ * not among them.
  */
-export function holdBehindHeads(store: Store, owner: string, claimed: ReadonlyArray<{ id: DeliveryId; line: Line }>): Promise<Set<DeliveryId>> {
-  const lines = distinctLines(claimed.map((delivery) => delivery.line));
-  return store.transaction(async ({ tx }) => {
-    await lockLines(tx, [...new Set(lines.map((line) => line.consumerId))]);
-    const heads = new Set<DeliveryId>();
-    for (const line of lines) {
-      const head = await headOf(tx, line);
-      if (head !== undefined) heads.add(head);
-    }
-    const held = claimed.filter((delivery) => !heads.has(delivery.id)).map((delivery) => delivery.id);
-    if (held.length > 0) await parkLeased(tx, owner, held, "line");
-    return new Set(held);
-  });
+export async function letHeadsGo(tx: Tx, lines: readonly Line[], dueAt: (id: DeliveryId) => number | undefined, now: number): Promise<void> {
+  for (const line of distinctLines(lines)) {
+    const head = await headOf(tx, line);
+    if (head?.waiting)
+      await tx
+        .updateTable("deliveries")
+        .set({ next_attempt_at: dueAt(head.id) ?? now, parked_reason: null })
+        .where("id", "=", head.id)
+        .execute();
+  }
 }
 
 /**
@@ -75,23 +97,112 @@ export function holdBehindHeads(store: Store, owner: string, claimed: ReadonlyAr
  * whose head became final (`moved`) the next delivery in line, if it waits
  * in line, falls due `now`; when the consumer's circuit is open it waits for
  * the circuit instead, which releases it when it closes. Workers are woken
- * for what fell due.
+ * for what fell due, so it goes in the next claim, as a fresh event would.
  */
 export async function advanceLines({ tx, wakeWorkers }: UnitOfWork, consumers: readonly ConsumerId[], moved: readonly Line[], now: number): Promise<void> {
   if (consumers.length === 0) return;
-  const open = await lockLines(tx, consumers);
-  let released = 0n;
+  const open = new Set((await lockLines(tx, consumers)).filter((row) => row.circuitOpenUntil !== null).map((row) => row.id));
+  let released = false;
   for (const line of moved) {
     const next = await headOf(tx, line);
-    if (next === undefined) continue;
+    if (!next?.waiting) continue;
     const circuitHolds = open.has(line.consumerId);
-    const result = await tx
+    await tx
       .updateTable("deliveries")
       .set(circuitHolds ? { parked_reason: "circuit" } : { next_attempt_at: now, parked_reason: null })
-      .where("id", "=", next)
-      .where("parked_reason", "=", "line")
-      .executeTakeFirst();
-    if (!circuitHolds) released += result.numUpdatedRows;
+      .where("id", "=", next.id)
+      .execute();
+    released ||= !circuitHolds;
   }
-  if (released > 0n) wakeWorkers();
+  if (released) wakeWorkers();
+}
+
+/** Whether a delivery `newer` of `consumerId` has an older pending delivery in its line under `ordering`. */
+function behindAnother(eb: ExpressionBuilder<Database, "deliveries">, ordering: ConsumerOrdering) {
+  let older = eb
+    .selectFrom("deliveries as older")
+    .select("older.id")
+    .whereRef("older.consumer_id", "=", "deliveries.consumer_id")
+    .where("older.next_attempt_at", "is not", null)
+    .whereRef("older.id", "<", "deliveries.id");
+  if (ordering === "fifo-by-company")
+    older = older.where((inner) =>
+      inner.or([
+        inner("older.company_id", "=", inner.ref("deliveries.company_id")),
+        inner.and([inner("older.company_id", "is", null), inner("deliveries.company_id", "is", null)]),
+      ]),
+    );
+  return eb.exists(older);
+}
+
+/**
+ * Deliveries of the consumer restarted (a resend, a recovery) go back into
+ * its line if it is ordered: those behind another pending delivery of their
+ * line wait in line, so that a restart never sends one beside its line's head
+ * or ahead of what is older; the oldest goes as its line's head. Takes the
+ * lines' lock, as adding to a line does.
+ */
+export async function keepInLine(tx: Tx, consumerId: ConsumerId, ids: readonly DeliveryId[]): Promise<void> {
+  if (ids.length === 0) return;
+  const [consumer] = await lockLines(tx, [consumerId]);
+  if (consumer === undefined) return;
+  await tx
+    .updateTable("deliveries")
+    .set({ next_attempt_at: PARKED_AT, parked_reason: "line" })
+    .where("id", "in", ids)
+    .where("lease_owner", "is", null)
+    .where("parked_reason", "is", null)
+    .where((eb) => behindAnother(eb, consumer.ordering))
+    .execute();
+}
+
+/**
+ * The consumer's ordering changed to `ordering`: its lines are no longer the
+ * same. A step of at most `step` deliveries per statement: first what is now
+ * behind another in its new line and was due, scheduled for a retry or held
+ * by its circuit or for a slot waits in line, then what waited in line and
+ * now heads its new line falls due `now`. Deliveries in flight finish as
+ * they were. To `unordered`, everything that waited in line falls due. Returns
+ * whether more may remain.
+ */
+export async function relineConsumer(
+  { tx, wakeWorkers }: UnitOfWork,
+  consumerId: ConsumerId,
+  ordering: ConsumerOrdering,
+  now: number,
+  step = RELEASE_STEP,
+): Promise<boolean> {
+  const inLine = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "line");
+  if (ordering === "unordered") {
+    const result = await tx
+      .updateTable("deliveries")
+      .set({ next_attempt_at: now, parked_reason: null })
+      .where("id", "in", inLine.orderBy("id").limit(step))
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) wakeWorkers();
+    return result.numUpdatedRows === BigInt(step);
+  }
+  const behind = tx
+    .selectFrom("deliveries")
+    .select("id")
+    .where("consumer_id", "=", consumerId)
+    .where("next_attempt_at", "is not", null)
+    .where("lease_owner", "is", null)
+    // Held by its circuit or for a slot, it would be released with the others: it waits in line instead.
+    .where((eb) => eb.or([eb("parked_reason", "is", null), eb("parked_reason", "in", ["circuit", "slot"])]))
+    .where((eb) => behindAnother(eb, ordering));
+  const waited = await tx
+    .updateTable("deliveries")
+    .set({ next_attempt_at: PARKED_AT, parked_reason: "line", rate_slot_at: null })
+    .where("id", "in", behind.orderBy("id").limit(step))
+    .executeTakeFirst();
+  if (waited.numUpdatedRows === BigInt(step)) return true;
+  const heads = inLine.where((eb) => eb.not(behindAnother(eb, ordering)));
+  const released = await tx
+    .updateTable("deliveries")
+    .set({ next_attempt_at: now, parked_reason: null })
+    .where("id", "in", heads.orderBy("id").limit(step))
+    .executeTakeFirst();
+  if (released.numUpdatedRows > 0n) wakeWorkers();
+  return released.numUpdatedRows === BigInt(step);
 }

@@ -7,7 +7,7 @@ import { handBack } from "./hand-back.ts";
 // Deliveries wait "parked": due at a time no clock reaches, so no claim takes them, until what they wait for
 // releases them. Waiting spends no attempt. Each records why it waits (`parked_reason`), and each release
 // releases only its own: a circuit closing those its circuit held, a slow consumer's freed slots those that
-// waited for a slot, a line's head ending the next in that line.
+// waited for a slot, a line's head ending the next in that line (deliveries/fifo.ts).
 
 /** The due time of a parked delivery: the latest time a JavaScript Date holds. */
 export const PARKED_AT = 8_640_000_000_000_000;
@@ -102,19 +102,6 @@ export async function releaseInSteps(store: Store, consumerId: ConsumerId, now: 
     const circuit = { consumerId, openUntil: first ? (openUntil ?? at) : at };
     more = (await store.transaction((uow) => releaseParked(uow, [circuit], at, RELEASE_STEP))).length > 0;
   }
-}
-
-/**
- * The consumer's ordering changed: what waited in its lines falls due `now`,
- * a step of at most `step` (RELEASE_STEP) per statement, and is claimed
- * again under the new ordering (held again behind its new line's head, if
- * it has one). Returns whether more may remain.
- */
-export async function releaseLines({ tx, wakeWorkers }: UnitOfWork, consumerId: ConsumerId, now: number, step = RELEASE_STEP): Promise<boolean> {
-  const inLine = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "line").orderBy("id").limit(step);
-  const result = await tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", inLine).executeTakeFirst();
-  if (result.numUpdatedRows > 0n) wakeWorkers();
-  return result.numUpdatedRows === BigInt(step);
 }
 
 /** A claimed delivery to a consumer whose circuit is open, and until when it is. */

@@ -1,6 +1,7 @@
 import { newId, type ClientId, type ConsumerId, type DeliveryId, type MessageId } from "../../ids.ts";
 import type { Tx } from "../database.ts";
 import type { DeliveryRestartsTable } from "../schema.ts";
+import { keepInLine } from "./fifo.ts";
 import { freshSchedule } from "./fresh-schedule.ts";
 import { PARKED_AT } from "./park.ts";
 
@@ -8,8 +9,9 @@ import { PARKED_AT } from "./park.ts";
  * A fresh attempt schedule whose first attempt is due at `dueAt`. Clearing the
  * lease keeps an attempt in flight from overwriting it when recorded (and
  * from counting as a lost claim); a rate-limit slot held for the old schedule
- * is given up, and so is its parking (a line or a circuit holds it again when
- * it is claimed, if they still do).
+ * is given up, and so is its parking (a circuit holds it again when it is
+ * claimed, if it still does; an ordered consumer's line takes it back, see
+ * keepInLine).
  */
 const restartedSchedule = (dueAt: number, now: number) => ({
   ...freshSchedule(dueAt, now),
@@ -37,7 +39,13 @@ export async function restartDelivery(
   dueAt: number,
   now: number,
 ): Promise<void> {
-  await tx.updateTable("deliveries").set(restartedSchedule(dueAt, now)).where("id", "=", deliveryId).execute();
+  const restarted = await tx
+    .updateTable("deliveries")
+    .set(restartedSchedule(dueAt, now))
+    .where("id", "=", deliveryId)
+    .returning("consumer_id")
+    .executeTakeFirst();
+  if (restarted) await keepInLine(tx, restarted.consumer_id, [deliveryId]);
   await tx
     .insertInto("delivery_restarts")
     .values(restartRow(clientId, deliveryId, reason, now))
@@ -69,5 +77,10 @@ export async function restartFailedDeliveries(
     if (restarted) restarts.push(restartRow(clientId, restarted.id, "recover", now));
   }
   if (restarts.length > 0) await tx.insertInto("delivery_restarts").values(restarts).execute();
+  await keepInLine(
+    tx,
+    consumerId,
+    restarts.map((restart) => restart.delivery_id),
+  );
   return restarts.length;
 }
