@@ -78,8 +78,9 @@ async function statesOf(server: TestServer, consumerId: string) {
   return messages.map((message) => ({ id: message.id, state: message.deliveries[0] })).reverse();
 }
 
+/** The deliveries waiting in line, as /metrics counts them. */
 const parkedGauge = async (server: TestServer) =>
-  Number(/^hookline_deliveries_parked (\S+)$/m.exec(await (await fetch(`${server.baseUrl}/metrics`)).text())![1]);
+  Number(/^hookline_deliveries_parked\{reason="line"\} (\S+)$/m.exec(await (await fetch(`${server.baseUrl}/metrics`)).text())![1]);
 
 test("behind a head that keeps failing, the deliveries in line are never claimed, held back or attempted: their state never changes", async (t) => {
   const settings = { retrySchedule: Array.from({ length: 10 }, () => "50ms").join(",") };
