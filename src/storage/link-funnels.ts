@@ -3,7 +3,7 @@ import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import { newId } from "../ids.ts";
 import type { Selectable } from "kysely";
 import type { Db, Store, Tx } from "./database.ts";
-import type { LinkFunnelDaysTable, LinkFunnelsTable, LinkStep } from "./schema.ts";
+import type { LinkFunnelsTable, LinkRollupsTable, LinkStep } from "./schema.ts";
 
 /**
  * Connections' link journeys: one summary row per connection (`link_funnels`)
@@ -36,7 +36,7 @@ const LATEST = { disconnected: "disconnected_at", deauthorized: "deauthorized_at
 
 /**
  * Records one step: the step row, the connection's summary made or brought up
- * to date, and the day's roll-ups moved from what the journey was to what it
+ * to date, and the roll-ups moved from what the journey was to what it
  * is now, in one transaction. A step whose id is already kept changes nothing.
  */
 export async function recordStep(store: Store, record: StepRecord): Promise<void> {
@@ -128,10 +128,15 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
 }
 
 /* Roll-ups: each journey counts in the row of its cohort day (the UTC day it was created), integration and latest
- * error code, in each figure it reached, and in the time-to-link bucket of its linking. Recording a step takes the
- * journey's contribution out of where it was and puts it where it is now. */
+ * error code, in each figure it reached, and in the time-to-link bucket of its linking; and the same in the row of
+ * its cohort hour, so that a range that starts or ends within a day reads its whole hours from the roll-ups too and
+ * at most two part hours from the journeys. Recording a step takes the journey's contribution out of where it was
+ * and puts it where it is now. */
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+/** The roll-ups' spans, longest first. */
+const SPANS = [DAY_MS, HOUR_MS] as const;
 
 /**
  * Times to link are kept in buckets about 5% wide on a log scale: bucket 0 for
@@ -156,8 +161,8 @@ const COUNT_COLUMNS = [
   "stopped_returned",
 ] as const;
 type RollupCounts = Record<(typeof COUNT_COLUMNS)[number], number>;
-type RollupGroup = Pick<LinkFunnelDaysTable, "client_id" | "day" | "integration_key" | "error_status_code">;
-const GROUP_COLUMNS = ["client_id", "day", "integration_key", "error_status_code"] as const;
+type RollupGroup = Pick<LinkRollupsTable, "client_id" | "span" | "start" | "integration_key" | "error_status_code">;
+const GROUP_COLUMNS = ["client_id", "span", "start", "integration_key", "error_status_code"] as const;
 
 const journeyOf = (db: Db, connectionId: ConnectionId) => db.selectFrom("link_funnels").select(JOURNEY_COLUMNS).where("connection_id", "=", connectionId);
 const JOURNEY_COLUMNS = [
@@ -176,8 +181,8 @@ const JOURNEY_COLUMNS = [
 ] as const;
 type Journey = Pick<Selectable<LinkFunnelsTable>, (typeof JOURNEY_COLUMNS)[number]>;
 
-/** Where a journey counts, and in what. */
-function contributionOf(journey: Journey): { group: RollupGroup; counts: RollupCounts; bucket: number | null } {
+/** Where a journey counts in the roll-ups of `span`, and in what. */
+function contributionOf(journey: Journey, span: number): { group: RollupGroup; counts: RollupCounts; bucket: number | null } {
   const createdAt = Number(journey.created_at);
   const set = (time: number | null) => (time === null ? 0 : 1);
   const stopped = journey.opened_at !== null && journey.linked_at === null && journey.failed_at === null;
@@ -193,7 +198,8 @@ function contributionOf(journey: Journey): { group: RollupGroup; counts: RollupC
   return {
     group: {
       client_id: journey.client_id,
-      day: createdAt - (createdAt % DAY_MS),
+      span,
+      start: createdAt - (createdAt % span),
       integration_key: journey.integration_key,
       error_status_code: journey.error_status_code ?? "",
     },
@@ -219,31 +225,31 @@ const addedUp = (column: string, table: string) => sql<number>`${sql.ref(`${tabl
 async function addCounts(tx: Tx, group: RollupGroup, counts: RollupCounts): Promise<void> {
   if (COUNT_COLUMNS.every((column) => counts[column] === 0)) return;
   await tx
-    .insertInto("link_funnel_days")
+    .insertInto("link_rollups")
     .values({ ...group, ...counts })
     .onConflict((conflict) =>
-      conflict.columns(GROUP_COLUMNS).doUpdateSet(Object.fromEntries(COUNT_COLUMNS.map((column) => [column, addedUp(column, "link_funnel_days")]))),
+      conflict.columns(GROUP_COLUMNS).doUpdateSet(Object.fromEntries(COUNT_COLUMNS.map((column) => [column, addedUp(column, "link_rollups")]))),
     )
     .execute();
 }
 
 async function addTime(tx: Tx, group: RollupGroup, bucket: number, linked: number): Promise<void> {
   await tx
-    .insertInto("link_funnel_day_times")
+    .insertInto("link_rollup_times")
     .values({ ...group, bucket, linked })
-    .onConflict((conflict) => conflict.columns([...GROUP_COLUMNS, "bucket"]).doUpdateSet({ linked: addedUp("linked", "link_funnel_day_times") }))
+    .onConflict((conflict) => conflict.columns([...GROUP_COLUMNS, "bucket"]).doUpdateSet({ linked: addedUp("linked", "link_rollup_times") }))
     .execute();
 }
 
 /** Adds `failures` of an error to a group; the latest is kept (a removal passes 0, which changes it not). */
 async function addFailures(tx: Tx, group: RollupGroup, error: { statusCode: string; statusText: string }, failures: number, lastSeen: number): Promise<void> {
   await tx
-    .insertInto("link_funnel_day_errors")
+    .insertInto("link_rollup_errors")
     .values({ ...group, status_code: error.statusCode, status_text: error.statusText, failures, last_seen: lastSeen })
     .onConflict((conflict) =>
       conflict.columns([...GROUP_COLUMNS, "status_code", "status_text"]).doUpdateSet({
-        failures: addedUp("failures", "link_funnel_day_errors"),
-        last_seen: sql<number>`CASE WHEN ${sql.ref("excluded.last_seen")} > ${sql.ref("link_funnel_day_errors.last_seen")} THEN ${sql.ref("excluded.last_seen")} ELSE ${sql.ref("link_funnel_day_errors.last_seen")} END`,
+        failures: addedUp("failures", "link_rollup_errors"),
+        last_seen: sql<number>`CASE WHEN ${sql.ref("excluded.last_seen")} > ${sql.ref("link_rollup_errors.last_seen")} THEN ${sql.ref("excluded.last_seen")} ELSE ${sql.ref("link_rollup_errors.last_seen")} END`,
       }),
     )
     .execute();
@@ -263,8 +269,20 @@ async function moveRollups(
   after: Journey,
   failure: { statusCode: string; statusText: string; at: number } | undefined,
 ): Promise<void> {
-  const was = before && contributionOf(before);
-  const is = contributionOf(after);
+  for (const span of SPANS) await moveRollupsOf(tx, span, connectionId, stepId, before, after, failure);
+}
+
+async function moveRollupsOf(
+  tx: Tx,
+  span: number,
+  connectionId: ConnectionId,
+  stepId: string,
+  before: Journey | undefined,
+  after: Journey,
+  failure: { statusCode: string; statusText: string; at: number } | undefined,
+): Promise<void> {
+  const was = before && contributionOf(before, span);
+  const is = contributionOf(after, span);
   const moved = was !== undefined && !sameGroup(was.group, is.group);
   if (!was || moved) {
     if (was) await addCounts(tx, was.group, Object.fromEntries(COUNT_COLUMNS.map((column) => [column, -was.counts[column]])) as RollupCounts);
@@ -300,9 +318,9 @@ async function moveRollups(
  * tables. The journeys are read a page at a time, in one pass.
  */
 export async function rebuildLinkRollups(db: Db): Promise<void> {
-  await db.deleteFrom("link_funnel_days").execute();
-  await db.deleteFrom("link_funnel_day_times").execute();
-  await db.deleteFrom("link_funnel_day_errors").execute();
+  await db.deleteFrom("link_rollups").execute();
+  await db.deleteFrom("link_rollup_times").execute();
+  await db.deleteFrom("link_rollup_errors").execute();
   const counts = new Map<string, RollupGroup & RollupCounts>();
   const times = new Map<string, RollupGroup & { bucket: number; linked: number }>();
   let after: string | null = null;
@@ -315,24 +333,26 @@ export async function rebuildLinkRollups(db: Db): Promise<void> {
       .limit(10_000)
       .execute();
     for (const journey of page) {
-      const { group, counts: add, bucket } = contributionOf(journey);
-      const key = JSON.stringify(GROUP_COLUMNS.map((column) => group[column]));
-      const sum = counts.get(key) ?? { ...group, ...add };
-      if (counts.has(key)) for (const column of COUNT_COLUMNS) sum[column] += add[column];
-      counts.set(key, sum);
-      if (bucket === null) continue;
-      const timeKey = `${key}${bucket}`;
-      const time = times.get(timeKey) ?? { ...group, bucket, linked: 0 };
-      time.linked += 1;
-      times.set(timeKey, time);
+      for (const span of SPANS) {
+        const { group, counts: add, bucket } = contributionOf(journey, span);
+        const key = JSON.stringify(GROUP_COLUMNS.map((column) => group[column]));
+        const sum = counts.get(key) ?? { ...group, ...add };
+        if (counts.has(key)) for (const column of COUNT_COLUMNS) sum[column] += add[column];
+        counts.set(key, sum);
+        if (bucket === null) continue;
+        const timeKey = `${key}${bucket}`;
+        const time = times.get(timeKey) ?? { ...group, bucket, linked: 0 };
+        time.linked += 1;
+        times.set(timeKey, time);
+      }
     }
     if (page.length < 10_000) break;
     after = page.at(-1)!.connection_id;
   }
   const rows = <T>(map: Map<string, T>) => [...map.values()];
   for (const [table, values] of [
-    ["link_funnel_days", rows(counts)],
-    ["link_funnel_day_times", rows(times)],
+    ["link_rollups", rows(counts)],
+    ["link_rollup_times", rows(times)],
   ] as const) {
     for (let from = 0; from < values.length; from += 500)
       await db
@@ -341,28 +361,30 @@ export async function rebuildLinkRollups(db: Db): Promise<void> {
         .execute();
   }
   // Each journey's failures in its group, from the steps kept (by link_steps_by_connection).
-  const day = sql<number>`link_funnels.created_at - link_funnels.created_at % ${sql.lit(DAY_MS)}`;
-  await db
-    .insertInto("link_funnel_day_errors")
-    .columns([...GROUP_COLUMNS, "status_code", "status_text", "failures", "last_seen"])
-    .expression(
-      db
-        .selectFrom("link_funnels")
-        .innerJoin("link_steps", (join) => join.onRef("link_steps.connection_id", "=", "link_funnels.connection_id").on("link_steps.step", "=", "failed"))
-        .select([
-          "link_funnels.client_id",
-          day.as("day"),
-          "link_funnels.integration_key",
-          sql<string>`COALESCE(link_funnels.error_status_code, '')`.as("error_status_code"),
-          sql<string>`COALESCE(link_steps.status_code, '')`.as("status_code"),
-          sql<string>`COALESCE(link_steps.status_text, '')`.as("status_text"),
-          (eb) => eb.fn.countAll<number>().as("failures"),
-          (eb) => eb.fn.max("link_steps.at").as("last_seen"),
-        ])
-        .where("link_funnels.failed_at", "is not", null)
-        .groupBy(sql`1, 2, 3, 4, 5, 6`),
-    )
-    .execute();
+  for (const span of SPANS) {
+    await db
+      .insertInto("link_rollup_errors")
+      .columns([...GROUP_COLUMNS, "status_code", "status_text", "failures", "last_seen"])
+      .expression(
+        db
+          .selectFrom("link_funnels")
+          .innerJoin("link_steps", (join) => join.onRef("link_steps.connection_id", "=", "link_funnels.connection_id").on("link_steps.step", "=", "failed"))
+          .select([
+            "link_funnels.client_id",
+            sql<number>`${sql.lit(span)}`.as("span"),
+            sql<number>`link_funnels.created_at - link_funnels.created_at % ${sql.lit(span)}`.as("start"),
+            "link_funnels.integration_key",
+            sql<string>`COALESCE(link_funnels.error_status_code, '')`.as("error_status_code"),
+            sql<string>`COALESCE(link_steps.status_code, '')`.as("status_code"),
+            sql<string>`COALESCE(link_steps.status_text, '')`.as("status_text"),
+            (eb) => eb.fn.countAll<number>().as("failures"),
+            (eb) => eb.fn.max("link_steps.at").as("last_seen"),
+          ])
+          .where("link_funnels.failed_at", "is not", null)
+          .groupBy(sql`1, 2, 3, 4, 5, 6, 7`),
+      )
+      .execute();
+  }
 }
 
 export interface TimeWindow {
@@ -514,7 +536,7 @@ async function failureCounts(db: Db, clientId: ClientId, window: TimeWindow, gro
   }));
 }
 
-/** The group of each day's roll-up row, as groupKey gives it for a journey. */
+/** The group of each roll-up row, as groupKey gives it for a journey. */
 function rollupKey(grouping: FunnelGrouping) {
   switch (grouping?.kind) {
     case undefined:
@@ -525,28 +547,29 @@ function rollupKey(grouping: FunnelGrouping) {
     case "errorCode":
       return sql<string | null>`NULLIF(error_status_code, '')`;
     case "day":
-      return sql<string | null>`day`;
+      return sql<string | null>`start - start % ${sql.lit(DAY_MS)}`;
   }
 }
 
 const keyOf = (key: unknown) => (key === null ? null : String(key));
 
 /**
- * The figures of the journeys that started on the whole days of `days`, from
- * the roll-ups: counts and buckets added up over the days. Those stopped
+ * The figures of the journeys that started in `part`, whole days or hours
+ * (`span`), from the roll-ups: counts and buckets added up over them. Those stopped
  * count as abandoned but for the ones opened after `abandonedBefore`, which
  * are counted from the journeys (one abandon window's openings, by link_funnels_unlinked).
  */
-async function rolledUp(db: Db, clientId: ClientId, days: TimeWindow, grouping: FunnelGrouping, abandonedBefore: number) {
+async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: number }, grouping: FunnelGrouping, abandonedBefore: number) {
   const key = rollupKey(grouping);
   const sum = (column: string) => sql<number | string>`SUM(${sql.ref(column)})`;
   const [counts, recent, times, failures] = await Promise.all([
     db
-      .selectFrom("link_funnel_days")
+      .selectFrom("link_rollups")
       .select([key.as("key"), ...COUNT_COLUMNS.map((column) => sum(column).as(column))])
       .where("client_id", "=", clientId)
-      .where("day", ">=", days.since)
-      .where("day", "<", days.until)
+      .where("span", "=", part.span)
+      .where("start", ">=", part.since)
+      .where("start", "<", part.until)
       .$if(grouping !== null, (query) => query.groupBy(sql`1`))
       .having(sql`SUM(created)`, ">", 0)
       .execute(),
@@ -563,26 +586,28 @@ async function rolledUp(db: Db, clientId: ClientId, days: TimeWindow, grouping: 
       .where("linked_at", "is", null)
       .where("opened_at", ">=", abandonedBefore)
       .where("failed_at", "is", null)
-      .where("created_at", ">=", days.since)
-      .where("created_at", "<", days.until)
+      .where("created_at", ">=", part.since)
+      .where("created_at", "<", part.until)
       .groupBy(grouping === null ? sql`2` : sql`1, 2`)
       .execute(),
     db
-      .selectFrom("link_funnel_day_times")
+      .selectFrom("link_rollup_times")
       .select([key.as("key"), "bucket", sum("linked").as("count")])
       .where("client_id", "=", clientId)
-      .where("day", ">=", days.since)
-      .where("day", "<", days.until)
+      .where("span", "=", part.span)
+      .where("start", ">=", part.since)
+      .where("start", "<", part.until)
       .$if(grouping !== null, (query) => query.groupBy(sql`1`))
       .groupBy("bucket")
       .having(sql`SUM(linked)`, ">", 0)
       .execute(),
     db
-      .selectFrom("link_funnel_day_errors")
+      .selectFrom("link_rollup_errors")
       .select([key.as("key"), "status_code", "status_text", sum("failures").as("count"), sql<number | string>`MAX(last_seen)`.as("lastSeen")])
       .where("client_id", "=", clientId)
-      .where("day", ">=", days.since)
-      .where("day", "<", days.until)
+      .where("span", "=", part.span)
+      .where("start", ">=", part.since)
+      .where("start", "<", part.until)
       .$if(grouping !== null, (query) => query.groupBy(sql`1`))
       .groupBy(["status_code", "status_text"])
       .having(sql`SUM(failures)`, ">", 0)
@@ -657,10 +682,28 @@ export const mergeFailures = (failures: readonly ErrorCount[]) =>
   );
 
 /**
+ * The window cut into what the roll-ups answer, their longest whole spans
+ * first, and the part spans at its edges (`span` null), which they do not.
+ */
+function partsOf(window: TimeWindow, spans: readonly number[] = SPANS): Array<TimeWindow & { span: number | null }> {
+  if (window.since >= window.until) return [];
+  const [span, ...shorter] = spans;
+  if (span === undefined) return [{ ...window, span: null }];
+  const whole = { since: Math.ceil(window.since / span) * span, until: Math.floor(window.until / span) * span };
+  if (whole.since >= whole.until) return partsOf(window, shorter);
+  return [
+    ...partsOf({ since: window.since, until: whole.since }, shorter),
+    { ...whole, span },
+    ...partsOf({ since: whole.until, until: window.until }, shorter),
+  ];
+}
+
+/**
  * The client's link funnel over the journeys that started in the window, per
- * group: the whole UTC days inside it from the roll-ups, the part days at
- * its edges from the journeys themselves. Grouped by a tag, whose values
- * change after the fact, every journey of the window is read.
+ * group: its whole UTC days, and whole hours of the days it starts or ends
+ * within, from the roll-ups; the part hours at its edges from the journeys
+ * themselves. Grouped by a tag, whose values change after the fact, every
+ * journey of the window is read.
  */
 export async function funnelFigures(
   db: Db,
@@ -677,15 +720,11 @@ export async function funnelFigures(
     ]);
     return { counts, times, failures };
   };
-  const days = { since: Math.ceil(window.since / DAY_MS) * DAY_MS, until: Math.floor(window.until / DAY_MS) * DAY_MS };
-  if (grouping?.kind === "tag" || days.since >= days.until) return raw(window);
-  const parts = await Promise.all([
-    rolledUp(db, clientId, days, grouping, abandonedBefore),
-    ...(window.since < days.since ? [raw({ since: window.since, until: days.since })] : []),
-    ...(days.until < window.until ? [raw({ since: days.until, until: window.until })] : []),
-  ]);
+  if (grouping?.kind === "tag") return raw(window);
+  const parts = await Promise.all(
+    partsOf(window).map(({ span, ...part }) => (span === null ? raw(part) : rolledUp(db, clientId, { ...part, span }, grouping, abandonedBefore))),
+  );
   return {
-    // A group the part days have and the roll-ups not (or the reverse) is counted once, from the one that has it.
     counts: mergeCounts(parts.flatMap((part) => part.counts)),
     times: mergeTimes(parts.flatMap((part) => part.times)),
     failures: mergeFailures(parts.flatMap((part) => part.failures)),
@@ -698,45 +737,47 @@ export async function funnelFigures(
  * and journey, newest first, at most `limit`.
  */
 export function connectionsNeedingAction(db: Db, clientId: ClientId, abandonedBefore: number, limit: number) {
-  return db
-    .selectFrom("link_funnels")
-    .innerJoin("connections", "connections.id", "link_funnels.connection_id")
-    .innerJoin("companies", "companies.id", "connections.company_id")
-    .select([
-      "connections.id as connectionId",
-      "connections.company_id as companyId",
-      "companies.name as companyName",
-      "connections.status",
-      "connections.link_key as linkKey",
-      "link_funnels.integration_key as integrationKey",
-      "link_funnels.opened_at as openedAt",
-      "link_funnels.chosen_at as chosenAt",
-      "link_funnels.redirected_at as redirectedAt",
-      "link_funnels.returned_at as returnedAt",
-      "link_funnels.failed_at as failedAt",
-      "link_funnels.error_status_code as statusCode",
-      "link_funnels.error_status_text as statusText",
-      "link_funnels.error_message as errorMessage",
-      "link_funnels.deauthorized_at as deauthorizedAt",
-      "link_funnels.reminded_at as remindedAt",
-    ])
-    .select((eb) => eb.fn.coalesce("link_funnels.deauthorized_at", "link_funnels.failed_at", "link_funnels.opened_at").as("since"))
-    .where("link_funnels.client_id", "=", clientId)
-    .where("connections.client_id", "=", clientId)
-    .where((eb) =>
-      eb.or([
-        eb("connections.status", "=", "Deauthorized"),
-        eb.and([
-          eb("connections.status", "=", "PendingAuth"),
-          eb("link_funnels.linked_at", "is", null),
-          eb.or([eb("link_funnels.failed_at", "is not", null), eb("link_funnels.opened_at", "<", abandonedBefore)]),
+  return (
+    db
+      .selectFrom("link_funnels")
+      .innerJoin("connections", "connections.id", "link_funnels.connection_id")
+      .innerJoin("companies", "companies.id", "connections.company_id")
+      .select([
+        "connections.id as connectionId",
+        "connections.company_id as companyId",
+        "companies.name as companyName",
+        "connections.status",
+        "connections.link_key as linkKey",
+        "link_funnels.integration_key as integrationKey",
+        "link_funnels.opened_at as openedAt",
+        "link_funnels.chosen_at as chosenAt",
+        "link_funnels.redirected_at as redirectedAt",
+        "link_funnels.returned_at as returnedAt",
+        "link_funnels.failed_at as failedAt",
+        "link_funnels.error_status_code as statusCode",
+        "link_funnels.error_status_text as statusText",
+        "link_funnels.error_message as errorMessage",
+        "link_funnels.deauthorized_at as deauthorizedAt",
+        "link_funnels.reminded_at as remindedAt",
+      ])
+      .select((eb) => eb.fn.coalesce("link_funnels.deauthorized_at", "link_funnels.failed_at", "link_funnels.opened_at").as("since"))
+        .where("link_funnels.client_id", "=", clientId)
+      .where("connections.client_id", "=", clientId)
+      .where((eb) =>
+        eb.or([
+          eb("connections.status", "=", "Deauthorized"),
+          eb.and([
+            eb("connections.status", "=", "PendingAuth"),
+            eb("link_funnels.linked_at", "is", null),
+            eb.or([eb("link_funnels.failed_at", "is not", null), eb("link_funnels.opened_at", "<", abandonedBefore)]),
+          ]),
         ]),
-      ]),
-    )
-    .orderBy("since", "desc")
-    .orderBy("connections.id", "desc")
-    .limit(limit)
-    .execute();
+      )
+      .orderBy("since", "desc")
+      .orderBy("connections.id", "desc")
+      .limit(limit)
+      .execute()
+  );
 }
 
 /** How many of each of `steps` the client's connections took in the window, by integration. */

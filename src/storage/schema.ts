@@ -39,9 +39,9 @@ export interface Database {
   activity_hours: ActivityHoursTable;
   link_funnels: LinkFunnelsTable;
   link_steps: LinkStepsTable;
-  link_funnel_days: LinkFunnelDaysTable;
-  link_funnel_day_times: LinkFunnelDayTimesTable;
-  link_funnel_day_errors: LinkFunnelDayErrorsTable;
+  link_rollups: LinkRollupsTable;
+  link_rollup_times: LinkRollupTimesTable;
+  link_rollup_errors: LinkRollupErrorsTable;
   insight_alert_rules: InsightAlertRulesTable;
   insight_alert_episodes: InsightAlertEpisodesTable;
   link_attempts: LinkAttemptsTable;
@@ -386,13 +386,14 @@ export interface LinkStepsTable {
 }
 
 /**
- * The journeys that started on one UTC day (`day`, its midnight) of one integration, whose latest error is
- * `error_status_code` ('' for none): how many reached each figure, kept as steps are recorded. `stopped_*` are
- * those neither linked nor failed, opened, by the furthest step they reached (abandoned once opened long enough ago).
+ * The journeys that started in one UTC day or hour (`span` ms long from `start`) of one integration, whose latest
+ * error is `error_status_code` ('' for none): how many reached each figure, kept as steps are recorded. `stopped_*`
+ * are those neither linked nor failed, opened, by the furthest step they reached (abandoned once opened long enough ago).
  */
-export interface LinkFunnelDaysTable {
+export interface LinkRollupsTable {
   client_id: ClientId;
-  day: number;
+  span: number;
+  start: number;
   integration_key: string;
   error_status_code: string;
   created: number;
@@ -407,20 +408,22 @@ export interface LinkFunnelDaysTable {
   stopped_returned: number;
 }
 
-/** How many of a day's group (as in link_funnel_days) linked within each time-to-link bucket (storage/link-funnels.ts). */
-export interface LinkFunnelDayTimesTable {
+/** How many of a day's or hour's group (as in link_rollups) linked within each time-to-link bucket (storage/link-funnels.ts). */
+export interface LinkRollupTimesTable {
   client_id: ClientId;
-  day: number;
+  span: number;
+  start: number;
   integration_key: string;
   error_status_code: string;
   bucket: number;
   linked: number;
 }
 
-/** The failures of a day's group (as in link_funnel_days), per error: how many, and the latest. */
-export interface LinkFunnelDayErrorsTable {
+/** The failures of a day's or hour's group (as in link_rollups), per error: how many, and the latest. */
+export interface LinkRollupErrorsTable {
   client_id: ClientId;
-  day: number;
+  span: number;
+  start: number;
   integration_key: string;
   error_status_code: string;
   status_code: string;

@@ -106,11 +106,11 @@ async function recordJourneys(store: Store, clientId: ClientId, companyId: Param
   }
 }
 
-/** The figures of `window` from the journeys alone: in parts shorter than a day, which no roll-up answers. */
+/** The figures of `window` from the journeys alone: in half hours, which no roll-up answers. */
 async function fromJourneys(store: Store, clientId: ClientId, window: TimeWindow, grouping: FunnelGrouping) {
   const parts = [];
-  for (let since = window.since; since < window.until; since += DAY / 2) {
-    parts.push(await funnelFigures(store.db, clientId, { since, until: Math.min(since + DAY / 2, window.until) }, grouping, ABANDONED_BEFORE));
+  for (let since = window.since; since < window.until; since += HOUR / 2) {
+    parts.push(await funnelFigures(store.db, clientId, { since, until: Math.min(since + HOUR / 2, window.until) }, grouping, ABANDONED_BEFORE));
   }
   return comparable(
     {
@@ -137,12 +137,13 @@ function comparable(figures: Awaited<ReturnType<typeof funnelFigures>>, grouping
   };
 }
 
-test("the figures of whole days from the roll-ups equal those counted from the journeys, for every grouping", async (t) => {
+test("the figures of whole days and hours from the roll-ups equal those counted from the journeys, for every grouping", async (t) => {
   const { store } = await openTestStore(t);
   const { clientA, clientB, companyA, companyB } = await seedTwoTenants(store);
   await recordJourneys(store, clientA, companyA.id);
   await recordJourneys(store, clientB, companyB.id);
-  const ragged = { since: FIRST_DAY + 5 * HOUR, until: FIRST_DAY + 2 * DAY + 17 * HOUR };
+  // Whole days, whole hours and part hours.
+  const ragged = { since: FIRST_DAY + 5 * HOUR + 20 * 60_000, until: FIRST_DAY + 2 * DAY + 17 * HOUR + 40 * 60_000 };
   for (const grouping of GROUPINGS) {
     for (const window of [DAYS, ragged]) {
       const rolled = comparable(await funnelFigures(store.db, clientA, window, grouping, ABANDONED_BEFORE), grouping);
