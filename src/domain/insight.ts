@@ -194,6 +194,11 @@ export function linkErrorInCustomerWords(platformName: string, statusCode: strin
   return { statusCode, statusText, message };
 }
 
+/** Why a deauthorized connection needs action, in the SMB's words, with what the integration said. */
+export function deauthorizationInCustomerWords(platformName: string, statusCode: string, statusText: string): LinkError {
+  return { statusCode, statusText, message: `${platformName} withdrew access to the data, so nothing is shared until the company links again.` };
+}
+
 export type AttentionReason = "failed" | "deauthorized" | "abandoned";
 
 export interface AttentionItem {
@@ -239,7 +244,12 @@ export async function connectionsNeedingAttention(ctx: AppContext, clientId: Cli
         reason,
         since: isoDate(Number(row.since)),
         stoppedAt,
-        error: row.statusCode === null ? null : linkErrorInCustomerWords(platformName, row.statusCode, row.statusText ?? ""),
+        error:
+          reason === "deauthorized"
+            ? deauthorizationInCustomerWords(platformName, row.deauthorizedStatusCode ?? "", row.deauthorizedStatusText ?? "")
+            : row.statusCode === null
+              ? null
+              : linkErrorInCustomerWords(platformName, row.statusCode, row.statusText ?? ""),
         linkUrl: linkUrl(ctx.config.publicUrl, row.companyId, row.connectionId, row.linkKey),
         remindedAt: row.remindedAt === null ? null : isoDate(Number(row.remindedAt)),
       };

@@ -761,7 +761,20 @@ export function connectionsNeedingAction(db: Db, clientId: ClientId, abandonedBe
         "link_funnels.reminded_at as remindedAt",
       ])
       .select((eb) => eb.fn.coalesce("link_funnels.deauthorized_at", "link_funnels.failed_at", "link_funnels.opened_at").as("since"))
-        .where("link_funnels.client_id", "=", clientId)
+      // The status the integration gave with the latest deauthorization, while its step is kept (by link_steps_by_connection).
+      .select((eb) => {
+        const deauthorization = eb
+          .selectFrom("link_steps")
+          .whereRef("link_steps.connection_id", "=", "link_funnels.connection_id")
+          .where("link_steps.step", "=", "deauthorized")
+          .orderBy("link_steps.at", "desc")
+          .limit(1);
+        return [
+          deauthorization.select("link_steps.status_code").as("deauthorizedStatusCode"),
+          deauthorization.select("link_steps.status_text").as("deauthorizedStatusText"),
+        ];
+      })
+      .where("link_funnels.client_id", "=", clientId)
       .where("connections.client_id", "=", clientId)
       .where((eb) =>
         eb.or([
