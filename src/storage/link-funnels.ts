@@ -121,6 +121,9 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
         })
         .execute();
     }
+    // One client's steps move its roll-ups one at a time: two journeys moving between the same two groups in
+    // opposite directions would otherwise lock their rows in opposite orders on PostgreSQL, and one would be aborted.
+    await store.dialect.lockRows(tx.selectFrom("clients").select("id").where("id", "=", record.clientId)).execute();
     const after = await journeyOf(tx, record.connectionId).executeTakeFirstOrThrow();
     const failure = step === "failed" ? { statusCode: error?.statusCode ?? "", statusText: error?.statusText ?? "", at } : undefined;
     await moveRollups(tx, record.connectionId, id, before, after, failure);
