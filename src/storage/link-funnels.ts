@@ -558,14 +558,13 @@ const keyOf = (key: unknown) => (key === null ? null : String(key));
 
 /**
  * The figures of the journeys that started in `part`, whole days or hours
- * (`span`), from the roll-ups: counts and buckets added up over them. Those stopped
- * count as abandoned but for the ones opened after `abandonedBefore`, which
- * are counted from the journeys (one abandon window's openings, by link_funnels_unlinked).
+ * (`span`), from the roll-ups: counts and buckets added up over them, the
+ * stopped journeys counted as abandoned (funnelFigures takes off those still under way).
  */
-async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: number }, grouping: FunnelGrouping, abandonedBefore: number) {
+async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: number }, grouping: FunnelGrouping) {
   const key = rollupKey(grouping);
   const sum = (column: string) => sql<number | string>`SUM(${sql.ref(column)})`;
-  const [counts, recent, times, failures] = await Promise.all([
+  const [counts, times, failures] = await Promise.all([
     db
       .selectFrom("link_rollups")
       .select([key.as("key"), ...COUNT_COLUMNS.map((column) => sum(column).as(column))])
@@ -575,23 +574,6 @@ async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: n
       .where("start", "<", part.until)
       .$if(grouping !== null, (query) => query.groupBy(sql`1`))
       .having(sql`SUM(created)`, ">", 0)
-      .execute(),
-    db
-      .selectFrom("link_funnels")
-      .select([
-        groupKey(grouping).as("key"),
-        sql<string>`CASE WHEN returned_at IS NOT NULL THEN 'returned' WHEN redirected_at IS NOT NULL THEN 'redirected' WHEN chosen_at IS NOT NULL THEN 'chosen' ELSE 'opened' END`.as(
-          "stoppedAt",
-        ),
-        (eb) => eb.fn.countAll<number | string>().as("count"),
-      ])
-      .where("client_id", "=", clientId)
-      .where("linked_at", "is", null)
-      .where("opened_at", ">=", abandonedBefore)
-      .where("failed_at", "is", null)
-      .where("created_at", ">=", part.since)
-      .where("created_at", "<", part.until)
-      .groupBy(grouping === null ? sql`2` : sql`1, 2`)
       .execute(),
     db
       .selectFrom("link_rollup_times")
@@ -616,26 +598,20 @@ async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: n
       .having(sql`SUM(failures)`, ">", 0)
       .execute(),
   ]);
-  const notAbandoned = (group: string | null, stoppedAt: string) =>
-    Number(recent.find((row) => keyOf(row.key) === group && row.stoppedAt === stoppedAt)?.count ?? 0);
   return {
-    counts: counts.map((row): FunnelCounts => {
-      const group = keyOf(row.key);
-      const stopped = (column: string, stoppedAt: string) => Number(row[column as keyof typeof row]) - notAbandoned(group, stoppedAt);
-      return {
-        key: group,
-        created: Number(row.created),
-        opened: Number(row.opened),
-        linked: Number(row.linked),
-        failed: Number(row.failed),
-        deauthorized: Number(row.deauthorized),
-        reconnected: Number(row.reconnected),
-        abandonedOpened: stopped("stopped_opened", "opened"),
-        abandonedChosen: stopped("stopped_chosen", "chosen"),
-        abandonedRedirected: stopped("stopped_redirected", "redirected"),
-        abandonedReturned: stopped("stopped_returned", "returned"),
-      };
-    }),
+    counts: counts.map((row): FunnelCounts => ({
+      key: keyOf(row.key),
+      created: Number(row.created),
+      opened: Number(row.opened),
+      linked: Number(row.linked),
+      failed: Number(row.failed),
+      deauthorized: Number(row.deauthorized),
+      reconnected: Number(row.reconnected),
+      abandonedOpened: Number(row.stopped_opened),
+      abandonedChosen: Number(row.stopped_chosen),
+      abandonedRedirected: Number(row.stopped_redirected),
+      abandonedReturned: Number(row.stopped_returned),
+    })),
     times: times.map((row) => ({ key: keyOf(row.key), bucket: Number(row.bucket), count: Number(row.count) })),
     failures: failures.map((row) => ({
       key: keyOf(row.key),
@@ -645,6 +621,32 @@ async function rolledUp(db: Db, clientId: ClientId, part: TimeWindow & { span: n
       lastSeen: Number(row.lastSeen),
     })),
   };
+}
+
+/**
+ * The journeys that started in the window and stopped, but were opened at or
+ * after `abandonedBefore`, so are still under way: per group and furthest
+ * step. Few (one abandon window's openings), by link_funnels_unlinked.
+ */
+async function stillUnderWay(db: Db, clientId: ClientId, window: TimeWindow, grouping: FunnelGrouping, abandonedBefore: number) {
+  const rows = await db
+    .selectFrom("link_funnels")
+    .select([
+      groupKey(grouping).as("key"),
+      sql<string>`CASE WHEN returned_at IS NOT NULL THEN 'returned' WHEN redirected_at IS NOT NULL THEN 'redirected' WHEN chosen_at IS NOT NULL THEN 'chosen' ELSE 'opened' END`.as(
+        "stoppedAt",
+      ),
+      (eb) => eb.fn.countAll<number | string>().as("count"),
+    ])
+    .where("client_id", "=", clientId)
+    .where("linked_at", "is", null)
+    .where("opened_at", ">=", abandonedBefore)
+    .where("failed_at", "is", null)
+    .where("created_at", ">=", window.since)
+    .where("created_at", "<", window.until)
+    .groupBy(grouping === null ? sql`2` : sql`1, 2`)
+    .execute();
+  return rows.map((row) => ({ key: keyOf(row.key), stoppedAt: row.stoppedAt, count: Number(row.count) }));
 }
 
 /** Items with the same identity made one by `merge`, in first-seen order. */
@@ -724,11 +726,22 @@ export async function funnelFigures(
     return { counts, times, failures };
   };
   if (grouping?.kind === "tag") return raw(window);
-  const parts = await Promise.all(
-    partsOf(window).map(({ span, ...part }) => (span === null ? raw(part) : rolledUp(db, clientId, { ...part, span }, grouping, abandonedBefore))),
-  );
+  const pieces = partsOf(window);
+  // The rolled-up pieces are one stretch of the window: the part hours are at its edges.
+  const rolled = pieces.filter((piece) => piece.span !== null);
+  const [parts, underWay] = await Promise.all([
+    Promise.all(pieces.map(({ span, ...piece }) => (span === null ? raw(piece) : rolledUp(db, clientId, { ...piece, span }, grouping)))),
+    rolled.length === 0 ? [] : stillUnderWay(db, clientId, { since: rolled[0]!.since, until: rolled.at(-1)!.until }, grouping, abandonedBefore),
+  ]);
+  const notAbandoned = (key: string | null, stoppedAt: string) => underWay.find((row) => row.key === key && row.stoppedAt === stoppedAt)?.count ?? 0;
   return {
-    counts: mergeCounts(parts.flatMap((part) => part.counts)),
+    counts: mergeCounts(parts.flatMap((part) => part.counts)).map((group) => ({
+      ...group,
+      abandonedOpened: group.abandonedOpened - notAbandoned(group.key, "opened"),
+      abandonedChosen: group.abandonedChosen - notAbandoned(group.key, "chosen"),
+      abandonedRedirected: group.abandonedRedirected - notAbandoned(group.key, "redirected"),
+      abandonedReturned: group.abandonedReturned - notAbandoned(group.key, "returned"),
+    })),
     times: mergeTimes(parts.flatMap((part) => part.times)),
     failures: mergeFailures(parts.flatMap((part) => part.failures)),
   };
