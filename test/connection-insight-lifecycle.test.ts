@@ -58,6 +58,15 @@ test("a connection deauthorized through the operator API shows in the funnel and
   const [item, ...others] = await attention(server);
   assert.deepEqual(others, []);
   assert.deepEqual([item.connectionId, item.reason, item.stoppedAt], [connectionId, "deauthorized", null]);
+  assert.deepEqual(
+    item.error,
+    {
+      statusCode: "401",
+      statusText: "Revoked",
+      message: `${item.platformName} withdrew access to the data, so nothing is shared until the company links again.`,
+    },
+    "the reason in the SMB's words, with what the integration said",
+  );
   assert.equal(item.linkUrl, linkUrl);
   assert.deepEqual(await stepsOf(server, connectionId), { created: 1, opened: 1, redirected: 1, returned: 1, linked: 1, deauthorized: 1 });
 

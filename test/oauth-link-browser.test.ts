@@ -423,4 +423,32 @@ describe("OAuth 2.0 integrations against a real authorization server, in a brows
       ["connection.created"],
     );
   });
+
+  test("a callback of a sign-in begun from a link URL that a link reminder has since replaced is refused with a 410 page, and changes nothing", async () => {
+    const { company, connection } = await newConnection("acme", "Estuary Books");
+    const page = await (await browser.newContext()).newPage();
+    // The customer begins the sign-in from the link URL it was sent; the provider is not reached, the state is kept.
+    await page.route(`${oauth.authorizeUrl}**`, (route) => route.abort());
+    await page.goto(connection.linkUrl);
+    const [authorize] = await Promise.all([page.waitForRequest((request) => request.url().startsWith(oauth.authorizeUrl)), page.click("#continue")]);
+    const state = new URL(authorize.url()).searchParams.get("state")!;
+    const reminder = await server.api("POST", `/companies/${company.id}/connections/${connection.id}/link-reminder`);
+    assert.equal(reminder.status, 200);
+    assert.notEqual(reminder.body.linkUrl, connection.linkUrl);
+
+    const replaced = await page.goto(`${server.baseUrl}/link/oauth/callback?code=abc&state=${encodeURIComponent(state)}`);
+    assert.equal(replaced!.status(), 410);
+    assert.match((await page.textContent("#reason")) ?? "", /replaced by a newer one/);
+    await screenshot(page, "oauth-callback-replaced-link");
+
+    const unchanged = await connectionOf(company.id, connection.id);
+    assert.equal(unchanged.status, "PendingAuth");
+    assert.deepEqual(unchanged.dataConnectionErrors ?? [], []);
+    assert.deepEqual(eventTypes(connection.id), ["connection.created"]);
+
+    // The link URL of the reminder links it.
+    await page.unroute(`${oauth.authorizeUrl}**`);
+    await linkAtProvider(page, reminder.body.linkUrl, "Continue", "oauth-linked-after-reminder");
+    assert.equal((await connectionOf(company.id, connection.id)).status, "Linked");
+  });
 });

@@ -7951,9 +7951,9 @@ export interface operations {
                             };
                             /** @description linked / created; null without connections */
                             conversionRate: number | null;
-                            /** @description From creation to linking, the median of the linked */
+                            /** @description From creation to linking, the median of the linked: approximate, the middle of a bucket about 5% wide that holds it (within 2.5% of the exact median) */
                             medianTimeToLinkMs: number | null;
-                            /** @description From creation to linking, the 90th percentile of the linked */
+                            /** @description From creation to linking, the 90th percentile of the linked: approximate like the median, to the bucket */
                             p90TimeToLinkMs: number | null;
                             /** @description The most frequent link errors of these connections, most frequent first (at most 5) */
                             topErrors: {
@@ -7962,7 +7962,7 @@ export interface operations {
                                 count: number;
                                 /**
                                  * Format: date-time
-                                 * @description The latest failure with this error
+                                 * @description The latest failure with this error (grouped by `errorCode`, it can be that of a connection that failed again with another error, and so moved to that group)
                                  */
                                 lastSeen: string;
                             }[];
@@ -7992,9 +7992,9 @@ export interface operations {
                             };
                             /** @description linked / created; null without connections */
                             conversionRate: number | null;
-                            /** @description From creation to linking, the median of the linked */
+                            /** @description From creation to linking, the median of the linked: approximate, the middle of a bucket about 5% wide that holds it (within 2.5% of the exact median) */
                             medianTimeToLinkMs: number | null;
-                            /** @description From creation to linking, the 90th percentile of the linked */
+                            /** @description From creation to linking, the 90th percentile of the linked: approximate like the median, to the bucket */
                             p90TimeToLinkMs: number | null;
                             /** @description The most frequent link errors of these connections, most frequent first (at most 5) */
                             topErrors: {
@@ -8003,7 +8003,7 @@ export interface operations {
                                 count: number;
                                 /**
                                  * Format: date-time
-                                 * @description The latest failure with this error
+                                 * @description The latest failure with this error (grouped by `errorCode`, it can be that of a connection that failed again with another error, and so moved to that group)
                                  */
                                 lastSeen: string;
                             }[];
@@ -8070,6 +8070,7 @@ export interface operations {
                              * @enum {string|null}
                              */
                             stoppedAt: "opened" | "chosen" | "redirected" | "returned" | null;
+                            /** @description The failure in the SMB's words; for a deauthorized connection, that access was withdrawn and the company must link again, with the integration's status */
                             error: {
                                 statusCode: string;
                                 statusText: string;

@@ -3,12 +3,15 @@ import { badRequest } from "../errors.ts";
 import type { ClientId, CompanyId, ConnectionId } from "../ids.ts";
 import type { LinkError } from "./events/insight-events.ts";
 import {
+  bucketTime,
   connectionsNeedingAction,
-  failureCounts,
-  funnelCounts,
-  timesToLink,
+  funnelFigures,
+  mergeCounts,
+  mergeFailures,
+  type ErrorCount,
   type FunnelCounts,
   type FunnelGrouping,
+  type TimeCount,
   type TimeWindow,
 } from "../storage/link-funnels.ts";
 import { linkUrl } from "./connections.ts";
@@ -84,15 +87,24 @@ function insightWindow(ctx: AppContext, query: InsightQuery): TimeWindow {
   return { since: range.since ?? until - DEFAULT_RANGE_MS, until };
 }
 
-/** The value at `fraction` of sorted `values` (nearest rank); null for none. */
-function percentile(sorted: readonly number[], fraction: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)]!;
+/**
+ * The time at `fraction` of the linked (nearest rank), to the bucket: the
+ * middle of the time-to-link bucket that holds it; null for none.
+ */
+function percentile(times: readonly TimeCount[], fraction: number): number | null {
+  const sorted = [...times].sort((a, b) => a.bucket - b.bucket);
+  const total = sorted.reduce((sum, time) => sum + time.count, 0);
+  if (total === 0) return null;
+  const rank = Math.max(1, Math.ceil(fraction * total));
+  let seen = 0;
+  for (const time of sorted) {
+    seen += time.count;
+    if (seen >= rank) return bucketTime(time.bucket);
+  }
+  return null;
 }
 
-type ErrorCount = Awaited<ReturnType<typeof failureCounts>>[number];
-
-function figures(counts: FunnelCounts, times: readonly number[], errors: readonly ErrorCount[]): FunnelFigures {
+function figures(counts: FunnelCounts, times: readonly TimeCount[], errors: readonly ErrorCount[]): FunnelFigures {
   const abandonedAt: Record<StoppedAt, number> = {
     opened: counts.abandonedOpened,
     chosen: counts.abandonedChosen,
@@ -132,36 +144,6 @@ const NO_JOURNEYS: FunnelCounts = {
   abandonedReturned: 0,
 };
 
-/** The groups' counts added up. */
-const sumCounts = (groups: readonly FunnelCounts[]): FunnelCounts =>
-  groups.reduce(
-    (sum, group) => ({
-      key: null,
-      created: sum.created + group.created,
-      opened: sum.opened + group.opened,
-      linked: sum.linked + group.linked,
-      failed: sum.failed + group.failed,
-      deauthorized: sum.deauthorized + group.deauthorized,
-      reconnected: sum.reconnected + group.reconnected,
-      abandonedOpened: sum.abandonedOpened + group.abandonedOpened,
-      abandonedChosen: sum.abandonedChosen + group.abandonedChosen,
-      abandonedRedirected: sum.abandonedRedirected + group.abandonedRedirected,
-      abandonedReturned: sum.abandonedReturned + group.abandonedReturned,
-    }),
-    NO_JOURNEYS,
-  );
-
-/** The same error's counts across groups, as one. */
-function mergeErrors(errors: readonly ErrorCount[]): ErrorCount[] {
-  const merged = new Map<string, ErrorCount>();
-  for (const error of errors) {
-    const id = JSON.stringify([error.statusCode, error.statusText]);
-    const seen = merged.get(id);
-    merged.set(id, seen ? { ...seen, count: seen.count + error.count, lastSeen: Math.max(seen.lastSeen, error.lastSeen) } : { ...error, key: null });
-  }
-  return [...merged.values()];
-}
-
 /** A group's key as the API shows it: a day as its date. */
 const keyText = (grouping: FunnelGrouping, key: string | null) => (key !== null && grouping?.kind === "day" ? isoDate(Number(key)).slice(0, 10) : key);
 
@@ -170,14 +152,11 @@ export async function connectionInsight(ctx: AppContext, clientId: ClientId, que
   const grouping = parseGroupBy(query.groupBy);
   const window = insightWindow(ctx, query);
   const abandonedBefore = ctx.clock.now() - ctx.config.insight.abandonAfterMs;
-  const db = ctx.store.db;
-  const [counts, times, errors] = await Promise.all([
-    funnelCounts(db, clientId, window, grouping, abandonedBefore),
-    timesToLink(db, clientId, window, grouping),
-    failureCounts(db, clientId, window, grouping),
-  ]);
-  const timesOf = bucket(times, (time) => time.ms);
+  const { counts, times, failures: errors } = await funnelFigures(ctx.store.db, clientId, window, grouping, abandonedBefore);
+  const timesOf = bucket(times, (time) => time);
   const errorsOf = bucket(errors, (error) => error);
+  // Every group as one: the key dropped, then the same error (or bucket) of several groups added up.
+  const all = <T extends { key: string | null }>(items: readonly T[]) => items.map((item) => ({ ...item, key: null }));
   const groups = counts
     .map((group) => ({ text: keyText(grouping, group.key), group }))
     // By key, the connections without one (no tag, no error) last.
@@ -187,11 +166,7 @@ export async function connectionInsight(ctx: AppContext, clientId: ClientId, que
     until: isoDate(window.until),
     groupBy: query.groupBy ?? null,
     abandonAfterMs: ctx.config.insight.abandonAfterMs,
-    total: figures(
-      sumCounts(counts),
-      times.map((time) => time.ms),
-      mergeErrors(errors),
-    ),
+    total: figures(mergeCounts(all(counts))[0] ?? { ...NO_JOURNEYS }, all(times), mergeFailures(all(errors))),
     groups: grouping ? groups.map(({ text, group }) => ({ key: text, ...figures(group, timesOf.get(group.key) ?? [], errorsOf.get(group.key) ?? []) })) : [],
   };
 }
@@ -217,6 +192,11 @@ const CUSTOMER_WORDS: Record<string, string> = {
 export function linkErrorInCustomerWords(platformName: string, statusCode: string, statusText: string): LinkError {
   const message = CUSTOMER_WORDS[statusCode] ?? `${platformName} did not link the data (${statusText}), so nothing was shared.`;
   return { statusCode, statusText, message };
+}
+
+/** Why a deauthorized connection needs action, in the SMB's words, with what the integration said. */
+export function deauthorizationInCustomerWords(platformName: string, statusCode: string, statusText: string): LinkError {
+  return { statusCode, statusText, message: `${platformName} withdrew access to the data, so nothing is shared until the company links again.` };
 }
 
 export type AttentionReason = "failed" | "deauthorized" | "abandoned";
@@ -264,7 +244,12 @@ export async function connectionsNeedingAttention(ctx: AppContext, clientId: Cli
         reason,
         since: isoDate(Number(row.since)),
         stoppedAt,
-        error: row.statusCode === null ? null : linkErrorInCustomerWords(platformName, row.statusCode, row.statusText ?? ""),
+        error:
+          reason === "deauthorized"
+            ? deauthorizationInCustomerWords(platformName, row.deauthorizedStatusCode ?? "", row.deauthorizedStatusText ?? "")
+            : row.statusCode === null
+              ? null
+              : linkErrorInCustomerWords(platformName, row.statusCode, row.statusText ?? ""),
         linkUrl: linkUrl(ctx.config.publicUrl, row.companyId, row.connectionId, row.linkKey),
         remindedAt: row.remindedAt === null ? null : isoDate(Number(row.remindedAt)),
       };

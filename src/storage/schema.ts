@@ -39,6 +39,9 @@ export interface Database {
   activity_hours: ActivityHoursTable;
   link_funnels: LinkFunnelsTable;
   link_steps: LinkStepsTable;
+  link_rollups: LinkRollupsTable;
+  link_rollup_times: LinkRollupTimesTable;
+  link_rollup_errors: LinkRollupErrorsTable;
   insight_alert_rules: InsightAlertRulesTable;
   insight_alert_episodes: InsightAlertEpisodesTable;
   link_attempts: LinkAttemptsTable;
@@ -380,6 +383,53 @@ export interface LinkStepsTable {
   status_code: string | null;
   status_text: string | null;
   error_message: string | null;
+}
+
+/**
+ * The journeys that started in one UTC day or hour (`span` ms long from `start`) of one integration, whose latest
+ * error is `error_status_code` ('' for none): how many reached each figure, kept as steps are recorded. `stopped_*`
+ * are those neither linked nor failed, opened, by the furthest step they reached (abandoned once opened long enough ago).
+ */
+export interface LinkRollupsTable {
+  client_id: ClientId;
+  span: number;
+  start: number;
+  integration_key: string;
+  error_status_code: string;
+  created: number;
+  opened: number;
+  linked: number;
+  failed: number;
+  deauthorized: number;
+  reconnected: number;
+  stopped_opened: number;
+  stopped_chosen: number;
+  stopped_redirected: number;
+  stopped_returned: number;
+}
+
+/** How many of a day's or hour's group (as in link_rollups) linked within each time-to-link bucket (storage/link-funnels.ts). */
+export interface LinkRollupTimesTable {
+  client_id: ClientId;
+  span: number;
+  start: number;
+  integration_key: string;
+  error_status_code: string;
+  bucket: number;
+  linked: number;
+}
+
+/** The failures of a day's or hour's group (as in link_rollups), per error: how many, and the latest. */
+export interface LinkRollupErrorsTable {
+  client_id: ClientId;
+  span: number;
+  start: number;
+  integration_key: string;
+  error_status_code: string;
+  status_code: string;
+  status_text: string;
+  failures: number;
+  last_seen: number;
 }
 
 export interface InsightAlertRulesTable {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newId, type InsightAlertId } from "../../src/ids.ts";
 import { endEpisode, insertAlertRule, openEpisodes, startEpisode } from "../../src/storage/insight-alerts.ts";
-import { connectionsNeedingAction, failureCounts, funnelCounts, recordStep, stepCounts, timesToLink, type StepRecord } from "../../src/storage/link-funnels.ts";
+import { connectionsNeedingAction, funnelFigures, recordStep, stepCounts, timeBucket, type StepRecord } from "../../src/storage/link-funnels.ts";
 import { openTestStore, readTable, seedConnection, seedTwoTenants } from "../support/storage.ts";
 
 const window = { since: 0, until: 1_000_000 };
@@ -34,7 +34,7 @@ test("steps arriving out of order keep each first time, the latest recurring one
   );
   assert.equal((await readTable(store, "link_steps", "at")).length, 7, "every step is kept as it happened");
   assert.deepEqual(
-    (await failureCounts(store.db, clientA, window, { kind: "errorCode" }))
+    (await funnelFigures(store.db, clientA, window, { kind: "errorCode" }, 0)).failures
       .map(({ key, statusCode, count, lastSeen }) => ({ key, statusCode, count, lastSeen }))
       .sort((a, b) => a.lastSeen - b.lastSeen),
     [
@@ -75,7 +75,7 @@ test("the figures count one client's journeys started in the window, per group, 
   await record(clientA, companyA.id, "gbol", 2_000_000, [["opened", 2_000_100]]);
   await record(clientB, companyB.id, "sand", 1_000, [["opened", 1_100]]);
 
-  const counts = await funnelCounts(store.db, clientA, window, { kind: "integration" }, 5_000);
+  const { counts } = await funnelFigures(store.db, clientA, window, { kind: "integration" }, 5_000);
   assert.deepEqual(
     counts.sort((a, b) => String(a.key).localeCompare(String(b.key))),
     [
@@ -109,13 +109,16 @@ test("the figures count one client's journeys started in the window, per group, 
     "opened at 9,000, after the abandonment time, is still under way; the journey of 2,000,000 is out of the window; client B's is not counted",
   );
   assert.deepEqual(
-    (await funnelCounts(store.db, clientA, window, null, 5_000)).map((row) => row.created),
+    (await funnelFigures(store.db, clientA, window, null, 5_000)).counts.map((row) => row.created),
     [5],
   );
   assert.deepEqual(
-    (await timesToLink(store.db, clientA, window, null)).map((row) => row.ms),
-    [500, 1_000],
-    "shortest first",
+    (await funnelFigures(store.db, clientA, window, null, 5_000)).times.map(({ bucket, count }) => ({ bucket, count })).sort((a, b) => a.bucket - b.bucket),
+    [
+      { bucket: timeBucket(500), count: 1 },
+      { bucket: timeBucket(1_000), count: 1 },
+    ],
+    "each linked journey's time to link, in its bucket",
   );
   const attention = await connectionsNeedingAction(store.db, clientA, 5_000, 10);
   assert.deepEqual(

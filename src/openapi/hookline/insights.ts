@@ -61,14 +61,19 @@ const funnelFigures: Record<string, JsonSchema> = {
     required: STEPS,
   },
   conversionRate: { type: ["number", "null"], description: "linked / created; null without connections" },
-  medianTimeToLinkMs: nullableMs("From creation to linking, the median of the linked"),
-  p90TimeToLinkMs: nullableMs("From creation to linking, the 90th percentile of the linked"),
+  medianTimeToLinkMs: nullableMs(
+    "From creation to linking, the median of the linked: approximate, the middle of a bucket about 5% wide that holds it (within 2.5% of the exact median)",
+  ),
+  p90TimeToLinkMs: nullableMs("From creation to linking, the 90th percentile of the linked: approximate like the median, to the bucket"),
   topErrors: {
     type: "array",
     description: "The most frequent link errors of these connections, most frequent first (at most 5)",
     items: {
       type: "object",
-      properties: { statusCode: { type: "string" }, statusText: { type: "string" }, count: { type: "integer" }, lastSeen: dateTime("The latest failure with this error") },
+      properties: { statusCode: { type: "string" }, statusText: { type: "string" }, count: { type: "integer" }, lastSeen: dateTime(
+          "The latest failure with this error (grouped by `errorCode`, it can be that of a connection that failed again with another error, and so moved to that group)",
+        ),
+      },
       required: ["statusCode", "statusText", "count", "lastSeen"],
     },
   },
@@ -103,7 +108,10 @@ const attentionItem: JsonSchema = {
     reason: { type: "string", enum: ["failed", "deauthorized", "abandoned"] },
     since: dateTime("When it came to need action: the failure, the deauthorization, or the opening of the abandoned link page"),
     stoppedAt: { type: ["string", "null"], enum: [...STEPS, null], description: "For an abandoned link, the furthest step reached" },
-    error: linkError,
+    error: {
+      ...linkError,
+      description: "The failure in the SMB's words; for a deauthorized connection, that access was withdrawn and the company must link again, with the integration's status",
+    },
     linkUrl: { type: "string", format: "uri", description: "The link URL to send the SMB" },
     remindedAt: { type: ["string", "null"], format: "date-time", description: "The latest link reminder" },
   },

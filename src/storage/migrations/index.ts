@@ -22,6 +22,7 @@ import * as linkStepBounds from "./022_link_step_bounds.ts";
 import * as activityHours from "./023_activity_hours.ts";
 import * as listenStreams from "./024_listen_streams.ts";
 import * as parkedReasonsAndCompanyLines from "./025_parked_reasons_and_company_lines.ts";
+import * as insightRollups from "./026_insight_rollups.ts";
 import * as orderedLinesWait from "./027_ordered_lines_wait.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
@@ -48,6 +49,7 @@ export const migrations: Record<string, Migration> = {
   "023_activity_hours": activityHours,
   "024_listen_streams": listenStreams,
   "025_parked_reasons_and_company_lines": parkedReasonsAndCompanyLines,
+  "026_insight_rollups": insightRollups,
   "027_ordered_lines_wait": orderedLinesWait,
 };
 
