@@ -52,6 +52,11 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
   const { resealed } = await resealSecrets(store, secretBox, "plaintext");
   const sealed = Object.values(resealed).reduce((sum, count) => sum + count, 0);
   if (sealed > 0) log.info({ resealed }, `Encrypted ${sealed} consumer secrets stored in plaintext by an earlier release`);
+  if (!(await store.reclaimsDeletedRows())) {
+    log.warn(
+      "PostgreSQL's autovacuum is off: the space of the messages, deliveries and attempts retention deletes is never reused, so the database grows without end. Turn it on, or VACUUM those tables on a schedule (README, What is kept)",
+    );
+  }
   return {
     config,
     store,

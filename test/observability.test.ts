@@ -262,3 +262,19 @@ describe("readiness and correlation ids", () => {
     );
   });
 });
+
+test("a server whose database never reuses the space of deleted rows (PostgreSQL with autovacuum off) says so at start; otherwise it does not", async (t) => {
+  const server = await withServer(t);
+  let autovacuum = "not PostgreSQL";
+  if (testDialect === "postgres") {
+    const client = new pg.Client({ connectionString: server.database.url });
+    await client.connect();
+    try {
+      autovacuum = (await client.query<{ autovacuum: string }>("SHOW autovacuum")).rows[0]!.autovacuum;
+    } finally {
+      await client.end();
+    }
+  }
+  const warned = /autovacuum is off: the space of the messages, deliveries and attempts retention deletes is never reused/.test(server.logs());
+  assert.equal(warned, autovacuum === "off", `autovacuum: ${autovacuum}`);
+});

@@ -84,6 +84,11 @@ export class Store {
     return this.connection.releaseFreeSpace();
   }
 
+  /** Whether the database reuses the space of the rows retention deletes (PostgreSQL: autovacuum on). */
+  reclaimsDeletedRows(): Promise<boolean> {
+    return this.connection.reclaimsDeletedRows();
+  }
+
   close(): Promise<void> {
     return this.connection.close();
   }

@@ -202,6 +202,11 @@ export class PostgresConnection implements Connection {
     return 0;
   }
 
+  async reclaimsDeletedRows(): Promise<boolean> {
+    const { rows } = await sql<{ autovacuum: string }>`SHOW autovacuum`.execute(this.db);
+    return rows[0]?.autovacuum === "on";
+  }
+
   /**
    * Opens the LISTEN connection. When it cannot, or once it is lost, it is
    * tried again after a pause that doubles up to LISTEN_RETRY_MAX_MS; workers

@@ -232,6 +232,11 @@ export class SqliteConnection implements Connection {
    * shrinks. A file made without incremental auto-vacuum keeps its free pages
    * for new rows.
    */
+  /** A deleted row's page goes on the free list, and the next rows are written there. */
+  async reclaimsDeletedRows(): Promise<boolean> {
+    return true;
+  }
+
   async releaseFreeSpace(): Promise<number> {
     // Kysely's one connection, held for each use: never in the middle of another flow's transaction on it.
     const read = (pragma: "auto_vacuum" | "freelist_count" | "page_size") =>

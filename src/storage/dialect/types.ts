@@ -87,5 +87,10 @@ export interface Connection {
    * in place.
    */
   releaseFreeSpace(): Promise<number>;
+  /**
+   * Whether the space of deleted rows is ever reused: always on SQLite (its free pages); on
+   * PostgreSQL only while the server's autovacuum is on, since Hookline runs no VACUUM itself.
+   */
+  reclaimsDeletedRows(): Promise<boolean>;
   close(): Promise<void>;
 }
