@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { perClientLimits } from "./domain/per-client-limit.ts";
 import { DestinationPolicy } from "./domain/destination-policy.ts";
 import { batchMetrics } from "./delivery/metrics.ts";
 import { startSenderThread } from "./delivery/thread.ts";
@@ -66,6 +67,7 @@ export async function openContext(config: Config, log: Logger, clock: Clock = sy
     logger: log,
     integrations,
     transformations: new TransformationRunner(config.transformations),
+    limits: perClientLimits(),
   };
 }
 

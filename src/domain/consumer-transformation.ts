@@ -1,6 +1,6 @@
 import { isoDate } from "../clock.ts";
-import { MAX_TRANSFORMATION_CODE_LENGTH, MAX_TRANSFORMATION_TESTS_PER_CLIENT } from "../constants/limits.ts";
-import { badRequest, HooklineError, notFound } from "../errors.ts";
+import { MAX_TRANSFORMATION_CODE_LENGTH } from "../constants/limits.ts";
+import { badRequest, notFound } from "../errors.ts";
 import { newId, type ClientId, type ConsumerId, type MessageId } from "../ids.ts";
 import { decodeSubscription } from "../storage/consumers-codec.ts";
 import { findConsumer, type ConsumerRow } from "../storage/consumers.ts";
@@ -98,14 +98,10 @@ export async function deleteTransformation(ctx: AppContext, clientId: ClientId, 
   });
 }
 
-/** Each client's test runs in this process, running or waiting for the engine (MAX_TRANSFORMATION_TESTS_PER_CLIENT). */
-const testsRunning = new Map<ClientId, number>();
-
 /**
  * Runs a transformation once, as a delivery would, and says what it made of
  * the request, what it logged and how it failed. Nothing is sent or stored.
- * A client with MAX_TRANSFORMATION_TESTS_PER_CLIENT runs under way is
- * answered 429: one client's queue never holds another's tests for long.
+ * A client with all its test runs under way (ctx.limits) is answered 429.
  */
 export async function testTransformation(
   ctx: AppContext,
@@ -118,24 +114,7 @@ export async function testTransformation(
   const code = input.code ?? row.transformation_code;
   if (code === null) throw invalidCode("This webhook consumer has no transformation: give the code to test");
   const body = JSON.stringify(input.payload !== undefined ? input.payload : exampleBody(ctx, input.eventType ?? decodeSubscription(row).eventTypes[0]!));
-  const running = testsRunning.get(clientId) ?? 0;
-  if (running >= MAX_TRANSFORMATION_TESTS_PER_CLIENT) {
-    throw new HooklineError(
-      429,
-      `This client has ${running} transformation tests running already, the most it may have at once: try again once they end`,
-      [],
-      "Yes",
-    );
-  }
-  testsRunning.set(clientId, running + 1);
-  let outcome;
-  try {
-    outcome = await ctx.transformations.run({ code }, row.url, body);
-  } finally {
-    const left = testsRunning.get(clientId)! - 1;
-    if (left === 0) testsRunning.delete(clientId);
-    else testsRunning.set(clientId, left);
-  }
+  const outcome = await ctx.limits.transformationTests.within(clientId, () => ctx.transformations.run({ code }, row.url, body));
   return "error" in outcome
     ? { result: null, console: outcome.console, error: outcome.error }
     : { result: outcome.webhook, console: outcome.console, error: null };

@@ -5,6 +5,7 @@ import type { IntegrationCatalog } from "../integrations/registry.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Store } from "../storage/database.ts";
 import type { DestinationPolicy } from "./destination-policy.ts";
+import type { PerClientLimits } from "./per-client-limit.ts";
 import type { TransformationRunner } from "./transformations/runner.ts";
 
 /**
@@ -25,4 +26,6 @@ export interface AppContext {
   transformations: TransformationRunner;
   /** The integrations this deployment offers: the sandbox and those of HOOKLINE_INTEGRATIONS_FILE. */
   integrations: IntegrationCatalog;
+  /** How much of each costly kind of work one client may have under way in this process. */
+  limits: PerClientLimits;
 }

@@ -1,8 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppContext } from "../../domain/context.ts";
 import { createListenConsumer, openDeliveryStream, reportStreamed, type ListenInput, type LocalAnswer } from "../../domain/listen.ts";
-import { MAX_LISTEN_STREAMS_PER_CLIENT } from "../../constants/limits.ts";
-import { HooklineError } from "../../errors.ts";
 import { asId, type ClientId, type ConsumerId, type DeliveryId } from "../../ids.ts";
 import { listenConsumerBody, localAnswerBody } from "../../openapi/hookline/listen.ts";
 import { pathParams } from "../schemas.ts";
@@ -24,30 +22,14 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     reply.status(201).send(await createListenConsumer(ctx, clientOf(request), request.body)),
   );
 
-  /** Each client's open streams in this process: each holds a connection, a wake-up subscription and a loop. */
-  const openPerClient = new Map<ClientId, number>();
-  const countStream = (clientId: ClientId, change: 1 | -1) => {
-    const count = (openPerClient.get(clientId) ?? 0) + change;
-    if (count === 0) openPerClient.delete(clientId);
-    else openPerClient.set(clientId, count);
-  };
-
   app.get<{ Params: StreamParams }>("/webhooks/:webhookId/stream", { schema: { params: pathParams("webhookId") } }, async (request, reply) => {
     const clientId = clientOf(request);
-    if ((openPerClient.get(clientId) ?? 0) >= MAX_LISTEN_STREAMS_PER_CLIENT) {
-      throw new HooklineError(
-        429,
-        `This client has ${MAX_LISTEN_STREAMS_PER_CLIENT} listen streams open already, the most it may have at once: stop a \`hookline listen\` first`,
-        [],
-        "Yes",
-      );
-    }
-    countStream(clientId, 1);
+    const giveBack = ctx.limits.listenStreams.take(clientId);
     let stream;
     try {
       stream = await openDeliveryStream(ctx, clientId, asId<ConsumerId>(request.params.webhookId));
     } catch (error) {
-      countStream(clientId, -1);
+      giveBack();
       throw error;
     }
     reply.hijack();
@@ -92,7 +74,7 @@ export function listenRoutes(app: FastifyInstance, ctx: AppContext): void {
     } catch (error) {
       request.log.warn({ err: error }, "listen stream ended by an error");
     } finally {
-      countStream(clientId, -1);
+      giveBack();
       streams.delete(stop);
       unsubscribe();
       await stream.close();
