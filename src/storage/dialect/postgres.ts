@@ -144,6 +144,8 @@ export class PostgresConnection implements Connection {
    */
   async insertAfterReads<T>(plan: (db: Db) => Promise<PlannedInserts<T>>): Promise<T> {
     const { inserts, wake, value } = await plan(this.db);
+    // Nothing to write (a plan that writes in a transaction of its own): no statement, no round trip.
+    if (!wake && inserts.every(({ rows }) => rows.length === 0)) return value;
     await new Promise<void>((resolve, reject) => {
       this.waitingInserts.push({ inserts, wake, resolve, reject });
       if (!this.inserting) void this.insertWaiting();
