@@ -126,7 +126,7 @@ export async function recordStep(store: Store, record: StepRecord): Promise<void
     await store.dialect.lockRows(tx.selectFrom("clients").select("id").where("id", "=", record.clientId)).execute();
     const after = await journeyOf(tx, record.connectionId).executeTakeFirstOrThrow();
     const failure = step === "failed" ? { statusCode: error?.statusCode ?? "", statusText: error?.statusText ?? "", at } : undefined;
-    await moveRollups(tx, record.connectionId, id, before, after, failure);
+    for (const span of SPANS) await moveRollups(tx, span, record.connectionId, id, before, after, failure);
   });
 }
 
@@ -259,23 +259,12 @@ async function addFailures(tx: Tx, group: RollupGroup, error: { statusCode: stri
 }
 
 /**
- * Moves a journey's contribution from `before` (none for its first step) to
- * `after`. A failure with another error code moves the journey to another
+ * Moves a journey's contribution to the roll-ups of one span (a day or an
+ * hour) from `before` (none for its first step) to `after`. A failure with another error code moves the journey to another
  * group, its earlier failures with it; the group it left keeps their latest
  * time as its errors' `last_seen`, so that one can be later than its remaining failures'.
  */
 async function moveRollups(
-  tx: Tx,
-  connectionId: ConnectionId,
-  stepId: string,
-  before: Journey | undefined,
-  after: Journey,
-  failure: { statusCode: string; statusText: string; at: number } | undefined,
-): Promise<void> {
-  for (const span of SPANS) await moveRollupsOf(tx, span, connectionId, stepId, before, after, failure);
-}
-
-async function moveRollupsOf(
   tx: Tx,
   span: number,
   connectionId: ConnectionId,
