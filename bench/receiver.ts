@@ -48,7 +48,7 @@ const pathOf = (path: string) => paths.get(path) ?? paths.set(path, { arrivals: 
 
 const GENERATED = /"generatedDate":"([^"]+)"/;
 
-const server = createServer((request, response) => {
+const handle: Parameters<typeof createServer>[1] = (request, response) => {
   const chunks: Buffer[] = [];
   request.on("data", (chunk: Buffer) => chunks.push(chunk));
   request.on("end", () => {
@@ -82,8 +82,7 @@ const server = createServer((request, response) => {
       response.writeHead(status).end();
     }, behaviour.delayMs);
   });
-});
-server.keepAliveTimeout = 60_000;
+};
 
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
@@ -128,4 +127,18 @@ process.on("message", (command: ReceiverCommand) => {
   process.send!(stats);
 });
 
-server.listen(0, "127.0.0.1", () => process.send!({ type: "ready", port: (server.address() as AddressInfo).port }));
+// One port on each loopback address the bench gives (its arguments): each address is an origin of its own.
+const hosts = process.argv.slice(2);
+const listen = (host: string, port: number, listening: (port: number) => void) => {
+  const server = createServer(handle);
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, host, () => listening((server.address() as AddressInfo).port));
+};
+listen(hosts[0]!, 0, (port) => {
+  let listening = 1;
+  for (const host of hosts.slice(1))
+    listen(host, port, () => {
+      if (++listening === hosts.length) process.send!({ type: "ready", port });
+    });
+  if (hosts.length === 1) process.send!({ type: "ready", port });
+});

@@ -147,6 +147,8 @@ export interface DeliveryConfig {
   batchSize: number;
   /** Batches a worker keeps in flight at once. */
   concurrency: number;
+  /** The most the fresh lane takes at once: what fell due while every batch is busy. 0 turns the lane off. */
+  freshBatchSize: number;
   leaseMs: number;
   /** Upper bound on how long an idle worker sleeps before looking for due work again. */
   idlePollMs: number;
@@ -330,6 +332,7 @@ export const ENV = {
   retrySchedule: "HOOKLINE_RETRY_SCHEDULE",
   attemptTimeout: "HOOKLINE_ATTEMPT_TIMEOUT",
   workerBatchSize: "HOOKLINE_WORKER_BATCH_SIZE",
+  workerFreshBatchSize: "HOOKLINE_WORKER_FRESH_BATCH_SIZE",
   workerConcurrency: "HOOKLINE_WORKER_CONCURRENCY",
   workerLease: "HOOKLINE_WORKER_LEASE",
   workerIdlePoll: "HOOKLINE_WORKER_IDLE_POLL",
@@ -391,6 +394,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     attemptTimeoutMs: parseDuration(read("attemptTimeout") ?? "15s"),
     batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 256),
     concurrency: Math.max(1, integer(ENV.workerConcurrency, read("workerConcurrency"), 2)),
+    freshBatchSize: integer(ENV.workerFreshBatchSize, read("workerFreshBatchSize"), 32),
     leaseMs: parseDuration(read("workerLease") ?? "60s"),
     idlePollMs: parseDuration(read("workerIdlePoll") ?? "1s"),
     responseExcerptBytes: 1024,

@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { test } from "node:test";
+import type { Clock } from "../src/clock.ts";
 import { startHookline } from "../src/server.ts";
 import { recorded, subscribe } from "./support/consumers.ts";
 import { withReceiver } from "./support/receiver.ts";
-import { testConfig, withServer } from "./support/server.ts";
+import { callApi, freePort, testConfig, withServer } from "./support/server.ts";
 import { until } from "./support/wait.ts";
 
 const BACKLOG = 600;
@@ -47,7 +48,8 @@ test("a consumer's backlog drains beside another consumer's fresh events, which 
 });
 
 test("a consumer that answers slowly holds only its own deliveries, at most its concurrency at once, and none of another consumer's", async (t) => {
-  const server = await withServer(t, { workerConcurrency: "1", slowConsumerConcurrency: "2", attemptTimeout: "20s" });
+  // One batch at a time and no fresh lane: what goes out before the consumer is known to be slow is one batch's.
+  const server = await withServer(t, { workerConcurrency: "1", workerFreshBatchSize: "0", slowConsumerConcurrency: "2", attemptTimeout: "20s" });
   // The slow receiver keeps every answer until the test lets them go.
   const held: ServerResponse[] = [];
   let open = 0;
@@ -83,4 +85,78 @@ test("a consumer that answers slowly holds only its own deliveries, at most its 
   assert.equal(attempts.length, 6, "deliveries waiting for the slow consumer spent no attempt while they waited");
   assert.equal(new Set(slow.events().map((event) => event.id)).size, 6);
   assert.equal(deliveries.length, 6);
+});
+
+test("while every batch is held by a consumer's backlog, another consumer's fresh event goes out in the fresh lane, before any of them ends", async (t) => {
+  // The API alone first, so that the backlog is queued before any worker runs.
+  const server = await withServer(t, { roles: "api" });
+  const held: ServerResponse[] = [];
+  let holding = true;
+  const backlogged = await withReceiver(t, (_index, _webhook, response) => {
+    if (holding) held.push(response);
+    else response.writeHead(204).end();
+  });
+  const fresh = await withReceiver(t);
+  await subscribe(server, backlogged.url, { eventTypes: ["company.created"] });
+  await subscribe(server, fresh.url, { eventTypes: ["read.completed"] });
+  for (let index = 0; index < 40; index++) assert.equal((await server.api("POST", "/companies", { name: `Backlog ${index}` })).status, 200);
+
+  // A second process, API and worker, whose clock runs 5 s ahead: the backlog fell due long before for it, so it
+  // is the batches' to send, and what its own API publishes falls due now. One batch loop, its batch held for as
+  // long as the test likes: neither split off as slow nor timed out.
+  const ahead: Clock = { now: () => Date.now() + 5_000 };
+  const port = await freePort();
+  const config = testConfig(server.database.url, {
+    port: String(port),
+    workerConcurrency: "1",
+    workerBatchSize: "16",
+    slowConsumerAfter: "60s",
+    attemptTimeout: "20s",
+  });
+  const worker = await startHookline({ ...config, logLevel: "silent" }, { clock: ahead });
+  t.after(() => worker.close());
+  await until("the batch loop holding a full batch", async () => held.length === 16);
+
+  const published = await callApi(config.publicUrl, server.apiKey, "POST", "/events", {
+    eventType: "read.completed",
+    payload: { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] },
+  });
+  assert.equal(published.status, 201, JSON.stringify(published.body));
+  await fresh.waitFor(1);
+  assert.equal(held.length, 16, "the fresh event went out while the batch was still held, and nothing else did");
+
+  holding = false;
+  for (const response of held.splice(0)) response.writeHead(204).end();
+  await backlogged.waitFor(40);
+  assert.equal(new Set(backlogged.events().map((event) => event.id)).size, 40, "the backlog was delivered, each event once");
+  assert.equal(fresh.received.length, 1);
+});
+
+test("a batch whose other attempts have all come back does not wait for a straggler: the next events go out while it is still unanswered", async (t) => {
+  // Nothing makes the straggler's consumer slow before a minute, and no fresh lane takes the next events instead.
+  const server = await withServer(t, { workerConcurrency: "1", workerFreshBatchSize: "0", slowConsumerAfter: "60s", attemptTimeout: "20s" });
+  const held: ServerResponse[] = [];
+  const straggler = await withReceiver(t, (_index, _webhook, response) => held.push(response));
+  const fast = await withReceiver(t);
+  const stragglerId = await subscribe(server, straggler.url, { eventTypes: ["company.created"] });
+  await subscribe(server, fast.url, { eventTypes: ["company.created", "read.completed"] });
+  assert.equal((await server.api("POST", "/companies", { name: "Both" })).status, 200);
+  await fast.waitFor(1);
+  await until("the straggler's attempt open", async () => held.length === 1);
+
+  const published = await server.api("POST", "/events", {
+    eventType: "read.completed",
+    payload: { modifiedFromDate: "2024-05-01T00:00:00Z", dataTypes: [{ dataType: "invoices", recordsModified: true, status: "Complete" }] },
+  });
+  assert.equal(published.status, 201, JSON.stringify(published.body));
+  await fast.waitFor(2);
+  assert.equal((await recorded(server, stragglerId)).attempts.length, 0, "the next event went out while the straggler was still unanswered");
+  held[0]!.writeHead(204).end();
+  // Set apart, it is recorded once it ends, with its one attempt.
+  const { deliveries, attempts } = await until(
+    "the straggler's delivery recorded",
+    () => recorded(server, stragglerId),
+    ({ deliveries }) => deliveries.length === 1 && deliveries[0]!.status === "Success",
+  );
+  assert.equal(attempts.length, 1);
 });

@@ -13,8 +13,9 @@ export type EarlyResults = ReadonlyArray<AttemptResult | undefined>;
 
 /**
  * Sends a batch's attempts; the sender thread does it for the worker. When
- * some are still unanswered after the slow-consumer time, `early` is told,
- * once, what has come back by then; the promise holds every result.
+ * some are still unanswered after the slow-consumer time, or a while after
+ * the others have all come back (sendBatch), `early` is told, once, what has
+ * come back by then; the promise holds every result.
  */
 export interface BatchSender {
   send(batch: SendBatch, early?: (results: EarlyResults) => void): Promise<AttemptResult[]>;
@@ -24,10 +25,18 @@ export interface BatchSender {
 export const CANCELLED = "Cancelled by the webhook's transformation: no request was made";
 
 /**
+ * How long a batch waits for its last attempts once no answer has come for
+ * this long: a receiver slower than the rest by this much is not left to
+ * hold up the batch (and every other consumer's next deliveries with it)
+ * for the whole slow-consumer time.
+ */
+export const STRAGGLERS_AFTER_MS = 250;
+
+/**
  * One packed batch's path in the sender thread (the worker packed it, see
  * packBatch): each attempt is prepared, transformed, held back or redirected
  * by shadow mode, signed at the time it starts and sent, all of them concurrently. If some are still unanswered
- * after `earlyAfterMs`, `early` gets the results so far, once.
+ * after `earlyAfterMs`, or STRAGGLERS_AFTER_MS after the last answer came, `early` gets the results so far, once.
  */
 export async function sendBatch(
   sender: WebhookSender,
@@ -49,10 +58,28 @@ export async function sendBatch(
     return send(sender, sign(request, startedAt), startedAt);
   };
   const results = new Array<AttemptResult | undefined>(requests.length).fill(undefined);
-  const timer = setTimeout(() => early(results.slice()), earlyAfterMs);
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    early(results.slice());
+  };
+  const timer = setTimeout(report, earlyAfterMs);
+  // Restarted by every answer: the stragglers of a batch whose other attempts have all come back.
+  let stragglers: NodeJS.Timeout | undefined;
+  const stragglersAfter = Math.min(STRAGGLERS_AFTER_MS, earlyAfterMs);
+  let answered = 0;
   try {
-    return await Promise.all(requests.map(async (packed, index) => (results[index] = await attempt(packed))));
+    return await Promise.all(
+      requests.map(async (packed, index) => {
+        results[index] = await attempt(packed);
+        clearTimeout(stragglers);
+        if (++answered < requests.length) stragglers = setTimeout(report, stragglersAfter);
+        return results[index];
+      }),
+    );
   } finally {
     clearTimeout(timer);
+    clearTimeout(stragglers);
   }
 }

@@ -8,7 +8,7 @@ import { isDatabaseUnavailable, type Db, type Store } from "../storage/database.
 import { claimLeaseBatch, type DueDelivery } from "../storage/deliveries/claim-batch.ts";
 import { isOrdered } from "../constants/statuses.ts";
 import { advanceLines, distinctLines, lineOf } from "../storage/deliveries/fifo.ts";
-import { leaseDueDeliveries, type Lease } from "../storage/deliveries/lease.ts";
+import { leaseDueDeliveries, leaseFreshDeliveries, type Lease } from "../storage/deliveries/lease.ts";
 import { nextDueAt } from "../storage/deliveries/next-due.ts";
 import { parkLeased, releaseForSlots, releaseInSteps } from "../storage/deliveries/park.ts";
 import { recordOutcomes, type DeliveryUpdate } from "../storage/deliveries/record-outcomes.ts";
@@ -31,6 +31,9 @@ const OUTAGE_SETTLE_MS = 30_000;
 /** How many times one batch's record is tried at most; each try may wait out the database's lock timeout (5 s on SQLite). */
 const MAX_RECORD_TRIES = 10;
 
+/** What the fresh lane takes: the deliveries that fell due within this long. Older ones are the batches' to send. */
+const FRESH_WITHIN_MS = 1000;
+
 /**
  * Claims due deliveries in batches, has them sent concurrently and records
  * the outcomes in one write per batch. Everything it knows is in the
@@ -43,6 +46,10 @@ export class DeliveryWorker {
   private readonly owner = `worker-${newId()}`;
   private running = false;
   private loops: Array<Promise<void>> = [];
+  /** The most batches in flight at once: one per batch loop, and the fresh lane's. */
+  private readonly batchesInFlight: number;
+  /** The batch loops sending or recording a batch now; when all are, the fresh lane takes what falls due. */
+  private busyLoops = 0;
   /** Counts wake-ups, so a loop knows whether one came while it was busy. */
   private wakeups = 0;
   private readonly sleepers = new Set<() => void>();
@@ -73,6 +80,7 @@ export class DeliveryWorker {
   ) {
     ({ store: this.store, clock: this.clock, secretBox: this.secretBox } = ctx);
     this.config = ctx.config.delivery;
+    this.batchesInFlight = this.config.concurrency + (this.config.freshBatchSize > 0 ? 1 : 0);
     this.log = ctx.logger.child({ component: "worker" });
     this.debug = this.log.isLevelEnabled("debug");
   }
@@ -82,6 +90,7 @@ export class DeliveryWorker {
     this.unsubscribe = await this.store.onWake(() => this.wake());
     // Several batches in flight: one is sent while another is claimed or recorded.
     this.loops = Array.from({ length: this.config.concurrency }, () => this.run());
+    if (this.config.freshBatchSize > 0) this.loops.push(this.runFreshLane());
   }
 
   /** Stops claiming new work and waits for the attempts in flight to be sent and recorded. */
@@ -103,48 +112,91 @@ export class DeliveryWorker {
     // A batch leased while recording the last is sent even when a stop came meanwhile: it is in flight too.
     while (this.running || leased !== null) {
       const seen = this.wakeups;
+      let more = false;
+      let failed = false;
+      this.busyLoops++;
       try {
-        const { claimed, next } = await this.processBatch(leased);
+        const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
+        const { claimed, next } = await this.processBatch(lease, true);
         leased = next;
-        if (this.paused) {
-          if (this.paused === "said") this.log.info("the database answers again; delivery resumed");
-          this.paused = false;
-          this.resumedAt = this.clock.now();
-        }
-        if (leased !== null || claimed === this.config.batchSize) continue;
-        await this.sleepUntilDue(seen);
+        more = leased !== null || claimed === this.config.batchSize;
+        this.resumed();
       } catch (error) {
         // What this loop held is taken over when its leases run out.
         leased = null;
-        if (!isDatabaseUnavailable(error)) this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
-        else if (!this.paused) {
-          const cause = (error as Error).message;
-          this.paused = this.clock.now() - this.resumedAt < OUTAGE_SETTLE_MS ? "quietly" : "said";
-          if (this.paused === "said") this.log.warn({ cause }, "the database is unavailable; delivery paused, trying again every idle interval");
-          else this.log.debug({ cause }, "the database failed again right after delivery resumed; paused again");
-        }
-        await this.sleep(this.config.idlePollMs, seen);
+        failed = true;
+        this.failed(error);
+      } finally {
+        this.busyLoops--;
       }
+      if (failed) await this.sleep(this.config.idlePollMs, seen);
+      else if (!more) await this.sleepUntilDue(seen);
     }
   }
 
   /**
-   * Sends and records one batch: the one given, or one claimed now. When the
-   * batch was full there is likely more due, and when it sent lines' heads the
-   * next in their lines fall due as it is recorded, so the next batch is
-   * leased in the transaction that records this one (one commit for both). Returns how
-   * many deliveries the batch took (some may wait for a rate-limit slot) and
-   * the next batch's lease, if one was taken.
+   * The fresh lane: while every batch loop is busy (with a backlog, say: a
+   * consumer's circuit closing on thousands of held deliveries), what just
+   * fell due, other consumers' fresh events for the most part, would wait for
+   * one of them to finish a whole batch. This loop takes it instead, in
+   * batches of at most `freshBatchSize`, as new deliveries wake the worker;
+   * while a batch loop is free it leaves the work to that one.
+   */
+  private async runFreshLane(): Promise<void> {
+    while (this.running) {
+      const seen = this.wakeups;
+      if (this.busyLoops === this.config.concurrency) {
+        try {
+          const now = this.clock.now();
+          const { freshBatchSize, leaseMs } = this.config;
+          const lease = await this.store.writeStatement((tx) =>
+            leaseFreshDeliveries(tx, this.newLeaseOwner(), now, leaseMs, freshBatchSize, now - FRESH_WITHIN_MS),
+          );
+          const { claimed } = await this.processBatch(lease, false);
+          this.resumed();
+          if (claimed === freshBatchSize) continue;
+        } catch (error) {
+          this.failed(error);
+        }
+      }
+      await this.sleep(this.config.idlePollMs, seen);
+    }
+  }
+
+  /** A batch went through: the database answers, if delivery was paused. */
+  private resumed(): void {
+    if (!this.paused) return;
+    if (this.paused === "said") this.log.info("the database answers again; delivery resumed");
+    this.paused = false;
+    this.resumedAt = this.clock.now();
+  }
+
+  private failed(error: unknown): void {
+    if (!isDatabaseUnavailable(error)) this.log.error({ err: error }, "delivery batch failed; retrying after the idle interval");
+    else if (!this.paused) {
+      const cause = (error as Error).message;
+      this.paused = this.clock.now() - this.resumedAt < OUTAGE_SETTLE_MS ? "quietly" : "said";
+      if (this.paused === "said") this.log.warn({ cause }, "the database is unavailable; delivery paused, trying again every idle interval");
+      else this.log.debug({ cause }, "the database failed again right after delivery resumed; paused again");
+    }
+  }
+
+  /**
+   * Sends and records one leased batch. When the batch was full there is
+   * likely more due, and when it sent lines' heads the next in their lines
+   * fall due as it is recorded, so the next batch is leased in the
+   * transaction that records this one (one commit for both), when
+   * `mayLeaseNext`. Returns how many deliveries the lease took (some may wait
+   * for a rate-limit slot) and the next batch's lease, if one was taken.
    *
    * Slow consumers do not hold the batch: deliveries to a consumer known to
    * be slow go out apart, and a consumer with an attempt still unanswered
    * after the slow-consumer time is split off then, its deliveries recorded
    * when they end while this loop records the rest and goes on.
    */
-  async processBatch(leased: Lease | null): Promise<{ claimed: number; next: Lease | null }> {
-    const lease = leased ?? (await this.store.writeStatement((tx) => this.leaseDue(tx)));
-    // The batches in flight share the body budget, so together they hold at most the whole of it.
-    const claimedBatch = await claimLeaseBatch(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.config.concurrency);
+  private async processBatch(lease: Lease, mayLeaseNext: boolean): Promise<{ claimed: number; next: Lease | null }> {
+    // The batches in flight, one per loop (the fresh lane's included), share the body budget: together they hold at most the whole of it.
+    const claimedBatch = await claimLeaseBatch(this.store, lease, this.clock, this.config.bodyBudgetBytes / this.batchesInFlight);
     const claimed = lease.ids.length;
     if (claimedBatch.deliveries.length === 0) return { claimed, next: null };
     const { batch, apart } = await this.setApartSlow(lease, claimedBatch.deliveries);
@@ -167,7 +219,7 @@ export class DeliveryWorker {
     });
     await Promise.race([all, earlyResults]);
     // A full batch leaves more due; a batch that sent lines' heads makes the next in each line due as it is recorded.
-    const leaseNext = this.running && (claimed === this.config.batchSize || batch.some((delivery) => isOrdered(delivery.ordering)));
+    const leaseNext = mayLeaseNext && this.running && (claimed === this.config.batchSize || batch.some((delivery) => isOrdered(delivery.ordering)));
     if (early === undefined) return { claimed, next: await this.record(lease, batch, resultsOf(toSend, await all), leaseNext) };
 
     // Some are still unanswered: their consumers are slow, and all their deliveries of this batch wait apart.
@@ -346,7 +398,11 @@ export class DeliveryWorker {
    * in flight. The lease starts when it is taken (a record may have waited for the database before).
    */
   private leaseDue(db: Db): Promise<Lease> {
-    return leaseDueDeliveries(db, `${this.owner}-${newId()}`, this.clock.now(), this.config.leaseMs, this.config.batchSize);
+    return leaseDueDeliveries(db, this.newLeaseOwner(), this.clock.now(), this.config.leaseMs, this.config.batchSize);
+  }
+
+  private newLeaseOwner(): string {
+    return `${this.owner}-${newId()}`;
   }
 
   /**

@@ -38,18 +38,31 @@ const FRESH_SHARE = 0.5;
  */
 export async function leaseDueDeliveries(tx: Db, owner: string, now: number, leaseMs: number, limit: number): Promise<Lease> {
   const expiresAt = now + leaseMs;
-  const lease = async (order: "asc" | "desc", count: number) => {
-    if (count <= 0) return [];
-    const due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now).orderBy("next_attempt_at", order).limit(count);
-    const leased = await tx
-      .updateTable("deliveries")
-      .set((eb) => ({ lease_owner: owner, next_attempt_at: expiresAt, unrecorded_claims: eb("unrecorded_claims", "+", 1) }))
-      .where("id", "in", dialectOf(tx).claimRows(due))
-      .returning("id")
-      .execute();
-    return leased.map((row) => row.id);
-  };
-  const freshest = await lease("desc", Math.floor(limit * FRESH_SHARE));
-  const oldest = await lease("asc", limit - freshest.length);
+  const freshest = await leaseEnd(tx, owner, now, expiresAt, "desc", Math.floor(limit * FRESH_SHARE));
+  const oldest = await leaseEnd(tx, owner, now, expiresAt, "asc", limit - freshest.length);
   return { owner, ids: [...oldest, ...freshest], expiresAt };
+}
+
+/**
+ * Leases up to `limit` of the deliveries that fell due at `since` or later,
+ * newest first: what the worker's fresh lane sends while its batches are all
+ * busy with a backlog. One index range scan from `now` down to `since`.
+ */
+export async function leaseFreshDeliveries(tx: Db, owner: string, now: number, leaseMs: number, limit: number, since: number): Promise<Lease> {
+  const expiresAt = now + leaseMs;
+  return { owner, ids: await leaseEnd(tx, owner, now, expiresAt, "desc", limit, since), expiresAt };
+}
+
+/** Leases up to `count` due deliveries from one end of what is due (due since `since`, when given). */
+async function leaseEnd(tx: Db, owner: string, now: number, expiresAt: number, order: "asc" | "desc", count: number, since?: number): Promise<DeliveryId[]> {
+  if (count <= 0) return [];
+  let due = tx.selectFrom("deliveries").select("id").where("next_attempt_at", "<=", now);
+  if (since !== undefined) due = due.where("next_attempt_at", ">=", since);
+  const leased = await tx
+    .updateTable("deliveries")
+    .set((eb) => ({ lease_owner: owner, next_attempt_at: expiresAt, unrecorded_claims: eb("unrecorded_claims", "+", 1) }))
+    .where("id", "in", dialectOf(tx).claimRows(due.orderBy("next_attempt_at", order).limit(count)))
+    .returning("id")
+    .execute();
+  return leased.map((row) => row.id);
 }
