@@ -231,26 +231,33 @@ describe("publishing events", () => {
   });
 });
 
-describe("publishing from many requests at once", () => {
-  let server: TestServer;
-  let receiver: Receiver;
-  let companyId: string;
+/**
+ * The set-up of a describe block: a server with one receiver subscribed to
+ * `eventTypes` and one company, there for its tests and closed after them.
+ */
+function oneConsumer(eventTypes: string[], companyName: string) {
+  const fixture = {} as { server: TestServer; receiver: Receiver; companyId: string };
   before(async () => {
-    server = await startTestServer();
-    receiver = await Receiver.start();
-    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed"] });
-    companyId = (await server.api("POST", "/companies", { name: "Busy Co" })).body.id;
+    fixture.server = await startTestServer();
+    fixture.receiver = await Receiver.start();
+    await fixture.server.api("POST", "/webhooks", { url: fixture.receiver.url, eventTypes });
+    fixture.companyId = (await fixture.server.api("POST", "/companies", { name: companyName })).body.id;
   });
   after(async () => {
-    await server.close();
-    await receiver.close();
+    await fixture.server.close();
+    await fixture.receiver.close();
   });
+  return fixture;
+}
+
+describe("publishing from many requests at once", () => {
+  const fixture = oneConsumer(["read.completed"], "Busy Co");
 
   test("each request gets its own answer, valid or not, with or without a key, and each event published is delivered once", async () => {
     // On PostgreSQL, publishes without a key that arrive while another's insert runs are written together (group commit).
     const event = (second: number) => ({
       eventType: "read.completed",
-      companyId,
+      companyId: fixture.companyId,
       payload: { ...readCompleted(), modifiedFromDate: `2024-05-01T00:00:${String(second).padStart(2, "0")}Z` },
     });
     type Expected = { status: number; second?: number; key?: string };
@@ -262,9 +269,9 @@ describe("publishing from many requests at once", () => {
         Array.from({ length: 3 }, () => ({ body: event(40 + index), key, expected: { status: 0, second: 40 + index, key } })),
       ),
     ];
-    const before = await messageCount(server);
+    const before = await messageCount(fixture.server);
     const answers = await Promise.all(
-      requests.map(({ body, key }) => post(server, server.apiKey, "/events", body, key === undefined ? {} : { "idempotency-key": key })),
+      requests.map(({ body, key }) => post(fixture.server, fixture.server.apiKey, "/events", body, key === undefined ? {} : { "idempotency-key": key })),
     );
 
     const published = new Set<string>();
@@ -281,100 +288,88 @@ describe("publishing from many requests at once", () => {
       assert.equal(new Set(keyed.map((answer) => answer.body.id)).size, 1);
     }
     assert.equal(published.size, 27);
-    assert.equal(await messageCount(server), before + 27);
+    assert.equal(await messageCount(fixture.server), before + 27);
 
-    const deliveries = () => server.hookline.ctx.store.db.selectFrom("deliveries").select(["message_id", "status", "attempt_count"]).execute();
+    const deliveries = () => fixture.server.hookline.ctx.store.db.selectFrom("deliveries").select(["message_id", "status", "attempt_count"]).execute();
     const delivered = await until("every delivery succeeded", deliveries, (rows) => rows.length === 27 && rows.every((row) => row.status === "Success"));
     assert.deepEqual(new Set(delivered.map((row) => row.message_id)), published);
     assert.ok(delivered.every((row) => row.attempt_count === 1));
-    assert.equal(receiver.received.length, 27, "each event received once");
-    assert.deepEqual(new Set(receiver.received.map((webhook) => webhook.headers["webhook-id"])), published);
+    assert.equal(fixture.receiver.received.length, 27, "each event received once");
+    assert.deepEqual(new Set(fixture.receiver.received.map((webhook) => webhook.headers["webhook-id"])), published);
   });
 });
 
 describe("publishing a batch", () => {
-  let server: TestServer;
-  let receiver: Receiver;
-  let companyId: string;
-  before(async () => {
-    server = await startTestServer();
-    receiver = await Receiver.start();
-    await server.api("POST", "/webhooks", { url: receiver.url, eventTypes: ["read.completed", "{dataType}.write.unsuccessful"] });
-    companyId = (await server.api("POST", "/companies", { name: "Batch Co" })).body.id;
-  });
-  after(async () => {
-    await server.close();
-    await receiver.close();
-  });
+  const fixture = oneConsumer(["read.completed", "{dataType}.write.unsuccessful"], "Batch Co");
 
   test("many events in one request are all published and delivered", async () => {
     const events = Array.from({ length: 250 }, (_, index) =>
       index % 2 === 0
-        ? { eventType: "read.completed", companyId, payload: readCompleted() }
-        : { eventType: "bills.write.unsuccessful", companyId, payload: { id: `push-${index}`, type: "Create", status: "Failed" } },
+        ? { eventType: "read.completed", companyId: fixture.companyId, payload: readCompleted() }
+        : { eventType: "bills.write.unsuccessful", companyId: fixture.companyId, payload: { id: `push-${index}`, type: "Create", status: "Failed" } },
     );
-    const response = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
+    const response = await post(fixture.server, fixture.server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
     assert.equal(response.status, 201, JSON.stringify(response.body).slice(0, 500));
     assert.equal(response.body.results.length, 250);
     assert.deepEqual(
       response.body.results.map((event: { eventType: string }) => event.eventType),
       events.map((event) => event.eventType),
     );
-    const received = await receiver.waitFor(250);
+    const received = await fixture.receiver.waitFor(250);
     assert.deepEqual(
       new Set(received.map((webhook) => webhook.headers["webhook-id"])),
       new Set(response.body.results.map((event: { id: string }) => event.id)),
     );
 
-    const replay = await post(server, server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
+    const replay = await post(fixture.server, fixture.server.apiKey, "/events/batch", { events }, { "idempotency-key": "batch-1" });
     assert.equal(replay.status, 200);
     assert.deepEqual(replay.body, response.body);
   });
 
   test("one invalid event rejects the whole batch, with every problem under its index", async () => {
-    const before = await messageCount(server);
-    const response = await server.api("POST", "/events/batch", {
+    const before = await messageCount(fixture.server);
+    const response = await fixture.server.api("POST", "/events/batch", {
       events: [
-        { eventType: "read.completed", companyId, payload: readCompleted() },
-        { eventType: "read.completed", companyId, payload: { dataTypes: "all of them" } },
-        { eventType: "connection.connected", companyId, payload: {} },
+        { eventType: "read.completed", companyId: fixture.companyId, payload: readCompleted() },
+        { eventType: "read.completed", companyId: fixture.companyId, payload: { dataTypes: "all of them" } },
+        { eventType: "connection.connected", companyId: fixture.companyId, payload: {} },
         { eventType: "read.completed", companyId: "1f0c1b1e-0000-4000-8000-000000000000", payload: readCompleted() },
       ],
     });
     assertErrorMessage(response, 400, "a batch with invalid events");
     const items = response.body.validation.errors.map((item: { itemId: string }) => item.itemId);
     assert.deepEqual(items, ["body/events/1/payload/dataTypes", "body/events/2/eventType", "body/events/3/companyId"]);
-    assert.equal(await messageCount(server), before, "nothing of the batch was published");
+    assert.equal(await messageCount(fixture.server), before, "nothing of the batch was published");
   });
 
   test("a batch holds 1 to 1000 events", async () => {
-    const event = { eventType: "read.completed", companyId, payload: readCompleted() };
-    assert.equal((await server.api("POST", "/events/batch", { events: [] })).status, 400);
-    const tooMany = await server.api("POST", "/events/batch", { events: Array.from({ length: 1001 }, () => event) });
+    const event = { eventType: "read.completed", companyId: fixture.companyId, payload: readCompleted() };
+    assert.equal((await fixture.server.api("POST", "/events/batch", { events: [] })).status, 400);
+    const tooMany = await fixture.server.api("POST", "/events/batch", { events: Array.from({ length: 1001 }, () => event) });
     assertErrorMessage(tooMany, 400, "1001 events", /1000/);
   });
 
   test("the CLI publishes an event as the API does", async () => {
     const run = (key: string) =>
       runCli(
-        server.database.url,
+        fixture.server.database.url,
         "events",
         "publish",
         "read.completed",
         "--client",
-        server.clientId,
+        fixture.server.clientId,
         "--company",
-        companyId,
+        fixture.companyId,
         "--payload",
         JSON.stringify(readCompleted()),
         "--idempotency-key",
         key,
       );
-    const before = receiver.received.length;
+    const before = fixture.receiver.received.length;
     const event = JSON.parse((await run("cli-1")).stdout);
     assert.equal(event.eventType, "read.completed");
-    assert.equal(event.payload.referenceCompany.id, companyId);
-    const received = await receiver.waitFor(before + 1);
+    assert.equal(event.payload.referenceCompany.id, fixture.companyId);
+    const received = await fixture.receiver.waitFor(before + 1);
     assert.ok(received.some((webhook) => webhook.headers["webhook-id"] === event.id));
     const replay = await run("cli-1");
     assert.equal(JSON.parse(replay.stdout).id, event.id);
