@@ -31,6 +31,20 @@ export interface RecordOptions {
   exampleFor?: ConsumerId;
   /** The most deliveries these events may create together; beyond it nothing is recorded and the call is a 400. */
   fanOutLimit?: number;
+  /** The client's subscribers, read already (readSubscribers) beside the caller's own reads; read here without it. Not with `exampleFor`. */
+  subscribers?: Promise<Subscriber[]>;
+}
+
+/**
+ * Starts reading the client's subscribers, for planEvents, so that a caller
+ * can do its own reads meanwhile: on PostgreSQL each read is a round trip.
+ * A read that fails is only thrown where it is awaited, so a caller that
+ * fails first leaves nothing unhandled.
+ */
+export function readSubscribers(db: Db, clientId: ClientId): Promise<Subscriber[]> {
+  const read = listSubscribers(db, clientId);
+  read.catch(() => undefined);
+  return read;
 }
 
 export interface RecordedEvent {
@@ -87,7 +101,8 @@ export async function planEvents(
   });
   const recorded = messages.map(({ id, body }) => ({ id, body }));
 
-  const subscriptions = await listSubscribers(db, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined);
+  const subscriptions = await (options.subscribers ??
+    listSubscribers(db, asId<ClientId>(clientId), example ? asId<ConsumerId>(options.exampleFor!) : undefined));
   const deliveries = events.flatMap((event, index) =>
     subscriptions
       .filter((consumer) => example || (subscriptionMatches(consumer.eventTypes, event.eventType) && tagFilterMatches(consumer.companyTags, event.company)))

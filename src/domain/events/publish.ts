@@ -10,7 +10,7 @@ import { eventSchemaViolations, hasCompanyReference } from "./event-schemas.ts";
 import type { EventTypeDefinition } from "./event-type.ts";
 import { claimIdempotencyKey, recordIdempotentResponse, type IdempotencyKey } from "./idempotency.ts";
 import { insertMessagesAfterReads, insertMessagesWithDeliveries, type MessagesWithDeliveries } from "../../storage/messages.ts";
-import { planEvents, type NewEvent } from "./outbox.ts";
+import { planEvents, readSubscribers, type NewEvent } from "./outbox.ts";
 import { asId, newId, type ClientId, type CompanyId, type MessageId } from "../../ids.ts";
 
 /** An event the operator's own systems publish, e.g. `read.completed` from its data-sync engine. */
@@ -129,6 +129,8 @@ async function planPublished(
 ): Promise<PlannedPublish<PublishedEvent[]>> {
   const { publicUrl } = ctx.config;
   const companyIds = requests.map((request) => (request.companyId ?? referencedCompanyId(request.payload)) as CompanyId | undefined);
+  // The subscribers are read while the companies are: two round trips in sequence instead of three.
+  const subscribers = readSubscribers(db, clientId);
   const companies = await findCompanies(db, asId<ClientId>(clientId), [...new Set(companyIds.filter((id) => id !== undefined))]);
   const problems: ValidationItem[] = [];
   const events: NewEvent[] = [];
@@ -166,7 +168,7 @@ async function planPublished(
   });
   if (problems.length > 0) throw badRequest(problemSummary(problems), problems);
 
-  const { recorded, write } = await planEvents(db, events, { fanOutLimit: ctx.config.limits.publishFanout });
+  const { recorded, write } = await planEvents(db, events, { fanOutLimit: ctx.config.limits.publishFanout, subscribers });
   return { value: recorded.map(({ body }) => JSON.parse(body) as PublishedEvent), write };
 }
 
