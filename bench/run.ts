@@ -658,8 +658,8 @@ async function noisyNeighbour(receiver: ReceiverProcess): Promise<NoisyFigures> 
     );
     const b = await receiver.samples("/hooks/b");
     const slow = await receiver.samples("/hooks/c");
-    // Until C's first attempt has been out for the slow-consumer time, nothing says it is slow: the batches that hold
-    // its attempts wait for them, and B's events wait for a batch.
+    // C's first attempts, until the first has been out for the slow-consumer time: what the worker does before it
+    // knows C for slow, apart from the rest of the phase.
     const knownSlow = (slow.arrivals[0] ?? 0) + loadConfig({}).delivery.slowConsumerMs;
     // Each of B's events counts in the phase it was published in (its arrival less its latency).
     const phase = (name: string, from: number, to: number) => {
@@ -673,7 +673,7 @@ async function noisyNeighbour(receiver: ReceiverProcess): Promise<NoisyFigures> 
       backlog,
       rate,
       phases: [
-        phase("before, C not yet known slow", 0, knownSlow),
+        phase("before: C's first attempts (slow-consumer time)", 0, knownSlow),
         phase("before: A down, gathering its backlog", knownSlow, recovered),
         phase("during: A catching up", recovered, caughtUp),
         phase("after", caughtUp, Number.POSITIVE_INFINITY),
