@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CompiledQuery, sql } from "kysely";
 import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId, type MessageId } from "../../src/ids.ts";
 import { Store } from "../../src/storage/database.ts";
 import { migratorOf } from "../../src/storage/migrations/index.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
 import { PARKED_AT, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
-import { advanceLines, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
+import { advanceLines, lineHead, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
+import { insertRecords } from "../../src/storage/json-records.ts";
 import { createTestDatabase } from "../support/database.ts";
-import { openTestStore, readTable, seedClient, seedCompany } from "../support/storage.ts";
+import { openTestStore, readTable, seedClient, seedCompany, testDialect } from "../support/storage.ts";
 
 const NOW = 1_000_000;
 const LEASE_MS = 60_000;
@@ -324,4 +326,58 @@ test("migration 027 puts in line what was due behind an ordered consumer's line 
     [...line, ...acme, ...none].map((id) => reasons.get(id)),
     [null, "line", "line", "line", null, "line", null, "line"],
   );
+});
+
+test("the head of a fifo line is read through the index of pending deliveries, also behind a long history with a large backlog", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const consumers = [await seedConsumer(store, clientId, { ordering: "fifo" }), await seedConsumer(store, clientId), await seedConsumer(store, clientId)];
+  // 20,000 events to the three consumers, the first 14,000 delivered, the rest pending: PostgreSQL, given the
+  // consumer as a constant, walked the primary key through the 42,000 final deliveries to the first pending one.
+  for (let first = 0; first < 20_000; first += 2_000) {
+    const messages = Array.from({ length: 2_000 }, () => ({
+      id: newId<MessageId>(),
+      client_id: clientId,
+      event_type: "company.created",
+      company_id: null,
+      body: "{}",
+      created_at: NOW,
+      payload_purged_at: null,
+      example: 0,
+    }));
+    const deliveries = messages.flatMap((message, index) =>
+      consumers.map((consumerId) => ({
+        id: newId<DeliveryId>(),
+        client_id: clientId,
+        message_id: message.id,
+        consumer_id: consumerId,
+        status: first + index < 14_000 ? ("Success" as const) : ("Attempting" as const),
+        attempt_count: 1,
+        next_attempt_at: first + index < 14_000 ? null : NOW,
+        lease_owner: null,
+        created_at: NOW,
+        updated_at: NOW,
+        rate_slot_at: null,
+      })),
+    );
+    await store.transaction(async ({ tx }) => {
+      await insertRecords(tx, "messages", messages);
+      await insertRecords(tx, "deliveries", deliveries);
+    });
+  }
+  await sql`ANALYZE`.execute(store.db);
+  const query = lineHead(store.db, { consumerId: consumers[0]! }).compile();
+  const explain = testDialect === "postgres" ? "EXPLAIN " : "EXPLAIN QUERY PLAN ";
+  const plan = await store.db.executeQuery(CompiledQuery.raw(explain + query.sql, [...query.parameters]));
+  assert.match(JSON.stringify(plan.rows), /deliveries_pending_by_consumer/, JSON.stringify(plan.rows));
+  const head = await lineHead(store.db, { consumerId: consumers[0]! }).executeTakeFirstOrThrow();
+  const oldestPending = await store.db
+    .selectFrom("deliveries")
+    .select("id")
+    .where("consumer_id", "=", consumers[0]!)
+    .where("next_attempt_at", "is not", null)
+    .orderBy("id")
+    .limit(1)
+    .executeTakeFirstOrThrow();
+  assert.equal(head.id, oldestPending.id, "the head is the consumer's oldest pending delivery");
 });
