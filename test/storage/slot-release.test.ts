@@ -5,7 +5,8 @@ import { newId, type ClientId, type CompanyId, type ConsumerId, type DeliveryId,
 import { Store } from "../../src/storage/database.ts";
 import { migratorOf } from "../../src/storage/migrations/index.ts";
 import { insertConsumer } from "../../src/storage/consumers.ts";
-import { PARKED_AT, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
+import { oneConsumerOldestFirst } from "../../src/storage/deliveries/one-consumer.ts";
+import { PARKED_AT, RELEASE_STEP, releaseForSlots, releaseInSteps, releaseParked, releaseStrandedSlots } from "../../src/storage/deliveries/park.ts";
 import type { ConsumerOrdering, ParkedReason } from "../../src/storage/schema.ts";
 import { advanceLines, lineHead, relineConsumer } from "../../src/storage/deliveries/fifo.ts";
 import { insertRecords } from "../../src/storage/json-records.ts";
@@ -328,7 +329,7 @@ test("migration 027 puts in line what was due behind an ordered consumer's line 
   );
 });
 
-test("the head of a fifo line is read through the index of pending deliveries, also behind a long history with a large backlog", async (t) => {
+test("a fifo line's head and a circuit's held deliveries are read through their indexes, oldest first, also behind a long history with a large backlog", async (t) => {
   const { store } = await openTestStore(t);
   const clientId = await seedClient(store);
   const consumers = [await seedConsumer(store, clientId, { ordering: "fifo" }), await seedConsumer(store, clientId), await seedConsumer(store, clientId)];
@@ -380,4 +381,13 @@ test("the head of a fifo line is read through the index of pending deliveries, a
     .limit(1)
     .executeTakeFirstOrThrow();
   assert.equal(head.id, oldestPending.id, "the head is the consumer's oldest pending delivery");
+
+  // The same backlog held by the consumer's open circuit: a release step reads its oldest through deliveries_parked.
+  await store.db.updateTable("deliveries").set({ next_attempt_at: PARKED_AT, parked_reason: "circuit" }).where("next_attempt_at", "is not", null).execute();
+  await sql`ANALYZE`.execute(store.db);
+  const step = oneConsumerOldestFirst(store.db.selectFrom("deliveries").select("id").where("parked_reason", "=", "circuit"), consumers[0]!)
+    .limit(RELEASE_STEP)
+    .compile();
+  const stepPlan = await store.db.executeQuery(CompiledQuery.raw(explain + step.sql, [...step.parameters]));
+  assert.match(JSON.stringify(stepPlan.rows), /deliveries_parked/, JSON.stringify(stepPlan.rows));
 });

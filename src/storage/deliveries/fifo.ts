@@ -3,6 +3,7 @@ import type { CompanyId, ConsumerId, DeliveryId } from "../../ids.ts";
 import type { Db, Tx, UnitOfWork } from "../database.ts";
 import { dialectOf } from "../dialect/index.ts";
 import type { ConsumerOrdering, Database } from "../schema.ts";
+import { oneConsumerOldestFirst } from "./one-consumer.ts";
 import { PARKED_AT, RELEASE_STEP } from "./park.ts";
 
 // Ordered delivery: an ordered consumer's deliveries go one at a time per line, in event order. A `fifo` consumer
@@ -35,19 +36,16 @@ async function headOf(db: Db, line: Line): Promise<{ id: DeliveryId; waiting: bo
 
 /** The query of a line's head, read through the index of pending deliveries by consumer (and company). */
 export function lineHead(db: Db, { consumerId, company }: Line) {
-  let query = db.selectFrom("deliveries").select(["id", "parked_reason"]).where("next_attempt_at", "is not", null);
-  // A consumer's whole line: `consumer_id` as a range of one value, not `=`. With `=` PostgreSQL takes the column for
-  // a constant and drops it from the order, and when much of the table is pending (a backlog) it expects the primary
-  // key, walked from the oldest delivery, to meet one of the consumer's at once: it then read every final delivery
-  // older than the line (489 ms over 1.5 million, docs/performance.md). The range keeps the order the index's.
-  if (company === undefined) query = query.where("consumer_id", ">=", consumerId).where("consumer_id", "<=", consumerId).orderBy("consumer_id").orderBy("id");
-  else
-    query = query
-      .where("consumer_id", "=", consumerId)
-      .where("company_id", company === null ? "is" : "=", company)
-      .orderBy("consumer_id")
-      .orderBy("company_id")
-      .orderBy("id");
+  const pending = db.selectFrom("deliveries").select(["id", "parked_reason"]).where("next_attempt_at", "is not", null);
+  const query =
+    company === undefined
+      ? oneConsumerOldestFirst(pending, consumerId)
+      : pending
+          .where("consumer_id", "=", consumerId)
+          .where("company_id", company === null ? "is" : "=", company)
+          .orderBy("consumer_id")
+          .orderBy("company_id")
+          .orderBy("id");
   return query.limit(1);
 }
 
@@ -181,21 +179,17 @@ export async function relineConsumer(
   now: number,
   step = RELEASE_STEP,
 ): Promise<boolean> {
-  const inLine = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "line");
+  const inLine = oneConsumerOldestFirst(tx.selectFrom("deliveries").select("id").where("parked_reason", "=", "line"), consumerId);
   if (ordering === "unordered") {
     const result = await tx
       .updateTable("deliveries")
       .set({ next_attempt_at: now, parked_reason: null })
-      .where("id", "in", inLine.orderBy("id").limit(step))
+      .where("id", "in", inLine.limit(step))
       .executeTakeFirst();
     if (result.numUpdatedRows > 0n) wakeWorkers();
     return result.numUpdatedRows === BigInt(step);
   }
-  const behind = tx
-    .selectFrom("deliveries")
-    .select("id")
-    .where("consumer_id", "=", consumerId)
-    .where("next_attempt_at", "is not", null)
+  const behind = oneConsumerOldestFirst(tx.selectFrom("deliveries").select("id").where("next_attempt_at", "is not", null), consumerId)
     .where("lease_owner", "is", null)
     // Held by its circuit or for a slot, it would be released with the others: it waits in line instead.
     .where((eb) => eb.or([eb("parked_reason", "is", null), eb("parked_reason", "in", ["circuit", "slot"])]))
@@ -203,14 +197,14 @@ export async function relineConsumer(
   const waited = await tx
     .updateTable("deliveries")
     .set({ next_attempt_at: PARKED_AT, parked_reason: "line", rate_slot_at: null })
-    .where("id", "in", behind.orderBy("id").limit(step))
+    .where("id", "in", behind.limit(step))
     .executeTakeFirst();
   if (waited.numUpdatedRows === BigInt(step)) return true;
   const heads = inLine.where((eb) => eb.not(behindAnother(eb, ordering)));
   const released = await tx
     .updateTable("deliveries")
     .set({ next_attempt_at: now, parked_reason: null })
-    .where("id", "in", heads.orderBy("id").limit(step))
+    .where("id", "in", heads.limit(step))
     .executeTakeFirst();
   if (released.numUpdatedRows > 0n) wakeWorkers();
   return released.numUpdatedRows === BigInt(step);

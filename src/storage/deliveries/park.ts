@@ -3,6 +3,7 @@ import { takeProbe } from "../consumer-circuit.ts";
 import type { Db, Store, Tx, UnitOfWork } from "../database.ts";
 import type { ParkedReason } from "../schema.ts";
 import { handBack } from "./hand-back.ts";
+import { oneConsumerOldestFirst } from "./one-consumer.ts";
 
 // Deliveries wait "parked": due at a time no clock reaches, so no claim takes them, until what they wait for
 // releases them. Waiting spends no attempt. Each records why it waits (`parked_reason`), and each release
@@ -39,8 +40,9 @@ export async function parkDeliveries(tx: Tx, ids: readonly DeliveryId[]): Promis
  */
 export async function designateProbe(tx: Tx, consumerId: ConsumerId, probeAt: number, choice: "fewest attempts" | "head of line"): Promise<void> {
   // What waits in line is not a head: only those the circuit holds may probe.
-  let probe = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "circuit");
-  probe = choice === "head of line" ? probe.orderBy("id") : probe.orderBy("attempt_count").orderBy("id");
+  const held = tx.selectFrom("deliveries").select("id").where("parked_reason", "=", "circuit");
+  const probe =
+    choice === "head of line" ? oneConsumerOldestFirst(held, consumerId) : held.where("consumer_id", "=", consumerId).orderBy("attempt_count").orderBy("id");
   await tx.updateTable("deliveries").set({ next_attempt_at: probeAt, parked_reason: null }).where("id", "in", probe.limit(1)).execute();
 }
 
@@ -71,13 +73,14 @@ export async function releaseParked(
   let released = 0n;
   const more: ConsumerId[] = [];
   for (const { consumerId, openUntil } of circuits) {
-    let held = tx
+    // Pending, all of them (said for the index of pending deliveries, which a step reads them through).
+    const pending = tx
       .selectFrom("deliveries")
       .select("id")
-      .where("consumer_id", "=", consumerId)
+      .where("next_attempt_at", "is not", null)
       .where("lease_owner", "is", null)
       .where((eb) => eb.or([eb("parked_reason", "=", "circuit"), eb.and([eb("next_attempt_at", ">", now), eb("next_attempt_at", "<=", openUntil)])]));
-    if (step !== undefined) held = held.orderBy("id").limit(step);
+    const held = step === undefined ? pending.where("consumer_id", "=", consumerId) : oneConsumerOldestFirst(pending, consumerId).limit(step);
     let release = tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", held);
     if (step !== undefined)
       release = release.where((eb) => eb.exists(eb.selectFrom("consumers").select("id").where("id", "=", consumerId).where("circuit_open_until", "is", null)));
@@ -155,7 +158,7 @@ export async function holdForOpenCircuits(
 export async function releaseForSlots({ tx, wakeWorkers }: UnitOfWork, freed: ReadonlyMap<ConsumerId, number | null>, now: number): Promise<void> {
   let released = 0n;
   for (const [consumerId, count] of freed) {
-    let parked = tx.selectFrom("deliveries").select("id").where("consumer_id", "=", consumerId).where("parked_reason", "=", "slot").orderBy("id");
+    let parked = oneConsumerOldestFirst(tx.selectFrom("deliveries").select("id").where("parked_reason", "=", "slot"), consumerId);
     if (count !== null) parked = parked.limit(count);
     const result = await tx.updateTable("deliveries").set({ next_attempt_at: now, parked_reason: null }).where("id", "in", parked).executeTakeFirst();
     released += result.numUpdatedRows;
