@@ -392,7 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const delivery: DeliveryConfig = {
     retryScheduleMs: parseSchedule(read("retrySchedule") ?? DEFAULT_RETRY_SCHEDULE),
     attemptTimeoutMs: parseDuration(read("attemptTimeout") ?? "15s"),
-    batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 256),
+    batchSize: integer(ENV.workerBatchSize, read("workerBatchSize"), 128),
     concurrency: Math.max(1, integer(ENV.workerConcurrency, read("workerConcurrency"), 2)),
     freshBatchSize: integer(ENV.workerFreshBatchSize, read("workerFreshBatchSize"), 32),
     leaseMs: parseDuration(read("workerLease") ?? "60s"),
