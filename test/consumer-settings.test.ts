@@ -33,6 +33,7 @@ describe("getting and updating a consumer", () => {
       companyTags: ["region:us"],
       description: null,
       rateLimit: null,
+      slowConcurrency: null,
       mtls: null,
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
@@ -47,6 +48,7 @@ describe("getting and updating a consumer", () => {
       companyTags: null,
       description: "Billing team",
       rateLimit: 50,
+      slowConcurrency: 4,
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     const expected = {
@@ -57,6 +59,7 @@ describe("getting and updating a consumer", () => {
       companyTags: null,
       description: "Billing team",
       rateLimit: 50,
+      slowConcurrency: 4,
       mtls: null,
       ordering: "unordered",
       circuit: { state: "closed", consecutiveFailures: 0, nextProbeAt: null },
@@ -67,6 +70,7 @@ describe("getting and updating a consumer", () => {
     assert.deepEqual(patched.body, expected);
     assert.deepEqual((await server.api("GET", `/webhooks/${id}`)).body, expected);
     assert.deepEqual((await server.api("PATCH", `/webhooks/${id}`, { description: null })).body, { ...expected, description: null }, "absent fields stay");
+    assert.equal((await server.api("PATCH", `/webhooks/${id}`, { slowConcurrency: null })).body.slowConcurrency, null, "null is the operator's default again");
 
     const company = (await server.api("POST", "/companies", { name: "Untagged" })).body;
     const [webhook] = await second.waitFor(1);
@@ -92,6 +96,9 @@ describe("getting and updating a consumer", () => {
       {},
       { rateLimit: 0 },
       { rateLimit: 2.5 },
+      { slowConcurrency: 0 },
+      { slowConcurrency: 257 },
+      { slowConcurrency: "many" },
       { eventTypes: [] },
       { companyTags: ["no-colon"] },
       { colour: "red" },
@@ -290,6 +297,8 @@ describe("the webhooks CLI", () => {
         ...client,
         "--rate-limit",
         "7",
+        "--slow-concurrency",
+        "3",
         "--description",
         "Ops",
         "--event-types",
@@ -297,7 +306,10 @@ describe("the webhooks CLI", () => {
         "company.deleted",
       ),
     );
-    assert.deepEqual([updated.rateLimit, updated.description, updated.eventTypes], [7, "Ops", ["company.created", "company.deleted"]]);
+    assert.deepEqual(
+      [updated.rateLimit, updated.slowConcurrency, updated.description, updated.eventTypes],
+      [7, 3, "Ops", ["company.created", "company.deleted"]],
+    );
 
     const headers = JSON.parse(await cli(server, "webhooks", "headers", "set", id, "Authorization: Bearer cli-token-1234", "X-Team: ops", ...client));
     assert.deepEqual(headers, { headers: { Authorization: "****1234", "X-Team": "****" } });

@@ -49,7 +49,7 @@ test("a consumer's backlog drains beside another consumer's fresh events, which 
 
 test("a consumer that answers slowly holds only its own deliveries, at most its concurrency at once, and none of another consumer's", async (t) => {
   // One batch at a time and no fresh lane: what goes out before the consumer is known to be slow is one batch's.
-  const server = await withServer(t, { workerConcurrency: "1", workerFreshBatchSize: "0", slowConsumerConcurrency: "2", attemptTimeout: "20s" });
+  const server = await withServer(t, { workerConcurrency: "1", workerFreshBatchSize: "0", attemptTimeout: "20s" });
   // The slow receiver keeps every answer until the test lets them go.
   const held: ServerResponse[] = [];
   let open = 0;
@@ -63,6 +63,8 @@ test("a consumer that answers slowly holds only its own deliveries, at most its 
   });
   const fast = await withReceiver(t);
   const slowId = await subscribe(server, slow.url, { eventTypes: ["company.created"] });
+  // Its own cap, below the operator's default of 16.
+  assert.equal((await server.api("PATCH", `/webhooks/${slowId}`, { slowConcurrency: 2 })).body.slowConcurrency, 2);
   await subscribe(server, fast.url, { eventTypes: ["company.created"] });
 
   for (let index = 0; index < 6; index++) assert.equal((await server.api("POST", "/companies", { name: `Company ${index}` })).status, 200);
@@ -76,7 +78,7 @@ test("a consumer that answers slowly holds only its own deliveries, at most its 
     open--;
     response.writeHead(204).end();
   }
-  const { attempts } = await until(
+  const { deliveries, attempts } = await until(
     "every delivery to the slow consumer done",
     () => recorded(server, slowId),
     ({ deliveries }) => deliveries.length === 6 && deliveries.every((delivery) => delivery.status === "Success"),

@@ -30,6 +30,7 @@ interface UpdateOptions {
   allCompanies?: boolean;
   description?: string;
   rateLimit?: string;
+  slowConcurrency?: string;
   ordering?: string;
 }
 
@@ -41,6 +42,7 @@ function updateFrom(options: UpdateOptions): ConsumerUpdate {
   if (options.allCompanies) update.companyTags = null;
   if (options.description !== undefined) update.description = options.description === "" ? null : options.description;
   if (options.rateLimit !== undefined) update.rateLimit = options.rateLimit === "none" ? null : Number(options.rateLimit);
+  if (options.slowConcurrency !== undefined) update.slowConcurrency = options.slowConcurrency === "default" ? null : Number(options.slowConcurrency);
   if (options.ordering !== undefined) update.ordering = orderingOf(options.ordering);
   return update;
 }
@@ -125,13 +127,14 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
   webhooks
     .command("update <webhookId>")
     .addOption(clientOption)
-    .description("Change a consumer's URL, subscription, description, rate limit or ordering (validated as in the API)")
+    .description("Change a consumer's URL, subscription, description, rate limit, slow concurrency or ordering (validated as in the API)")
     .option("--url <url>", "new URL")
     .option("--event-types <eventType...>", "new event types (replace the old ones)")
     .option("--company-tags <tag...>", "key:value tags (replace the old ones)")
     .option("--all-companies", "remove the company tag filter")
     .option("--description <text>", 'a note ("" removes it)')
     .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
+    .option("--slow-concurrency <attempts>", 'while the consumer is slow, the most attempts in flight to it at once per worker, or "default"')
     .option("--ordering <ordering>", '"fifo" (one at a time, in event order), "fifo-by-company" (so for each company) or "unordered"')
     .action((webhookId: string, options: UpdateOptions) =>
       withContext(async (ctx) => printJson(await updateConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), updateFrom(options)))),

@@ -4790,6 +4790,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
@@ -4897,6 +4899,8 @@ export interface operations {
                     disabled?: boolean;
                     /** @description Messages per second; null removes the limit. */
                     rateLimit?: number | null;
+                    /** @description Attempts a worker keeps in flight at once to the consumer while it is slow; null for the operator's default. */
+                    slowConcurrency?: number | null;
                     /**
                      * @description `fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines.
                      * @enum {string}
@@ -4917,6 +4921,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
@@ -5255,6 +5261,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
@@ -5331,6 +5339,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
@@ -5713,6 +5723,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}
@@ -8441,6 +8453,8 @@ export interface operations {
                         description?: string | null;
                         /** @description Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited. */
                         rateLimit?: number | null;
+                        /** @description Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16). */
+                        slowConcurrency?: number | null;
                         /**
                          * @description Hookline extension. `fifo`: the consumer's deliveries go one at a time in event order, and a failing one holds those behind it until it succeeds or fails for good; `fifo-by-company`: the same for each company's deliveries, the companies concurrently (a failing one holds only its company's later deliveries; events without a company form one line of their own); `unordered` (the default): concurrently.
                          * @enum {string}

@@ -258,7 +258,7 @@ export class DeliveryWorker {
       else {
         const count = (taken.get(delivery.consumerId) ?? 0) + 1;
         taken.set(delivery.consumerId, count);
-        if (inFlight + count <= this.config.slowConsumerConcurrency) apart.push(delivery);
+        if (inFlight + count <= (delivery.slowConcurrency ?? this.config.slowConsumerConcurrency)) apart.push(delivery);
         else over.push(delivery.id);
       }
     }

@@ -1,7 +1,13 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { isoDate } from "../clock.ts";
 import type { ConsumerOrdering } from "../constants/statuses.ts";
-import { MAX_CONSUMER_DESCRIPTION_LENGTH, MAX_CONSUMER_RATE_LIMIT, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH } from "../constants/limits.ts";
+import {
+  MAX_CONSUMER_DESCRIPTION_LENGTH,
+  MAX_CONSUMER_RATE_LIMIT,
+  MAX_CONSUMER_SLOW_CONCURRENCY,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+} from "../constants/limits.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import { newId, type ClientId, type ConsumerId } from "../ids.ts";
@@ -40,6 +46,7 @@ export type WebhookConsumerResource = components["schemas"]["WebhookConsumer"] &
   description: string | null;
   /** Messages per second; null is unlimited. */
   rateLimit: number | null;
+  slowConcurrency: number | null;
   /** The client certificate presented for mTLS (never its key), or null. */
   mtls: { subject: string; expiresAt: string } | null;
   /** `fifo`: one delivery at a time, in event order; `unordered` (the default): concurrently. */
@@ -69,6 +76,7 @@ export interface ConsumerUpdate {
   description?: string | null;
   disabled?: boolean;
   rateLimit?: number | null;
+  slowConcurrency?: number | null;
   ordering?: ConsumerOrdering;
 }
 
@@ -106,12 +114,23 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
       });
     }
   }
-  const { rateLimit, description } = input;
+  const { rateLimit, slowConcurrency, description } = input;
   if (rateLimit !== undefined && rateLimit !== null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_CONSUMER_RATE_LIMIT)) {
     errors.push({
       itemId: "rateLimit",
       message: `rateLimit must be a whole number of messages per second from 1 to ${MAX_CONSUMER_RATE_LIMIT}, or null for no limit`,
       validatorName: "rateLimit",
+    });
+  }
+  if (
+    slowConcurrency !== undefined &&
+    slowConcurrency !== null &&
+    (!Number.isInteger(slowConcurrency) || slowConcurrency < 1 || slowConcurrency > MAX_CONSUMER_SLOW_CONCURRENCY)
+  ) {
+    errors.push({
+      itemId: "slowConcurrency",
+      message: `slowConcurrency must be a whole number of attempts from 1 to ${MAX_CONSUMER_SLOW_CONCURRENCY}, or null for the default`,
+      validatorName: "slowConcurrency",
     });
   }
   if (description !== undefined && description !== null && description.length > MAX_CONSUMER_DESCRIPTION_LENGTH) {
@@ -134,6 +153,7 @@ type ShownColumns = Pick<
   | "disabled"
   | "description"
   | "rate_limit"
+  | "slow_concurrency"
   | "mtls_certificate"
   | "consecutive_failures"
   | "circuit_open_until"
@@ -169,6 +189,7 @@ function toResource(ctx: AppContext, row: ShownColumns): WebhookConsumerResource
     ...decodeSubscription(row),
     description: row.description ?? null,
     rateLimit: row.rate_limit ?? null,
+    slowConcurrency: row.slow_concurrency ?? null,
     mtls: row.mtls_certificate ? describeCertificate(row.mtls_certificate) : null,
     ordering: row.ordering,
     circuit: {
@@ -251,6 +272,7 @@ export async function createConsumer(
     listen_seen_at: listen ? ctx.clock.now() : null,
     description: null,
     rate_limit: null,
+    slow_concurrency: null,
     mtls_certificate: null,
     consecutive_failures: 0,
     circuit_open_until: null,
@@ -300,6 +322,7 @@ export async function updateConsumer(ctx: AppContext, clientId: ClientId, consum
       // Its lines are no longer the same: what is behind another in its new line waits, and what heads one goes.
       releases.lines = update.ordering;
     }
+    if (update.slowConcurrency !== undefined) changes.slow_concurrency = update.slowConcurrency;
     if (update.rateLimit !== undefined && update.rateLimit !== row.rate_limit) {
       changes.rate_limit = update.rateLimit;
       changes.rate_next_at = null;

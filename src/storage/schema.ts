@@ -179,6 +179,8 @@ export interface ConsumersTable {
   description: string | null;
   /** Messages per second; null is unlimited. */
   rate_limit: number | null;
+  /** While the consumer is slow, the most attempts a worker keeps in flight to it; null: the deployment's default. */
+  slow_concurrency: Generated<number | null>;
   /** The next free send slot of a rate-limited consumer, shared by every worker. */
   rate_next_at: number | null;
   /** JSON array of PreviousSecret, sealed: rotated-out signing secrets that sign until they expire. */

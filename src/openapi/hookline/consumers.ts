@@ -1,6 +1,7 @@
 import {
   MAX_CONSUMER_DESCRIPTION_LENGTH,
   MAX_CONSUMER_RATE_LIMIT,
+  MAX_CONSUMER_SLOW_CONCURRENCY,
   MAX_CUSTOM_HEADERS,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
@@ -19,6 +20,12 @@ const consumerSchema: JsonSchema = {
       properties: {
         description: { type: ["string", "null"], description: "Hookline extension. A note about the consumer." },
         rateLimit: { type: ["integer", "null"], minimum: 1, description: "Hookline extension. Most messages per second sent to the consumer, across all workers; null is unlimited." },
+        slowConcurrency: {
+          type: ["integer", "null"],
+          minimum: 1,
+          description:
+            "Hookline extension. While the consumer is slow (attempts left unanswered while the rest of their batch came back, or past the operator's slow-consumer time), the most attempts a worker keeps in flight to it at once; the others wait without spending attempts. Null: the operator's default (HOOKLINE_SLOW_CONSUMER_CONCURRENCY, 16).",
+        },
         ordering: {
           type: "string",
           enum: CONSUMER_ORDERINGS,
@@ -87,6 +94,12 @@ export const consumerUpdateBody = closedObject({
     description: { type: ["string", "null"], maxLength: MAX_CONSUMER_DESCRIPTION_LENGTH },
     disabled: { type: "boolean" },
     rateLimit: { type: ["integer", "null"], minimum: 1, maximum: MAX_CONSUMER_RATE_LIMIT, description: "Messages per second; null removes the limit." },
+    slowConcurrency: {
+      type: ["integer", "null"],
+      minimum: 1,
+      maximum: MAX_CONSUMER_SLOW_CONCURRENCY,
+      description: "Attempts a worker keeps in flight at once to the consumer while it is slow; null for the operator's default.",
+    },
     ordering: { type: "string", enum: CONSUMER_ORDERINGS, description: "`fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines." },
   },
 });

@@ -40,6 +40,8 @@ export interface DueDelivery {
   circuitOpenUntil: number | null;
   /** Ordered (`fifo`, `fifo-by-company`): this delivery is the head of its line, and the next one goes once it is final. */
   ordering: ConsumerOrdering;
+  /** The consumer's own cap on attempts in flight while it is slow; null: the deployment's. */
+  slowConcurrency: number | null;
   /** The version of the consumer's enabled transformation; null without one. */
   transformationVersion: number | null;
   /** Set while the consumer is in shadow mode (a legacy consumer's replacement before its switch): never sent to its URL. */
@@ -152,6 +154,7 @@ function dueDelivery(row: LeasedDelivery): DueDelivery {
     consecutiveFailures: row.consecutiveFailures,
     circuitOpenUntil: row.circuitOpenUntil,
     ordering: row.ordering,
+    slowConcurrency: row.slowConcurrency,
     transformationVersion: row.transformationVersion,
     shadow: row.shadow === 1 ? { testUrl: row.shadowTestUrl } : null,
   };

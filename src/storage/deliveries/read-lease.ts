@@ -38,6 +38,7 @@ export function readLeasedDeliveries(db: Db, { owner, ids }: Lease) {
         "consumers.circuit_open_until as circuitOpenUntil",
         "consumers.ordering",
         "consumers.rate_limit as rateLimit",
+        "consumers.slow_concurrency as slowConcurrency",
         // The version only: the code itself is read once per consumer of a batch, and only for consumers that have one.
         sql<number | null>`case when consumers.transformation_enabled = 1 then consumers.transformation_version end`.as("transformationVersion"),
         "consumers.shadow",

@@ -24,6 +24,7 @@ import * as listenStreams from "./024_listen_streams.ts";
 import * as parkedReasonsAndCompanyLines from "./025_parked_reasons_and_company_lines.ts";
 import * as insightRollups from "./026_insight_rollups.ts";
 import * as orderedLinesWait from "./027_ordered_lines_wait.ts";
+import * as consumerSlowConcurrency from "./028_consumer_slow_concurrency.ts";
 
 /** Every migration, in order. Names are permanent: never rename one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -51,6 +52,7 @@ export const migrations: Record<string, Migration> = {
   "025_parked_reasons_and_company_lines": parkedReasonsAndCompanyLines,
   "026_insight_rollups": insightRollups,
   "027_ordered_lines_wait": orderedLinesWait,
+  "028_consumer_slow_concurrency": consumerSlowConcurrency,
 };
 
 /** Applies or reports on these migrations in `db`. */
