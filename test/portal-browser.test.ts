@@ -50,6 +50,18 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     const consumerPath = new URL(page.url()).pathname;
     assert.match(consumerPath, /^\/portal\/consumers\/[0-9a-f-]{36}$/);
     assert.match((await page.textContent(".notice")) ?? "", /Consumer created/);
+    assert.equal(await page.textContent("#slow-concurrency"), "Default");
+
+    // Its settings: a refused value is shown beside its field, changes nothing, and a good one is saved.
+    await page.goto(`${suite.server.baseUrl}${consumerPath}/edit`);
+    await page.fill("#slowConcurrency", "0");
+    await page.click("button:has-text('Save')");
+    await page.waitForSelector("#slowConcurrency-error");
+    assert.match((await page.textContent("#slowConcurrency-error")) ?? "", /from 1 to 256/);
+    await page.fill("#slowConcurrency", "4");
+    await page.click("button:has-text('Save')");
+    await page.waitForSelector("#consumer-state");
+    assert.equal(await page.textContent("#slow-concurrency"), "4 attempts at once");
 
     await page.selectOption("#example-type", "company.created");
     await page.click("button:has-text('Send example')");

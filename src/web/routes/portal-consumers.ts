@@ -45,6 +45,7 @@ const valuesOf = (consumer: WebhookConsumerResource): FormState["values"] => ({
   eventTypes: consumer.eventTypes ?? [],
   companyTags: consumer.companyTags ?? [],
   rateLimit: consumer.rateLimit === null ? "" : String(consumer.rateLimit),
+  slowConcurrency: consumer.slowConcurrency === null ? "" : String(consumer.slowConcurrency),
 });
 
 /** The session's consumer, or 404: another client's, and one a limited session does not include, are not there. */
@@ -154,12 +155,14 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
     change(request);
     const consumer = await consumerOf(request);
     const rateLimit = field(request.body, "rateLimit").trim();
+    const slowConcurrency = field(request.body, "slowConcurrency").trim();
     const values = {
       url: field(request.body, "url").trim(),
       description: field(request.body, "description").trim(),
       eventTypes: fieldList(request.body, "eventTypes"),
       companyTags: fieldList(request.body, "companyTags"),
       rateLimit,
+      slowConcurrency,
     };
     try {
       if (values.url === "") throw badRequest("url is required", [{ itemId: "url", message: "Required", validatorName: "required" }]);
@@ -169,6 +172,7 @@ export function portalConsumerRoutes(app: FastifyInstance, ctx: AppContext, guar
         eventTypes: values.eventTypes,
         companyTags: values.companyTags.length > 0 ? values.companyTags : null,
         rateLimit: rateLimit === "" ? null : Number(rateLimit),
+        slowConcurrency: slowConcurrency === "" ? null : Number(slowConcurrency),
       });
       return reply.redirect(`${base(request.params.consumerId)}?done=saved`, 303);
     } catch (error) {
