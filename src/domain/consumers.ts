@@ -232,7 +232,7 @@ export async function changeConsumer(
   return ctx.store.transaction(async (uow) => {
     const row = found(await lockConsumer(uow.tx, clientId, consumerId));
     const changes = await change(row, uow);
-    if (Object.keys(changes).length > 0) await updateConsumerColumns(uow.tx, clientId, consumerId, changes);
+    await updateConsumerColumns(uow.tx, clientId, consumerId, changes);
     return toResource(ctx, { ...row, ...changes });
   });
 }

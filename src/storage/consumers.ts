@@ -55,7 +55,9 @@ export async function insertConsumer(tx: Tx, row: Insertable<ConsumersTable>): P
   await tx.insertInto("consumers").values(row).execute();
 }
 
+/** Sets the columns `changes` holds; none is no statement (an empty SET is not SQL). */
 export async function updateConsumerColumns(tx: Tx, clientId: ClientId, consumerId: ConsumerId, changes: ConsumerChanges): Promise<void> {
+  if (Object.keys(changes).length === 0) return;
   await tx.updateTable("consumers").set(changes).where("client_id", "=", clientId).where("id", "=", consumerId).execute();
 }
 
