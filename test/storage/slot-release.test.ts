@@ -98,6 +98,51 @@ async function seedDeliveries(
   return ids;
 }
 
+/**
+ * `count` messages to each of the consumers in one transaction, each
+ * delivery as `delivery(index)` says of the index-th message: final (due
+ * null), due, or parked.
+ */
+async function seedMany(
+  store: Store,
+  clientId: ClientId,
+  consumers: readonly ConsumerId[],
+  count: number,
+  delivery: (index: number) => { next_attempt_at: number | null; parked_reason?: ParkedReason },
+): Promise<void> {
+  const messages = Array.from({ length: count }, () => ({
+    id: newId<MessageId>(),
+    client_id: clientId,
+    event_type: "company.created",
+    company_id: null,
+    body: "{}",
+    created_at: NOW,
+    payload_purged_at: null,
+    example: 0,
+  }));
+  const deliveries = messages.flatMap((message, index) => {
+    const { next_attempt_at, parked_reason = null } = delivery(index);
+    return consumers.map((consumerId) => ({
+      id: newId<DeliveryId>(),
+      client_id: clientId,
+      message_id: message.id,
+      consumer_id: consumerId,
+      status: next_attempt_at === null ? ("Success" as const) : ("Attempting" as const),
+      attempt_count: 1,
+      next_attempt_at,
+      parked_reason,
+      lease_owner: null,
+      created_at: NOW,
+      updated_at: NOW,
+      rate_slot_at: null,
+    }));
+  });
+  await store.transaction(async ({ tx }) => {
+    await insertRecords(tx, "messages", messages);
+    await insertRecords(tx, "deliveries", deliveries);
+  });
+}
+
 const dueTimes = async (store: Store, ids: readonly DeliveryId[]) => {
   const rows = await readTable(store, "deliveries", "id");
   return ids.map((id) => rows.find((row) => row.id === id)!.next_attempt_at);
@@ -210,6 +255,25 @@ test("releaseInSteps, and relineConsumer turning ordering off, release only thei
     circuitHeld.map(() => NOW),
   );
   assert.deepEqual(await dueTimes(store, forSlots), [PARKED_AT], "what waits for a slot stays");
+});
+
+test("a closed circuit's release in steps sends what it held beyond the first step, the new events made due at its cool-down's end among them", async (t) => {
+  const { store } = await openTestStore(t);
+  const clientId = await seedClient(store);
+  const consumer = await seedConsumer(store, clientId);
+  const openUntil = NOW + 3_600_000;
+  // More parked than one step holds, then the newest: events published while the circuit was open, due at its end.
+  await seedMany(store, clientId, [consumer], RELEASE_STEP + 10, () => ({ next_attempt_at: PARKED_AT, parked_reason: "circuit" }));
+  await seedMany(store, clientId, [consumer], 5, () => ({ next_attempt_at: openUntil }));
+
+  await releaseInSteps(store, consumer, () => NOW, openUntil);
+  const rows = await readTable(store, "deliveries", "id");
+  assert.equal(rows.length, RELEASE_STEP + 15);
+  assert.deepEqual(
+    rows.filter((row) => row.next_attempt_at !== NOW),
+    [],
+    "every held delivery is due now",
+  );
 });
 
 test("advanceLines lets the next of a company's line go when its head ends, and no other line's; an open circuit holds it instead", async (t) => {
@@ -335,37 +399,8 @@ test("a fifo line's head and a circuit's held deliveries are read through their 
   const consumers = [await seedConsumer(store, clientId, { ordering: "fifo" }), await seedConsumer(store, clientId), await seedConsumer(store, clientId)];
   // 20,000 events to the three consumers, the first 14,000 delivered, the rest pending: PostgreSQL, given the
   // consumer as a constant, walked the primary key through the 42,000 final deliveries to the first pending one.
-  for (let first = 0; first < 20_000; first += 2_000) {
-    const messages = Array.from({ length: 2_000 }, () => ({
-      id: newId<MessageId>(),
-      client_id: clientId,
-      event_type: "company.created",
-      company_id: null,
-      body: "{}",
-      created_at: NOW,
-      payload_purged_at: null,
-      example: 0,
-    }));
-    const deliveries = messages.flatMap((message, index) =>
-      consumers.map((consumerId) => ({
-        id: newId<DeliveryId>(),
-        client_id: clientId,
-        message_id: message.id,
-        consumer_id: consumerId,
-        status: first + index < 14_000 ? ("Success" as const) : ("Attempting" as const),
-        attempt_count: 1,
-        next_attempt_at: first + index < 14_000 ? null : NOW,
-        lease_owner: null,
-        created_at: NOW,
-        updated_at: NOW,
-        rate_slot_at: null,
-      })),
-    );
-    await store.transaction(async ({ tx }) => {
-      await insertRecords(tx, "messages", messages);
-      await insertRecords(tx, "deliveries", deliveries);
-    });
-  }
+  for (let first = 0; first < 20_000; first += 2_000)
+    await seedMany(store, clientId, consumers, 2_000, (index) => (first + index < 14_000 ? { next_attempt_at: null } : { next_attempt_at: NOW }));
   await sql`ANALYZE`.execute(store.db);
   const query = lineHead(store.db, { consumerId: consumers[0]! }).compile();
   const explain = testDialect === "postgres" ? "EXPLAIN " : "EXPLAIN QUERY PLAN ";

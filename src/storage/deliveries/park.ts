@@ -94,15 +94,18 @@ export async function releaseParked(
 
 /**
  * Releases what a consumer's closed circuit held, a step per transaction,
- * while the circuit stays closed: the first step may already have gone in the
- * transaction that closed it, else `openUntil`, the end of its last
- * cool-down, says what the first releases beside the parked deliveries.
- * Should it fail or its process stop, the slot-release job frees the rest.
+ * while the circuit stays closed. `openUntil`, the end of its last cool-down,
+ * says what every step releases beside the parked deliveries: the new events'
+ * deliveries made due then, which are the newest, so a backlog of more than
+ * one step leaves them to the last steps. Without it (the first step went in
+ * the transaction that closed the circuit, at the end of its cool-down) the
+ * steps take the parked ones. Should it fail or its process stop, the
+ * slot-release job frees the rest.
  */
 export async function releaseInSteps(store: Store, consumerId: ConsumerId, now: () => number, openUntil?: number): Promise<void> {
-  for (let more = true, first = true; more; first = false) {
+  for (let more = true; more;) {
     const at = now();
-    const circuit = { consumerId, openUntil: first ? (openUntil ?? at) : at };
+    const circuit = { consumerId, openUntil: openUntil ?? at };
     more = (await store.transaction((uow) => releaseParked(uow, [circuit], at, RELEASE_STEP))).length > 0;
   }
 }
