@@ -486,7 +486,13 @@ export class DeliveryWorker {
   /** Sleeps until the next delivery falls due (at most the idle interval), unless a wake-up came since `seen`. */
   private async sleepUntilDue(seen: number): Promise<void> {
     if (this.wakeups !== seen || !this.running) return;
-    const due = await nextDueAt(this.store.db);
+    let due: number | null = null;
+    try {
+      due = await nextDueAt(this.store.db);
+    } catch (error) {
+      // The database away (or the lookup failing): the idle interval, as after a failed batch.
+      this.failed(error);
+    }
     const wait = due === null ? this.config.idlePollMs : Math.min(Math.max(due - this.clock.now(), 0), this.config.idlePollMs);
     if (wait > 0) await this.sleep(wait, seen);
   }
