@@ -10,7 +10,7 @@ import type { Db, Tx } from "./database.ts";
  * Counts `count` more unreachable attempts in the consumer's run, and opens
  * its circuit until `now` + the cool-down once the run reaches the breaker's
  * threshold (an open circuit whose probe failed stays open for another
- * cool-down, never less long than it was). Returns the run and whether and until when the circuit is open,
+ * cool-down). Returns the run and whether and until when the circuit is open,
  * or undefined if the consumer is gone.
  */
 export async function countUnreachable(
@@ -21,18 +21,14 @@ export async function countUnreachable(
   breaker: CircuitBreakerConfig,
 ): Promise<{ consecutiveFailures: number; openUntil: number | null; wasOpen: boolean } | undefined> {
   const before = await tx.selectFrom("consumers").select("circuit_open_until").where("id", "=", consumerId).executeTakeFirst();
-  const until = now + breaker.cooldownMs;
   if (before === undefined) return undefined;
   const row = await tx
     .updateTable("consumers")
     .set((eb) => ({
       consecutive_failures: eb("consecutive_failures", "+", count),
-      // Never earlier than it was: two workers' records commit in either order, each with its own `now`, and a probe
-      // made due at the later end must not fall after the circuit's end (a release up to it would leave it behind).
-      circuit_open_until: sql<number | null>`CASE
-        WHEN consecutive_failures + ${count} < ${breaker.failures} THEN circuit_open_until
-        WHEN circuit_open_until IS NOT NULL AND circuit_open_until > ${until} THEN circuit_open_until
-        ELSE CAST(${until} AS bigint) END`,
+      circuit_open_until: sql<
+        number | null
+      >`CASE WHEN consecutive_failures + ${count} >= ${breaker.failures} THEN CAST(${now + breaker.cooldownMs} AS bigint) ELSE circuit_open_until END`,
     }))
     .where("id", "=", consumerId)
     .returning(["consecutive_failures", "circuit_open_until"])
