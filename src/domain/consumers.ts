@@ -349,7 +349,9 @@ export class Releases {
 
   async finish(ctx: AppContext, consumerId: ConsumerId): Promise<void> {
     const now = () => ctx.clock.now();
-    if (this.circuitOpenUntil !== null) await releaseInSteps(ctx.store, consumerId, now, this.circuitOpenUntil);
+    // Up to a lease past the circuit's end: records of batches in flight together commit in either order, each
+    // with its own time, so a probe one of them made due can fall after the end another one set last.
+    if (this.circuitOpenUntil !== null) await releaseInSteps(ctx.store, consumerId, now, this.circuitOpenUntil + ctx.config.delivery.leaseMs);
     const ordering = this.lines;
     if (ordering !== null) while (await ctx.store.transaction((uow) => relineConsumer(uow, consumerId, ordering, now())));
   }
