@@ -97,7 +97,7 @@ describe("getting and updating a consumer", () => {
       { rateLimit: 0 },
       { rateLimit: 2.5 },
       { slowConcurrency: 0 },
-      { slowConcurrency: 257 },
+      { slowConcurrency: 17 },
       { slowConcurrency: "many" },
       { eventTypes: [] },
       { companyTags: ["no-colon"] },

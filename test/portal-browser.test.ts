@@ -57,7 +57,7 @@ describe("the portal in a browser", { skip: skipWithoutBrowser }, () => {
     await page.fill("#slowConcurrency", "0");
     await page.click("button:has-text('Save')");
     await page.waitForSelector("#slowConcurrency-error");
-    assert.match((await page.textContent("#slowConcurrency-error")) ?? "", /from 1 to 256/);
+    assert.match((await page.textContent("#slowConcurrency-error")) ?? "", /from 1 to 16 \(the operator's HOOKLINE_SLOW_CONSUMER_CONCURRENCY\)/);
     await page.fill("#slowConcurrency", "4");
     await page.click("button:has-text('Save')");
     await page.waitForSelector("#consumer-state");

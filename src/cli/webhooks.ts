@@ -134,7 +134,10 @@ export function webhookCommands(webhooks: Command, withContext: WithContext, cli
     .option("--all-companies", "remove the company tag filter")
     .option("--description <text>", 'a note ("" removes it)')
     .option("--rate-limit <perSecond>", 'most messages per second, or "none"')
-    .option("--slow-concurrency <attempts>", 'while the consumer is slow, the most attempts in flight to it at once per worker, or "default"')
+    .option(
+      "--slow-concurrency <attempts>",
+      'while the consumer is slow, the most attempts in flight to it at once per worker (up to the operator\'s HOOKLINE_SLOW_CONSUMER_CONCURRENCY), or "default"',
+    )
     .option("--ordering <ordering>", '"fifo" (one at a time, in event order), "fifo-by-company" (so for each company) or "unordered"')
     .action((webhookId: string, options: UpdateOptions) =>
       withContext(async (ctx) => printJson(await updateConsumer(ctx, asId<ClientId>(options.client), asId<ConsumerId>(webhookId), updateFrom(options)))),

@@ -4899,7 +4899,7 @@ export interface operations {
                     disabled?: boolean;
                     /** @description Messages per second; null removes the limit. */
                     rateLimit?: number | null;
-                    /** @description Attempts a worker keeps in flight at once to the consumer while it is slow; null for the operator's default. */
+                    /** @description Attempts a worker keeps in flight at once to the consumer while it is slow, at most the operator's HOOKLINE_SLOW_CONSUMER_CONCURRENCY (16 by default): a consumer may ask for fewer, never more; null for the operator's figure. */
                     slowConcurrency?: number | null;
                     /**
                      * @description `fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines.

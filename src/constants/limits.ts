@@ -15,9 +15,6 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /** A webhook consumer's rate limit, in messages per second (1 at least; null is unlimited). */
 export const MAX_CONSUMER_RATE_LIMIT = 10_000;
-
-/** The most attempts in flight at once a consumer may ask a worker for while it is slow. */
-export const MAX_CONSUMER_SLOW_CONCURRENCY = 256;
 /**
  * Characters of a destination URL (a consumer's, a migration's test URL): about what browsers,
  * proxies and receivers' own servers accept; it is stored with every consumer and read by every

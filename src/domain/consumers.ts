@@ -1,13 +1,7 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { isoDate } from "../clock.ts";
 import type { ConsumerOrdering } from "../constants/statuses.ts";
-import {
-  MAX_CONSUMER_DESCRIPTION_LENGTH,
-  MAX_CONSUMER_RATE_LIMIT,
-  MAX_CONSUMER_SLOW_CONCURRENCY,
-  MAX_TAG_KEY_LENGTH,
-  MAX_TAG_VALUE_LENGTH,
-} from "../constants/limits.ts";
+import { MAX_CONSUMER_DESCRIPTION_LENGTH, MAX_CONSUMER_RATE_LIMIT, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH } from "../constants/limits.ts";
 import type { components } from "../generated/codat.d.ts";
 import { badRequest, invalidFields, notFound, type ValidationItem } from "../errors.ts";
 import { newId, type ClientId, type ConsumerId } from "../ids.ts";
@@ -86,7 +80,7 @@ export const newSigningSecret = () => `whsec_${randomBytes(32).toString("base64"
 const COMPANY_TAG = new RegExp(`^([^:]{1,${MAX_TAG_KEY_LENGTH}}):(.{0,${MAX_TAG_VALUE_LENGTH}})$`, "s");
 
 /** Errors in the subscription and settings fields present in `input`. */
-function inputErrors(input: ConsumerUpdate): ValidationItem[] {
+function inputErrors(input: ConsumerUpdate, slowCeiling: number): ValidationItem[] {
   const errors: ValidationItem[] = [];
   if (input.eventTypes !== undefined) {
     if (input.eventTypes.length === 0) {
@@ -125,11 +119,12 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
   if (
     slowConcurrency !== undefined &&
     slowConcurrency !== null &&
-    (!Number.isInteger(slowConcurrency) || slowConcurrency < 1 || slowConcurrency > MAX_CONSUMER_SLOW_CONCURRENCY)
+    (!Number.isInteger(slowConcurrency) || slowConcurrency < 1 || slowConcurrency > slowCeiling)
   ) {
     errors.push({
       itemId: "slowConcurrency",
-      message: `slowConcurrency must be a whole number of attempts from 1 to ${MAX_CONSUMER_SLOW_CONCURRENCY}, or null for the default`,
+      // The operator's figure is the most: a tenant may ask for fewer attempts in flight, never for more of what every tenant shares.
+      message: `slowConcurrency must be a whole number of attempts from 1 to ${slowCeiling} (the operator's HOOKLINE_SLOW_CONSUMER_CONCURRENCY), or null for that default`,
       validatorName: "slowConcurrency",
     });
   }
@@ -139,8 +134,8 @@ function inputErrors(input: ConsumerUpdate): ValidationItem[] {
   return errors;
 }
 
-function assertValid(input: ConsumerUpdate): void {
-  const errors = inputErrors(input);
+function assertValid(ctx: AppContext, input: ConsumerUpdate): void {
+  const errors = inputErrors(input, ctx.config.delivery.slowConsumerConcurrency);
   if (errors.length > 0) throw invalidFields(errors);
 }
 
@@ -256,7 +251,7 @@ export async function createConsumer(
   input: ConsumerInput,
   { listen = false, replacing }: { listen?: boolean; replacing?: ShadowReplacement } = {},
 ): Promise<WebhookConsumerResource> {
-  assertValid({ eventTypes: input.eventTypes, companyTags: input.companyTags });
+  assertValid(ctx, { eventTypes: input.eventTypes, companyTags: input.companyTags });
   if (!listen) await ctx.destinations.assertAllowedUrl(input.url);
   const id = newId<ConsumerId>();
   const row = {
@@ -306,7 +301,7 @@ export async function getConsumer(ctx: AppContext, clientId: ClientId, consumerI
  * at once and are paced under the new limit (or sent, without one).
  */
 export async function updateConsumer(ctx: AppContext, clientId: ClientId, consumerId: ConsumerId, update: ConsumerUpdate): Promise<WebhookConsumerResource> {
-  assertValid(update);
+  assertValid(ctx, update);
   found(await findConsumer(ctx.store.db, clientId, consumerId));
   if (update.url !== undefined) await ctx.destinations.assertAllowedUrl(update.url);
   const releases = new Releases();

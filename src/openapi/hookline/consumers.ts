@@ -1,7 +1,6 @@
 import {
   MAX_CONSUMER_DESCRIPTION_LENGTH,
   MAX_CONSUMER_RATE_LIMIT,
-  MAX_CONSUMER_SLOW_CONCURRENCY,
   MAX_CUSTOM_HEADERS,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
@@ -97,8 +96,8 @@ export const consumerUpdateBody = closedObject({
     slowConcurrency: {
       type: ["integer", "null"],
       minimum: 1,
-      maximum: MAX_CONSUMER_SLOW_CONCURRENCY,
-      description: "Attempts a worker keeps in flight at once to the consumer while it is slow; null for the operator's default.",
+      description:
+        "Attempts a worker keeps in flight at once to the consumer while it is slow, at most the operator's HOOKLINE_SLOW_CONSUMER_CONCURRENCY (16 by default): a consumer may ask for fewer, never more; null for the operator's figure.",
     },
     ordering: { type: "string", enum: CONSUMER_ORDERINGS, description: "`fifo`, `fifo-by-company` or `unordered`. A change sends what waited in line again, held again behind its new line's head if the new ordering has lines." },
   },
